@@ -1,0 +1,146 @@
+"""The small facade node modules build on: shared inputs, running calls off the event loop,
+turning provider results into tensors, and running one-image-per-call batches in order."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Sequence, TypeVar
+
+from .core import comfy, images
+from .core.errors import RemoteImageError
+from .core.transport import Call
+from .providers.results import ImageResult
+
+T = TypeVar("T")
+
+PACK = "HostedImages"
+CATEGORY = "Hosted Images"
+MAX_PARALLEL_CALLS = 4  # small: providers rate-limit per key, and each call may be billed
+
+HIDDEN = {"hidden": {"unique_id": "UNIQUE_ID"}}
+
+
+def node_id(name: str) -> str:
+    return f"{PACK}_{name}"
+
+
+def prompt_input(tooltip: str = "What the image should show.") -> tuple:
+    return ("STRING", {"multiline": True, "default": "", "tooltip": tooltip})
+
+
+def model_input(models: Sequence[str], default: str, tooltip: str = "") -> tuple:
+    tooltip = tooltip or (
+        "The provider's model id. The list holds the known image models; the refresh button loads the "
+        "live list, and API-format workflows may name any model."
+    )
+    return (list(models), {"default": default, "tooltip": tooltip})
+
+
+def seed_input(sent: bool, provider: str) -> tuple:
+    tooltip = (
+        f"Sent to {provider} as the generation seed."
+        if sent
+        else f"Not sent: {provider}'s API has no seed. Changing it (or 'randomize') makes ComfyUI run the node again."
+    )
+    return ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True, "tooltip": tooltip})
+
+
+def count_input(tooltip: str, high: int = 10) -> tuple:
+    return ("INT", {"default": 1, "min": 1, "max": high, "tooltip": tooltip})
+
+
+class RemoteImageNode:
+    """Base of every node: remote calls are never cached away and take any model name headless."""
+
+    FUNCTION = "run"
+    NOT_IDEMPOTENT = True
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model=None):
+        # Listing ``model`` here tells ComfyUI to skip its combo check, so API-format workflows
+        # may name models the built-in list does not know. Emptiness is checked at run time.
+        return True
+
+    async def run(self, **inputs):
+        return await asyncio.to_thread(self.call, **inputs)
+
+    def call(self, **inputs):  # pragma: no cover - every node overrides it
+        raise NotImplementedError
+
+
+# --- results -> tensors -----------------------------------------------------------------------
+
+
+def fetch_payloads(call: Call, result: ImageResult) -> list[bytes]:
+    """The bytes of every result, downloading links at once (they expire)."""
+    return [item.data if item.data is not None else call.download(item.url) for item in result.images]
+
+
+def to_tensors(call: Call, blobs: list[bytes]):
+    """(IMAGE, MASK) from result files, with errors naming the call."""
+    with call.context():
+        return images.decode_images(blobs)
+
+
+# --- several calls for one node ---------------------------------------------------------------
+
+
+def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None, what: str = "call") -> list[T]:
+    """Run jobs concurrently (a few at a time) and return their results in order.
+
+    If some fail, the others still finish (they may have been billed); the error then says which
+    failed and where the images of the ones that worked were saved, so nothing paid for is lost.
+    """
+    if len(jobs) == 1:
+        return [jobs[0]()]
+    bar = comfy.ProgressBar(len(jobs), node_id)
+    results: list = [None] * len(jobs)
+    failures: dict[int, BaseException] = {}
+
+    def job_runner(index: int):
+        try:
+            results[index] = jobs[index]()
+        except BaseException as exc:  # noqa: BLE001 -- collected and reported below
+            failures[index] = exc
+        finally:
+            bar.update(1)
+
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CALLS, len(jobs)), thread_name_prefix="hosted-images-call") as pool:
+        list(pool.map(job_runner, range(len(jobs))))
+    if not failures:
+        return results
+    comfy.raise_if_interrupted()
+    for exc in failures.values():
+        if isinstance(exc, comfy.InterruptProcessingException):
+            raise exc
+    first = failures[min(failures)]
+    if len(failures) == len(jobs):
+        raise first
+    lines = [f"{what} {i + 1}: {exc}" for i, exc in sorted(failures.items())]
+    saved = save_partial([r for r in results if r is not None])
+    message = f"{len(failures)} of {len(jobs)} {what}s failed:\n" + "\n".join(lines)
+    if saved:
+        message += f"\nThe images of the {what}s that succeeded were saved to {saved}"
+    error = RemoteImageError(message)
+    if isinstance(first, RemoteImageError):
+        error.provider, error.operation, error.model = first.provider, first.operation, first.model
+    raise error
+
+
+def save_partial(results: list) -> str:
+    """Write the raw result files of a partly failed batch to disk; return the folder, or ''."""
+    blobs = [blob for result in results for blob in (result if isinstance(result, list) else [result]) if isinstance(blob, bytes)]
+    if not blobs:
+        return ""
+    base = comfy.output_directory() or tempfile.gettempdir()
+    folder = os.path.join(base, "hosted_images_partial", time.strftime("%Y%m%d-%H%M%S"))
+    os.makedirs(folder, exist_ok=True)
+    for index, blob in enumerate(blobs):
+        extension = (images.sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
+        with open(os.path.join(folder, f"result_{index + 1:03d}.{extension}"), "wb") as handle:
+            handle.write(blob)
+    return folder

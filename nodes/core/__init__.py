@@ -1,0 +1,1 @@
+"""Shared core: images, payloads, transport, credentials, validation and the ComfyUI glue."""

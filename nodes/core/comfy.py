@@ -1,0 +1,119 @@
+"""The only module that imports ComfyUI. Every import is guarded, so the pack runs without it.
+
+Outside ComfyUI (tests, the command-line demo) interrupts come from ``request_interrupt`` and
+progress goes to the log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+log = logging.getLogger("hosted_images")
+
+try:  # ComfyUI's interrupt flag and the exception its executor shows as "interrupted"
+    import comfy.model_management as _mm
+
+    InterruptProcessingException = _mm.InterruptProcessingException
+except Exception:  # noqa: BLE001 -- anything wrong with ComfyUI's import means "no ComfyUI"
+    _mm = None
+
+    class InterruptProcessingException(Exception):  # type: ignore[no-redef]
+        """Stands in for ComfyUI's exception of the same name."""
+
+
+try:
+    import comfy.utils as _comfy_utils
+except Exception:  # noqa: BLE001
+    _comfy_utils = None
+
+try:
+    import folder_paths as _folder_paths
+except Exception:  # noqa: BLE001
+    _folder_paths = None
+
+_local_interrupt = threading.Event()
+
+
+def in_comfyui() -> bool:
+    return _mm is not None
+
+
+def request_interrupt() -> None:
+    """Interrupt running calls when not inside ComfyUI (Ctrl-C in the demo, tests)."""
+    _local_interrupt.set()
+
+
+def clear_interrupt() -> None:
+    _local_interrupt.clear()
+
+
+def interrupted() -> bool:
+    """Non-destructive check: ComfyUI's flag is only cleared by the raise below."""
+    if _mm is not None and _mm.processing_interrupted():
+        return True
+    return _local_interrupt.is_set()
+
+
+def raise_if_interrupted() -> None:
+    """Raise ComfyUI's interrupt exception without clearing the flag.
+
+    Several of our worker threads may be waiting at once; all of them must see the interrupt.
+    ComfyUI clears the flag itself when the next prompt starts.
+    """
+    if interrupted():
+        raise InterruptProcessingException()
+
+
+def _prompt_server():
+    try:
+        from server import PromptServer
+
+        return PromptServer.instance
+    except Exception:  # noqa: BLE001
+        return None
+
+
+def progress_text(node_id: str | None, text: str) -> None:
+    """Show a line of text on the node in ComfyUI's UI; log it elsewhere."""
+    server = _prompt_server() if node_id else None
+    if server is not None and hasattr(server, "send_progress_text"):
+        try:
+            server.send_progress_text(text, node_id)
+            return
+        except Exception:  # noqa: BLE001 -- progress must never break a call
+            pass
+    log.debug("%s", text)
+
+
+class ProgressBar:
+    """ComfyUI's progress bar across several images, or nothing outside ComfyUI."""
+
+    def __init__(self, total: int, node_id: str | None = None):
+        self._bar = None
+        if _comfy_utils is not None and total > 1:
+            try:
+                self._bar = _comfy_utils.ProgressBar(total, node_id=node_id)
+            except TypeError:  # older ComfyUI without node_id
+                self._bar = _comfy_utils.ProgressBar(total)
+            except Exception:  # noqa: BLE001
+                self._bar = None
+
+    def update(self, steps: int = 1) -> None:
+        if self._bar is not None:
+            try:
+                self._bar.update(steps)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def output_directory() -> str | None:
+    if _folder_paths is None:
+        return None
+    return _folder_paths.get_output_directory()
+
+
+def prompt_server_routes():
+    """aiohttp route table of the running ComfyUI server, or None outside ComfyUI."""
+    server = _prompt_server()
+    return getattr(server, "routes", None) if server is not None else None

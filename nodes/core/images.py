@@ -1,0 +1,273 @@
+"""ComfyUI IMAGE/MASK tensors <-> PNG/JPEG/WebP bytes, base64 and data URLs.
+
+Conventions (ComfyUI's):
+- IMAGE is float32 [B,H,W,3] in 0..1; every batch item is encoded, never only the first.
+- MASK is float32 [B,H,W] or [H,W]; 1 marks the area to change.
+- A result's alpha channel becomes a MASK (1 - alpha), never a 4-channel IMAGE.
+- For OpenAI-style edits a mask travels as an RGBA PNG whose alpha is 0 where the mask is 1.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable, Sequence
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from .errors import InputError, RemoteImageError
+from .payloads import data_url, sniff_format  # noqa: F401 -- re-exported for node modules
+
+MAX_PIXELS = 8192 * 8192  # larger results are refused as decompression bombs
+# zlib level 1 encodes smooth renders about 1.6x faster than PIL's default (6) for a file a
+# little larger; uploads are dominated by encoding time on a LAN and by size only on slow links.
+UPLOAD_PNG_LEVEL = 1
+JPEG_QUALITY = 95
+WEBP_QUALITY = 95
+
+_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
+
+
+# --- tensors -> bytes -------------------------------------------------------------------------
+
+
+def check_image(image, what: str = "image") -> None:
+    """Refuse anything that is not a ComfyUI IMAGE batch, before any request."""
+    if not isinstance(image, torch.Tensor):
+        raise InputError(f"{what} must be an IMAGE tensor, got {type(image).__name__}")
+    if image.ndim != 4 or image.shape[-1] != 3:
+        channels = image.shape[-1] if image.ndim >= 3 else "no"
+        raise InputError(
+            f"{what} must be an IMAGE of shape [batch, height, width, 3] (RGB); got shape "
+            f"{list(image.shape)} with {channels} channels -- convert it to RGB first"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
+        raise InputError(f"{what} is empty (shape {list(image.shape)})")
+    if image.is_floating_point() and not bool(torch.isfinite(image).all()):
+        raise InputError(f"{what} contains NaN or infinite values")
+
+
+def to_uint8(image: torch.Tensor) -> np.ndarray:
+    """[B,H,W,C] float 0..1 -> uint8 numpy, clamped and rounded (not truncated)."""
+    if image.dtype == torch.uint8:
+        return image.cpu().numpy()
+    scaled = image.detach().to("cpu", torch.float32).mul(255.0).clamp_(0.0, 255.0).round_()
+    return scaled.to(torch.uint8).numpy()
+
+
+def encode_array(pixels: np.ndarray, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL) -> bytes:
+    """One HxWx3 (RGB), HxWx4 (RGBA) or HxW (L) uint8 array -> file bytes."""
+    fmt_name = _FORMATS.get(fmt.lower())
+    if fmt_name is None:
+        raise InputError(f"unknown image format {fmt!r}; use one of png, jpeg, webp")
+    picture = Image.fromarray(pixels)
+    buffer = io.BytesIO()
+    if fmt_name == "PNG":
+        picture.save(buffer, "PNG", compress_level=png_level)
+    elif fmt_name == "JPEG":
+        picture.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+    else:
+        picture.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
+    return buffer.getvalue()
+
+
+def _parallel_map(function, items: Sequence):
+    if len(items) <= 1:
+        return [function(item) for item in items]
+    workers = min(len(items), os.cpu_count() or 2, 8)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hosted-images-encode") as pool:
+        return list(pool.map(function, items))
+
+
+def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL) -> list[bytes]:
+    """Every batch item of an IMAGE -> file bytes, encoded in parallel (PIL releases the GIL)."""
+    check_image(image)
+    pixels = to_uint8(image)
+    return _parallel_map(lambda item: encode_array(item, fmt, png_level=png_level), list(pixels))
+
+
+def image_size(image: torch.Tensor) -> tuple[int, int]:
+    """(width, height) of an IMAGE batch."""
+    return int(image.shape[2]), int(image.shape[1])
+
+
+# --- masks ------------------------------------------------------------------------------------
+
+
+def _as_mask_batch(mask) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor):
+        raise InputError(f"mask must be a MASK tensor, got {type(mask).__name__}")
+    if mask.ndim == 2:
+        mask = mask.unsqueeze(0)
+    if mask.ndim == 4 and mask.shape[-1] == 1:  # [B,H,W,1] from some custom nodes
+        mask = mask[..., 0]
+    if mask.ndim != 3 or 0 in mask.shape:
+        raise InputError(f"mask must have shape [batch, height, width] or [height, width]; got {list(mask.shape)}")
+    if mask.is_floating_point() and not bool(torch.isfinite(mask).all()):
+        raise InputError("mask contains NaN or infinite values")
+    return mask
+
+
+def is_placeholder_mask(mask) -> bool:
+    """LoadImage's stand-in for "this image has no alpha": a 64x64 mask of zeros."""
+    if mask is None:
+        return True
+    batch = _as_mask_batch(mask)
+    return tuple(batch.shape[1:]) == (64, 64) and not bool(batch.any())
+
+
+def fit_masks(mask, batch: int, width: int, height: int) -> np.ndarray | None:
+    """MASK -> uint8 [batch,H,W] at the image's size (255 = edit), or None for "no mask".
+
+    One mask serves a whole batch; otherwise the batch sizes must agree. A mask of another size
+    is resized when its shape is the image's scaled, refused when its aspect ratio differs.
+    """
+    if is_placeholder_mask(mask):
+        return None
+    masks = _as_mask_batch(mask).detach().to("cpu", torch.float32)
+    if masks.shape[0] not in (1, batch):
+        raise InputError(
+            f"the mask batch has {masks.shape[0]} masks but the image batch has {batch} images; "
+            "give one mask for all images or one per image"
+        )
+    mh, mw = int(masks.shape[1]), int(masks.shape[2])
+    if (mw, mh) != (width, height):
+        if abs(mw / mh - width / height) > 0.02 * (width / height):
+            raise InputError(
+                f"the mask is {mw}x{mh} but the image is {width}x{height}; their aspect ratios differ, "
+                "so the mask cannot be resized to fit -- make the mask from this image"
+            )
+        masks = torch.nn.functional.interpolate(masks.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False)[:, 0]
+    out = masks.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).numpy()
+    if out.shape[0] == 1 and batch > 1:
+        out = np.broadcast_to(out, (batch, height, width))
+    return out
+
+
+def mask_to_alpha_png(edit: np.ndarray) -> bytes:
+    """uint8 HxW (255 = edit) -> RGBA PNG whose alpha is 0 where the mask edits (OpenAI, IONOS)."""
+    height, width = edit.shape
+    rgba = np.zeros((height, width, 4), dtype=np.uint8)
+    rgba[..., 3] = 255 - edit
+    return encode_array(rgba, "png")
+
+
+def mask_to_grey_png(edit: np.ndarray) -> bytes:
+    """uint8 HxW (255 = edit) -> greyscale PNG, white where the mask edits."""
+    return encode_array(np.ascontiguousarray(edit), "png")
+
+
+# --- bytes -> tensors -------------------------------------------------------------------------
+
+
+def open_image(data: bytes) -> Image.Image:
+    """Open result bytes by their magic bytes; refuse non-images and decompression bombs."""
+    fmt = sniff_format(data)
+    if fmt is None:
+        raise RemoteImageError(f"the reply is not an image (it starts with {_quote_start(data)})")
+    try:
+        picture = Image.open(io.BytesIO(data), formats=[fmt])
+    except Image.DecompressionBombError:
+        raise _bomb_error(None) from None
+    except Exception as exc:  # noqa: BLE001 -- PIL raises many types for broken files
+        raise RemoteImageError(f"the {fmt} image could not be read ({type(exc).__name__}: {exc})") from None
+    width, height = picture.size
+    if width * height > MAX_PIXELS:
+        raise _bomb_error((width, height))
+    return picture
+
+
+def _bomb_error(size) -> RemoteImageError:
+    what = f"{size[0]}x{size[1]} pixels" if size else "too many pixels"
+    return RemoteImageError(
+        f"the result image has {what}, more than the {MAX_PIXELS // 1_000_000} megapixel limit; "
+        "it was refused as a possible decompression bomb"
+    )
+
+
+def _quote_start(data: bytes) -> str:
+    if not data:
+        return "nothing: the body is empty"
+    text = data[:80].decode("utf-8", "replace")
+    return repr(text if text.isprintable() else data[:16])
+
+
+def _to_rgb_and_alpha(picture: Image.Image) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """(HxWx3 pixels, HxW alpha or None, scale) where value/scale is 0..1."""
+    try:
+        if getattr(picture, "is_animated", False):
+            picture.seek(0)  # first frame of a GIF/WebP animation
+        orientation = picture.getexif().get(0x0112, 1)
+        if orientation not in (1, None):
+            picture = ImageOps.exif_transpose(picture)
+        mode = picture.mode
+        if mode in ("I;16", "I;16B", "I;16L", "I"):
+            grey = np.asarray(picture).astype(np.float32)
+            return np.repeat(grey[..., None], 3, axis=2), None, 65535.0
+        if mode == "F":
+            grey = np.asarray(picture, dtype=np.float32)
+            return np.repeat(grey[..., None], 3, axis=2), None, 1.0
+        if mode == "P" or mode == "PA":
+            picture = picture.convert("RGBA" if ("transparency" in picture.info or mode == "PA") else "RGB")
+        elif mode == "L" and "transparency" in picture.info:
+            picture = picture.convert("RGBA")
+        elif mode == "LA":
+            picture = picture.convert("RGBA")
+        elif mode not in ("RGB", "RGBA"):
+            picture = picture.convert("RGB")  # CMYK, YCbCr, L, 1, RGBX, ...
+        pixels = np.asarray(picture)
+    except RemoteImageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 -- truncated or corrupt data surfaces here
+        raise RemoteImageError(f"the result image is damaged or truncated ({type(exc).__name__}: {exc})") from None
+    if pixels.shape[-1] == 4:
+        alpha = pixels[..., 3]
+        return pixels[..., :3], (alpha if alpha.min() < 255 else None), 255.0
+    return pixels, None, 255.0
+
+
+def decode_images(blobs: Iterable[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Result files -> (IMAGE [B,H,W,3], MASK [B,H,W]); sizes that differ are fit to the first."""
+    blobs = list(blobs)
+    if not blobs:
+        raise RemoteImageError("the provider returned no images")
+    images: torch.Tensor | None = None
+    masks: torch.Tensor | None = None
+    for index, blob in enumerate(blobs):
+        picture = open_image(blob)
+        pixels, alpha, scale = _to_rgb_and_alpha(picture)
+        height, width = pixels.shape[:2]
+        if images is None:
+            images = torch.empty((len(blobs), height, width, 3), dtype=torch.float32)
+            masks = torch.zeros((len(blobs), height, width), dtype=torch.float32)
+        target_h, target_w = images.shape[1], images.shape[2]
+        if (height, width) != (target_h, target_w):
+            pixels, alpha, scale = _resize(pixels, alpha, scale, target_w, target_h)
+        slot = images[index]
+        slot.copy_(_tensor(pixels))
+        slot.mul_(1.0 / scale)
+        if alpha is not None:
+            masks[index].copy_(_tensor(alpha)).mul_(-1.0 / 255.0).add_(1.0)
+    return images, masks
+
+
+def _tensor(array: np.ndarray) -> torch.Tensor:
+    """A zero-copy view of PIL's read-only buffer; we only read from it (copy_ into our tensor)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(np.ascontiguousarray(array))
+
+
+def _resize(pixels, alpha, scale, width, height):
+    """Fit a result of another size to the batch's size, so the batch can be one tensor."""
+    if scale != 255.0:
+        pixels = (np.clip(pixels / scale, 0, 1) * 255).round().astype(np.uint8)
+    picture = Image.fromarray(pixels).resize((width, height), Image.Resampling.LANCZOS)
+    resized_alpha = None
+    if alpha is not None:
+        resized_alpha = np.asarray(Image.fromarray(alpha).resize((width, height), Image.Resampling.BILINEAR))
+    return np.asarray(picture), resized_alpha, 255.0

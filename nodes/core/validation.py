@@ -1,0 +1,70 @@
+"""Checks made before any request; each message names the allowed values."""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+from .errors import InputError
+
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+
+
+def prompt(text, *, max_chars: int | None = None, what: str = "prompt") -> str:
+    if not isinstance(text, str) or not text.strip():
+        raise InputError(f"{what} is empty; write what the image should show")
+    if max_chars is not None and len(text) > max_chars:
+        raise InputError(f"{what} has {len(text)} characters; the limit is {max_chars}")
+    return text
+
+
+def model_name(name) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InputError("model is empty; pick a model from the list or type its id")
+    return name.strip()
+
+
+def count(value, *, low: int = 1, high: int = 10, what: str = "n") -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{what} is {value!r}; it must be a whole number from {low} to {high}")
+    return value
+
+
+def choice(value, allowed: Iterable[str], *, what: str) -> str:
+    allowed = list(allowed)
+    if value not in allowed:
+        raise InputError(f"{what} {value!r} is not allowed; use one of: {', '.join(allowed)}")
+    return value
+
+
+def parse_size(text, *, what: str = "size") -> tuple[int, int]:
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise InputError(f"{what} {text!r} must look like WIDTHxHEIGHT, e.g. 1024x1024")
+    return int(match.group(1)), int(match.group(2))
+
+
+def size_in_range(text, *, low: int, high: int, multiple: int, what: str = "size") -> tuple[int, int]:
+    width, height = parse_size(text, what=what)
+    for side in (width, height):
+        if not low <= side <= high or side % multiple:
+            raise InputError(
+                f"{what} {width}x{height} is not allowed; both sides must be multiples of {multiple} "
+                f"from {low} to {high}"
+            )
+    return width, height
+
+
+def fit_size(width: int, height: int, *, low: int, high: int, multiple: int) -> tuple[int, int]:
+    """The nearest size with the same aspect whose sides are multiples of ``multiple`` in range."""
+    scale = 1.0
+    if max(width, height) > high:
+        scale = high / max(width, height)
+    if min(width, height) * scale < low:
+        scale = low / min(width, height)
+
+    def snap(side: float) -> int:
+        side = int(round(side / multiple)) * multiple
+        return max(low, min(high, side))
+
+    return snap(width * scale), snap(height * scale)

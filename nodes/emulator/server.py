@@ -1,0 +1,307 @@
+"""A small HTTP server that hosts provider emulators ("apps") on loopback.
+
+Each app answers in its provider's exact shapes (see PROVIDERS.md), records every request, and
+can be told to misbehave: a status with the provider's own error envelope, a delay before the
+headers, a slow or truncated body, a dropped connection, or any raw body. Tests drive apps in
+process; the ``/__emulator/<app>/…`` control routes do the same for a separate process.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Part:
+    name: str
+    data: bytes
+    filename: str | None = None
+    content_type: str = ""
+
+    @property
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
+
+
+@dataclass
+class Request:
+    method: str
+    path: str  # below the app's prefix, without the query
+    query: dict[str, list[str]]
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    parts: list[Part] | None = None  # multipart/form-data
+    time: float = field(default_factory=time.time)
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body or b"null")
+        except ValueError:
+            return None
+
+    def form(self) -> dict[str, str]:
+        """Text parts by name (the last one wins)."""
+        return {p.name: p.text for p in self.parts or [] if p.filename is None}
+
+    def files(self, name: str) -> list[Part]:
+        return [p for p in self.parts or [] if p.name == name and p.filename is not None]
+
+    @property
+    def bearer(self) -> str | None:
+        value = self.headers.get("authorization", "")
+        return value[7:] if value.lower().startswith("bearer ") else None
+
+    def summary(self) -> dict:
+        """What the control route shows: never the Authorization header's value."""
+        return {
+            "method": self.method,
+            "path": self.path,
+            "authorization": "present" if "authorization" in self.headers else "absent",
+            "content_type": self.headers.get("content-type", ""),
+            "json": self.json() if "json" in self.headers.get("content-type", "") else None,
+            "form": {k: (v if len(v) < 200 else v[:60] + "…") for k, v in self.form().items()} if self.parts else None,
+            "files": [p.name for p in self.parts or [] if p.filename is not None],
+        }
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, payload: Any, status: int = 200, headers: dict | None = None) -> "Response":
+        return cls(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+
+@dataclass
+class Fault:
+    """One injected misbehaviour, used for the next ``times`` matching requests."""
+
+    status: int | None = None  # answer with this status and the app's error envelope
+    message: str = "injected fault"
+    body: bytes | None = None  # raw body instead (with ``content_type``); status defaults to 200
+    content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before anything is sent
+    drop: bool = False  # close the connection without answering
+    drop_mid_body: bool = False  # send the headers and half the body, then close
+    slow_body: float = 0.0  # seconds to spread the body over
+    truncate: bool = False  # announce the full length, send half
+    path: str | None = None  # only requests whose path contains this
+    times: int = 1
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Fault":
+        data = dict(data)
+        if isinstance(data.get("body"), str):
+            data["body"] = data["body"].encode()
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+class App:
+    """One provider's emulator. Subclasses fill ``routes`` and ``error``."""
+
+    name = "app"
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.faults: list[Fault] = []
+        self.lock = threading.Lock()
+        self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {}
+        self.base_url = ""  # set when mounted on a running server
+
+    def error(self, status: int, message: str) -> Response:
+        return Response.json({"error": {"message": message}}, status)
+
+    def inject(self, **fault) -> Fault:
+        item = Fault(**fault)
+        with self.lock:
+            self.faults.append(item)
+        return item
+
+    def take_fault(self, request: Request) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.path is None or fault.path in request.path:
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def handle(self, request: Request) -> Response:
+        handler = self.routes.get((request.method, request.path))
+        if handler is None:
+            if any(path == request.path for _, path in self.routes):
+                return self.error(405, f"method {request.method} not allowed on {request.path}")
+            return self.error(404, f"no route {request.method} {request.path}")
+        return handler(request)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests.clear()
+            self.faults.clear()
+
+    def calls(self, path: str | None = None) -> list[Request]:
+        return [r for r in self.requests if path is None or r.path == path]
+
+
+_BOUNDARY = re.compile(r'boundary="?([^";]+)"?', re.I)
+_DISPOSITION = re.compile(r'(\w+)="((?:[^"\\]|\\.)*)"')
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[Part] | None:
+    match = _BOUNDARY.search(content_type)
+    if not match:
+        return None
+    delimiter = b"--" + match.group(1).encode()
+    parts = []
+    for section in body.split(delimiter)[1:]:
+        if section.startswith(b"--"):
+            break
+        section = section[2:] if section.startswith(b"\r\n") else section
+        head, _, data = section.partition(b"\r\n\r\n")
+        if data.endswith(b"\r\n"):
+            data = data[:-2]
+        headers = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            key, _, value = line.partition(":")
+            headers[key.strip().lower()] = value.strip()
+        params = dict(_DISPOSITION.findall(headers.get("content-disposition", "")))
+        parts.append(Part(params.get("name", ""), data, params.get("filename"), headers.get("content-type", "")))
+    return parts
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "EmulatorServer"
+
+    def log_message(self, *args) -> None:  # quiet: tests and the CLI print what matters
+        pass
+
+    def _dispatch(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        split = urlsplit(self.path)
+        app, sub_path = self.server.route(split.path)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        if app is None:
+            return self._send(Response.json({"error": "unknown emulator path"}, 404))
+        if sub_path.startswith("/__emulator/"):
+            return self._send(self.server.control(app, self.command, sub_path, body))
+        parts = None
+        if headers.get("content-type", "").startswith("multipart/form-data"):
+            parts = parse_multipart(body, headers["content-type"])
+        request = Request(self.command, sub_path, parse_qs(split.query), headers, body, parts)
+        with app.lock:
+            app.requests.append(request)
+        fault = app.take_fault(request)
+        if fault is not None:
+            return self._fault(app, fault, request)
+        try:
+            response = app.handle(request)
+        except Exception as exc:  # noqa: BLE001 -- an emulator bug must still answer
+            response = app.error(500, f"emulator error: {type(exc).__name__}: {exc}")
+        self._send(response)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+
+    def _fault(self, app: App, fault: Fault, request: Request) -> None:
+        if fault.delay:
+            time.sleep(fault.delay)
+        if fault.drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if fault.body is not None:
+            response = Response(fault.status or 200, fault.body, {"Content-Type": fault.content_type})
+        elif fault.status is not None:
+            response = app.error(fault.status, fault.message)
+        else:
+            response = app.handle(request)
+        response.headers.update(fault.headers)
+        if fault.drop_mid_body or fault.truncate:
+            self._send(response, cut=len(response.body) // 2)
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        self._send(response, slow=fault.slow_body)
+
+    def _send(self, response: Response, cut: int | None = None, slow: float = 0.0) -> None:
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        body = response.body if cut is None else response.body[:cut]
+        try:
+            if slow:
+                pieces = 20
+                step = max(1, len(body) // pieces)
+                for offset in range(0, len(body), step):
+                    self.wfile.write(body[offset : offset + step])
+                    self.wfile.flush()
+                    time.sleep(slow / pieces)
+            else:
+                self.wfile.write(body)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+class EmulatorServer(ThreadingHTTPServer):
+    """Serves apps under path prefixes ("" for a single app) on 127.0.0.1."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, apps: dict[str, App], host: str = "127.0.0.1", port: int = 0):
+        super().__init__((host, port), _Handler)
+        self.apps = dict(sorted(apps.items(), key=lambda item: -len(item[0])))
+        self._thread: threading.Thread | None = None
+        for prefix, app in self.apps.items():
+            app.base_url = self.url + prefix
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def route(self, path: str) -> tuple[App | None, str]:
+        for prefix, app in self.apps.items():
+            if path == prefix or path.startswith(prefix + "/") or prefix == "":
+                return app, path[len(prefix):] or "/"
+        return None, path
+
+    def control(self, app: App, method: str, path: str, body: bytes) -> Response:
+        action = path[len("/__emulator/"):]
+        if action == "faults" and method == "POST":
+            payload = json.loads(body or b"{}")
+            for item in payload if isinstance(payload, list) else [payload]:
+                with app.lock:
+                    app.faults.append(Fault.from_dict(item))
+            return Response.json({"ok": True})
+        if action == "requests" and method == "GET":
+            return Response.json([r.summary() for r in app.requests])
+        if action == "reset" and method == "POST":
+            app.reset()
+            return Response.json({"ok": True})
+        return Response.json({"error": f"unknown control {method} {action}"}, 404)
+
+    def start(self) -> "EmulatorServer":
+        self._thread = threading.Thread(target=self.serve_forever, name="emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()

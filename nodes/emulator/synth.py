@@ -1,0 +1,78 @@
+"""Synthetic images for the emulators: they visibly reflect the prompt and, for edits, change
+only the masked area. PIL and numpy only, so an emulator runs without torch."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import textwrap
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
+
+
+def prompt_colour(prompt: str) -> tuple[int, int, int]:
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    return 40 + digest[0] % 176, 40 + digest[1] % 176, 40 + digest[2] % 176
+
+
+def encode(picture: Image.Image, fmt: str = "png") -> bytes:
+    buffer = io.BytesIO()
+    name = FORMATS.get(fmt.lower(), "PNG")
+    if name == "JPEG":
+        picture = picture.convert("RGB")
+    picture.save(buffer, name, **({"compress_level": 1} if name == "PNG" else {"quality": 90}))
+    return buffer.getvalue()
+
+
+def _font(size: int):
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1
+        return ImageFont.load_default()
+
+
+def _caption(picture: Image.Image, prompt: str, variant: int) -> None:
+    width, height = picture.size
+    draw = ImageDraw.Draw(picture)
+    size = max(10, min(width, height) // 24)
+    lines = textwrap.wrap(prompt, width=max(10, int(width / (size * 0.6))))[:6]
+    if variant:
+        lines.append(f"#{variant + 1}")
+    y = size
+    for line in lines:
+        draw.text((size, y), line, fill=(255, 255, 255), font=_font(size), stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
+        y += int(size * 1.3)
+
+
+@lru_cache(maxsize=64)
+def generate(prompt: str, width: int, height: int, fmt: str = "png", variant: int = 0) -> bytes:
+    """A gradient in the prompt's colour with the prompt written on it; ``variant`` varies it."""
+    red, green, blue = prompt_colour(f"{prompt}#{variant}" if variant else prompt)
+    ramp_x = np.linspace(0.55, 1.0, width, dtype=np.float32)[None, :]
+    ramp_y = np.linspace(1.0, 0.55, height, dtype=np.float32)[:, None]
+    shade = ramp_x * ramp_y
+    pixels = np.stack([shade * red, shade * green, shade * blue], axis=-1).astype(np.uint8)
+    picture = Image.fromarray(pixels, "RGB")
+    _caption(picture, prompt, variant)
+    return encode(picture, fmt)
+
+
+def edit(source: Image.Image, prompt: str, width: int, height: int, mask: Image.Image | None, fmt: str = "png", variant: int = 0) -> bytes:
+    """The source at the requested size, recoloured by the prompt where the mask allows.
+
+    ``mask`` follows OpenAI/IONOS: alpha 0 marks the area to edit. Without a mask the whole
+    image is tinted (so the result still visibly derives from the input).
+    """
+    base = np.asarray(source.convert("RGB").resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)
+    colour = np.array(prompt_colour(f"{prompt}#{variant}" if variant else prompt), dtype=np.float32)
+    if mask is None:
+        weight = np.full((height, width, 1), 0.5, dtype=np.float32)
+    else:
+        alpha = np.asarray(mask.convert("RGBA").resize((width, height), Image.Resampling.NEAREST))[..., 3]
+        weight = (alpha == 0).astype(np.float32)[..., None] * 0.85
+    pixels = (base * (1 - weight) + colour * weight).round().clip(0, 255).astype(np.uint8)
+    return encode(Image.fromarray(pixels, "RGB"), fmt)

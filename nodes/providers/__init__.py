@@ -1,0 +1,1 @@
+"""Pure mappings between node inputs and each provider's wire format (no torch, no sockets)."""
