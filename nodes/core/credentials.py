@@ -23,7 +23,7 @@ from .errors import InputError, RemoteImageError
 log = logging.getLogger("hosted_images")
 
 CREDENTIALS_ENV = "HOSTED_IMAGES_CREDENTIALS"
-DEFAULT_CREDENTIALS_FILE = Path("~/.config/comfyui-hosted-images/credentials.ini")
+DEFAULT_CREDENTIALS_FILE = Path("~/.config/comfyui-hosted-image-apis/credentials.ini")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,155 @@
+"""The pack as ComfyUI sees it: loading, node ids, definitions, layers, example workflows."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, load_pack
+from workflow_builder import CORE_NODES, definitions, widget_slots
+
+SNAPSHOT = ROOT / "tests" / "fixtures" / "node_ids.txt"
+EXAMPLES = ROOT / "example_workflows"
+
+
+def test_exports_exactly_what_comfyui_reads(pack):
+    public = {name for name in vars(pack) if not name.startswith("_")}
+    assert {"NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"} <= public
+    assert set(pack.NODE_CLASS_MAPPINGS) == set(pack.NODE_DISPLAY_NAME_MAPPINGS)
+    assert (ROOT / pack.WEB_DIRECTORY).is_dir()
+
+
+def test_node_ids_never_disappear(pack):
+    snapshot = set(SNAPSHOT.read_text().split())
+    current = set(pack.NODE_CLASS_MAPPINGS)
+    assert snapshot - current == set(), "node ids were removed: saved workflows would break"
+    assert current - snapshot == set(), "new node ids: add them to tests/fixtures/node_ids.txt"
+    assert all(node_id.startswith("HostedImages_") for node_id in current)
+
+
+@pytest.mark.parametrize("node_id", sorted(load_pack().NODE_CLASS_MAPPINGS))
+def test_node_definition_is_complete(pack, node_id):
+    cls = pack.NODE_CLASS_MAPPINGS[node_id]
+    inputs = cls.INPUT_TYPES()
+    assert cls.CATEGORY.startswith("Hosted Images/")
+    assert cls.DESCRIPTION and cls.NOT_IDEMPOTENT is True
+    assert not getattr(cls, "API_NODE", False), "must not pose as a Comfy partner API node"
+    assert callable(getattr(cls, cls.FUNCTION))
+    assert len(cls.RETURN_TYPES) == len(cls.RETURN_NAMES)
+    for section in ("required", "optional"):
+        for name, spec in inputs.get(section, {}).items():
+            assert len(spec) == 2 and spec[1].get("tooltip"), f"{node_id}.{name} has no tooltip"
+    assert inputs.get("hidden", {}).get("unique_id") == "UNIQUE_ID"
+    if "seed" in inputs["required"]:
+        assert inputs["required"]["seed"][1]["control_after_generate"] is True
+    if "model" in inputs["required"]:
+        # any model name passes ComfyUI's validation (headless runs may name new models)
+        assert cls.VALIDATE_INPUTS(model="some/brand-new-model") is True
+
+
+def test_imports_without_comfyui_and_without_network():
+    code = (
+        "import importlib.util, sys, socket\n"
+        "def no_network(*a, **k): raise AssertionError('network touched at import')\n"
+        "socket.socket.connect = no_network\n"
+        f"spec = importlib.util.spec_from_file_location('p', {str(ROOT / '__init__.py')!r}, submodule_search_locations=[{str(ROOT)!r}])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['p'] = m; spec.loader.exec_module(m)\n"
+        "assert 'comfy' not in sys.modules and 'server' not in sys.modules\n"
+        "print(len(m.NODE_CLASS_MAPPINGS))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd="/")
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) == len(load_pack().NODE_CLASS_MAPPINGS)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            names.add(("." * node.level) + (node.module or ""))
+    return names
+
+
+def test_layers_are_enforced():
+    """Provider modules are pure; only the glue imports ComfyUI; only transport opens sockets."""
+    for path in (ROOT / "nodes" / "providers").glob("*.py"):
+        imported = _imports(path)
+        assert not imported & {"torch", "requests", "socket", "urllib3", "comfy", "server", "PIL", "numpy"}, path.name
+        assert not any(name.startswith("..core.transport") or name.startswith("..core.images") for name in imported), path.name
+    for path in (ROOT / "nodes").rglob("*.py"):
+        rel = path.relative_to(ROOT / "nodes").as_posix()
+        imported = _imports(path)
+        if rel != "core/comfy.py":
+            assert not imported & {"comfy", "server", "folder_paths", "comfy_extras", "comfy_api"}, rel
+        if not rel.startswith(("core/transport.py", "emulator/", "cli/")):
+            assert not imported & {"requests", "urllib3", "socket", "http"}, f"{rel} opens connections; only core/transport may"
+    for path in ROOT.glob("nodes/*.py"):  # node modules: no HTTP, no pixel code
+        assert not _imports(path) & {"requests", "PIL", "numpy"}, path.name
+
+
+# --- example workflows ---------------------------------------------------------------------------
+
+UI_EXAMPLES = sorted(EXAMPLES.glob("*.json"))
+
+
+def test_every_node_has_an_example(pack):
+    used = set()
+    for path in UI_EXAMPLES:
+        used |= {node["type"] for node in json.loads(path.read_text())["nodes"]}
+    assert set(pack.NODE_CLASS_MAPPINGS) - used == set()
+
+
+def test_examples_are_what_the_builder_writes():
+    from make_examples import all_examples, render
+
+    built = all_examples()
+    assert sorted(p.stem for p in UI_EXAMPLES) == sorted(built)
+    for name, workflow in built.items():
+        assert (EXAMPLES / f"{name}.json").read_text() == render(workflow.ui()), name
+        assert (EXAMPLES / "api" / f"{name}.json").read_text() == render(workflow.api()), name
+
+
+@pytest.mark.parametrize("path", UI_EXAMPLES, ids=lambda p: p.stem)
+def test_ui_example_matches_node_definitions(path):
+    defs = definitions()
+    workflow = json.loads(path.read_text())
+    nodes = {node["id"]: node for node in workflow["nodes"]}
+    uses_remote = uses_local = False
+    for node in workflow["nodes"]:
+        assert node["type"] in defs, f"unknown node type {node['type']}"
+        uses_remote |= node["type"].startswith("HostedImages_")
+        uses_local |= node["type"] in CORE_NODES
+        slots = widget_slots(defs[node["type"]])
+        assert len(node["widgets_values"]) == len(slots), f"{node['type']}: widget count"
+        for (name, real), value in zip(slots, node["widgets_values"]):
+            spec = dict((n, s) for sec in ("required", "optional") for n, s in defs[node["type"]]["input"].get(sec, {}).items()).get(name)
+            if real and isinstance(spec[0], list) and node["type"].startswith("HostedImages_") and name != "model":
+                assert value in spec[0], f"{node['type']}.{name}={value!r} not in its list"
+    assert uses_remote and uses_local, "each example chains a remote node with local ones"
+    for link_id, source, out_slot, target, in_slot, kind in workflow["links"]:
+        out = nodes[source]["outputs"][out_slot]
+        assert link_id in out["links"] and out["type"] == kind
+        assert nodes[target]["inputs"][in_slot]["link"] == link_id
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "api").glob("*.json")), ids=lambda p: p.stem)
+def test_api_example_names_real_inputs(path):
+    defs = definitions()
+    prompt = json.loads(path.read_text())
+    for node_id, node in prompt.items():
+        definition = defs[node["class_type"]]
+        known = {n for sec in ("required", "optional") for n in definition["input"].get(sec, {})}
+        required = set(definition["input"].get("required", {}))
+        assert set(node["inputs"]) <= known, node["class_type"]
+        assert required <= set(node["inputs"]), f"{node['class_type']} misses {required - set(node['inputs'])}"
+        for value in node["inputs"].values():
+            if isinstance(value, list):
+                assert value[0] in prompt, f"link to a missing node {value[0]}"
