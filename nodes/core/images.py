@@ -172,13 +172,20 @@ def open_image(data: bytes) -> Image.Image:
     try:
         picture = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
-        raise _bomb_error(None) from None
+        raise _bomb_error(_header_size(data)) from None
     except Exception as exc:  # noqa: BLE001 -- PIL raises many types for broken files
         raise RemoteImageError(f"the {fmt} image could not be read ({type(exc).__name__}: {exc})") from None
     width, height = picture.size
     if width * height > MAX_PIXELS:
         raise _bomb_error((width, height))
     return picture
+
+
+def _header_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG header, for messages about pictures PIL refused to open."""
+    if data.startswith(b"\x89PNG") and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    return None
 
 
 def _bomb_error(size) -> RemoteImageError:

@@ -67,9 +67,10 @@ class IonosApp(App):
 
     def handle(self, request: Request) -> Response:
         if request.bearer != self.token:
-            response = self.error(401, "Unauthorized, wrong or no api key provided to process this request")
-        else:
-            response = super().handle(request)
+            return self.error(401, "Unauthorized, wrong or no api key provided to process this request")
+        return super().handle(request)
+
+    def finalize(self, response: Response) -> Response:
         response.headers.setdefault("x-trace-id", uuid.uuid4().hex)
         return response
 

@@ -147,6 +147,10 @@ class App:
             return self.error(404, f"no route {request.method} {request.path}")
         return handler(request)
 
+    def finalize(self, response: Response) -> Response:
+        """Last touch on every reply, injected faults included (e.g. a trace id header)."""
+        return response
+
     def reset(self) -> None:
         with self.lock:
             self.requests.clear()
@@ -212,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             response = app.handle(request)
         except Exception as exc:  # noqa: BLE001 -- an emulator bug must still answer
             response = app.error(500, f"emulator error: {type(exc).__name__}: {exc}")
-        self._send(response)
+        self._send(app.finalize(response))
 
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
@@ -230,6 +234,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             response = app.handle(request)
         response.headers.update(fault.headers)
+        response = app.finalize(response)
         if fault.drop_mid_body or fault.truncate:
             self._send(response, cut=len(response.body) // 2)
             self.close_connection = True
