@@ -37,7 +37,7 @@ class IonosImageGenerate(RemoteImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(ionos.GENERATE_MODELS, ionos.GENERATE_MODELS[0]),
+                "model": model_input(ionos.GENERATE_MODELS, ionos.GENERATE_MODELS[0], "ionos"),
                 "prompt": prompt_input(),
                 "size": (ionos.GENERATION_SIZES, {"default": "1024x1024", "tooltip": "Width x height of the result."}),
                 "n": count_input("How many images one call returns (1-10); IONOS bills per image."),
@@ -71,7 +71,7 @@ class IonosImageEdit(RemoteImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; a batch makes one call per image."}),
                 "prompt": prompt_input("The change to make (at most 1000 characters)."),
-                "model": model_input(ionos.EDIT_MODELS, ionos.EDIT_MODELS[0]),
+                "model": model_input(ionos.EDIT_MODELS, ionos.EDIT_MODELS[0], "ionos"),
                 "size": ("STRING", {"default": "auto", "tooltip": "WIDTHxHEIGHT, both multiples of 16 from 64 to 2048; 'auto' keeps the input's size and aspect."}),
                 "n": count_input("Edited versions per input image (1-10)."),
                 "output_format": (ionos.OUTPUT_FORMATS, {"default": "png", "tooltip": "File format IONOS returns."}),
@@ -138,6 +138,16 @@ class IonosListModels(RemoteImageNode):
         needle = (filter or "").strip().lower()
         return ("\n".join(i for i in ids if needle in i.lower()),)
 
+
+def live_models() -> list[str]:
+    """The image models of the live list, for the refresh button (the key stays on the server)."""
+    call = _call("model list")
+    with call.context():
+        return ionos.image_model_ids(ionos.parse_model_ids(call.get("models").json()))
+
+
+MODEL_LISTS = {"ionos": live_models}
+PROVIDERS = (ionos.PROVIDER,)
 
 NODES = {
     node_id("IonosImageGenerate"): (IonosImageGenerate, "IONOS Image Generate"),

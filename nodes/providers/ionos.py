@@ -76,5 +76,14 @@ def edit_fields(*, model: str, prompt: str, image_url: str, mask_url: str | None
     return fields
 
 
+_IMAGE_MODEL_HINTS = ("flux", "stable-diffusion", "sdxl", "image", "dall-e")
+
+
+def image_model_ids(ids: list[str]) -> list[str]:
+    """IONOS lists chat, embedding and image models with no capability field: keep the known
+    image models and ids that look like one."""
+    return [i for i in ids if i in GENERATE_MODELS or any(hint in i.lower() for hint in _IMAGE_MODEL_HINTS)]
+
+
 parse_images = openai_wire.parse_images
 parse_model_ids = openai_wire.parse_model_ids
