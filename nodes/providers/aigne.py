@@ -142,9 +142,7 @@ def edit_body(*, prompt: str, model: str, n: int, size: str, image_urls: list[st
 
 def parse_images(body: Any):
     """Both reply shapes; base64 under any alias, or links to download at once."""
-    result = openai_wire.parse_images(body, data_keys=("data", "images"))
-    result.info.pop("images", None)
-    return result
+    return openai_wire.parse_images(body, data_keys=("data", "images"))
 
 
 def credit_message(body: Any) -> str:
