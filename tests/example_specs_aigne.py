@@ -1,0 +1,40 @@
+"""AIGNE Hub example workflows (see make_examples.py)."""
+
+from workflow_builder import Workflow
+
+
+def examples() -> dict:
+    generate = Workflow("AIGNE Hub: generate with dall-e-3 in HD, save")
+    gen = generate.node(
+        "HostedImages_AigneHubImageGenerate",
+        pos=(40, 80),
+        prompt="An oil painting of a futuristic city skyline at sunset, with flying cars",
+        model="dall-e-3",
+        size="1792x1024",
+        quality="hd",
+        style="vivid",
+        seed=42,
+    )
+    save = generate.node("SaveImage", pos=(460, 80), filename_prefix="aigne_generate")
+    info = generate.node("PreviewAny", pos=(460, 420), title="Model and credits")
+    generate.link(gen, 0, save, "images")
+    generate.link(gen, 1, info, "source")
+
+    edit = Workflow("AIGNE Hub: edit an image with gpt-image-1, sharpen, save")
+    load = edit.node("LoadImage", pos=(40, 80), image="example.png")
+    ed = edit.node(
+        "HostedImages_AigneHubImageEdit",
+        pos=(420, 80),
+        prompt="Turn this into a snowy winter scene at dusk, keep the composition",
+        size="auto",
+        seed=7,
+    )
+    sharpen = edit.node("ImageSharpen", pos=(820, 80))
+    save = edit.node("SaveImage", pos=(1160, 80), filename_prefix="aigne_edit")
+    info = edit.node("PreviewAny", pos=(820, 420), title="Model and credits")
+    edit.link(load, 0, ed, "image")
+    edit.link(ed, 0, sharpen, "image")
+    edit.link(sharpen, 0, save, "images")
+    edit.link(ed, 1, info, "source")
+
+    return {"aigne_generate_dalle3_hd": generate, "aigne_edit": edit}
