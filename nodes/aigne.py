@@ -17,7 +17,6 @@ from .common import (
     to_tensors,
 )
 from .core.errors import RemoteImageError
-from .core.transport import default_error_message
 from .providers import aigne
 
 _CATEGORY = f"{CATEGORY}/AIGNE Hub"
@@ -44,10 +43,6 @@ _OPTIONAL = {
 _INFO_TOOLTIP = "The reply besides the images: the model the hub used and its usage (aigneHubCredits)."
 
 
-def _error_message(body) -> str:
-    return aigne.credit_message(body) or default_error_message(body)
-
-
 def _call(operation: str, model: str, unique_id, base_url: str) -> Call:
     return Call(
         aigne.PROVIDER,
@@ -55,7 +50,7 @@ def _call(operation: str, model: str, unique_id, base_url: str) -> Call:
         model=model,
         node_id=unique_id,
         base_url_override=base_url,
-        error_message=_error_message,
+        error_message=aigne.error_message,
         status_hints=aigne.STATUS_HINTS,
     )
 
@@ -178,3 +173,5 @@ NODES = {
     node_id("AigneHubImageGenerate"): (AigneHubImageGenerate, "AIGNE Hub Image Generate"),
     node_id("AigneHubImageEdit"): (AigneHubImageEdit, "AIGNE Hub Image Edit"),
 }
+
+PROVIDERS = (aigne.PROVIDER,)

@@ -32,7 +32,7 @@ def prompt_input(tooltip: str = "What the image should show.") -> tuple:
     return ("STRING", {"multiline": True, "default": "", "tooltip": tooltip})
 
 
-def model_input(models: Sequence[str], default: str, provider: str = "", tooltip: str = "") -> tuple:
+def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provider: str = "") -> tuple:
     """A model combo; ``provider`` names the live list the web extension's refresh button loads."""
     tooltip = tooltip or (
         "The provider's model id. The list holds the known image models; the refresh button loads the "

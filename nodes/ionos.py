@@ -37,7 +37,7 @@ class IonosImageGenerate(RemoteImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(ionos.GENERATE_MODELS, ionos.GENERATE_MODELS[0], "ionos"),
+                "model": model_input(ionos.GENERATE_MODELS, ionos.GENERATE_MODELS[0], provider="ionos"),
                 "prompt": prompt_input(),
                 "size": (ionos.GENERATION_SIZES, {"default": "1024x1024", "tooltip": "Width x height of the result."}),
                 "n": count_input("How many images one call returns (1-10); IONOS bills per image."),
@@ -71,7 +71,7 @@ class IonosImageEdit(RemoteImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; a batch makes one call per image."}),
                 "prompt": prompt_input("The change to make (at most 1000 characters)."),
-                "model": model_input(ionos.EDIT_MODELS, ionos.EDIT_MODELS[0], "ionos"),
+                "model": model_input(ionos.EDIT_MODELS, ionos.EDIT_MODELS[0], provider="ionos"),
                 "size": ("STRING", {"default": "auto", "tooltip": "WIDTHxHEIGHT, both multiples of 16 from 64 to 2048; 'auto' keeps the input's size and aspect."}),
                 "n": count_input("Edited versions per input image (1-10)."),
                 "output_format": (ionos.OUTPUT_FORMATS, {"default": "png", "tooltip": "File format IONOS returns."}),

@@ -26,6 +26,9 @@ from ..emulator import start_all
 GENERATE_STEPS = [
     ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageGenerate",
      {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "A lighthouse on a cliff at dawn, watercolour", "size": "1024x1024", "n": 1, "seed": 1}),
+    ("AIGNE Hub", "AIGNE_HUB_API_KEY", "HostedImages_AigneHubImageGenerate",
+     {"prompt": "An oil painting of a harbour at night", "model": "dall-e-3", "size": "1024x1024", "n": 1,
+      "quality": "hd", "style": "vivid", "response_format": "b64_json", "seed": 1}),
 ]
 EDIT_STEPS = [
     ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageEdit",

@@ -25,10 +25,12 @@ class Emulated:
 
 def all_apps() -> dict[str, Emulated]:
     """prefix -> Emulated, for every provider."""
+    from .aigne import AigneHubApp
     from .ionos import IonosApp
 
     return {
         "/ionos": Emulated(IonosApp(), "IONOS_API_TOKEN", {"IONOS_BASE_URL": "{url}/ionos/v1", "IONOS_API_TOKEN": "fake-ionos-token"}),
+        "/aigne": Emulated(AigneHubApp(), "AIGNE_HUB_API_KEY", {"AIGNE_HUB_BASE_URL": "{url}/aigne", "AIGNE_HUB_API_KEY": "fake-aigne-key"}),
     }
 
 

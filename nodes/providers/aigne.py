@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..core.envelopes import default_error_message
 from ..core import validation as check
 from ..core.credentials import Provider
 from ..core.errors import InputError
@@ -149,7 +150,7 @@ def credit_message(body: Any) -> str:
     """The 402 ``NOT_ENOUGH`` reply as one line that keeps its payment link, else ''.
 
     Every other envelope (``{"error": "..."}``, ``{"error": {"message": ...}}``) is read by the
-    transport's default reader; the node passes ``credit_message(body) or default(body)``.
+    default reader (see ``error_message``).
     """
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or error.get("type") != "NOT_ENOUGH":
@@ -160,3 +161,8 @@ def credit_message(body: Any) -> str:
         text = text.replace(link, "")
     text = " ".join(text.split()) + " (NOT_ENOUGH)"
     return f"{text} Buy credits: {link}" if link else text
+
+
+def error_message(body: Any) -> str:
+    """The hub's words from any of its envelopes, keeping the 402 payment link."""
+    return credit_message(body) or default_error_message(body)
