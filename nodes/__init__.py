@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from . import ionos
+from . import ovh
 
-_MODULES = (ionos,)
+_MODULES = (ionos, ovh)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
