@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import aigne, ionos
+from . import aigne, ionos, ovh
 
-_MODULES = (ionos, aigne)
+_MODULES = (ionos, aigne, ovh)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -303,6 +303,7 @@ class EmulatorServer(ThreadingHTTPServer):
         return Response.json({"error": f"unknown control {method} {action}"}, 404)
 
     def start(self) -> "EmulatorServer":
+        # a short poll makes stop() take milliseconds instead of serve_forever's default 0.5 s
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True)
         self._thread.start()
         return self

@@ -1,0 +1,248 @@
+"""Run an API-format workflow on a running ComfyUI and download what it saves.
+
+    python -m nodes.cli.headless example_workflows/api/ionos_generate.json \\
+        --server http://127.0.0.1:8188 --set 1.prompt="a red fox" --out out/headless
+
+Uses only ComfyUI's public API: POST /upload/image for LoadImage inputs found next to the
+workflow (in ``inputs/``), POST /prompt, the /ws websocket for progress, GET /history and
+GET /view. Exits 0 on success, 1 with the failing node's own message, 2 when ComfyUI refuses
+the workflow, 130 when it was interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import socket
+import struct
+import sys
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+# --- a minimal websocket client (RFC 6455), enough for ComfyUI's /ws --------------------------
+
+
+class WebSocket:
+    def __init__(self, url: str, timeout: float = 30.0):
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "wss" else 80)
+        if parts.scheme == "wss":
+            import ssl
+
+            raw = socket.create_connection((parts.hostname, port), timeout=timeout)
+            self.sock = ssl.create_default_context().wrap_socket(raw, server_hostname=parts.hostname)
+        else:
+            self.sock = socket.create_connection((parts.hostname, port), timeout=timeout)
+        key = base64.b64encode(os.urandom(16)).decode()
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}:{port}\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        self.sock.sendall(request.encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(1024)
+            if not chunk:
+                raise ConnectionError("the websocket handshake was cut off")
+            head += chunk
+        status_line = head.split(b"\r\n", 1)[0]
+        if b" 101 " not in status_line:
+            raise ConnectionError(f"websocket refused: {status_line.decode(errors='replace')}")
+        self.buffer = head.split(b"\r\n\r\n", 1)[1]
+
+    def _read(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("the websocket closed")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def receive(self) -> tuple[int, bytes]:
+        """(opcode, payload) of the next whole message; answers pings itself."""
+        message, first_opcode = b"", None
+        while True:
+            b1, b2 = self._read(2)
+            opcode, length = b1 & 0x0F, b2 & 0x7F
+            if length == 126:
+                length = struct.unpack(">H", self._read(2))[0]
+            elif length == 127:
+                length = struct.unpack(">Q", self._read(8))[0]
+            mask = self._read(4) if b2 & 0x80 else None
+            payload = self._read(length)
+            if mask:
+                payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+            if opcode == 0x9:  # ping
+                self._send(0xA, payload)
+                continue
+            if opcode == 0x8:
+                raise ConnectionError("the websocket closed")
+            if opcode in (0x1, 0x2):
+                first_opcode = opcode
+            message += payload
+            if b1 & 0x80:
+                return first_opcode or opcode, message
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        header = bytes([0x80 | opcode])
+        if len(payload) < 126:
+            header += bytes([0x80 | len(payload)])
+        elif len(payload) < 1 << 16:
+            header += bytes([0x80 | 126]) + struct.pack(">H", len(payload))
+        else:
+            header += bytes([0x80 | 127]) + struct.pack(">Q", len(payload))
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def close(self) -> None:
+        try:
+            self._send(0x8, b"")
+        except OSError:
+            pass
+        self.sock.close()
+
+
+# --- the runner -----------------------------------------------------------------------------------
+
+
+def parse_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def apply_overrides(prompt: dict, overrides: list[str]) -> None:
+    """--set NODE.INPUT=VALUE; NODE is a node id or a node's title; VALUE is JSON or text."""
+    for item in overrides:
+        target, sep, value = item.partition("=")
+        node_ref, dot, input_name = target.partition(".")
+        if not sep or not dot or not input_name:
+            raise SystemExit(f"--set {item!r}: use NODE.INPUT=VALUE, e.g. --set 1.prompt=\"a red fox\"")
+        matches = [nid for nid, node in prompt.items() if nid == node_ref or node.get("_meta", {}).get("title") == node_ref]
+        if len(matches) != 1:
+            known = ", ".join(f"{nid} ({node['class_type']})" for nid, node in prompt.items())
+            raise SystemExit(f"--set {item!r}: no single node {node_ref!r}; nodes: {known}")
+        prompt[matches[0]]["inputs"][input_name] = parse_value(value)
+
+
+def upload_inputs(server: str, prompt: dict, folder: Path) -> None:
+    for node in prompt.values():
+        if node.get("class_type") != "LoadImage":
+            continue
+        name = node["inputs"].get("image")
+        path = folder / str(name)
+        if isinstance(name, str) and path.is_file():
+            with path.open("rb") as handle:
+                reply = requests.post(f"{server}/upload/image", files={"image": (path.name, handle, "image/png")}, data={"overwrite": "true"}, timeout=60)
+            reply.raise_for_status()
+            print(f"uploaded {path.name}")
+
+
+def describe_refusal(body: dict) -> str:
+    lines = [str(body.get("error", {}).get("message", body.get("error", "")))]
+    for node_id, info in (body.get("node_errors") or {}).items():
+        for error in info.get("errors", []):
+            lines.append(f"  node {node_id} ({info.get('class_type')}): {error.get('message')}: {error.get('details')}")
+    return "\n".join(lines)
+
+
+def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = False) -> int:
+    server = server.rstrip("/")
+    client_id = uuid.uuid4().hex
+    ws_url = server.replace("http://", "ws://").replace("https://", "wss://") + f"/ws?clientId={client_id}"
+    ws = WebSocket(ws_url, timeout=timeout)
+    try:
+        reply = requests.post(f"{server}/prompt", json={"prompt": prompt, "client_id": client_id}, timeout=60)
+        if reply.status_code != 200:
+            try:
+                print("ComfyUI refused the workflow:\n" + describe_refusal(reply.json()), file=sys.stderr)
+            except ValueError:
+                print(f"ComfyUI refused the workflow: HTTP {reply.status_code} {reply.text[:300]}", file=sys.stderr)
+            return EXIT_REFUSED
+        prompt_id = reply.json()["prompt_id"]
+        deadline = time.monotonic() + timeout
+        while True:
+            if time.monotonic() > deadline:
+                print(f"no result within {timeout:.0f}s", file=sys.stderr)
+                return EXIT_FAILED
+            opcode, payload = ws.receive()
+            if opcode == 0x2:  # binary: previews, and progress text (event type 3)
+                if len(payload) > 8 and struct.unpack(">I", payload[:4])[0] == 3:
+                    length = struct.unpack(">I", payload[4:8])[0]
+                    node_id = payload[8 : 8 + length].decode(errors="replace")
+                    if not quiet:
+                        print(f"  [{node_id}] {payload[8 + length:].decode(errors='replace')}")
+                continue
+            message = json.loads(payload)
+            kind, data = message.get("type"), message.get("data", {})
+            if data.get("prompt_id") not in (None, prompt_id):
+                continue
+            if kind == "executing" and data.get("node") is not None and not quiet:
+                node = prompt.get(str(data["node"]), {})
+                print(f"running node {data['node']} ({node.get('class_type', '?')})")
+            elif kind == "execution_error":
+                print(
+                    f"node {data.get('node_id')} ({data.get('node_type')}) failed:\n{data.get('exception_message', '').strip()}",
+                    file=sys.stderr,
+                )
+                return EXIT_FAILED
+            elif kind == "execution_interrupted":
+                print(f"interrupted at node {data.get('node_id')} ({data.get('node_type')})", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            elif kind == "execution_success" or (kind == "executing" and data.get("node") is None):
+                break
+    finally:
+        ws.close()
+    history = requests.get(f"{server}/history/{prompt_id}", timeout=60).json().get(prompt_id, {})
+    saved = 0
+    out.mkdir(parents=True, exist_ok=True)
+    for node_id, output in history.get("outputs", {}).items():
+        for image in output.get("images", []):
+            if image.get("type") != "output":
+                continue
+            query = urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
+            data = requests.get(f"{server}/view?{query}", timeout=120)
+            data.raise_for_status()
+            path = out / image["filename"]
+            path.write_bytes(data.content)
+            saved += 1
+            print(f"saved {path}")
+    print(f"done: {saved} image(s) in {out}")
+    return EXIT_OK
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("workflow", help="an API-format workflow JSON (e.g. example_workflows/api/*.json)")
+    parser.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI's address")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                        help="override an input; NODE is a node id or title, VALUE is JSON or text (repeatable)")
+    parser.add_argument("--out", default="out/headless", help="where to put the saved images")
+    parser.add_argument("--inputs", default=None, help="folder of LoadImage pictures to upload (default: inputs/ beside the workflow's folder)")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the whole run")
+    parser.add_argument("--quiet", action="store_true", help="print only errors and saved files")
+    args = parser.parse_args(argv)
+    workflow = Path(args.workflow)
+    prompt = json.loads(workflow.read_text())
+    if "nodes" in prompt and "links" in prompt:
+        raise SystemExit(f"{workflow} is a UI-format workflow; use its API-format copy (example_workflows/api/) or export one with 'Export (API)'")
+    apply_overrides(prompt, args.overrides)
+    inputs = Path(args.inputs) if args.inputs else workflow.resolve().parent.parent / "inputs"
+    upload_inputs(args.server.rstrip("/"), prompt, inputs)
+    return run(args.server, prompt, Path(args.out), args.timeout, args.quiet)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
