@@ -158,6 +158,16 @@ def describe_refusal(body: dict) -> str:
     return "\n".join(lines)
 
 
+def wait_for_history(server: str, prompt_id: str, seconds: float = 30.0) -> dict:
+    """ComfyUI announces the end before it files the history entry: poll briefly for it."""
+    deadline = time.monotonic() + seconds
+    while True:
+        entry = requests.get(f"{server}/history/{prompt_id}", timeout=60).json().get(prompt_id)
+        if entry and entry.get("status", {}).get("completed", True) or time.monotonic() > deadline:
+            return entry or {}
+        time.sleep(0.1)
+
+
 def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = False) -> int:
     server = server.rstrip("/")
     client_id = uuid.uuid4().hex
@@ -205,7 +215,7 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
                 break
     finally:
         ws.close()
-    history = requests.get(f"{server}/history/{prompt_id}", timeout=60).json().get(prompt_id, {})
+    history = wait_for_history(server, prompt_id)
     saved = 0
     out.mkdir(parents=True, exist_ok=True)
     for node_id, output in history.get("outputs", {}).items():
