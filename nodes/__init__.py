@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import ionos
+from . import agnic, ionos
 
-_MODULES = (ionos,)
+_MODULES = (ionos, agnic)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
