@@ -12,6 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
+import openrouter_spec
 from conftest import FAKE_KEYS, assert_no_secret, mod, run_node
 
 KEY = FAKE_KEYS["AGNIC_API_KEY"]
@@ -33,7 +34,10 @@ def app(serve, monkeypatch):
     server = serve(agnic_app)
     monkeypatch.setenv("AGNIC_API_KEY", KEY)
     monkeypatch.setenv("AGNIC_BASE_URL", f"{server.url}/v1")
-    return agnic_app
+    yield agnic_app
+    if openrouter_spec.spec_path():  # every body any test made the nodes send matches ChatRequest
+        for body in sent(agnic_app):
+            assert openrouter_spec.errors("ChatRequest", body) == []
 
 
 def generate(**inputs):

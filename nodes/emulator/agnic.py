@@ -106,7 +106,8 @@ class AgnicApp(App):
         if self.models_shape == "openai":
             data = [{"id": m, "object": "model", "created": CREATED, "owned_by": m.split("/")[0]} for m in MODELS]
             return Response.json({"object": "list", "data": data})
-        return Response.json({"data": [self._openrouter_entry(m) for m in MODELS]})
+        data = [self._openrouter_entry(m) for m in MODELS]
+        return Response.json({"data": data, "total_count": len(data), "links": {"next": None}})
 
     @staticmethod
     def _openrouter_entry(model: str) -> dict:
