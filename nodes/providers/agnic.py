@@ -123,7 +123,8 @@ def chat_body(
 def chat_bodies(*, count: int, seed: int, **options) -> list[dict]:
     """``count`` bodies for ``count`` calls; call i gets seed + i, so the images differ."""
     check.count(count, high=MAX_COUNT, what="count")
-    return [chat_body(seed=seed + index, **options) for index in range(count)]
+    body = chat_body(**options)
+    return [{**body, "seed": (seed + index) % (MAX_SEED + 1)} for index in range(count)]
 
 
 def _text(content: Any) -> str:
