@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import openrouter_spec
-from conftest import FAKE_KEYS, mod, run_node
+from conftest import FAKE_KEYS, mod
 from test_agnic import FLUX, GEMINI, app, edit, generate, sent  # noqa: F401 -- app is a fixture
 
 agnic = mod("nodes.providers.agnic")
