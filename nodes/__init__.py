@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import aigne, ionos, ovh
+from . import agnic, aigne, ionos, ovh
 
-_MODULES = (ionos, aigne, ovh)
+_MODULES = (ionos, aigne, agnic, ovh)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

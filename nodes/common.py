@@ -76,6 +76,27 @@ class RemoteImageNode:
         raise NotImplementedError
 
 
+class ListModelsNode(RemoteImageNode):
+    """Base of the List Models nodes; a subclass supplies ``list_models(unique_id)``."""
+
+    RETURN_TYPES = ("STRING",)
+    RETURN_NAMES = ("models",)
+    OUTPUT_TOOLTIPS = ("One model id per line.",)
+    FILTER_EXAMPLE = "FLUX"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        tooltip = f"Keep only ids containing this text (case-insensitive), e.g. {cls.FILTER_EXAMPLE}."
+        return {"required": {}, "optional": {"filter": ("STRING", {"default": "", "tooltip": tooltip})}, **HIDDEN}
+
+    def list_models(self, unique_id=None) -> list[str]:  # pragma: no cover - every node overrides it
+        raise NotImplementedError
+
+    def call(self, filter="", unique_id=None):  # noqa: A002 -- the input's name in the UI
+        needle = (filter or "").strip().lower()
+        return ("\n".join(i for i in self.list_models(unique_id) if needle in i.lower()),)
+
+
 # --- results -> tensors -----------------------------------------------------------------------
 
 

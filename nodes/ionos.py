@@ -6,6 +6,7 @@ from .common import (
     CATEGORY,
     HIDDEN,
     Call,
+    ListModelsNode,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -114,36 +115,19 @@ class IonosImageEdit(RemoteImageNode):
         return (edited,)
 
 
-class IonosListModels(RemoteImageNode):
+class IonosListModels(ListModelsNode):
     DESCRIPTION = "List the models of the IONOS AI Model Hub, one id per line (chat, embedding and image models together)."
     CATEGORY = _CATEGORY
-    RETURN_TYPES = ("STRING",)
-    RETURN_NAMES = ("models",)
-    OUTPUT_TOOLTIPS = ("One model id per line.",)
 
-    @classmethod
-    def INPUT_TYPES(cls):
-        return {
-            "required": {},
-            "optional": {
-                "filter": ("STRING", {"default": "", "tooltip": "Keep only ids containing this text (case-insensitive), e.g. FLUX."}),
-            },
-            **HIDDEN,
-        }
-
-    def call(self, filter="", unique_id=None):  # noqa: A002 -- the input's name in the UI
+    def list_models(self, unique_id=None) -> list[str]:
         call = _call("model list", unique_id=unique_id)
         with call.context():
-            ids = ionos.parse_model_ids(call.get("models").json())
-        needle = (filter or "").strip().lower()
-        return ("\n".join(i for i in ids if needle in i.lower()),)
+            return ionos.parse_model_ids(call.get("models").json())
 
 
 def live_models() -> list[str]:
     """The image models of the live list, for the refresh button (the key stays on the server)."""
-    call = _call("model list")
-    with call.context():
-        return ionos.image_model_ids(ionos.parse_model_ids(call.get("models").json()))
+    return ionos.image_model_ids(IonosListModels().list_models())
 
 
 MODEL_LISTS = {"ionos": live_models}

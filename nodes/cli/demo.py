@@ -29,6 +29,9 @@ GENERATE_STEPS = [
     ("AIGNE Hub", "AIGNE_HUB_API_KEY", "HostedImages_AigneHubImageGenerate",
      {"prompt": "An oil painting of a harbour at night", "model": "dall-e-3", "size": "1024x1024", "n": 1,
       "quality": "hd", "style": "vivid", "response_format": "b64_json", "seed": 1}),
+    ("Agnic", "AGNIC_API_KEY", "HostedImages_AgnicImageGenerate",
+     {"model": "google/gemini-2.0-flash", "prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9",
+      "image_size": "auto", "modalities": "image+text", "count": 1, "seed": 1}),
     ("OVH SDXL", "OVH_AI_ENDPOINTS_ACCESS_TOKEN", "HostedImages_OvhSdxlTextToImage",
      {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry", "count": 1, "seed": 1}),
 ]

@@ -1,0 +1,185 @@
+"""Agnic AI Gateway nodes: generate and edit images through chat completions, list image models."""
+
+from __future__ import annotations
+
+from .common import (
+    CATEGORY,
+    HIDDEN,
+    Call,
+    ListModelsNode,
+    RemoteImageNode,
+    count_input,
+    fetch_payloads,
+    images,
+    model_input,
+    node_id,
+    prompt_input,
+    run_in_order,
+    seed_input,
+    to_tensors,
+)
+from .providers import agnic
+
+_CATEGORY = f"{CATEGORY}/Agnic"
+
+
+def _call(operation: str, model: str = "", unique_id=None) -> Call:
+    return Call(
+        agnic.PROVIDER, operation, model=model, node_id=unique_id, error_message=agnic.error_message, status_hints=agnic.STATUS_HINTS
+    )
+
+
+def _seed_input() -> tuple:
+    kind, options = seed_input(True, "Agnic")
+    tooltip = options["tooltip"] + " Call i of a count gets seed + i (folded into 0..2^31-1); models without seeds ignore it."
+    return kind, {**options, "tooltip": tooltip}
+
+
+def _options(*, edit: bool) -> dict:
+    ratios = [agnic.AUTO, *agnic.ASPECT_RATIOS] if edit else list(agnic.ASPECT_RATIOS)
+    ratio_tip = "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, 4:3 1184x864, 3:2 1248x832 …"
+    if edit:
+        ratio_tip += " auto: not sent, the model keeps the input's shape."
+    return {
+        "aspect_ratio": (ratios, {"default": agnic.AUTO if edit else "1:1", "tooltip": ratio_tip}),
+        "image_size": (
+            [agnic.AUTO, *agnic.IMAGE_SIZES],
+            {"default": agnic.AUTO, "tooltip": "Gemini models only: image_config.image_size 1K, 2K or 4K. auto: not sent."},
+        ),
+        "modalities": (
+            list(agnic.MODALITIES),
+            {
+                "default": "image+text",
+                "tooltip": "Output modalities asked for. Image-only models (FLUX and the like) need 'image'; "
+                "with 'image+text' they answer 404 'no endpoints … output modalities'.",
+            },
+        ),
+        "count": count_input(
+            f"How many images (1-{agnic.MAX_COUNT}): the API has no n, so each image is one billed call; "
+            "they run a few at a time and come back in order.",
+            high=agnic.MAX_COUNT,
+        ),
+        "seed": _seed_input(),
+    }
+
+
+def _join_texts(texts: list[str]) -> str:
+    if len(texts) == 1:
+        return texts[0]
+    return "\n\n".join(f"[{index + 1}] {text}" for index, text in enumerate(texts) if text)
+
+
+def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=(), **options):
+    """Validate everything, then run ``count`` chat calls concurrently -> (IMAGE, text)."""
+    call = _call(operation, options.get("model", ""), unique_id)
+    with call.context():
+        bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, **options)
+    texts = [""] * count
+
+    def one(index: int) -> list[bytes]:
+        job = _call(operation, bodies[index]["model"], unique_id)
+        with job.context():
+            result = agnic.parse_chat(job.post_json("chat/completions", bodies[index]).json())
+            texts[index] = result.text
+            return fetch_payloads(job, result)
+
+    batches = run_in_order([lambda i=i: one(i) for i in range(count)], node_id=unique_id, what="call")
+    image, _ = to_tensors(call, [blob for batch in batches for blob in batch])
+    return image, _join_texts(texts)
+
+
+class _AgnicImageNode(RemoteImageNode):
+    CATEGORY = _CATEGORY
+    RETURN_TYPES = ("IMAGE", "STRING")
+    RETURN_NAMES = ("image", "text")
+    OUTPUT_TOOLTIPS = ("The images, one per call, in order.", "What the model wrote next to its images.")
+
+
+class AgnicImageGenerate(_AgnicImageNode):
+    DESCRIPTION = (
+        "Generate images with a model of the Agnic AI Gateway (OpenRouter-style chat completions; needs "
+        "AGNIC_API_KEY). A reply without an image is an error that quotes the model's words."
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "model": model_input(agnic.MODELS, agnic.DEFAULT_MODEL, provider="agnic"),
+                "prompt": prompt_input(),
+                **_options(edit=False),
+            },
+            **HIDDEN,
+        }
+
+    def call(self, model, prompt, aspect_ratio, image_size, modalities, count, seed=0, unique_id=None):
+        return _generate(
+            "image generation",
+            unique_id,
+            model=model,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio,
+            image_size=image_size,
+            modalities=modalities,
+            count=count,
+            seed=seed,
+        )
+
+
+class AgnicImageEdit(_AgnicImageNode):
+    DESCRIPTION = (
+        "Edit or combine images with a model of the Agnic AI Gateway: every input image (each batch item, "
+        "then image_2, image_3) is sent with the prompt in one chat message."
+    )
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        more = "Another image (any size) sent after the ones above, e.g. a style or object reference."
+        return {
+            "required": {
+                "image": ("IMAGE", {"tooltip": "The image(s) to edit; every batch item is sent as a PNG data URL."}),
+                "prompt": prompt_input("The change to make, or how to combine the images."),
+                "model": model_input(agnic.MODELS, agnic.DEFAULT_MODEL, provider="agnic"),
+                **_options(edit=True),
+            },
+            "optional": {
+                "image_2": ("IMAGE", {"tooltip": more}),
+                "image_3": ("IMAGE", {"tooltip": more}),
+            },
+            **HIDDEN,
+        }
+
+    def call(self, image, prompt, model, aspect_ratio, image_size, modalities, count, seed=0, image_2=None, image_3=None, unique_id=None):
+        options = dict(model=model, prompt=prompt, aspect_ratio=aspect_ratio, image_size=image_size, modalities=modalities)
+        call = _call("image edit", model, unique_id)
+        with call.context():
+            agnic.check_options(**options, allow_auto_ratio=True)  # before the (slower) encoding
+            inputs = [(name, value) for name, value in (("image", image), ("image_2", image_2), ("image_3", image_3)) if value is not None]
+            for name, value in inputs:
+                images.check_image(value, what=name)
+            urls = [images.data_url(blob) for _, value in inputs for blob in images.encode_images(value)]
+        return _generate("image edit", unique_id, count=count, seed=seed, image_urls=urls, **options)
+
+
+class AgnicListModels(ListModelsNode):
+    DESCRIPTION = (
+        "List the Agnic AI Gateway's image models, one id per line: those whose output modalities include "
+        "image when the gateway says so, every model when its list carries no modalities."
+    )
+    CATEGORY = _CATEGORY
+    FILTER_EXAMPLE = "gemini"
+
+    def list_models(self, unique_id=None) -> list[str]:
+        call = _call("model list", unique_id=unique_id)
+        with call.context():
+            return agnic.image_model_ids(call.get("models").json())
+
+
+MODEL_LISTS = {"agnic": AgnicListModels().list_models}
+PROVIDERS = (agnic.PROVIDER,)
+
+NODES = {
+    node_id("AgnicImageGenerate"): (AgnicImageGenerate, "Agnic Image Generate"),
+    node_id("AgnicImageEdit"): (AgnicImageEdit, "Agnic Image Edit"),
+    node_id("AgnicListModels"): (AgnicListModels, "Agnic List Models"),
+}
