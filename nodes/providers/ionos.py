@@ -39,7 +39,7 @@ def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
     check.prompt(prompt)
     check.choice(size, GENERATION_SIZES, what="size")
     check.count(n, high=MAX_N)
-    return {"model": model, "prompt": prompt, "size": size, "n": n, "response_format": "b64_json"}
+    return openai_wire.request_body(model=model, prompt=prompt, size=size, n=n, response_format="b64_json")
 
 
 def edit_size(size: str, input_width: int, input_height: int) -> str:

@@ -12,6 +12,11 @@ from .results import ImageResult, ResultImage
 B64_KEYS = ("b64_json", "base64", "b64Json")
 
 
+def request_body(*, model: str, prompt: str, **params) -> dict:
+    """An Images API request (JSON body or multipart text fields): ``None`` means "not sent"."""
+    return {"model": model, "prompt": prompt, **{name: value for name, value in params.items() if value is not None}}
+
+
 def image_item(item: Any, index: int) -> ResultImage:
     """One entry of ``data``: base64 under any known name, a data URL, or an http(s) URL."""
     if isinstance(item, str):
