@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import ionos
+from . import ionos, openai_compat
 
-_MODULES = (ionos,)
+_MODULES = (ionos, openai_compat)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
