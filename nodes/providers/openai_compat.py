@@ -55,7 +55,7 @@ class Family:
     name: str
     prompt_limit: int
     max_n: int
-    sizes: tuple[str, ...] | None  # None: any WIDTHxHEIGHT within the gpt-image-2 rules
+    sizes: tuple[str, ...]  # gpt-image-2 models take any size within their rules instead
     params: dict  # optional parameter -> allowed values (() = any value of the right kind)
     auto_size: bool = False  # "auto" is a real size value for this family
 
@@ -149,7 +149,7 @@ def _size(size: str, model: str, rules: Family | None) -> str | None:
     size = f"{width}x{height}"
     if rules is None:
         return size
-    if rules.sizes is not None and _flexible_sizes(model):
+    if _flexible_sizes(model):
         if width % 16 or height % 16 or max(width, height) > 3840 or width * height > 3840 * 2160 or max(width, height) > 3 * min(width, height):
             raise InputError(
                 f"size {size} is not allowed for {model}: both sides multiples of 16, at most 3840, at most "
@@ -187,41 +187,27 @@ def _options(model: str, rules: Family | None, options: dict) -> dict:
     return chosen
 
 
-def _common(model: str, prompt: str, n: int, size: str, rules: Family | None) -> dict:
+def _request(table: dict, operation: str, *, model: str, prompt: str, n: int, size: str, options: dict) -> dict:
     model = check.model_name(model)
+    rules = _rules(table, model, operation)
     check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
     if rules is not None and rules.max_n == 1 and n != 1:
         raise InputError(f"{model} makes one image per call; set n to 1")
     check.count(n, high=rules.max_n if rules else MAX_N)
-    params = {"size": _size(size, model, rules)}
-    if n != 1:
-        params["n"] = n
-    return params
-
-
-# --- generation -------------------------------------------------------------------------------
+    params = {"size": _size(size, model, rules), "n": n if n != 1 else None}
+    params.update(_options(model, rules, options))
+    return openai_wire.request_body(model=model, prompt=prompt, **params)
 
 
 def generation_body(*, model: str, prompt: str, n: int = 1, size: str = AUTO, **options) -> dict:
     """The JSON body of POST /images/generations (``options``: quality, style, background,
     output_format, output_compression, response_format; "auto" = not sent)."""
-    model = check.model_name(model)
-    rules = _rules(GENERATE, model, "generation")
-    params = _common(model, prompt, n, size, rules)
-    params.update(_options(model, rules, options))
-    return openai_wire.request_body(model=model, prompt=prompt, **params)
-
-
-# --- edits ------------------------------------------------------------------------------------
+    return _request(GENERATE, "generation", model=model, prompt=prompt, n=n, size=size, options=options)
 
 
 def check_edit(*, model: str, prompt: str, n: int = 1, size: str = AUTO, **options) -> dict:
-    """Every text field of an edit, checked: returns them as a dict (model and prompt first)."""
-    model = check.model_name(model)
-    rules = _rules(EDIT, model, "image edits")
-    params = _common(model, prompt, n, size, rules)
-    params.update(_options(model, rules, options))
-    return openai_wire.request_body(model=model, prompt=prompt, **params)
+    """Every text field of an edit, checked, as a dict (model and prompt first)."""
+    return _request(EDIT, "image edits", model=model, prompt=prompt, n=n, size=size, options=options)
 
 
 def check_uploads(model: str, uploads: list[bytes], width: int, height: int, mask: bytes | None) -> None:
