@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from . import agnic, aigne, ionos, ovh
+from . import agnic, aigne, ionos, openai_compat, ovh
 
-_MODULES = (ionos, aigne, agnic, ovh)
+_MODULES = (ionos, aigne, agnic, ovh, openai_compat)
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -85,16 +85,22 @@ class ListModelsNode(RemoteImageNode):
     FILTER_EXAMPLE = "FLUX"
 
     @classmethod
+    def extra_inputs(cls) -> dict:
+        """Optional inputs besides ``filter`` (e.g. where to connect), passed on to list_models."""
+        return {}
+
+    @classmethod
     def INPUT_TYPES(cls):
         tooltip = f"Keep only ids containing this text (case-insensitive), e.g. {cls.FILTER_EXAMPLE}."
-        return {"required": {}, "optional": {"filter": ("STRING", {"default": "", "tooltip": tooltip})}, **HIDDEN}
+        optional = {"filter": ("STRING", {"default": "", "tooltip": tooltip}), **cls.extra_inputs()}
+        return {"required": {}, "optional": optional, **HIDDEN}
 
-    def list_models(self, unique_id=None) -> list[str]:  # pragma: no cover - every node overrides it
+    def list_models(self, unique_id=None, **connection) -> list[str]:  # pragma: no cover - overridden
         raise NotImplementedError
 
-    def call(self, filter="", unique_id=None):  # noqa: A002 -- the input's name in the UI
+    def call(self, filter="", unique_id=None, **connection):  # noqa: A002 -- the input's name in the UI
         needle = (filter or "").strip().lower()
-        return ("\n".join(i for i in self.list_models(unique_id) if needle in i.lower()),)
+        return ("\n".join(i for i in self.list_models(unique_id, **connection) if needle in i.lower()),)
 
 
 # --- results -> tensors -----------------------------------------------------------------------

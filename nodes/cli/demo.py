@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -32,12 +33,18 @@ GENERATE_STEPS = [
     ("Agnic", "AGNIC_API_KEY", "HostedImages_AgnicImageGenerate",
      {"model": "google/gemini-2.0-flash", "prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9",
       "image_size": "auto", "modalities": "image+text", "count": 1, "seed": 1}),
+    ("OpenAI-compatible", "OPENAI_API_KEY", "HostedImages_OpenAICompatImageGenerate",
+     {"model": "gpt-image-1", "prompt": "A paper boat on a pond, studio light", "n": 1, "size": "1024x1024", "style": "auto",
+      "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100, "response_format": "auto", "seed": 1}),
     ("OVH SDXL", "OVH_AI_ENDPOINTS_ACCESS_TOKEN", "HostedImages_OvhSdxlTextToImage",
      {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry", "count": 1, "seed": 1}),
 ]
 EDIT_STEPS = [
     ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageEdit",
      {"prompt": "A red hot-air balloon in the sky", "model": "black-forest-labs/FLUX.2-klein-4B", "size": "auto", "n": 1, "output_format": "png", "seed": 1}),
+    ("OpenAI-compatible", "OPENAI_API_KEY", "HostedImages_OpenAICompatImageEdit",
+     {"prompt": "A yellow kite in the sky", "model": "gpt-image-1", "n": 1, "size": "auto", "quality": "low", "background": "auto",
+      "output_format": "png", "output_compression": 100, "response_format": "auto", "seed": 1}),
 ]
 
 
@@ -47,6 +54,10 @@ def centre_mask(image: torch.Tensor) -> torch.Tensor:
     y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     radius = min(width, height) / 4
     return (((x - width / 2) ** 2 + (y - height / 2) ** 2) <= radius**2).float()[None]
+
+
+def slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
 
 
 def run(node_id: str, **inputs):
@@ -93,7 +104,7 @@ def main(argv=None) -> int:
             failures += 1
             print(f"[{label}] generate ({where}) FAILED: {exc}")
             continue
-        paths = save(image, out, f"{label.lower().replace(' ', '_')}_generate")
+        paths = save(image, out, f"{slug(label)}_generate")
         written += paths
         if last_image is None:
             last_image = image
@@ -111,7 +122,7 @@ def main(argv=None) -> int:
             failures += 1
             print(f"[{label}] masked edit ({where}) FAILED: {exc}")
             continue
-        paths = save(image, out, f"{label.lower().replace(' ', '_')}_edit")
+        paths = save(image, out, f"{slug(label)}_edit")
         written += paths
         print(f"[{label}] masked edit ({where}): -> {paths[0]}")
     server.stop()

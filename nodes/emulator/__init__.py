@@ -28,12 +28,14 @@ def all_apps() -> dict[str, Emulated]:
     from .agnic import AgnicApp
     from .aigne import AigneHubApp
     from .ionos import IonosApp
+    from .openai_compat import OpenAIApp
     from .ovh import PATH as OVH_PATH, OvhApp
 
     return {
         "/ionos": Emulated(IonosApp(), "IONOS_API_TOKEN", {"IONOS_BASE_URL": "{url}/ionos/v1", "IONOS_API_TOKEN": "fake-ionos-token"}),
         "/aigne": Emulated(AigneHubApp(), "AIGNE_HUB_API_KEY", {"AIGNE_HUB_BASE_URL": "{url}/aigne", "AIGNE_HUB_API_KEY": "fake-aigne-key"}),
         "/agnic": Emulated(AgnicApp(), "AGNIC_API_KEY", {"AGNIC_BASE_URL": "{url}/agnic/v1", "AGNIC_API_KEY": "fake-agnic-key"}),
+        "/openai": Emulated(OpenAIApp(), "OPENAI_API_KEY", {"OPENAI_BASE_URL": "{url}/openai/v1", "OPENAI_API_KEY": "fake-openai-key"}),
         "/ovh": Emulated(OvhApp(), "OVH_AI_ENDPOINTS_ACCESS_TOKEN", {"OVH_SDXL_URL": "{url}/ovh" + OVH_PATH, "OVH_AI_ENDPOINTS_ACCESS_TOKEN": "fake-ovh-token"}),
     }
 

@@ -39,7 +39,7 @@ def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
     check.prompt(prompt)
     check.choice(size, GENERATION_SIZES, what="size")
     check.count(n, high=MAX_N)
-    return {"model": model, "prompt": prompt, "size": size, "n": n, "response_format": "b64_json"}
+    return openai_wire.request_body(model=model, prompt=prompt, size=size, n=n, response_format="b64_json")
 
 
 def edit_size(size: str, input_width: int, input_height: int) -> str:
@@ -76,13 +76,9 @@ def edit_fields(*, model: str, prompt: str, image_url: str, mask_url: str | None
     return fields
 
 
-_IMAGE_MODEL_HINTS = ("flux", "stable-diffusion", "sdxl", "image", "dall-e")
-
-
 def image_model_ids(ids: list[str]) -> list[str]:
-    """IONOS lists chat, embedding and image models with no capability field: keep the known
-    image models and ids that look like one."""
-    return [i for i in ids if i in GENERATE_MODELS or any(hint in i.lower() for hint in _IMAGE_MODEL_HINTS)]
+    """IONOS lists chat, embedding and image models together, with no capability field."""
+    return openai_wire.image_like_ids(ids, GENERATE_MODELS)
 
 
 parse_images = openai_wire.parse_images

@@ -12,6 +12,11 @@ from .results import ImageResult, ResultImage
 B64_KEYS = ("b64_json", "base64", "b64Json")
 
 
+def request_body(*, model: str, prompt: str, **params) -> dict:
+    """An Images API request (JSON body or multipart text fields): ``None`` means "not sent"."""
+    return {"model": model, "prompt": prompt, **{name: value for name, value in params.items() if value is not None}}
+
+
 def image_item(item: Any, index: int) -> ResultImage:
     """One entry of ``data``: base64 under any known name, a data URL, or an http(s) URL."""
     if isinstance(item, str):
@@ -64,3 +69,11 @@ def parse_model_ids(body: Any) -> list[str]:
         raise RemoteImageError("the model list reply has no 'data' list")
     ids = {item.get("id") if isinstance(item, dict) else item for item in items}
     return sorted(i for i in ids if isinstance(i, str) and i)
+
+
+IMAGE_MODEL_HINTS = ("image", "dall-e", "flux", "diffusion", "sdxl")
+
+
+def image_like_ids(ids: list[str], known: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Model lists without a capability field: keep known image models and ids that look like one."""
+    return [i for i in ids if i in known or any(hint in i.lower() for hint in IMAGE_MODEL_HINTS)]
