@@ -32,7 +32,8 @@ def model_list(provider: str, model_lists: dict, *, refresh: bool = False) -> tu
     if cached and not refresh and time.monotonic() - cached[0] < CACHE_SECONDS:
         return 200, {"provider": provider, "models": cached[1], "cached": True}
     try:
-        models = fetch()
+        with comfy.outside_prompt():
+            models = fetch()
     except RemoteImageError as exc:
         return (502 if exc.status else 400), {"error": str(exc)}
     except Exception as exc:  # noqa: BLE001 -- the UI gets a message, the log the details

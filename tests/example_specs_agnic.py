@@ -18,7 +18,7 @@ def examples() -> dict:
     generate.link(gen, 1, words, "source")
 
     edit = Workflow("Agnic: edit an image")
-    load = edit.node("LoadImage", pos=(40, 80), image="example.png")
+    load = edit.node("LoadImage", pos=(40, 80), image="hosted_images_masked_input.png")
     ed = edit.node(
         "HostedImages_AgnicImageEdit",
         pos=(420, 80),

@@ -21,7 +21,7 @@ def examples() -> dict:
     generate.link(gen, 1, info, "source")
 
     edit = Workflow("AIGNE Hub: edit an image with gpt-image-1, sharpen, save")
-    load = edit.node("LoadImage", pos=(40, 80), image="example.png")
+    load = edit.node("LoadImage", pos=(40, 80), image="hosted_images_masked_input.png")
     ed = edit.node(
         "HostedImages_AigneHubImageEdit",
         pos=(420, 80),

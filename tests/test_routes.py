@@ -51,3 +51,12 @@ def test_every_model_input_names_a_live_list(pack):
         if spec is not None and isinstance(spec[0], list):
             provider = spec[1].get("hosted_images_provider")
             assert provider is None or provider in nodes.MODEL_LISTS, f"{node_id}: unknown refresh source"
+
+
+def test_model_list_ignores_an_interrupt_left_from_the_last_prompt(ionos):
+    """ComfyUI keeps its interrupt flag set until the next prompt; the route is not a prompt."""
+    routes._cache.clear()
+    comfy = mod("nodes.core.comfy")
+    comfy.request_interrupt()
+    status, body = routes.model_list("ionos", nodes.MODEL_LISTS)
+    assert status == 200 and body["models"]

@@ -6,6 +6,8 @@ progress goes to the log.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import threading
 
@@ -33,6 +35,18 @@ except Exception:  # noqa: BLE001
     _folder_paths = None
 
 _local_interrupt = threading.Event()
+# Calls made outside a prompt (the model-list route) must ignore the prompt's interrupt flag,
+# which ComfyUI leaves set until the next prompt starts.
+_outside_prompt = contextvars.ContextVar("hosted_images_outside_prompt", default=False)
+
+
+@contextlib.contextmanager
+def outside_prompt():
+    token = _outside_prompt.set(True)
+    try:
+        yield
+    finally:
+        _outside_prompt.reset(token)
 
 
 def in_comfyui() -> bool:
@@ -50,6 +64,8 @@ def clear_interrupt() -> None:
 
 def interrupted() -> bool:
     """Non-destructive check: ComfyUI's flag is only cleared by the raise below."""
+    if _outside_prompt.get():
+        return False
     if _mm is not None and _mm.processing_interrupted():
         return True
     return _local_interrupt.is_set()

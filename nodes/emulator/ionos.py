@@ -19,6 +19,7 @@ IMAGE_MODELS = {
     "black-forest-labs/FLUX.1-schnell": {"edit": False},
     "black-forest-labs/FLUX.2-klein-4B": {"edit": True},
     "stabilityai/stable-diffusion-xl-base-1.0": {"edit": False},
+    "stabilityai/stable-diffusion-3.5-large": {"edit": False},  # live-only: not in the pack's built-in list
 }
 OTHER_MODELS = ["meta-llama/Llama-3.3-70B-Instruct", "mistralai/Mistral-Small-24B-Instruct", "BAAI/bge-m3"]
 OUTPUT_FORMATS = {"jpg", "jpeg", "png", "webp"}
