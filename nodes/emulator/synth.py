@@ -35,17 +35,20 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def _caption(picture: Image.Image, prompt: str, variant: int) -> None:
+def _caption(picture: Image.Image, prompt: str, variant: int, centre: bool = False) -> None:
     width, height = picture.size
     draw = ImageDraw.Draw(picture)
-    size = max(10, min(width, height) // 24)
-    lines = textwrap.wrap(prompt, width=max(10, int(width / (size * 0.6))))[:6]
+    size = max(10, min(width, height) // (12 if centre else 24))
+    font = _font(size)
+    lines = textwrap.wrap(prompt, width=max(8, int(width * (0.7 if centre else 1) / (size * 0.6))))[:6]
     if variant:
         lines.append(f"#{variant + 1}")
-    y = size
+    step = int(size * 1.3)
+    y = (height - step * len(lines)) // 2 if centre else size
     for line in lines:
-        draw.text((size, y), line, fill=(255, 255, 255), font=_font(size), stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
-        y += int(size * 1.3)
+        x = (width - draw.textlength(line, font=font)) // 2 if centre else size
+        draw.text((x, y), line, fill=(255, 255, 255), font=font, stroke_width=max(1, size // 12), stroke_fill=(0, 0, 0))
+        y += step
 
 
 @lru_cache(maxsize=64)
@@ -75,4 +78,15 @@ def edit(source: Image.Image, prompt: str, width: int, height: int, mask: Image.
         alpha = np.asarray(mask.convert("RGBA").resize((width, height), Image.Resampling.NEAREST))[..., 3]
         weight = (alpha == 0).astype(np.float32)[..., None] * 0.85
     pixels = (base * (1 - weight) + colour * weight).round().clip(0, 255).astype(np.uint8)
-    return encode(Image.fromarray(pixels, "RGB"), fmt)
+    captioned = Image.fromarray(pixels, "RGB")
+    edited = np.argwhere(weight[..., 0] > 0)
+    if len(edited):  # write the prompt inside the edited area only
+        top, left = edited.min(axis=0)
+        bottom, right = edited.max(axis=0) + 1
+        region = captioned.crop((left, top, right, bottom))
+        _caption(region, prompt, variant, centre=True)
+        layer = captioned.copy()
+        layer.paste(region, (left, top))
+        keep = Image.fromarray(((weight[..., 0] > 0) * 255).astype(np.uint8), "L")
+        captioned = Image.composite(layer, captioned, keep)
+    return encode(captioned, fmt)
