@@ -162,9 +162,15 @@ class OpenAICompatImageEdit(RemoteImageNode):
             images.check_image(image)
             width, height = images.image_size(image)
             masks = images.fit_masks(mask, image.shape[0], width, height)
-            uploads = images.encode_images(image)
+            dall_e_2 = api.family_of(fields["model"]) == "dall-e-2"
+            if dall_e_2 and masks is not None:
+                uploads = images.encode_with_alpha(image, masks)  # dall-e-2 wants RGBA, L or LA files
+            else:
+                uploads = images.encode_images(image)
             mask_png = images.mask_to_alpha_png(masks[0]) if masks is not None else None
             api.check_uploads(fields["model"], uploads, width, height, mask_png)
+            if dall_e_2:
+                api.require_mask(masks is not None)
             result = api.parse_images(call.post_multipart("images/edits", api.edit_fields(fields, uploads, mask_png)).json())
             edited, alpha = to_tensors(call, fetch_payloads(call, result))
         return edited, alpha, result.describe()

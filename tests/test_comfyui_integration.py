@@ -183,12 +183,20 @@ def test_a_node_error_reaches_the_runner_with_the_nodes_message(stack, tmp_path,
         assert key not in err and key not in comfy.log_path.read_text(errors="replace")
 
 
-def test_interrupting_a_slow_call(stack, tmp_path):
+@pytest.mark.parametrize(
+    "app,workflow,overrides",
+    [
+        ("ionos", "ionos_generate.json", ["1.seed=992"]),
+        # several concurrent calls: every one of them must see the interrupt, not just the first
+        ("ovh", "ovh_sdxl_upscale.json", ["1.seed=993", "1.count=4"]),
+    ],
+)
+def test_interrupting_a_slow_call(stack, tmp_path, app, workflow, overrides):
     comfy, apps = stack
-    apps["ionos"].inject(delay=20, times=1)
+    apps[app].inject(delay=20, times=4)
     result = {}
     runner = threading.Thread(
-        target=lambda: result.setdefault("code", run_workflow(comfy, ROOT / "example_workflows" / "api" / "ionos_generate.json", tmp_path, ["1.seed=992"]))
+        target=lambda: result.setdefault("code", run_workflow(comfy, ROOT / "example_workflows" / "api" / workflow, tmp_path, overrides))
     )
     runner.start()
     time.sleep(2.0)
@@ -198,6 +206,7 @@ def test_interrupting_a_slow_call(stack, tmp_path):
     assert not runner.is_alive()
     assert result["code"] == 130  # execution_interrupted
     assert time.monotonic() - started < 5
+    apps[app].reset()
 
 
 # --- the UI in headless Chromium ---------------------------------------------------------------

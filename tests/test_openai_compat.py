@@ -170,6 +170,10 @@ def test_dall_e_2_edit_square_png_with_url_result(openai):
     assert request.form() == {"model": "dall-e-2", "prompt": "add a hat", "size": "256x256"}
     assert "authorization" not in download.headers
     assert edited.shape == (1, 256, 256, 3)
+    # dall-e-2 refuses RGB files: the image goes as RGBA, transparent where the mask edits
+    (upload,) = request.files("image")
+    rgba = np.asarray(Image.open(io.BytesIO(upload.data)))
+    assert rgba.shape == (64, 64, 4) and rgba[:32, :, 3].max() == 0 and rgba[32:, :, 3].min() == 255
 
 
 def test_placeholder_mask_means_no_mask(openai):
@@ -231,6 +235,7 @@ REFUSED_EDITS = [
     (dict(image=torch.rand(1, 64, 64, 4)), "convert it to RGB first"),
     (dict(model="dall-e-2", prompt="x" * 1001), "the limit is 1000"),
     (dict(model="gpt-image-1", response_format="b64_json"), "gpt-image-1 does not accept response_format"),
+    (dict(model="dall-e-2", size="256x256"), "dall-e-2 edits only a masked area: connect a MASK"),
 ]
 
 

@@ -236,6 +236,9 @@ def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, mon
         ({"Retry-After": "7"}, 7.0),
         ({"RateLimit-Reset": "12"}, 12.0),
         ({"X-RateLimit-Reset": str(int((1_000_000_000 + 30) * 1000))}, 30.0),
+        ({"Retry-After": "Sun, 09 Sep 2001 01:47:00 GMT"}, 20.0),
+        ({"Retry-After": "soon"}, None),
+        ({"Retry-After": "Mon, 99 Foo 2001"}, None),
         ({}, None),
     ],
 )

@@ -116,11 +116,17 @@ class ProgressBar:
                 self._bar = None
 
     def update(self, steps: int = 1) -> None:
-        if self._bar is not None:
-            try:
-                self._bar.update(steps)
-            except Exception:  # noqa: BLE001
-                pass
+        # Called from worker threads. ComfyUI's progress hook raises on interrupt *and clears the
+        # flag*, which would hide the interrupt from the other calls still running: skip it then.
+        if self._bar is None or interrupted():
+            return
+        try:
+            self._bar.update(steps)
+        except InterruptProcessingException:
+            if _mm is not None:
+                _mm.interrupt_current_processing(True)  # put the flag back for the other calls
+        except Exception:  # noqa: BLE001 -- progress must never break a call
+            pass
 
 
 def output_directory() -> str | None:

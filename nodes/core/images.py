@@ -90,6 +90,17 @@ def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPL
     return _parallel_map(lambda item: encode_array(item, fmt, png_level=png_level), list(pixels))
 
 
+def encode_with_alpha(image: torch.Tensor, edit: np.ndarray) -> list[bytes]:
+    """Every batch item as an RGBA PNG whose alpha is 0 where ``edit`` (uint8, 255 = edit) marks.
+
+    For APIs that read the edit area from the image's own transparency (OpenAI's dall-e-2).
+    """
+    check_image(image)
+    pixels = to_uint8(image)
+    alpha = 255 - np.broadcast_to(edit, pixels.shape[:3])
+    return _parallel_map(lambda item: encode_array(np.dstack(item), "png"), list(zip(pixels, alpha)))
+
+
 def image_size(image: torch.Tensor) -> tuple[int, int]:
     """(width, height) of an IMAGE batch."""
     return int(image.shape[2]), int(image.shape[1])

@@ -16,6 +16,7 @@ Retry policy, and why:
 from __future__ import annotations
 
 import contextlib
+import datetime
 import email.utils
 import json
 import logging
@@ -130,15 +131,20 @@ STATUS_HINTS = {
 def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
     """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or a rate-limit reset header."""
     now = time.time() if now is None else now
-    value = headers.get("Retry-After")
+    value = (headers.get("Retry-After") or "").strip()
     if value:
-        value = value.strip()
         try:
             return max(0.0, float(value))
         except ValueError:
-            parsed = email.utils.parsedate_to_datetime(value) if value else None
-            if parsed is not None:
-                return max(0.0, parsed.timestamp() - now)
+            pass
+        try:  # an HTTP date; a malformed value is ignored (we back off instead)
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            parsed = None
+        if parsed is not None:
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+            return max(0.0, parsed.timestamp() - now)
     for name in ("RateLimit-Reset", "X-RateLimit-Reset", "X-RateLimit-Reset-Requests"):
         value = headers.get(name)
         if not value:

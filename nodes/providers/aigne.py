@@ -101,7 +101,9 @@ def generation_body(
         raise InputError(f"n is {n}; dall-e-3 makes one image per call, so n must be 1 (dall-e-2 and gpt-image-1 take 1-10)")
     _check_size(size, bare)
     check.choice(response_format, RESPONSE_FORMATS, what="response_format")
-    body = {"prompt": prompt, "model": model, "n": n, "size": size, "response_format": response_format}
+    body = {"prompt": prompt, "model": model, "n": n, "size": size}
+    if not bare.startswith("gpt-image"):  # GPT image models refuse it (and always answer base64)
+        body["response_format"] = response_format
     if bare == "dall-e-3":
         body["quality"] = check.choice(quality, QUALITIES, what="quality")
         body["style"] = check.choice(style, STYLES, what="style")

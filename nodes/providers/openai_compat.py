@@ -42,6 +42,7 @@ MAX_N = 10
 MAX_EDIT_IMAGES = 16
 DALL_E_2_UPLOAD_LIMIT = 4 * 1024 * 1024
 GPT_IMAGE_UPLOAD_LIMIT = 50 * 1024 * 1024
+MASK_UPLOAD_LIMIT = 4 * 1024 * 1024
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536")
@@ -210,6 +211,12 @@ def check_edit(*, model: str, prompt: str, n: int = 1, size: str = AUTO, **optio
     return _request(EDIT, "image edits", model=model, prompt=prompt, n=n, size=size, options=options)
 
 
+def require_mask(has_mask: bool) -> None:
+    """dall-e-2 edits only where the image is transparent or a mask says so; an IMAGE has no alpha."""
+    if not has_mask:
+        raise InputError("dall-e-2 edits only a masked area: connect a MASK (1 = edit), or use a GPT image model")
+
+
 def check_uploads(model: str, uploads: list[bytes], width: int, height: int, mask: bytes | None) -> None:
     """The image files' rules: dall-e-2 takes one square PNG under 4 MB; GPT image models up to 16."""
     family = family_of(model)
@@ -223,7 +230,10 @@ def check_uploads(model: str, uploads: list[bytes], width: int, height: int, mas
         if len(uploads) > MAX_EDIT_IMAGES:
             raise InputError(f"at most {MAX_EDIT_IMAGES} images can be edited together; the batch has {len(uploads)}")
         limit = GPT_IMAGE_UPLOAD_LIMIT
-    for what, blob in [*((f"image {i + 1}", b) for i, b in enumerate(uploads)), *([("mask", mask)] if mask else [])]:
+    files = [*((f"image {i + 1}", blob, limit) for i, blob in enumerate(uploads))]
+    if mask:
+        files.append(("mask", mask, MASK_UPLOAD_LIMIT))  # the spec: a mask under 4 MB for every model
+    for what, blob, limit in files:
         if len(blob) >= limit:
             raise InputError(
                 f"{what} is {len(blob) / 1048576:.1f} MB as PNG; {model or 'the server'} takes files under "
