@@ -129,13 +129,17 @@ def test_dropped_connection_is_not_retried(echo, fault):
     assert "dropped" in str(caught.value) or "not JSON" in str(caught.value)
 
 
-def test_interrupt_stops_a_long_request_quickly(echo):
+def test_interrupt_stops_a_long_request_quickly_and_hangs_up(echo):
     echo.inject(delay=5)
     threading.Timer(0.3, comfy.request_interrupt).start()
     started = time.monotonic()
     with pytest.raises(comfy.InterruptProcessingException):
         call().post_json("things", {})
     assert time.monotonic() - started < 0.3 + 0.5
+    deadline = time.monotonic() + 2
+    while not echo.disconnects and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert echo.disconnects == ["/v1/things"], "the connection to the provider was not dropped"
 
 
 def test_interrupt_during_a_rate_limit_wait(echo):

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -93,9 +94,45 @@ _sessions: dict[str, requests.Session] = {}
 _sessions_lock = threading.Lock()
 
 
+# The connection each worker thread is using, so that an interrupt can drop it even while the
+# provider has not answered yet (closing the response only works once headers have arrived).
+_connections: dict[int, Any] = {}
+
+
+class _TrackedPool:
+    def _get_conn(self, timeout=None):
+        connection = super()._get_conn(timeout)
+        _connections[threading.get_ident()] = connection
+        return connection
+
+
+class _TrackedHTTPPool(_TrackedPool, urllib3.HTTPConnectionPool):
+    pass
+
+
+class _TrackedHTTPSPool(_TrackedPool, urllib3.HTTPSConnectionPool):
+    pass
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+def _drop_connection(thread_id: int | None) -> None:
+    connection = _connections.pop(thread_id, None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
 def _new_session() -> requests.Session:
     session = requests.Session()
-    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    adapter = _Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.max_redirects = 3
@@ -311,6 +348,7 @@ class Call:
             except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
                 box["error"] = exc
             finally:
+                _connections.pop(threading.get_ident(), None)
                 done.set()
 
         worker = threading.Thread(target=exchange, name=f"hosted-images-{session_name}", daemon=True)
@@ -319,9 +357,10 @@ class Call:
         while not done.wait(POLL_SECONDS):
             if comfy.interrupted():
                 cancelled.set()
+                _drop_connection(worker.ident)  # the provider sees the hang-up; the worker ends
                 response = box.get("response")
                 if response is not None:
-                    response.close()  # drop the connection; the worker ends on its own
+                    response.close()
                 comfy.raise_if_interrupted()
             elapsed = int(time.monotonic() - self.started)
             if elapsed != shown:

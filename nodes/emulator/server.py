@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -116,6 +117,7 @@ class App:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
+        self.disconnects: list[str] = []  # paths whose client hung up while we were delaying
         self.lock = threading.Lock()
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {}
         self.base_url = ""  # set when mounted on a running server
@@ -221,8 +223,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
     def _fault(self, app: App, fault: Fault, request: Request) -> None:
-        if fault.delay:
-            time.sleep(fault.delay)
+        if fault.delay and not self._wait_for_client(fault.delay):
+            with app.lock:
+                app.disconnects.append(request.path)
+            self.close_connection = True
+            return
         if fault.drop:
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
@@ -241,6 +246,21 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return
         self._send(response, slow=fault.slow_body)
+
+    def _wait_for_client(self, seconds: float) -> bool:
+        """Sleep like a slow provider, but notice (and return False) when the client hangs up."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if readable:
+                try:
+                    still_there = self.connection.recv(1, socket.MSG_PEEK)
+                except OSError:
+                    still_there = b""
+                if not still_there:
+                    return False
+                time.sleep(min(left, 0.05))
+        return True
 
     def _send(self, response: Response, cut: int | None = None, slow: float = 0.0) -> None:
         self.send_response(response.status)
