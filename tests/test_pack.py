@@ -153,3 +153,14 @@ def test_api_example_names_real_inputs(path):
         for value in node["inputs"].values():
             if isinstance(value, list):
                 assert value[0] in prompt, f"link to a missing node {value[0]}"
+
+
+def test_every_template_has_a_thumbnail():
+    """ComfyUI's template browser shows <name>.jpg beside <name>.json (tests/make_thumbnails.py)."""
+    from PIL import Image
+
+    for path in UI_EXAMPLES:
+        thumbnail = path.with_suffix(".jpg")
+        assert thumbnail.is_file(), f"{path.stem} has no thumbnail"
+        with Image.open(thumbnail) as picture:
+            assert picture.format == "JPEG" and max(picture.size) <= 512
