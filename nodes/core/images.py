@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from .errors import InputError, RemoteImageError
 from .payloads import data_url, sniff_format  # noqa: F401 -- re-exported for node modules
@@ -169,6 +169,8 @@ def open_image(data: bytes) -> Image.Image:
     fmt = sniff_format(data)
     if fmt is None:
         raise RemoteImageError(f"the reply is not an image (it starts with {_quote_start(data)})")
+    if ImageFile.LOAD_TRUNCATED_IMAGES and _cut_short(data, fmt):
+        raise RemoteImageError(f"the result image is damaged or truncated (the {fmt} file ends early)")
     try:
         picture = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
@@ -179,6 +181,19 @@ def open_image(data: bytes) -> Image.Image:
     if width * height > MAX_PIXELS:
         raise _bomb_error((width, height))
     return picture
+
+
+def _cut_short(data: bytes, fmt: str) -> bool:
+    """True when a file visibly ends early. PIL raises for that itself, unless another node pack has
+    set ``ImageFile.LOAD_TRUNCATED_IMAGES``: then it fills the missing part with black."""
+    tail = data[-1024:]
+    if fmt == "PNG":
+        return b"IEND" not in tail
+    if fmt == "JPEG":
+        return b"\xff\xd9" not in tail
+    if fmt == "WEBP":
+        return int.from_bytes(data[4:8], "little") + 8 > len(data)
+    return not data.rstrip(b"\0").endswith(b";")  # GIF's trailer
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:

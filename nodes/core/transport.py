@@ -11,6 +11,9 @@ Retry policy, and why:
 - 502/503/504: a gateway in front of the model failed; a couple of retries with backoff;
 - anything else, and above all a read timeout or a connection dropped after the request went
   out, is never retried: the provider may have run (and billed) the call.
+
+The read timeout bounds both the wait for the reply's headers and, from then on, the whole body:
+a reply that trickles in byte by byte would otherwise never trip a per-read timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import json
 import logging
 import os
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -307,16 +311,25 @@ class Call:
             finally:
                 done.set()
 
+        def abandon() -> None:
+            cancelled.set()
+            response = box.get("response")
+            if response is not None:
+                _drop_connection(response)  # the worker's read returns at once and it ends on its own
+
         worker = threading.Thread(target=exchange, name=f"hosted-images-{session_name}", daemon=True)
         worker.start()
         shown = -1
+        body_deadline = None  # the read timeout only bounds each wait; this bounds the whole body
         while not done.wait(POLL_SECONDS):
             if comfy.interrupted():
-                cancelled.set()
-                response = box.get("response")
-                if response is not None:
-                    response.close()  # drop the connection; the worker ends on its own
+                abandon()
                 comfy.raise_if_interrupted()
+            if "response" in box and body_deadline is None:
+                body_deadline = time.monotonic() + self.policy.read_timeout
+            if body_deadline is not None and time.monotonic() > body_deadline:
+                abandon()
+                raise self._slow_body_error(url, session_name == "download")
             elapsed = int(time.monotonic() - self.started)
             if elapsed != shown:
                 shown = elapsed
@@ -387,26 +400,46 @@ class Call:
 
     def _network_error(self, exc: requests.exceptions.RequestException, what: str) -> RemoteImageError:
         host = urlsplit(getattr(exc.request, "url", "") or "").netloc or "the provider"
-        read = self.policy.read_timeout
+        prefix = "downloading the result image: " if what == "download" else ""
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return self.error(
-                f"no reply from {host} within {read:.0f}s",
+                f"{prefix}no reply from {host} within {self.policy.read_timeout:g}s",
                 hint="the request was sent, so the provider may have run and billed it; it was not "
                 "retried. Raise HOSTED_IMAGES_READ_TIMEOUT for slow models.",
             )
         if _never_connected(exc):
             return self.error(
-                f"could not connect to {host} after {self.attempts} attempt(s): {_reason(exc)}",
+                f"{prefix}could not connect to {host} after {self.attempts} attempt(s): {_reason(exc)}",
                 hint="check the base URL, your network and any HTTPS_PROXY setting",
             )
         if isinstance(exc, requests.exceptions.TooManyRedirects):
-            return self.error(f"too many redirects from {host}", hint="check the base URL")
+            return self.error(f"{prefix}too many redirects from {host}", hint="check the base URL")
         if isinstance(exc, requests.exceptions.SSLError):
-            return self.error(f"TLS error talking to {host}: {_reason(exc)}")
+            return self.error(f"{prefix}TLS error talking to {host}: {_reason(exc)}")
         return self.error(
-            f"the connection to {host} was dropped before the reply was complete ({_reason(exc)})",
+            f"{prefix}the connection to {host} was dropped before the reply was complete ({_reason(exc)})",
             hint="the request was sent, so it may have been billed; it was not retried",
         )
+
+    def _slow_body_error(self, url: str, download: bool) -> RemoteImageError:
+        host = urlsplit(url).netloc or "the provider"
+        read = self.policy.read_timeout
+        prefix = "downloading the result image: " if download else ""
+        return self.error(
+            f"{prefix}the reply from {host} was still arriving {read:g}s after it began, so it was abandoned",
+            hint="the request was sent, so it may have been billed; it was not retried. Raise "
+            "HOSTED_IMAGES_READ_TIMEOUT for slow links.",
+        )
+
+
+def _drop_connection(response: requests.Response) -> None:
+    """Cut a response that another thread may be reading. ``close()`` would wait for that read to
+    finish (it needs the reader's lock), which a trickling body can put off forever; shutting the
+    socket down ends the read at once, and the reading thread then closes the response itself."""
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 def _trace_id(headers: Mapping[str, str]) -> str:
