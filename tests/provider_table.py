@@ -31,6 +31,7 @@ class Target:
     env: Callable[[str], dict]  # server URL -> the variables that point the pack at it
     api_path: str  # the part of the request path that marks the image call
     run: Callable[..., tuple]  # run(**overrides): the node's outputs
+    run_edit: Callable[..., tuple] | None = None  # the node that takes IMAGE inputs, if any
     raw_bytes: bool = False  # the reply is the image file itself, not JSON with base64
     run_with_links: Callable[..., tuple] | None = None  # results come back as URLs
     no_links: str = ""  # why there is no run_with_links
@@ -69,9 +70,22 @@ def _aigne_generate(**overrides):
     return run_node(mod("nodes.aigne").AigneHubImageGenerate, **{**inputs, **overrides})
 
 
+def _aigne_edit(**overrides):
+    inputs = dict(image=picture(), prompt="make it night", model="gpt-image-1", size="auto", n=1, seed=0)
+    return run_node(mod("nodes.aigne").AigneHubImageEdit, **{**inputs, **overrides})
+
+
 def _agnic_generate(**overrides):
     inputs = dict(model="google/gemini-2.0-flash", prompt="a red fox", aspect_ratio="1:1", image_size="auto", modalities="image+text", count=1, seed=0)
     return run_node(mod("nodes.agnic").AgnicImageGenerate, **{**inputs, **overrides})
+
+
+def _agnic_edit(**overrides):
+    inputs = dict(
+        image=picture(), prompt="make it autumn", model="google/gemini-2.0-flash", aspect_ratio="auto", image_size="auto",
+        modalities="image+text", count=1, seed=0,
+    )
+    return run_node(mod("nodes.agnic").AgnicImageEdit, **{**inputs, **overrides})
 
 
 def _agnic_no_images(reply):
@@ -93,6 +107,14 @@ def _openai_generate(**overrides):
     return run_node(mod("nodes.openai_compat").OpenAICompatImageGenerate, **{**inputs, **overrides})
 
 
+def _openai_edit(**overrides):
+    inputs = dict(
+        image=picture(), prompt="add a hat", model="gpt-image-1", n=1, size="auto", quality="auto", background="auto",
+        output_format="auto", output_compression=100, response_format="auto", seed=0,
+    )
+    return run_node(mod("nodes.openai_compat").OpenAICompatImageEdit, **{**inputs, **overrides})
+
+
 def _empty_data(reply):
     return {**reply, "data": []}
 
@@ -108,6 +130,7 @@ TARGETS = [
         env=lambda url: {"IONOS_API_TOKEN": FAKE_KEYS["IONOS_API_TOKEN"], "IONOS_BASE_URL": f"{url}/v1"},
         api_path="/images/edits",
         run=_ionos_edit,
+        run_edit=_ionos_edit,
         no_links="IONOS answers b64_json only (PROVIDERS.md section 1)",
         no_images=_empty_data,
         trace_ids=True,
@@ -122,6 +145,7 @@ TARGETS = [
         env=lambda url: {"AIGNE_HUB_API_KEY": FAKE_KEYS["AIGNE_HUB_API_KEY"], "AIGNE_HUB_BASE_URL": url},
         api_path="/api/images/generations",
         run=_aigne_generate,
+        run_edit=_aigne_edit,
         run_with_links=lambda **o: _aigne_generate(**{"response_format": "url", **o}),
         no_images=_empty_data,
     ),
@@ -135,6 +159,7 @@ TARGETS = [
         env=lambda url: {"AGNIC_API_KEY": FAKE_KEYS["AGNIC_API_KEY"], "AGNIC_BASE_URL": f"{url}/v1"},
         api_path="/chat/completions",
         run=_agnic_generate,
+        run_edit=_agnic_edit,
         no_links="Agnic returns images as data URLs inside the reply (PROVIDERS.md section 3)",
         no_images=_agnic_no_images,
     ),
@@ -164,6 +189,7 @@ TARGETS = [
         env=lambda url: {"OPENAI_API_KEY": FAKE_KEYS["OPENAI_API_KEY"], "OPENAI_BASE_URL": f"{url}/v1"},
         api_path="/images/generations",
         run=_openai_generate,
+        run_edit=_openai_edit,
         run_with_links=lambda **o: _openai_generate(**{"response_format": "url", **o}),
         no_images=_empty_data,
         trace_ids=True,

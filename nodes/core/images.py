@@ -46,9 +46,9 @@ def check_image(image, what: str = "image") -> None:
             f"{list(image.shape)} with {channels} channels -- convert it to RGB first"
         )
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
-        raise InputError(f"{what} is empty (shape {list(image.shape)})")
+        raise InputError(f"{what} is empty (shape {list(image.shape)}); it needs at least one image of at least 1x1 pixels")
     if image.is_floating_point() and not bool(torch.isfinite(image).all()):
-        raise InputError(f"{what} contains NaN or infinite values")
+        raise InputError(f"{what} contains NaN or infinite values; IMAGE values must be finite numbers from 0 to 1")
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -108,7 +108,7 @@ def _as_mask_batch(mask) -> torch.Tensor:
     if mask.ndim != 3 or 0 in mask.shape:
         raise InputError(f"mask must have shape [batch, height, width] or [height, width]; got {list(mask.shape)}")
     if mask.is_floating_point() and not bool(torch.isfinite(mask).all()):
-        raise InputError("mask contains NaN or infinite values")
+        raise InputError("mask contains NaN or infinite values; MASK values must be finite numbers from 0 to 1")
     return mask
 
 
