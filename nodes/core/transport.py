@@ -414,6 +414,11 @@ class Call:
             )
         if isinstance(exc, requests.exceptions.TooManyRedirects):
             return self.error(f"{prefix}too many redirects from {host}", hint="check the base URL")
+        if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+            # the URLs we call are checked first, so only a redirect can lead here
+            target = re.search(r"'([^']+)'", str(exc))  # requests quotes the URL it could not follow
+            where = redact(target.group(1)[:120]) if target else "an address"
+            return self.error(f"{prefix}{host} redirected to {where}, which is not an http(s) URL", hint="check the base URL")
         if isinstance(exc, requests.exceptions.SSLError):
             return self.error(f"{prefix}TLS error talking to {host}: {_reason(exc)}")
         return self.error(
