@@ -190,6 +190,9 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part] | None:
     return parts
 
 
+ENDLESS_SECONDS = 30.0  # how long an ``endless`` reply trickles before the emulator gives up
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "EmulatorServer"
@@ -270,7 +273,6 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
-
     def _send_endless(self, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""
         self.send_response(response.status)
@@ -287,9 +289,6 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client hung up
             pass
         self.close_connection = True
-
-
-ENDLESS_SECONDS = 30.0  # how long an ``endless`` reply trickles before the emulator gives up
 
 
 def _rewritten(response: Response, rewrite: Callable[[Any], Any]) -> Response:
