@@ -142,6 +142,25 @@ def test_interrupt_stops_a_long_request_quickly_and_hangs_up(echo):
     assert echo.disconnects == ["/v1/things"], "the connection to the provider was not dropped"
 
 
+def test_interrupt_while_the_body_trickles_in_stops_quickly(echo):
+    """The body has begun: the worker thread is inside a read that only the socket can end."""
+    echo.inject(endless=True)
+    threading.Timer(0.3, comfy.request_interrupt).start()
+    started = time.monotonic()
+    with pytest.raises(comfy.InterruptProcessingException):
+        call().post_json("things", {})
+    assert time.monotonic() - started < 0.3 + 0.5
+
+
+def test_a_body_still_arriving_after_the_read_timeout_is_abandoned(echo, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_READ_TIMEOUT", "0.3")
+    echo.inject(endless=True)
+    started = time.monotonic()
+    with pytest.raises(errors.RemoteImageError, match="still arriving 0.3s after it began"):
+        call().post_json("things", {})
+    assert time.monotonic() - started < 1.0 and len(echo.requests) == 1
+
+
 def test_interrupt_during_a_rate_limit_wait(echo):
     echo.inject(status=429, headers={"Retry-After": "30"})
     threading.Timer(0.3, comfy.request_interrupt).start()

@@ -57,7 +57,8 @@ def default_error_message(body: Any) -> str:
 
 
 def parse_json(content: bytes) -> Any:
+    """The JSON value of a body, or None when it is not JSON (deep nesting counts as not JSON)."""
     try:
         return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None

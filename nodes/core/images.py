@@ -17,7 +17,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 from .errors import InputError, RemoteImageError
 from .payloads import data_url, sniff_format  # noqa: F401 -- re-exported for node modules
@@ -46,9 +46,9 @@ def check_image(image, what: str = "image") -> None:
             f"{list(image.shape)} with {channels} channels -- convert it to RGB first"
         )
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
-        raise InputError(f"{what} is empty (shape {list(image.shape)})")
+        raise InputError(f"{what} is empty (shape {list(image.shape)}); it needs at least one image of at least 1x1 pixels")
     if image.is_floating_point() and not bool(torch.isfinite(image).all()):
-        raise InputError(f"{what} contains NaN or infinite values")
+        raise InputError(f"{what} contains NaN or infinite values; IMAGE values must be finite numbers from 0 to 1")
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -119,7 +119,7 @@ def _as_mask_batch(mask) -> torch.Tensor:
     if mask.ndim != 3 or 0 in mask.shape:
         raise InputError(f"mask must have shape [batch, height, width] or [height, width]; got {list(mask.shape)}")
     if mask.is_floating_point() and not bool(torch.isfinite(mask).all()):
-        raise InputError("mask contains NaN or infinite values")
+        raise InputError("mask contains NaN or infinite values; MASK values must be finite numbers from 0 to 1")
     return mask
 
 
@@ -180,6 +180,8 @@ def open_image(data: bytes) -> Image.Image:
     fmt = sniff_format(data)
     if fmt is None:
         raise RemoteImageError(f"the reply is not an image (it starts with {_quote_start(data)})")
+    if ImageFile.LOAD_TRUNCATED_IMAGES and _cut_short(data, fmt):
+        raise RemoteImageError(f"the result image is damaged or truncated (the {fmt} file ends early)")
     try:
         picture = Image.open(io.BytesIO(data), formats=[fmt])
     except Image.DecompressionBombError:
@@ -190,6 +192,19 @@ def open_image(data: bytes) -> Image.Image:
     if width * height > MAX_PIXELS:
         raise _bomb_error((width, height))
     return picture
+
+
+def _cut_short(data: bytes, fmt: str) -> bool:
+    """True when a file visibly ends early. PIL raises for that itself, unless another node pack has
+    set ``ImageFile.LOAD_TRUNCATED_IMAGES``: then it fills the missing part with black."""
+    tail = data[-1024:]
+    if fmt == "PNG":
+        return b"IEND" not in tail
+    if fmt == "JPEG":
+        return b"\xff\xd9" not in tail
+    if fmt == "WEBP":
+        return int.from_bytes(data[4:8], "little") + 8 > len(data)
+    return not data.rstrip(b"\0").endswith(b";")  # GIF's trailer
 
 
 def _header_size(data: bytes) -> tuple[int, int] | None:

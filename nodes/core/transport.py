@@ -11,6 +11,9 @@ Retry policy, and why:
 - 502/503/504: a gateway in front of the model failed; a couple of retries with backoff;
 - anything else, and above all a read timeout or a connection dropped after the request went
   out, is never retried: the provider may have run (and billed) the call.
+
+The read timeout bounds both the wait for the reply's headers and, from then on, the whole body:
+a reply that trickles in byte by byte would otherwise never trip a per-read timeout.
 """
 
 from __future__ import annotations
@@ -120,14 +123,17 @@ class _Adapter(requests.adapters.HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
 
 
-def _drop_connection(thread_id: int | None) -> None:
-    connection = _connections.pop(thread_id, None)
+def _drop_connection(thread_id: int | None, response=None) -> None:
+    """Cut the connection a worker thread is using, before or during the reply.
+
+    ``response.close()`` would wait for the worker's blocked read (it needs the reader's lock),
+    which a trickling body can put off forever; shutting the socket down ends the read at once.
+    """
+    connection = _connections.get(thread_id) or getattr(getattr(response, "raw", None), "connection", None)
     sock = getattr(connection, "sock", None)
     if sock is not None:
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def _new_session() -> requests.Session:
@@ -351,17 +357,24 @@ class Call:
                 _connections.pop(threading.get_ident(), None)
                 done.set()
 
+        def abandon() -> None:
+            cancelled.set()
+            # the provider sees the hang-up, the worker's read returns at once and it ends on its own
+            _drop_connection(worker.ident, box.get("response"))
+
         worker = threading.Thread(target=exchange, name=f"hosted-images-{session_name}", daemon=True)
         worker.start()
         shown = -1
+        body_deadline = None  # the read timeout only bounds each wait; this bounds the whole body
         while not done.wait(POLL_SECONDS):
             if comfy.interrupted():
-                cancelled.set()
-                _drop_connection(worker.ident)  # the provider sees the hang-up; the worker ends
-                response = box.get("response")
-                if response is not None:
-                    response.close()
+                abandon()
                 comfy.raise_if_interrupted()
+            if "response" in box and body_deadline is None:
+                body_deadline = time.monotonic() + self.policy.read_timeout
+            if body_deadline is not None and time.monotonic() > body_deadline:
+                abandon()
+                raise self._slow_body_error(url, session_name == "download")
             elapsed = int(time.monotonic() - self.started)
             if elapsed != shown:
                 shown = elapsed
@@ -432,25 +445,40 @@ class Call:
 
     def _network_error(self, exc: requests.exceptions.RequestException, what: str) -> RemoteImageError:
         host = urlsplit(getattr(exc.request, "url", "") or "").netloc or "the provider"
-        read = self.policy.read_timeout
+        prefix = "downloading the result image: " if what == "download" else ""
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return self.error(
-                f"no reply from {host} within {read:.0f}s",
+                f"{prefix}no reply from {host} within {self.policy.read_timeout:g}s",
                 hint="the request was sent, so the provider may have run and billed it; it was not "
                 "retried. Raise HOSTED_IMAGES_READ_TIMEOUT for slow models.",
             )
         if _never_connected(exc):
             return self.error(
-                f"could not connect to {host} after {self.attempts} attempt(s): {_reason(exc)}",
+                f"{prefix}could not connect to {host} after {self.attempts} attempt(s): {_reason(exc)}",
                 hint="check the base URL, your network and any HTTPS_PROXY setting",
             )
         if isinstance(exc, requests.exceptions.TooManyRedirects):
-            return self.error(f"too many redirects from {host}", hint="check the base URL")
+            return self.error(f"{prefix}too many redirects from {host}", hint="check the base URL")
+        if isinstance(exc, (requests.exceptions.InvalidSchema, requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
+            # the URLs we call are checked first, so only a redirect can lead here
+            target = re.search(r"'([^']+)'", str(exc))  # requests quotes the URL it could not follow
+            where = redact(target.group(1)[:120]) if target else "an address"
+            return self.error(f"{prefix}{host} redirected to {where}, which is not an http(s) URL", hint="check the base URL")
         if isinstance(exc, requests.exceptions.SSLError):
-            return self.error(f"TLS error talking to {host}: {_reason(exc)}")
+            return self.error(f"{prefix}TLS error talking to {host}: {_reason(exc)}")
         return self.error(
-            f"the connection to {host} was dropped before the reply was complete ({_reason(exc)})",
+            f"{prefix}the connection to {host} was dropped before the reply was complete ({_reason(exc)})",
             hint="the request was sent, so it may have been billed; it was not retried",
+        )
+
+    def _slow_body_error(self, url: str, download: bool) -> RemoteImageError:
+        host = urlsplit(url).netloc or "the provider"
+        read = self.policy.read_timeout
+        prefix = "downloading the result image: " if download else ""
+        return self.error(
+            f"{prefix}the reply from {host} was still arriving {read:g}s after it began, so it was abandoned",
+            hint="the request was sent, so it may have been billed; it was not retried. Raise "
+            "HOSTED_IMAGES_READ_TIMEOUT for slow links.",
         )
 
 

@@ -31,6 +31,7 @@ SIZES = {
     "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
     "gpt-image-1": ["1024x1024", "1536x1024", "1024x1536", "auto"],
 }
+PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}
 MODELS = {  # bare name -> credits per image
     "dall-e-2": 2.0,
     "dall-e-3": 4.0,
@@ -139,6 +140,11 @@ class AigneHubApp(App):
 
     def _upstream_checks(self, bare: str, body: dict, n: int, size: str) -> Response | None:
         """What OpenAI refuses and the hub passes on."""
+        limit, length = PROMPT_LIMITS.get(bare), len(body["prompt"])
+        if limit and length > limit:
+            return self.upstream_error(
+                400, f"Invalid 'prompt': string too long. Expected a string with maximum length {limit}, but got a string with length {length} instead."
+            )
         allowed = SIZES.get(bare)
         if allowed and size not in allowed:
             return self.upstream_error(400, f"'{size}' is not one of {allowed} - 'size'")

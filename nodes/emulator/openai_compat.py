@@ -90,7 +90,10 @@ class OpenAIApp(App):
                 response = super().handle(request)
             except Refused as exc:
                 response = self.error(exc.status, exc.message, exc.param, exc.code)
-        response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")
+        return response
+
+    def finalize(self, response: Response) -> Response:
+        response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")  # on every reply, faults too
         return response
 
     def _unauthorized(self, request: Request) -> Response:

@@ -2,7 +2,8 @@
 
 Each app answers in its provider's exact shapes (see PROVIDERS.md), records every request, and
 can be told to misbehave: a status with the provider's own error envelope, a delay before the
-headers, a slow or truncated body, a dropped connection, or any raw body. Tests drive apps in
+headers, a slow, truncated or never-ending body, a dropped connection, any raw body, or its own
+JSON answer rewritten (e.g. a damaged base64 field). Tests drive apps in
 process; the ``/__emulator/<app>/…`` control routes do the same for a separate process.
 """
 
@@ -98,6 +99,8 @@ class Fault:
     drop_mid_body: bool = False  # send the headers and half the body, then close
     slow_body: float = 0.0  # seconds to spread the body over
     truncate: bool = False  # announce the full length, send half
+    endless: bool = False  # send the headers and half the body, then a byte now and then, never finishing
+    rewrite: Callable[[Any], Any] | None = None  # the app answers, then this rewrites its JSON body
     path: str | None = None  # only requests whose path contains this
     times: int = 1
 
@@ -106,6 +109,7 @@ class Fault:
         data = dict(data)
         if isinstance(data.get("body"), str):
             data["body"] = data["body"].encode()
+        data.pop("rewrite", None)  # a function: only tests in the same process can give one
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
@@ -188,6 +192,9 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part] | None:
     return parts
 
 
+ENDLESS_SECONDS = 30.0  # how long an ``endless`` reply trickles before the emulator gives up
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: "EmulatorServer"
@@ -238,8 +245,12 @@ class _Handler(BaseHTTPRequestHandler):
             response = app.error(fault.status, fault.message)
         else:
             response = app.handle(request)
+            if fault.rewrite is not None:
+                response = _rewritten(response, fault.rewrite)
         response.headers.update(fault.headers)
         response = app.finalize(response)
+        if fault.endless:
+            return self._send_endless(response)
         if fault.drop_mid_body or fault.truncate:
             self._send(response, cut=len(response.body) // 2)
             self.close_connection = True
@@ -282,12 +293,40 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def _send_endless(self, response: Response) -> None:
+        """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(10**12))
+        self.end_headers()
+        deadline = time.monotonic() + ENDLESS_SECONDS
+        try:
+            self.wfile.write(response.body[: len(response.body) // 2])
+            while time.monotonic() < deadline:  # a byte at a time: no read timeout ever fires
+                self.wfile.write(b"\0")
+                time.sleep(0.05)
+        except OSError:  # the client hung up
+            pass
+        self.close_connection = True
+
+
+def _rewritten(response: Response, rewrite: Callable[[Any], Any]) -> Response:
+    """``response`` with its JSON body passed through ``rewrite``; other bodies are left alone."""
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return response
+    body = json.dumps(rewrite(payload)).encode()
+    return Response(response.status, body, {**response.headers, "Content-Type": "application/json"})
+
 
 class EmulatorServer(ThreadingHTTPServer):
     """Serves apps under path prefixes ("" for a single app) on 127.0.0.1."""
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 128  # load tests open dozens of connections at once
 
     def __init__(self, apps: dict[str, App], host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), _Handler)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import textwrap
+import zlib
 from functools import lru_cache
 
 import numpy as np
@@ -90,3 +91,20 @@ def edit(source: Image.Image, prompt: str, width: int, height: int, mask: Image.
         keep = Image.fromarray(((weight[..., 0] > 0) * 255).astype(np.uint8), "L")
         captioned = Image.composite(layer, captioned, keep)
     return encode(captioned, fmt)
+
+
+@lru_cache(maxsize=2)
+def huge_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid, all-black 1-bit PNG of any size: 20000x20000 is about 50 kB and 400 megapixels.
+
+    Deflated a thousand rows at a time, so its 50 MB of raw pixel rows never exist at once.
+    """
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    row = b"\0" * (1 + (width + 7) // 8)  # filter byte, then the packed bits of one row
+    packer = zlib.compressobj()
+    pixels = b"".join(packer.compress(row * 1000) for _ in range(height // 1000))
+    pixels += packer.compress(row * (height % 1000)) + packer.flush()
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])  # 1 bit, grey
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")

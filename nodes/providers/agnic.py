@@ -153,7 +153,8 @@ def parse_chat(body: Any) -> ImageResult:
         message = choice.get("message") if isinstance(choice, dict) else None
         if not isinstance(message, dict):
             continue
-        for item in message.get("images") or []:
+        found = message.get("images")
+        for item in found if isinstance(found, list) else []:
             url = item.get("image_url", item) if isinstance(item, dict) else item
             images.append(openai_wire.image_item(url, len(images)))
         texts += [t for t in (_text(message.get("content")), message.get("refusal")) if isinstance(t, str) and t.strip()]

@@ -37,6 +37,8 @@ SIZES = {
     "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
     "gpt-image-1": ["1024x1024", "1536x1024", "1024x1536", "auto"],
 }
+# OpenAI's prompt limits, which the hub passes on too; other models' limits are their own.
+PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}
 GENERATE_SIZES = ["1024x1024", "512x512", "256x256", "1792x1024", "1024x1792", "1536x1024", "1024x1536", "auto"]
 QUALITIES = ["standard", "hd"]
 STYLES = ["vivid", "natural"]
@@ -94,8 +96,8 @@ def generation_body(
 ) -> dict:
     """The JSON body for a generation; ``quality`` and ``style`` go only to dall-e-3."""
     model = check.model_name(model)
-    check.prompt(prompt)
     bare = base_model(model)
+    check.prompt(prompt, max_chars=PROMPT_LIMITS.get(bare))
     check.count(n, high=MAX_N)
     if bare == "dall-e-3" and n != 1:
         raise InputError(f"n is {n}; dall-e-3 makes one image per call, so n must be 1 (dall-e-2 and gpt-image-1 take 1-10)")
@@ -115,7 +117,7 @@ def check_edit(*, prompt: str, model: str, n: int, size: str) -> None:
     model = check.model_name(model)
     if base_model(model) != EDIT_MODEL:
         raise InputError(f"model {model!r} cannot edit on AIGNE Hub: the hub passes input images only to {EDIT_MODEL}")
-    check.prompt(prompt)
+    check.prompt(prompt, max_chars=PROMPT_LIMITS[EDIT_MODEL])
     check.count(n, high=MAX_N)
     _check_size(size, EDIT_MODEL)
 

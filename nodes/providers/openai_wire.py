@@ -67,8 +67,8 @@ def parse_model_ids(body: Any) -> list[str]:
     items = body.get("data") if isinstance(body, dict) else body
     if not isinstance(items, list):
         raise RemoteImageError("the model list reply has no 'data' list")
-    ids = {item.get("id") if isinstance(item, dict) else item for item in items}
-    return sorted(i for i in ids if isinstance(i, str) and i)
+    ids = (item.get("id") if isinstance(item, dict) else item for item in items)
+    return sorted({i for i in ids if isinstance(i, str) and i})
 
 
 IMAGE_MODEL_HINTS = ("image", "dall-e", "flux", "diffusion", "sdxl")

@@ -1,0 +1,281 @@
+"""One row per provider: how to run its node minimally against its local server.
+
+Shared by the fault matrix, the bad-input, key and load tests. A fresh emulator app is mounted
+per test on one module-wide server (``mount``), with the environment pointing at it.
+"""
+
+from __future__ import annotations
+
+import base64
+import socket
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pytest
+import torch
+
+from conftest import FAKE_KEYS, mod, run_node
+
+server_mod = mod("nodes.emulator.server")
+payloads = mod("nodes.core.payloads")
+
+
+@dataclass
+class Target:
+    name: str
+    label: str  # the provider as messages name it
+    operation: str  # the operation the minimal call performs, as messages name it
+    model: str
+    key_env: str
+    make_app: Callable[[], Any]
+    env: Callable[[str], dict]  # server URL -> the variables that point the pack at it
+    api_path: str  # the part of the request path that marks the image call
+    run: Callable[..., tuple]  # run(**overrides): the node's outputs
+    run_edit: Callable[..., tuple] | None = None  # the node that takes IMAGE inputs, if any
+    raw_bytes: bool = False  # the reply is the image file itself, not JSON with base64
+    run_with_links: Callable[..., tuple] | None = None  # results come back as URLs
+    no_links: str = ""  # why there is no run_with_links
+    no_images: Callable[[Any], Any] | None = None  # rewrites a success reply to hold no image
+    trace_ids: bool = False  # every reply carries a trace/request id header
+    extra: dict = field(default_factory=dict)
+
+
+def key(target: Target) -> str:
+    return FAKE_KEYS[target.key_env]
+
+
+def picture(width: int = 64, height: int = 64, batch: int = 1, value: float = 0.0) -> torch.Tensor:
+    return torch.full((batch, height, width, 3), value)
+
+
+# --- the five providers -------------------------------------------------------------------------
+
+
+def _ionos_app():
+    emulator = mod("nodes.emulator.ionos")
+    app = emulator.IonosApp(token=FAKE_KEYS["IONOS_API_TOKEN"])
+    app.bucket = emulator.ImageBucket(per_minute=1e6, burst=1e6)  # tests that want 429s inject them
+    return app
+
+
+def _ionos_edit(**overrides):
+    inputs = dict(
+        image=picture(), prompt="paint it blue", model="black-forest-labs/FLUX.2-klein-4B", size="auto", n=1, output_format="png", seed=0
+    )
+    return run_node(mod("nodes.ionos").IonosImageEdit, **{**inputs, **overrides})
+
+
+def _aigne_generate(**overrides):
+    inputs = dict(prompt="a red fox", model="dall-e-2", size="256x256", n=1, quality="standard", style="vivid", response_format="b64_json", seed=0)
+    return run_node(mod("nodes.aigne").AigneHubImageGenerate, **{**inputs, **overrides})
+
+
+def _aigne_edit(**overrides):
+    inputs = dict(image=picture(), prompt="make it night", model="gpt-image-1", size="auto", n=1, seed=0)
+    return run_node(mod("nodes.aigne").AigneHubImageEdit, **{**inputs, **overrides})
+
+
+def _agnic_generate(**overrides):
+    inputs = dict(model="google/gemini-2.0-flash", prompt="a red fox", aspect_ratio="1:1", image_size="auto", modalities="image+text", count=1, seed=0)
+    return run_node(mod("nodes.agnic").AgnicImageGenerate, **{**inputs, **overrides})
+
+
+def _agnic_edit(**overrides):
+    inputs = dict(
+        image=picture(), prompt="make it autumn", model="google/gemini-2.0-flash", aspect_ratio="auto", image_size="auto",
+        modalities="image+text", count=1, seed=0,
+    )
+    return run_node(mod("nodes.agnic").AgnicImageEdit, **{**inputs, **overrides})
+
+
+def _agnic_no_images(reply):
+    for choice in reply.get("choices", []):
+        choice["message"].pop("images", None)
+    return reply
+
+
+def _ovh_generate(**overrides):
+    inputs = dict(prompt="a hippo in a suit", negative_prompt="", count=1, seed=0)
+    return run_node(mod("nodes.ovh").OvhSdxlTextToImage, **{**inputs, **overrides})
+
+
+def _openai_generate(**overrides):
+    inputs = dict(
+        model="dall-e-2", prompt="a red fox", n=1, size="256x256", style="auto", quality="auto", background="auto",
+        output_format="auto", output_compression=100, response_format="b64_json", seed=0,
+    )
+    return run_node(mod("nodes.openai_compat").OpenAICompatImageGenerate, **{**inputs, **overrides})
+
+
+def _openai_edit(**overrides):
+    inputs = dict(
+        image=picture(), prompt="add a hat", model="gpt-image-1", n=1, size="auto", quality="auto", background="auto",
+        output_format="auto", output_compression=100, response_format="auto", seed=0,
+    )
+    return run_node(mod("nodes.openai_compat").OpenAICompatImageEdit, **{**inputs, **overrides})
+
+
+def _empty_data(reply):
+    return {**reply, "data": []}
+
+
+TARGETS = [
+    Target(
+        name="ionos",
+        label="IONOS",
+        operation="image edit",
+        model="black-forest-labs/FLUX.2-klein-4B",
+        key_env="IONOS_API_TOKEN",
+        make_app=_ionos_app,
+        env=lambda url: {"IONOS_API_TOKEN": FAKE_KEYS["IONOS_API_TOKEN"], "IONOS_BASE_URL": f"{url}/v1"},
+        api_path="/images/edits",
+        run=_ionos_edit,
+        run_edit=_ionos_edit,
+        no_links="IONOS answers b64_json only (PROVIDERS.md section 1)",
+        no_images=_empty_data,
+        trace_ids=True,
+    ),
+    Target(
+        name="aigne",
+        label="AIGNE Hub",
+        operation="image generation",
+        model="dall-e-2",
+        key_env="AIGNE_HUB_API_KEY",
+        make_app=lambda: mod("nodes.emulator.aigne").AigneHubApp(key=FAKE_KEYS["AIGNE_HUB_API_KEY"]),
+        env=lambda url: {"AIGNE_HUB_API_KEY": FAKE_KEYS["AIGNE_HUB_API_KEY"], "AIGNE_HUB_BASE_URL": url},
+        api_path="/api/images/generations",
+        run=_aigne_generate,
+        run_edit=_aigne_edit,
+        run_with_links=lambda **o: _aigne_generate(**{"response_format": "url", **o}),
+        no_images=_empty_data,
+    ),
+    Target(
+        name="agnic",
+        label="Agnic",
+        operation="image generation",
+        model="google/gemini-2.0-flash",
+        key_env="AGNIC_API_KEY",
+        make_app=lambda: mod("nodes.emulator.agnic").AgnicApp(token=FAKE_KEYS["AGNIC_API_KEY"]),
+        env=lambda url: {"AGNIC_API_KEY": FAKE_KEYS["AGNIC_API_KEY"], "AGNIC_BASE_URL": f"{url}/v1"},
+        api_path="/chat/completions",
+        run=_agnic_generate,
+        run_edit=_agnic_edit,
+        no_links="Agnic returns images as data URLs inside the reply (PROVIDERS.md section 3)",
+        no_images=_agnic_no_images,
+    ),
+    Target(
+        name="ovh",
+        label="OVH AI Endpoints",
+        operation="SDXL text to image",
+        model="stable-diffusion-xl-base-1.0",
+        key_env="OVH_AI_ENDPOINTS_ACCESS_TOKEN",
+        make_app=lambda: mod("nodes.emulator.ovh").OvhApp(token=FAKE_KEYS["OVH_AI_ENDPOINTS_ACCESS_TOKEN"]),
+        env=lambda url: {
+            "OVH_AI_ENDPOINTS_ACCESS_TOKEN": FAKE_KEYS["OVH_AI_ENDPOINTS_ACCESS_TOKEN"],
+            "OVH_SDXL_URL": f"{url}/api/text2image",
+        },
+        api_path="/api/text2image",
+        run=_ovh_generate,
+        raw_bytes=True,
+        no_links="OVH returns the image bytes themselves (PROVIDERS.md section 4)",
+    ),
+    Target(
+        name="openai_compat",
+        label="OpenAI-compatible",
+        operation="image generation",
+        model="dall-e-2",
+        key_env="OPENAI_API_KEY",
+        make_app=lambda: mod("nodes.emulator.openai_compat").OpenAIApp(token=FAKE_KEYS["OPENAI_API_KEY"]),
+        env=lambda url: {"OPENAI_API_KEY": FAKE_KEYS["OPENAI_API_KEY"], "OPENAI_BASE_URL": f"{url}/v1"},
+        api_path="/images/generations",
+        run=_openai_generate,
+        run_edit=_openai_edit,
+        run_with_links=lambda **o: _openai_generate(**{"response_format": "url", **o}),
+        no_images=_empty_data,
+        trace_ids=True,
+    ),
+]
+BY_NAME = {target.name: target for target in TARGETS}
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def slot_server():
+    """One loopback server per test module; each test mounts a fresh app on it."""
+    server = server_mod.EmulatorServer({"": server_mod.App()}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mount(slot_server, monkeypatch):
+    """mount(target) -> a fresh emulator app serving at the root, the environment pointing at it."""
+
+    def mount_target(target: Target):
+        app = target.make_app()
+        app.base_url = slot_server.url
+        slot_server.apps = {"": app}
+        for name, value in target.env(slot_server.url).items():
+            monkeypatch.setenv(name, value)
+        return app
+
+    return mount_target
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (connection refused)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return f"http://127.0.0.1:{port}"
+
+
+# --- rewriting replies --------------------------------------------------------------------------
+
+
+def _is_image_base64(text: str) -> bool:
+    try:
+        return len(text) > 64 and payloads.sniff_format(base64.b64decode(text[:24])) is not None
+    except ValueError:
+        return False
+
+
+def map_payloads(value: Any, change: Callable[[str], str]) -> Any:
+    """Apply ``change`` to every base64 image payload of a JSON reply, bare or inside a data URL."""
+    if isinstance(value, dict):
+        return {name: map_payloads(item, change) for name, item in value.items()}
+    if isinstance(value, list):
+        return [map_payloads(item, change) for item in value]
+    if isinstance(value, str):
+        head, sep, tail = value.partition(";base64,") if value.startswith("data:image/") else ("", "", value)
+        if _is_image_base64(tail):
+            return head + sep + change(tail)
+    return value
+
+
+def map_links(value: Any, change: Callable[[str], str]) -> Any:
+    """Apply ``change`` to every http(s) link of a JSON reply."""
+    if isinstance(value, dict):
+        return {name: map_links(item, change) for name, item in value.items()}
+    if isinstance(value, list):
+        return [map_links(item, change) for item in value]
+    if isinstance(value, str) and value.startswith(("http://", "https://")):
+        return change(value)
+    return value
+
+
+def with_file(data: bytes) -> Callable[[str], str]:
+    """A payload change that swaps in other file bytes."""
+    return lambda _: base64.b64encode(data).decode()
+
+
+def downloads(app) -> list:
+    """Requests for result links (both emulators serve them under /files/)."""
+    return [r for r in app.requests if r.path.startswith("/files/")]
+
+
+def api_calls(app, target: Target) -> list:
+    return [r for r in app.requests if target.api_path in r.path]

@@ -1,0 +1,186 @@
+"""Bad inputs, for every provider: each is refused before any request, with a message that names
+the provider, says nothing was sent and names what is allowed. Inputs a provider does not have
+are listed with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+import torch
+
+from conftest import assert_no_secret, mod
+from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
+    BY_NAME,
+    TARGETS,
+    Target,
+    api_calls,
+    downloads,
+    map_links,
+    mount,
+    picture,
+    slot_server,
+)
+
+errors = mod("nodes.core.errors")
+
+HTTPS_OR_LOOPBACK = ("must start with https://", "http:// for a loopback host")
+PLAIN_HTTP = ("plain http", "allowed only for 127.0.0.1, ::1 and localhost")
+N_WORDS = ("a whole number from 1 to 10",)
+
+
+@dataclass
+class Bad:
+    inputs: dict  # overrides for the call
+    words: tuple[str, ...]  # what the message must say (the allowed values)
+    call: str = "run"  # "run": the minimal call; "edit": the node with IMAGE inputs; "links": results as URLs
+    base_url: str = ""  # set the provider's base URL variable to this
+    links_to: str = ""  # the reply's result links are rewritten to this (a link is not an input we send)
+
+
+def _with(value: float) -> torch.Tensor:
+    image = picture()
+    image[0, 5, 5, 1] = value
+    return image
+
+
+def _cases(target: Target) -> dict[str, Bad | str]:
+    """Every bad input for ``target``: a Bad to try, or the reason it does not apply."""
+    cases: dict[str, Bad | str] = {
+        "empty_prompt": Bad({"prompt": ""}, ("prompt is empty", "write what the image should show")),
+        "whitespace_prompt": Bad({"prompt": " \n\t "}, ("prompt is empty",)),
+        "base_url_not_http": Bad({}, HTTPS_OR_LOOPBACK, base_url="ftp://images.example.com/v1"),
+        "base_url_file_scheme": Bad({}, HTTPS_OR_LOOPBACK, base_url="file:///etc/passwd"),
+        "base_url_plain_http_remote": Bad({}, PLAIN_HTTP, base_url="http://images.example.com/v1"),
+    }
+    if target.run_edit is not None:
+        for channels in (1, 2, 4):
+            shape = ("[batch, height, width, 3]", f"{channels} channels")
+            cases[f"image_{channels}_channels"] = Bad({"image": torch.zeros(1, 64, 64, channels)}, shape, call="edit")
+        cases["empty_batch"] = Bad({"image": torch.zeros(0, 64, 64, 3)}, ("is empty", "at least one image"), call="edit")
+        cases["nan_values"] = Bad({"image": _with(float("nan"))}, ("NaN or infinite", "finite numbers from 0 to 1"), call="edit")
+        cases["infinite_values"] = Bad({"image": _with(float("inf"))}, ("NaN or infinite", "finite numbers from 0 to 1"), call="edit")
+    else:
+        for name in ("image_1_channels", "image_2_channels", "image_4_channels", "empty_batch", "nan_values", "infinite_values"):
+            cases[name] = f"{target.label}'s node is text to image: it takes no IMAGE input"
+    if target.run_with_links is not None:
+        words = ("the result URL has the scheme 'file'", "only http and https")
+        cases["result_url_not_http"] = Bad({}, words, call="links", links_to="file:///etc/passwd")
+        cases["result_url_ftp"] = Bad({}, ("scheme 'ftp'", "only http and https"), call="links", links_to="ftp://cdn.example.com/a.png")
+    else:
+        cases["result_url_not_http"] = cases["result_url_ftp"] = target.no_links
+    no_mask = f"{target.label}'s nodes take no mask"
+    cases["mask_size_mismatch"] = cases["mask_batch_mismatch"] = cases["mask_nan"] = no_mask
+    return cases
+
+
+def _masks() -> dict[str, Bad]:
+    """For the nodes with a MASK input (IONOS edit, OpenAI-compatible edit)."""
+    return {
+        "mask_size_mismatch": Bad({"mask": torch.ones(1, 30, 10)}, ("the mask is 10x30 but the image is 64x64", "aspect ratios differ"), call="edit"),
+        "mask_batch_mismatch": Bad(
+            {"image": picture(batch=3), "mask": torch.ones(2, 64, 64)},
+            ("2 masks but the image batch has 3 images", "one mask for all images or one per image"),
+            call="edit",
+        ),
+        "mask_nan": Bad({"mask": torch.full((1, 64, 64), float("nan"))}, ("mask contains NaN",), call="edit"),
+    }
+
+
+SPECIFIC: dict[str, dict[str, Bad | str]] = {
+    "ionos": {
+        "prompt_over_limit": Bad({"prompt": "x" * 1001}, ("1001 characters; the limit is 1000",)),
+        "size_out_of_range": Bad({"size": "4096x1024"}, ("multiples of 16 from 64 to 2048",)),
+        "size_too_small": Bad({"size": "32x32"}, ("multiples of 16 from 64 to 2048",)),
+        "size_not_multiple_of_16": Bad({"size": "1000x1000"}, ("multiples of 16 from 64 to 2048",)),
+        "size_malformed": Bad({"size": "big"}, ("WIDTHxHEIGHT", "1024x1024")),
+        "n_below_range": Bad({"n": 0}, N_WORDS),
+        "n_above_range": Bad({"n": 11}, N_WORDS),
+        **_masks(),
+    },
+    "aigne": {
+        "prompt_over_limit": Bad({"prompt": "x" * 1001}, ("1001 characters; the limit is 1000",)),
+        "size_out_of_range": Bad({"size": "2048x2048"}, ("not allowed for dall-e-2", "256x256, 512x512, 1024x1024")),
+        "size_not_multiple_of_16": "AIGNE Hub takes the sizes each model lists; no multiple-of-16 rule",
+        "size_malformed": Bad({"model": "gemini-2.5-flash-image", "size": "big"}, ("WIDTHxHEIGHT",)),
+        "n_below_range": Bad({"n": 0}, N_WORDS),
+        "n_above_range": Bad({"n": 11}, N_WORDS),
+        "n_above_model_limit": Bad({"model": "dall-e-3", "n": 2}, ("dall-e-3 makes one image per call", "n must be 1")),
+        "node_base_url_plain_http": Bad({"base_url": "http://hub.example.com/app"}, PLAIN_HTTP),
+        "path_escaping_the_base_url": Bad({"path": "/../admin"}, ("/api/images/generations", "/api/v2/image/generations")),
+    },
+    "agnic": {
+        "prompt_over_limit": "Agnic documents no prompt length limit",
+        "size_out_of_range": Bad({"aspect_ratio": "7:3"}, ("aspect_ratio '7:3' is not allowed", "1:1, 16:9, 9:16")),
+        "image_size_not_offered": Bad({"model": "google/gemini-2.5-flash-image", "image_size": "8K"}, ("1K, 2K, 4K",)),
+        "image_size_for_a_non_gemini_model": Bad({"model": "black-forest-labs/flux.2-pro", "image_size": "2K"}, ("only with Gemini models", "auto")),
+        "size_not_multiple_of_16": "Agnic's sizes come from aspect_ratio and image_size, not WIDTHxHEIGHT",
+        "n_below_range": Bad({"count": 0}, ("count is 0", "a whole number from 1 to 8")),
+        "n_above_range": Bad({"count": 9}, ("count is 9", "a whole number from 1 to 8")),
+    },
+    "ovh": {
+        "prompt_over_limit": Bad({"prompt": "x" * (2 * 1024 * 1024)}, ("OVH refuses bodies over 2,097,152 bytes",)),
+        "negative_prompt_over_limit": Bad({"negative_prompt": "x" * (2 * 1024 * 1024)}, ("OVH refuses bodies over 2,097,152 bytes",)),
+        "size_out_of_range": "OVH SDXL has no size parameter: every image is 1024x1024",
+        "size_not_multiple_of_16": "OVH SDXL has no size parameter: every image is 1024x1024",
+        "n_below_range": Bad({"count": 0}, ("count is 0", "a whole number from 1 to 10")),
+        "n_above_range": Bad({"count": 11}, ("count is 11", "a whole number from 1 to 10")),
+    },
+    "openai_compat": {
+        "prompt_over_limit": Bad({"prompt": "x" * 1001}, ("1001 characters; the limit is 1000",)),
+        "size_out_of_range": Bad({"size": "2048x2048"}, ("not allowed for dall-e-2", "256x256, 512x512, 1024x1024")),
+        "size_beyond_the_model_limit": Bad({"model": "gpt-image-2", "size": "4096x1024", "response_format": "auto"}, ("at most 3840",)),
+        "size_not_multiple_of_16": Bad({"model": "gpt-image-2", "size": "1000x1000", "response_format": "auto"}, ("multiples of 16",)),
+        "n_below_range": Bad({"n": 0}, N_WORDS),
+        "n_above_range": Bad({"n": 11}, N_WORDS),
+        "node_base_url_plain_http": Bad({"base_url": "http://images.example.com/v1"}, PLAIN_HTTP),
+        "node_base_url_untrusted_host_with_a_key": Bad({"base_url": "https://images.example.com/v1"}, ("not a trusted host", "HOSTED_IMAGES_TRUSTED_HOSTS")),
+        "key_in_place_of_the_variable_name": Bad({"api_key_env": "sk-live-0123456789abcdef"}, ("NAME of an environment variable",)),
+        **_masks(),
+    },
+}
+
+TABLE = {t.name: {**_cases(t), **SPECIFIC[t.name]} for t in TARGETS}
+TRIED = [pytest.param(BY_NAME[p], name, bad, id=f"{p}-{name}") for p, cases in TABLE.items() for name, bad in cases.items() if isinstance(bad, Bad)]
+NOT_APPLICABLE = {(p, name): why for p, cases in TABLE.items() for name, why in cases.items() if isinstance(why, str)}
+
+
+def _base_url_variable(target: Target) -> str:
+    return next(name for name in target.env("http://127.0.0.1") if name != target.key_env)
+
+
+@pytest.mark.parametrize("target,name,bad", TRIED)
+def test_bad_input_is_refused_before_any_request(target, name, bad, mount, monkeypatch, pack_logs):
+    app = mount(target)
+    if bad.base_url:
+        monkeypatch.setenv(_base_url_variable(target), bad.base_url)
+    if bad.links_to:
+        app.inject(rewrite=lambda reply: map_links(reply, lambda _: bad.links_to), path=target.api_path)
+    run = {"run": target.run, "edit": target.run_edit, "links": target.run_with_links}[bad.call]
+    with pytest.raises(errors.RemoteImageError) as caught:
+        run(**bad.inputs)
+    text = str(caught.value)
+    for part in (target.label, *bad.words):
+        assert part in text, f"{part!r} missing from: {text}"
+    assert_no_secret(text)
+    assert_no_secret(pack_logs.text)
+    if bad.links_to:  # the reply came; the link it held was never fetched
+        assert len(api_calls(app, target)) == 1 and downloads(app) == []
+        assert not any(r.path.startswith("/etc") for r in app.requests)
+    else:
+        assert isinstance(caught.value, errors.InputError) and "nothing was sent" in text
+        assert app.requests == [], "a refused input must not reach the provider"
+
+
+def test_every_bad_input_is_tried_or_not_applicable_with_a_reason():
+    names = {name for cases in TABLE.values() for name in cases}
+    required = {
+        "empty_prompt", "whitespace_prompt", "prompt_over_limit", "size_out_of_range", "size_not_multiple_of_16",
+        "n_below_range", "n_above_range", "mask_size_mismatch", "mask_batch_mismatch", "image_1_channels",
+        "image_2_channels", "image_4_channels", "empty_batch", "nan_values", "infinite_values", "base_url_not_http",
+        "base_url_plain_http_remote", "result_url_not_http",
+    }
+    assert required <= names
+    for cases in TABLE.values():
+        assert required <= set(cases), required - set(cases)
+    assert all(NOT_APPLICABLE.values())
