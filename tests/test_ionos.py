@@ -122,7 +122,6 @@ def test_edit_batch_runs_concurrently_and_keeps_order(ionos):
     sent = [payloads.split_data_url(r.form()["url"])[1] for r in ionos.requests]
     # results n per input, in input order: image k's edits derive from image k
     for k in range(3):
-        source = batch[k].mean().item()
         assert abs(edited[2 * k].mean().item() - edited[2 * k + 1].mean().item()) < 0.2
     means = [edited[2 * k].mean().item() for k in range(3)]
     assert means == sorted(means), "results out of input order"

@@ -149,7 +149,7 @@ def require_key(provider: Provider, operation: str = "") -> str:
     key, _ = api_key(provider)
     if not key and provider.key_required:
         raise RemoteImageError(
-            f"no API key is configured, so nothing was sent",
+            "no API key is configured, so nothing was sent",
             provider=provider.label,
             operation=operation,
             hint=f"set the environment variable {provider.key_env} before starting ComfyUI, or add "

@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import email.utils
-import json
 import logging
 import os
 import re

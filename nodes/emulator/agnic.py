@@ -12,15 +12,13 @@ Knobs a test (or the demo) can turn besides the base class's fault injection:
 
 from __future__ import annotations
 
-import io
 import math
 import threading
 import time
 import uuid
 
-from PIL import Image
 
-from ..core.payloads import b64encode, split_data_url
+from ..core.payloads import b64encode
 from . import synth
 from .server import App, Request, Response
 
@@ -230,12 +228,10 @@ class AgnicApp(App):
     def _picture(self, url: str):
         if url.startswith(("http://", "https://")):
             return self.error(400, "image_url: could not fetch the image (the emulator is offline)")
-        try:
-            mime, data = split_data_url(url)
-            picture = Image.open(io.BytesIO(data))
-            picture.load()
-        except Exception:  # noqa: BLE001
+        opened = synth.open_data_url(url)
+        if opened is None:
             return self.error(400, "image_url: invalid image data URL")
+        mime, picture = opened
         if not mime.startswith("image/"):
             return self.error(400, f"image_url: unsupported MIME type {mime!r}")
         return picture

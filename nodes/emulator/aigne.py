@@ -9,14 +9,12 @@ with whether they carried an Authorization header, and ``expire_links()`` makes 
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 import uuid
 
-from PIL import Image
 
-from ..core.payloads import b64encode, split_data_url
+from ..core.payloads import b64encode
 from . import synth
 from .server import App, Request, Response
 
@@ -200,13 +198,10 @@ class AigneHubApp(App):
             return self.upstream_error(400, "Failed to fetch the image from the URL (the emulator is offline)")
         if not value.startswith("data:"):
             return self.upstream_error(500, "Invalid URL")  # bare base64 fails in the hub's code
-        try:
-            _, data = split_data_url(value)
-            picture = Image.open(io.BytesIO(data))
-            picture.load()
-            return picture
-        except Exception:  # noqa: BLE001
+        opened = synth.open_data_url(value)
+        if opened is None:
             return self.upstream_error(400, "Invalid image file or mode for image 1, please check your image file.")
+        return opened[1]
 
     @staticmethod
     def _pixels(size: str, source) -> tuple[int, int]:

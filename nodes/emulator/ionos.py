@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import math
 import re
 import threading
 import time
 import uuid
 
-from PIL import Image
 
-from ..core.payloads import b64encode, split_data_url
+from ..core.payloads import b64encode
 from . import synth
 from .server import App, Request, Response
 
@@ -172,10 +170,7 @@ class IonosApp(App):
             if value.startswith(("http://", "https://")):
                 return self.error(400, f"{field_name}: could not fetch the image from the URL (the emulator is offline)")
             return self.error(400, f"{field_name} must be a public http(s) URL or a data:image/...;base64 URL")
-        try:
-            _, data = split_data_url(value)
-            picture = Image.open(io.BytesIO(data))
-            picture.load()
-            return picture
-        except Exception:  # noqa: BLE001
+        opened = synth.open_data_url(value)
+        if opened is None:
             return self.error(400, f"{field_name}: the image could not be decoded")
+        return opened[1]

@@ -12,12 +12,25 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..core.payloads import split_data_url
+
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "webp": "WEBP"}
 
 
 def prompt_colour(prompt: str) -> tuple[int, int, int]:
     digest = hashlib.sha256(prompt.encode("utf-8")).digest()
     return 40 + digest[0] % 176, 40 + digest[1] % 176, 40 + digest[2] % 176
+
+
+def open_data_url(url: str) -> tuple[str, Image.Image] | None:
+    """(MIME type, loaded picture) of a data URL the client sent, or None if it is not one."""
+    try:
+        mime, data = split_data_url(url)
+        picture = Image.open(io.BytesIO(data))
+        picture.load()
+        return mime, picture
+    except Exception:  # noqa: BLE001 -- any broken upload is the client's error to report
+        return None
 
 
 def encode(picture: Image.Image, fmt: str = "png") -> bytes:
