@@ -181,7 +181,7 @@ def conversion(size: int, fmt: str, repeats: int) -> Figure:
         return _bare_decode(base64.b64decode(text))
 
     name = f"{fmt.upper()} {size}² encode+base64+decode"
-    return Figure(name, unit="ms", limit=1.15, target="ratio ≤ 1.15", **paired(pack, reference, repeats))
+    return Figure(name, unit="ms", limit=1.15, target="ratio ≤ 1.15", **paired(pack, reference, repeats, warmup=2))
 
 
 def batch_upload(repeats: int) -> Figure:

@@ -61,29 +61,32 @@ def _all_finite(tensor: torch.Tensor) -> bool:
     return bool(torch.isfinite(total)) or bool(torch.isfinite(tensor).all())
 
 
-_CHUNK = 1 << 20  # values per step of to_uint8: 4 MB of float32, reused while cache-warm
+_CHUNK = 1 << 18  # values per step of to_uint8: a 1 MB float32 scratch buffer stays in cache
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
     """[B,H,W,C] float 0..1 -> uint8 numpy, clamped and rounded (not truncated).
 
-    The scaling runs in chunks through one small scratch buffer: done on the whole batch, the
-    float32 temporary is as large as the image, which (above glibc's mmap threshold) means fresh
-    pages and a page fault per 4 KB on every call -- that cost as much as the arithmetic. The
-    operations, and so the values, are the same as ``image.mul(255).clamp(0, 255).round()``.
+    Done on the whole batch, the scaling needs an image-sized float32 temporary: above glibc's
+    mmap threshold that is fresh pages and a page fault per 4 KB on every call, which cost as much
+    as the arithmetic. So it runs in chunks through one small scratch buffer -- in numpy, because
+    torch would start an OpenMP parallel region per operation per chunk, and on a busy machine
+    each one can wait a scheduler tick for its second thread. Same operations, same values as
+    ``image.mul(255).clamp(0, 255).round()`` (round half to even).
     """
     if image.dtype == torch.uint8:
         return image.cpu().numpy()
-    flat = image.detach().to("cpu", torch.float32).contiguous().view(-1)
-    out = torch.empty(image.shape, dtype=torch.uint8)
-    out_flat = out.view(-1)
-    scratch = torch.empty(min(_CHUNK, flat.numel()), dtype=torch.float32)
-    for start in range(0, flat.numel(), _CHUNK):
+    flat = image.detach().to("cpu", torch.float32).contiguous().view(-1).numpy()
+    out = np.empty(flat.shape, dtype=np.uint8)
+    scratch = np.empty(min(_CHUNK, flat.size), dtype=np.float32)
+    for start in range(0, flat.size, _CHUNK):
         part = flat[start : start + _CHUNK]
-        work = scratch[: part.numel()]
-        torch.mul(part, 255.0, out=work).clamp_(0.0, 255.0).round_()
-        out_flat[start : start + part.numel()].copy_(work)
-    return out.numpy()
+        work = scratch[: part.size]
+        np.multiply(part, np.float32(255.0), out=work)
+        np.clip(work, 0.0, 255.0, out=work)
+        np.rint(work, out=work)
+        out[start : start + part.size] = work
+    return out.reshape(tuple(image.shape))
 
 
 def encode_array(pixels: np.ndarray, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL) -> bytes:
