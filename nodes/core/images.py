@@ -120,8 +120,9 @@ def _parallel_map(function, items: Sequence):
 def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL) -> list[bytes]:
     """Every batch item of an IMAGE -> file bytes, encoded in parallel (PIL releases the GIL)."""
     check_image(image)
-    pixels = to_uint8(image)
-    return _parallel_map(lambda item: encode_array(item, fmt, png_level=png_level), list(pixels))
+    # each worker converts its own item (numpy releases the GIL too), so converting one item
+    # overlaps compressing another instead of running before all of them
+    return _parallel_map(lambda item: encode_array(to_uint8(item), fmt, png_level=png_level), list(image.detach()))
 
 
 def image_size(image: torch.Tensor) -> tuple[int, int]:
