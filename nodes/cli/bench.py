@@ -323,8 +323,11 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
         def target():
             try:
                 work()
+                ended["outcome"] = "returned"
             except comfy.InterruptProcessingException:
-                pass
+                ended["outcome"] = "interrupted"
+            except Exception as exc:  # noqa: BLE001 -- reported below
+                ended["outcome"] = f"{type(exc).__name__}: {exc}"
             finally:
                 ended["at"] = time.perf_counter()
 
@@ -336,6 +339,9 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
             comfy.request_interrupt()
         worker.join(30)
         comfy.clear_interrupt()
+        expected = "interrupted" if interrupts else "returned"
+        if ended.get("outcome") != expected:
+            raise RuntimeError(f"expected the call to have {expected}, got: {ended.get('outcome', 'still running')}")
         return ended["at"] - signalled
 
     pack_times = [measure(lambda: node.call(**GENERATE), True) for _ in range(repeats)]
@@ -426,21 +432,21 @@ def peak_memory() -> Figure | None:
 
 METHODS = """\
 How: a timed figure runs rounds of one pack run and one reference run back to back (who goes
-first alternates) after warm-up rounds; the times are medians and the ratio is the median of
-the rounds' ratios, which a slow spell on a shared machine mostly cancels out of. The emulators
-run in threads of this process, on 127.0.0.1. Conversions use render-like pictures (smooth
-shading, shapes, grain: about 2:1 as PNG) and the same PNG level / JPEG and WebP quality on both
-sides. The node call is the IONOS generate node awaited on an event loop as ComfyUI does; its
-reference is the IONOS docs' snippet, requests.post(endpoint, json=body, headers=header), then
-base64 + PIL + torch. count=4 compares the OVH node's count=4 to its count=1, every request held
-1 s by the server. The interrupt figure is the time from the interrupt to the node raising while
-the server holds the reply 2 s; the reference is the bare requests.post, which can only return
-when the reply comes. Import time and peak memory are measured in fresh processes: import time
-is what loading the pack's __init__.py as ComfyUI does (spec_from_file_location) adds after
-torch, numpy, PIL and requests are imported, with socket connects made to fail; peak memory is
-the rise of the peak RSS (VmHWM, reset through /proc/self/clear_refs) while four base64 PNG
-results are decoded to an IMAGE and a MASK, against the IMAGE's size -- RSS sees torch's
-allocations, which tracemalloc does not."""
+first alternates) after warm-up rounds; the times are medians and the ratio is the median of the
+rounds' ratios, which a slow spell on a shared machine mostly cancels out of. The emulators run
+in threads of this process, on 127.0.0.1. Conversions use render-like pictures (smooth shading,
+shapes, grain: about 2:1 as PNG) and the same PNG level / JPEG and WebP quality on both sides.
+The node call is the IONOS generate node (the emulator returns a ~250 KB 1024² PNG) awaited on
+an event loop as ComfyUI does; its reference is the IONOS docs' snippet, requests.post(endpoint,
+json=body, headers=header), then base64 + PIL + torch. count=4 compares the OVH node's count=4
+to its count=1, every request held 1 s by the server. The interrupt figure is the time from the
+interrupt to the node raising while the server holds the reply 2 s; the reference is the bare
+requests.post, which can only return when the reply comes. Import time and peak memory are
+measured in fresh processes: import time is what loading the pack's __init__.py as ComfyUI does
+(spec_from_file_location) adds after torch, numpy, PIL and requests are imported, with socket
+connects made to fail; peak memory is the rise of the peak RSS (VmHWM, reset through
+/proc/self/clear_refs) while four base64 PNG results are decoded to an IMAGE and a MASK, against
+the IMAGE's size -- RSS sees torch's allocations, which tracemalloc does not."""
 
 
 def main(argv=None) -> int:
