@@ -92,16 +92,24 @@ def print_table(figures: list[Figure]) -> None:
 # --- timing --------------------------------------------------------------------------------------
 
 
+BUDGET_SECONDS = 2.0  # cheap figures run more rounds, up to about this long (--quick: a quarter)
+
+
 def paired(pack: Callable[[], object], reference: Callable[[], object], repeats: int, warmup: int = 1) -> dict:
     """Rounds of one pack run and one reference run back to back (who goes first alternates).
 
+    At least ``repeats`` rounds, more for cheap figures (up to BUDGET_SECONDS, at most 60).
     Returns the median seconds of each and the median of the per-round ratios: on a shared,
     noisy machine a slow spell tends to hit both runs of a round, so the ratio of a round is
     steadier than either time.
     """
+    started = time.perf_counter()
     for _ in range(warmup):
         pack()
         reference()
+    if warmup:
+        per_round = (time.perf_counter() - started) / warmup
+        repeats = max(repeats, min(60, int(BUDGET_SECONDS / max(per_round, 1e-6))))
     pack_times, ref_times = [], []
     for round_ in range(repeats):
         order = [(pack, pack_times), (reference, ref_times)]
@@ -462,6 +470,9 @@ def main(argv=None) -> int:
     os.environ["HOSTED_IMAGES_CREDENTIALS"] = os.devnull  # never a real credentials file
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
     repeats = 3 if args.quick else 7
+    global BUDGET_SECONDS
+    if args.quick:
+        BUDGET_SECONDS /= 4
     slow = 1 if args.quick else 3  # figures that take a second or more each run
     wanted = args.only.lower()
 
