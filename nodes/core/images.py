@@ -25,9 +25,10 @@ from .payloads import data_url, sniff_format  # noqa: F401 -- re-exported for no
 MAX_PIXELS = 8192 * 8192  # larger results are refused as decompression bombs
 # Chosen by measurement (``python -m nodes.cli.bench`` prints the table): on a render-like 1024²
 # input level 1 encodes about 3x faster than PIL's default (6) for a file about 17 % larger.
-# Counting encode + upload of the base64 data URL, it is the fastest level from about 25 Mbit/s
-# up, and at most about 30 % off the best level anywhere from 5 Mbit/s to 1 Gbit/s: the smallest
-# worst case of all levels (0 doubles the upload; 4 and up pay 2-3x the encode on fast links).
+# Counting encode + upload of the base64 data URL, it is the fastest level from about 25 to
+# 300 Mbit/s, and at most about 30 % off the best level anywhere from 5 Mbit/s to 1 Gbit/s: the
+# smallest worst case of all levels (0 wins only on a LAN and nearly doubles the upload; 4 and
+# up win below ~25 Mbit/s by up to ~12 % but pay 2-3x the encode on fast links).
 UPLOAD_PNG_LEVEL = 1
 JPEG_QUALITY = 95
 WEBP_QUALITY = 95
