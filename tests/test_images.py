@@ -68,6 +68,26 @@ def test_values_are_clamped_and_rounded(low, value):
     assert out[2] == 255
 
 
+def test_to_uint8_matches_torch_across_chunks_layouts_and_dtypes():
+    """The chunked numpy conversion gives exactly mul(255).clamp(0, 255).round() of torch."""
+    generator = torch.Generator().manual_seed(1)
+    tensor = torch.rand((2, 300, 500, 3), generator=generator) * 1.4 - 0.2  # 900k values: several chunks
+    tensor.view(-1)[:6] = torch.tensor([0.5 / 255, 1.5 / 255, 2.5 / 255, 254.5 / 255, 1e30, -1e30])
+    for variant in (tensor, tensor.permute(0, 2, 1, 3), tensor[:, ::2], tensor.half(), tensor.double()):
+        expected = variant.to(torch.float32).mul(255.0).clamp(0.0, 255.0).round().to(torch.uint8).numpy()
+        assert np.array_equal(images.to_uint8(variant), expected)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_one_bad_value_in_a_large_image_is_found(bad):
+    tensor = torch.rand(1, 512, 512, 3)
+    tensor[0, 300, 7, 2] = bad
+    with pytest.raises(errors.InputError, match="NaN or infinite"):
+        images.check_image(tensor)
+    images.check_image(torch.full((1, 64, 64, 3), 3e38))  # finite, though the sum overflows
+    images.check_image(torch.rand(1, 512, 512, 3).half())  # a half-precision sum would overflow
+
+
 @pytest.mark.parametrize("fmt,tolerance", [("jpeg", 12), ("webp", 12)])
 def test_lossy_formats_stay_close(fmt, tolerance):
     y, x = np.mgrid[0:64, 0:96]
