@@ -6,6 +6,7 @@ from .common import (
     CATEGORY,
     HIDDEN,
     Call,
+    RemoteImageError,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -16,7 +17,6 @@ from .common import (
     seed_input,
     to_tensors,
 )
-from .core.errors import RemoteImageError
 from .providers import aigne
 
 _CATEGORY = f"{CATEGORY}/AIGNE Hub"

@@ -1,5 +1,8 @@
 """The small facade node modules build on: shared inputs, running calls off the event loop,
-turning provider results into tensors, and running one-image-per-call batches in order."""
+turning provider results into tensors, and running one-image-per-call batches in order.
+
+Node modules import only this module and their own provider module; what they need from the
+core (``Call``, ``images``, ``RemoteImageError``, ``key_status``) is re-exported here."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Sequence, TypeVar
 
 from .core import comfy, images
+from .core.credentials import key_status  # noqa: F401 -- re-exported for node modules
 from .core.errors import RemoteImageError
 from .core.transport import Call
 from .providers.results import ImageResult

@@ -11,14 +11,13 @@ from .common import (
     RemoteImageError,
     RemoteImageNode,
     count_input,
+    key_status,
     node_id,
     prompt_input,
     run_in_order,
     seed_input,
     to_tensors,
 )
-from .core.credentials import key_status
-from .core.transport import quote_body
 from .providers import ovh
 
 _OPERATION = "SDXL text to image"
@@ -80,14 +79,7 @@ class OvhSdxlTextToImage(RemoteImageNode):
             job = _call(unique_id, anonymous)
             with job.context(), _name_the_rate_limit(anonymous):
                 reply = job.post_json(endpoint, body, accept=ovh.ACCEPT)
-                if not ovh.is_image(reply.content):
-                    raise job.error(
-                        f"the reply is {reply.content_type or 'without Content-Type'}, not image bytes: "
-                        f"{quote_body(reply.content) or 'an empty body'}",
-                        status=reply.status,
-                        hint="the endpoint answered but sent no image; check OVH_SDXL_URL points at …/api/text2image",
-                    )
-                return reply.content
+                return ovh.image_bytes(reply.content, reply.content_type, reply.status)
 
         blobs = run_in_order([generate_one] * count, node_id=unique_id, what="call")
         image, _ = to_tensors(call, blobs)

@@ -79,7 +79,8 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_layers_are_enforced():
-    """Provider modules are pure; only the glue imports ComfyUI; only transport opens sockets."""
+    """Provider modules are pure; only the glue imports ComfyUI; only transport opens sockets;
+    node modules see the core only through the facade (common.py)."""
     for path in (ROOT / "nodes" / "providers").glob("*.py"):
         imported = _imports(path)
         assert not imported & {"torch", "requests", "socket", "urllib3", "comfy", "server", "PIL", "numpy"}, path.name
@@ -93,6 +94,22 @@ def test_layers_are_enforced():
             assert not imported & {"requests", "urllib3", "socket", "http"}, f"{rel} opens connections; only core/transport may"
     for path in ROOT.glob("nodes/*.py"):  # node modules: no HTTP, no pixel code
         assert not _imports(path) & {"requests", "PIL", "numpy"}, path.name
+    node_modules = [p for p in ROOT.glob("nodes/*.py") if p.stem not in ("__init__", "common", "routes")]
+    assert {p.stem for p in node_modules} >= {"ionos", "aigne", "agnic", "ovh", "openai_compat"}
+    for path in node_modules:  # ... and they import only the facade and their own provider module
+        relative = {name for name in _imports(path) if name.startswith(".")}
+        assert relative <= {".common", ".providers"}, f"{path.name} imports {sorted(relative - {'.common', '.providers'})}"
+        assert _provider_imports(path) <= {path.stem}, f"{path.name} imports another provider's module"
+
+
+def _provider_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    return {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module == "providers"
+        for alias in node.names
+    }
 
 
 # --- example workflows ---------------------------------------------------------------------------

@@ -36,7 +36,7 @@ import urllib3
 
 from . import comfy
 from .credentials import Provider, base_url, check_url, redact, require_key, api_key
-from .envelopes import default_error_message, parse_json, quote_body  # noqa: F401 -- re-exported
+from .envelopes import default_error_message, parse_json, quote_body
 from .errors import RemoteImageError
 
 log = logging.getLogger("hosted_images")

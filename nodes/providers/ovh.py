@@ -6,7 +6,8 @@ import json
 
 from ..core import validation as check
 from ..core.credentials import Provider
-from ..core.errors import InputError
+from ..core.envelopes import quote_body
+from ..core.errors import InputError, RemoteImageError
 from ..core.payloads import sniff_format
 
 # OVH_SDXL_URL is the whole endpoint (…/api/text2image), not a base the pack appends paths to.
@@ -73,6 +74,14 @@ def check_count(count) -> int:
     return check.count(count, high=MAX_COUNT, what="count")
 
 
-def is_image(content: bytes) -> bool:
-    """Raw bytes are judged by their magic bytes, whatever Content-Type said."""
-    return sniff_format(content) is not None
+def image_bytes(content: bytes, content_type: str, status: int) -> bytes:
+    """The reply's image, judged by its magic bytes whatever Content-Type said; anything else
+    (a JSON message, a maintenance page) is an error that quotes it."""
+    if sniff_format(content) is None:
+        raise RemoteImageError(
+            f"the reply is {content_type or 'without Content-Type'}, not image bytes: "
+            f"{quote_body(content) or 'an empty body'}",
+            status=status,
+            hint="the endpoint answered but sent no image; check OVH_SDXL_URL points at …/api/text2image",
+        )
+    return content
