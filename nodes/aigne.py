@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .common import (
     CATEGORY,
+    EXPIRED_LINK_STATUSES,
     HIDDEN,
     Call,
     RemoteImageError,
@@ -20,7 +21,6 @@ from .common import (
 from .providers import aigne
 
 _CATEGORY = f"{CATEGORY}/AIGNE Hub"
-_EXPIRED = (403, 404, 410)
 
 _OPTIONAL = {
     "path": (
@@ -61,7 +61,7 @@ def _run(call: Call, path: str, body: dict):
     try:
         blobs = fetch_payloads(call, result)
     except RemoteImageError as exc:
-        if exc.status in _EXPIRED:
+        if exc.status in EXPIRED_LINK_STATUSES:
             exc.message = (
                 f"the hub answered with a link to the image, but the link no longer works (HTTP {exc.status}): "
                 f"it has expired or was removed; such links last about an hour. {exc.message}"

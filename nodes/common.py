@@ -16,7 +16,7 @@ from typing import Callable, Sequence, TypeVar
 from .core import comfy, images
 from .core.credentials import key_status  # noqa: F401 -- re-exported for node modules
 from .core.errors import RemoteImageError
-from .core.transport import Call
+from .core.transport import EXPIRED_LINK_STATUSES, Call  # noqa: F401 -- re-exported for node modules
 from .providers.results import ImageResult
 
 T = TypeVar("T")

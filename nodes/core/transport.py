@@ -44,6 +44,7 @@ log = logging.getLogger("hosted_images")
 POLL_SECONDS = 0.05  # how often a waiting call looks at ComfyUI's interrupt flag
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+EXPIRED_LINK_STATUSES = (403, 404, 410)  # how a result link answers once it has expired or been removed
 USER_AGENT = "comfyui-hosted-image-apis/1.0"
 
 
@@ -289,7 +290,7 @@ class Call:
         try:
             reply = self._with_retries(lambda: self._send("GET", url, kwargs, "download", max_bytes), what="download")
         except RemoteImageError as exc:
-            if exc.status in (403, 404, 410):
+            if exc.status in EXPIRED_LINK_STATUSES:
                 exc.hint = "result links expire (often after an hour); run the node again"
             raise
         return reply.content
