@@ -49,10 +49,6 @@ def outside_prompt():
         _outside_prompt.reset(token)
 
 
-def in_comfyui() -> bool:
-    return _mm is not None
-
-
 def request_interrupt() -> None:
     """Interrupt running calls when not inside ComfyUI (Ctrl-C in the demo, tests)."""
     _local_interrupt.set()

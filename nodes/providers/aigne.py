@@ -27,7 +27,6 @@ PROVIDER = Provider(
 
 SEED_PATH = "/api/images/generations"  # the seed page
 HUB_PATH = "/api/v2/image/generations"  # what the hub's code serves to access-key users
-PATHS = [SEED_PATH, HUB_PATH, "/api/v2/images/generations"]  # the last: a newer branch
 
 MODELS = ["dall-e-2", "dall-e-3", "gpt-image-1", "openai/dall-e-2", "openai/dall-e-3", "openai/gpt-image-1"]
 EDIT_MODEL = "gpt-image-1"  # the only model the hub hands ``image`` to (compared by exact name)
