@@ -167,12 +167,12 @@ def _options(model: str, rules: Family | None, options: dict) -> dict:
     """The optional parameters to send: those set away from auto, each allowed for the model."""
     chosen = {}
     for name, value in options.items():
-        unset = value == DEFAULT_COMPRESSION if name == "output_compression" else value == AUTO
-        if unset:
+        unset = DEFAULT_COMPRESSION if name == "output_compression" else AUTO
+        if value == unset:
             continue
         if rules is not None:
             if name not in rules.params:
-                raise InputError(f"{model} does not accept {name} (set it to {DEFAULT_COMPRESSION if name == 'output_compression' else AUTO!r})")
+                raise InputError(f"{model} does not accept {name} (set it to {unset!r})")
             allowed = rules.params[name]
             if allowed and value not in allowed:
                 raise InputError(f"{name} {value!r} is not allowed for {model}; use one of: {AUTO}, {', '.join(allowed)}")
