@@ -35,6 +35,7 @@ MODELS = [
 DEFAULT_MODEL = MODELS[0]
 
 # Ratio -> the resolution it gives: the seed's five, then the ones OpenRouter documents.
+# nodes/emulator/agnic.py writes the table out again on purpose, so a wrong entry fails the tests.
 ASPECT_RATIOS = {
     "1:1": (1024, 1024),
     "16:9": (1344, 768),
@@ -178,7 +179,8 @@ def parse_chat(body: Any) -> ImageResult:
 def error_details(body: Any) -> str:
     """What OpenRouter's ``{"error": {"code", "message", "metadata"}}`` adds to its message: the
     moderation reasons, the upstream provider and its words, and the fix for the modalities 404.
-    The node appends this to the transport's reading of the envelope."""
+    ``error_message`` appends it to the default reading of an error reply, ``parse_chat`` to an
+    error reported inside HTTP 200."""
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         return ""
