@@ -155,9 +155,7 @@ class AgnicImageEdit(_AgnicImageNode):
         with call.context():
             agnic.check_options(**options, allow_auto_ratio=True)  # before the (slower) encoding
             inputs = [(name, value) for name, value in (("image", image), ("image_2", image_2), ("image_3", image_3)) if value is not None]
-            for name, value in inputs:
-                images.check_image(value, what=name)
-            urls = [images.data_url(blob) for _, value in inputs for blob in images.encode_images(value)]
+            urls = [images.data_url(blob) for name, value in inputs for blob in images.encode_images(value, what=name)]
         return _generate("image edit", unique_id, count=count, seed=seed, image_urls=urls, **options)
 
 

@@ -163,8 +163,7 @@ class AigneHubImageEdit(RemoteImageNode):
             aigne.check_edit(prompt=prompt, model=model, n=n, size=size)
             blobs = images.encode_images(image)
             if image_2 is not None:
-                images.check_image(image_2, "image_2")
-                blobs += images.encode_images(image_2)
+                blobs += images.encode_images(image_2, what="image_2")
             body = aigne.edit_body(prompt=prompt, model=model, n=n, size=size, image_urls=[images.data_url(b) for b in blobs])
             return _run(call, path, body)
 

@@ -118,9 +118,11 @@ def _parallel_map(function, items: Sequence):
         return list(pool.map(function, items))
 
 
-def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL) -> list[bytes]:
-    """Every batch item of an IMAGE -> file bytes, encoded in parallel (PIL releases the GIL)."""
-    check_image(image)
+def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL, what: str = "image") -> list[bytes]:
+    """Every batch item of an IMAGE -> file bytes, encoded in parallel (PIL releases the GIL).
+
+    The input is checked first (``check_image``; ``what`` names it in the message)."""
+    check_image(image, what)
     # each worker converts its own item (numpy releases the GIL too), so converting one item
     # overlaps compressing another instead of running before all of them
     return _parallel_map(lambda item: encode_array(to_uint8(item), fmt, png_level=png_level), list(image.detach()))
