@@ -433,8 +433,7 @@ class Call:
         if reply.status == 429:
             when = f"in {retry_after:.0f}s" if retry_after is not None else "in a minute"
             hint = f"rate limited by {self.provider.label} after {self.attempts} attempt(s); try again {when}"
-        if what == "download":
-            message = f"downloading the result image: {message}"
+        message = _download_prefix(what == "download") + message
         return self.error(
             message,
             status=reply.status,
@@ -445,7 +444,7 @@ class Call:
 
     def _network_error(self, exc: requests.exceptions.RequestException, what: str) -> RemoteImageError:
         host = urlsplit(getattr(exc.request, "url", "") or "").netloc or "the provider"
-        prefix = "downloading the result image: " if what == "download" else ""
+        prefix = _download_prefix(what == "download")
         if isinstance(exc, requests.exceptions.ReadTimeout):
             return self.error(
                 f"{prefix}no reply from {host} within {self.policy.read_timeout:g}s",
@@ -474,12 +473,17 @@ class Call:
     def _slow_body_error(self, url: str, download: bool) -> RemoteImageError:
         host = urlsplit(url).netloc or "the provider"
         read = self.policy.read_timeout
-        prefix = "downloading the result image: " if download else ""
+        prefix = _download_prefix(download)
         return self.error(
             f"{prefix}the reply from {host} was still arriving {read:g}s after it began, so it was abandoned",
             hint="the request was sent, so it may have been billed; it was not retried. Raise "
             "HOSTED_IMAGES_READ_TIMEOUT for slow links.",
         )
+
+
+def _download_prefix(download: bool) -> str:
+    """Errors of a result download say so: the request itself went through."""
+    return "downloading the result image: " if download else ""
 
 
 def _trace_id(headers: Mapping[str, str]) -> str:
