@@ -173,6 +173,7 @@ def test_wrong_token_gives_401_with_the_variable_to_set(ionos, monkeypatch):
         generate()
     text = str(caught.value)
     assert caught.value.status == 401 and "IONOS_API_TOKEN" in text and "paas-auth-1" in text
+    assert "start with eyJ" in text  # IONOS's own fact, beside the generic hint
     assert "trace id:" in text
     assert_no_secret(text, ["fake-wrong-token"])
 
@@ -193,6 +194,14 @@ def test_rate_limit_bucket_gives_429_then_the_node_waits_and_succeeds(ionos):
     assert time.monotonic() - started >= 0.5
     statuses = [r.path for r in ionos.requests]
     assert len(statuses) == 3  # the 429 and its one retry
+
+
+def test_rate_limit_that_persists_names_ionos_limits(ionos):
+    ionos.inject(status=429, message="Too many requests", headers={"Retry-After": "0"}, times=10)
+    with pytest.raises(errors.RemoteImageError) as caught:
+        generate()
+    text = str(caught.value)
+    assert "rate limited by IONOS after 4 attempt(s)" in text and "10 images a minute (burst 20)" in text
 
 
 def test_500_is_reported_with_the_trace_id(ionos):

@@ -133,6 +133,15 @@ def test_server_without_auth_gets_no_key(openai, serve):
     assert "authorization" not in request.headers and request.json() == {"model": "flux-dev", "prompt": "a red fox"}
 
 
+def test_server_that_wants_a_key_when_none_is_named(openai):
+    """api_key_env empty sends no key; the 401 then says where a key would come from."""
+    with pytest.raises(RemoteImageError) as caught:
+        generate(model="gpt-image-1", api_key_env="")
+    text = str(caught.value)
+    assert caught.value.status == 401 and "name the environment variable that holds it in api_key_env" in text
+    assert "set  to" not in text
+
+
 # --- edits --------------------------------------------------------------------------------------
 
 

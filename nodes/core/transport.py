@@ -228,7 +228,8 @@ class Call:
         self.node_id = node_id
         self.policy = policy or Policy()
         self._error_message = error_message
-        self._hints = {**STATUS_HINTS, **(status_hints or {})}
+        self._provider_hints = dict(status_hints or {})
+        self._hints = {**STATUS_HINTS, **self._provider_hints}
         self._base_url_override = base_url_override
         self.attempts = 0  # requests actually sent, for the progress text and tests
         self.started = time.monotonic()
@@ -422,17 +423,19 @@ class Call:
         if not message:
             message = quote_body(reply.content) or f"HTTP {reply.status} with an empty body"
         hint = self._hints.get(reply.status, "")
+        own_hint = self._provider_hints.get(reply.status, "")  # the provider's facts, kept beside ours
         retry_after = retry_after_seconds(reply.headers) if reply.status in (429, 503) else None
-        if reply.status in (401, 403) and what != "download":
-            where = f"set {self.provider.key_env}"
-            hint = (
-                f"the key was refused: {where} to a valid key (or check its permissions) and restart ComfyUI"
-                if reply.status == 401
-                else hint + f"; the key comes from {self.provider.key_env}"
-            )
+        if reply.status == 401 and what != "download":
+            if self.provider.key_env:
+                refused = f"the key was refused: set {self.provider.key_env} to a valid key (or check its permissions) and restart ComfyUI"
+            else:
+                refused = "the server wants a key: name the environment variable that holds it in api_key_env"
+            hint = _join_hints(refused, own_hint)
+        elif reply.status == 403 and what != "download" and self.provider.key_env:
+            hint += f"; the key comes from {self.provider.key_env}"
         if reply.status == 429:
             when = f"in {retry_after:.0f}s" if retry_after is not None else "in a minute"
-            hint = f"rate limited by {self.provider.label} after {self.attempts} attempt(s); try again {when}"
+            hint = _join_hints(f"rate limited by {self.provider.label} after {self.attempts} attempt(s); try again {when}", own_hint)
         message = _download_prefix(what == "download") + message
         return self.error(
             message,
@@ -484,6 +487,10 @@ class Call:
 def _download_prefix(download: bool) -> str:
     """Errors of a result download say so: the request itself went through."""
     return "downloading the result image: " if download else ""
+
+
+def _join_hints(first: str, second: str) -> str:
+    return f"{first}; {second}" if second and second != first else first
 
 
 def _trace_id(headers: Mapping[str, str]) -> str:

@@ -29,7 +29,7 @@ EDIT_SIZE_RULE = {"low": 64, "high": 2048, "multiple": 16}
 MAX_N = 10
 
 STATUS_HINTS = {
-    401: "set IONOS_API_TOKEN to a valid AI Model Hub token (it starts with eyJ) and restart ComfyUI",
+    401: "AI Model Hub tokens are long JWTs that start with eyJ",
     429: "IONOS allows 10 images a minute (burst 20); wait a minute and run again",
 }
 
