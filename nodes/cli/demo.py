@@ -84,6 +84,8 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     server, emulated = start_all()
+    # the emulator is on loopback: never send its traffic through a proxy from the environment
+    os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
     keyed = set()
     for item in emulated.values():
         if os.environ.get(item.key_env) and not args.emulator_only:
