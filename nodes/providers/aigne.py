@@ -32,12 +32,16 @@ MODELS = ["dall-e-2", "dall-e-3", "gpt-image-1", "openai/dall-e-2", "openai/dall
 EDIT_MODEL = "gpt-image-1"  # the only model the hub hands ``image`` to (compared by exact name)
 # Per-model sizes (OpenAI's rules, which the hub passes on); other models take any WIDTHxHEIGHT.
 SIZES = {
-    "dall-e-2": ["256x256", "512x512", "1024x1024"],
-    "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
-    "gpt-image-1": ["1024x1024", "1536x1024", "1024x1536", "auto"],
+    "dall-e-2": list(openai_wire.DALL_E_2_SIZES),
+    "dall-e-3": list(openai_wire.DALL_E_3_SIZES),
+    "gpt-image-1": [*openai_wire.GPT_IMAGE_SIZES, "auto"],
 }
 # OpenAI's prompt limits, which the hub passes on too; other models' limits are their own.
-PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}
+PROMPT_LIMITS = {
+    "dall-e-2": openai_wire.PROMPT_LIMITS["dall-e-2"],
+    "dall-e-3": openai_wire.PROMPT_LIMITS["dall-e-3"],
+    "gpt-image-1": openai_wire.PROMPT_LIMITS["gpt-image"],
+}
 GENERATE_SIZES = ["1024x1024", "512x512", "256x256", "1792x1024", "1024x1792", "1536x1024", "1024x1536", "auto"]
 QUALITIES = ["standard", "hd"]
 STYLES = ["vivid", "natural"]

@@ -45,8 +45,9 @@ GPT_IMAGE_UPLOAD_LIMIT = 50 * 1024 * 1024
 MASK_UPLOAD_LIMIT = 4 * 1024 * 1024
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_GPT_SIZES = ("1024x1024", "1536x1024", "1024x1536")
-_DALL_E_2_SIZES = ("256x256", "512x512", "1024x1024")
+_GPT_SIZES = openai_wire.GPT_IMAGE_SIZES
+_DALL_E_2_SIZES = openai_wire.DALL_E_2_SIZES
+_LIMITS = openai_wire.PROMPT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,17 @@ _GPT = {
     "output_format": ("png", "jpeg", "webp"),
     "output_compression": (),
 }
+_DALL_E_2_FAMILY = Family("dall-e-2", _LIMITS["dall-e-2"], 10, _DALL_E_2_SIZES, {**_DALL_E, "quality": ("standard",)})
+_GPT_FAMILY = Family("gpt-image", _LIMITS["gpt-image"], 10, _GPT_SIZES, _GPT, auto_size=True)
 GENERATE = {
-    "dall-e-2": Family("dall-e-2", 1000, 10, _DALL_E_2_SIZES, {**_DALL_E, "quality": ("standard",)}),
-    "dall-e-3": Family("dall-e-3", 4000, 1, ("1024x1024", "1792x1024", "1024x1792"), {**_DALL_E, "quality": ("standard", "hd"), "style": ("vivid", "natural")}),
-    "gpt-image": Family("gpt-image", 32000, 10, _GPT_SIZES, _GPT, auto_size=True),
+    "dall-e-2": _DALL_E_2_FAMILY,
+    "dall-e-3": Family(
+        "dall-e-3", _LIMITS["dall-e-3"], 1, openai_wire.DALL_E_3_SIZES,
+        {**_DALL_E, "quality": ("standard", "hd"), "style": ("vivid", "natural")},
+    ),
+    "gpt-image": _GPT_FAMILY,
 }
-EDIT = {
-    "dall-e-2": Family("dall-e-2", 1000, 10, _DALL_E_2_SIZES, {**_DALL_E, "quality": ("standard",)}),
-    "gpt-image": Family("gpt-image", 32000, 10, _GPT_SIZES, _GPT, auto_size=True),
-}
+EDIT = {"dall-e-2": _DALL_E_2_FAMILY, "gpt-image": _GPT_FAMILY}
 
 
 def family_of(model: str) -> str:
