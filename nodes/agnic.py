@@ -7,6 +7,8 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
+    LiveList,
+    RemoteImageError,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -29,6 +31,17 @@ def _call(operation: str, model: str = "", unique_id=None) -> Call:
     )
 
 
+def _listed() -> tuple[dict[str, list[str]], list[str]]:
+    """The gateway's model list: each model's output modalities, and the image models."""
+    call = _call("model list")
+    with call.context():
+        body = call.get("models").json()
+        return agnic.model_outputs(body), agnic.image_model_ids(body)
+
+
+_live = LiveList(_listed)  # per base URL: modalities "auto", and the models to suggest
+
+
 def _seed_input() -> tuple:
     kind, options = seed_input(True, "Agnic")
     tooltip = options["tooltip"] + " Call i of a count gets seed + i (folded into 0..2^31-1); models without seeds ignore it."
@@ -37,21 +50,27 @@ def _seed_input() -> tuple:
 
 def _options(*, edit: bool) -> dict:
     ratios = [agnic.AUTO, *agnic.ASPECT_RATIOS] if edit else list(agnic.ASPECT_RATIOS)
-    ratio_tip = "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, 4:3 1184x864, 3:2 1248x832 …"
+    ratio_tip = (
+        "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, 4:3 1184x864, 3:2 1248x832 … "
+        "1:4, 4:1, 1:8 and 8:1 only with google/gemini-3.1-flash-image."
+    )
     if edit:
         ratio_tip += " auto: not sent, the model keeps the input's shape."
     return {
         "aspect_ratio": (ratios, {"default": agnic.AUTO if edit else "1:1", "tooltip": ratio_tip}),
         "image_size": (
             [agnic.AUTO, *agnic.IMAGE_SIZES],
-            {"default": agnic.AUTO, "tooltip": "Gemini models only: image_config.image_size 1K, 2K or 4K. auto: not sent."},
+            {"default": agnic.AUTO, "tooltip": (
+                "Gemini 3 image models: image_config.image_size 1K, 2K or 4K (0.5K: gemini-3.1-flash-image only). "
+                "auto: not sent."
+            )},
         ),
         "modalities": (
-            list(agnic.MODALITIES),
+            agnic.MODALITY_CHOICES,
             {
-                "default": "image+text",
-                "tooltip": "Output modalities asked for. Image-only models (FLUX and the like) need 'image'; "
-                "with 'image+text' they answer 404 'no endpoints … output modalities'.",
+                "default": agnic.AUTO,
+                "tooltip": "Output modalities asked for. auto: 'image' for models that answer only in images (FLUX and "
+                "the like; the gateway's model list says which), 'image+text' for the others.",
             },
         ),
         "count": count_input(
@@ -73,13 +92,24 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
     """Validate everything, then run ``count`` chat calls concurrently -> (IMAGE, text)."""
     call = _call(operation, options.get("model", ""), unique_id)
     with call.context():
-        bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, **options)
+        model = agnic.check_options(**options, edit=bool(image_urls))
+        listed = _live.get(call.base_url) if options["modalities"] == agnic.AUTO else None
+        bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options)
+        note = agnic.CATALOGUE.notice(model)
     texts = [""] * count
 
     def one(index: int) -> list[bytes]:
-        job = _call(operation, bodies[index]["model"], unique_id)
+        job = _call(operation, model, unique_id)
+        job.note = note
         with job.context():
-            result = agnic.parse_chat(job.post_json("chat/completions", bodies[index]).json())
+            try:
+                reply = job.post_json("chat/completions", bodies[index])
+            except RemoteImageError as exc:
+                if agnic.is_unknown_model(exc):
+                    listed = _live.get(job.base_url)
+                    exc.hint = agnic.CATALOGUE.unknown_model_hint(model, agnic.EDIT if image_urls else agnic.GENERATE, listed and listed[1])
+                raise
+            result = agnic.parse_chat(reply.json())
             texts[index] = result.text
             return fetch_payloads(job, result)
 
@@ -139,7 +169,7 @@ class AgnicImageEdit(_AgnicImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; every batch item is sent as a PNG data URL."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
-                "model": model_input(agnic.MODELS, agnic.DEFAULT_MODEL, provider="agnic"),
+                "model": model_input(agnic.EDIT_MODELS, agnic.DEFAULT_MODEL, provider="agnic"),
                 **_options(edit=True),
             },
             "optional": {
@@ -153,7 +183,7 @@ class AgnicImageEdit(_AgnicImageNode):
         options = dict(model=model, prompt=prompt, aspect_ratio=aspect_ratio, image_size=image_size, modalities=modalities)
         call = _call("image edit", model, unique_id)
         with call.context():
-            agnic.check_options(**options, allow_auto_ratio=True)  # before the (slower) encoding
+            agnic.check_options(**options, edit=True)  # before the (slower) encoding
             inputs = [(name, value) for name, value in (("image", image), ("image_2", image_2), ("image_3", image_3)) if value is not None]
             urls = [images.data_url(blob) for name, value in inputs for blob in images.encode_images(value, what=name)]
         return _generate("image edit", unique_id, count=count, seed=seed, image_urls=urls, **options)

@@ -1,4 +1,4 @@
-"""AIGNE Hub nodes: generate, and edit by sending input images in ``image`` (gpt-image-1)."""
+"""AIGNE Hub nodes: generate on the hub's v2 route, edit on its native route."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from .common import (
     EXPIRED_LINK_STATUSES,
     HIDDEN,
     Call,
+    LiveList,
     RemoteImageError,
     RemoteImageNode,
     count_input,
@@ -15,51 +16,69 @@ from .common import (
     model_input,
     node_id,
     prompt_input,
+    run_in_order,
     seed_input,
+    size_inputs,
     to_tensors,
 )
 from .providers import aigne
 
 _CATEGORY = f"{CATEGORY}/AIGNE Hub"
+_BASE_URL = (
+    "STRING",
+    {
+        "default": "",
+        "tooltip": "Your hub's URL including its mount path, e.g. https://hub.example.com/app. Empty: "
+        "AIGNE_HUB_BASE_URL. Not secret; the key always comes from AIGNE_HUB_API_KEY.",
+    },
+)
+_SIZE_TOOLTIP = (
+    "openai/gpt-image-2 and later: auto, the presets, or custom (width x height below: multiples of 16, longest side "
+    "at most 3840, aspect ratio up to 3:1, 655,360 to 8,294,400 pixels). gpt-image-1.5 and 1-mini: 1024x1024, "
+    "1536x1024, 1024x1536 or auto. Other models: whatever the hub's model takes."
+)
+_INFO_TOOLTIP = "The reply besides the images: the model the hub used and its usage (aigneHubCredits, added up over the calls)."
+_N_TOOLTIP = "Images to make (1-10). The hub returns one image per call for GPT image models, so n calls run, a few at a time."
 
-_OPTIONAL = {
-    "path": (
-        "STRING",
-        {
-            "default": aigne.SEED_PATH,
-            "tooltip": f"The image endpoint below the base URL. {aigne.SEED_PATH} is the documented path; hubs "
-            f"built from the hub's current code serve {aigne.HUB_PATH}. Try that one if this gives HTTP 404.",
-        },
-    ),
-    "base_url": (
-        "STRING",
-        {
-            "default": "",
-            "tooltip": "Your hub's URL including its mount path, e.g. https://hub.example.com/app. Empty: "
-            "AIGNE_HUB_BASE_URL. Not secret; the key always comes from AIGNE_HUB_API_KEY.",
-        },
-    ),
-}
-_INFO_TOOLTIP = "The reply besides the images: the model the hub used and its usage (aigneHubCredits)."
+# hub base URL -> the generation path that answered there (this process's memory)
+_paths: dict[str, str] = {}
 
 
-def _call(operation: str, model: str, unique_id, base_url: str) -> Call:
+def _call(operation: str, model: str, unique_id, base_url: str, reader=aigne.error_message) -> Call:
     return Call(
         aigne.PROVIDER,
         operation,
         model=model,
         node_id=unique_id,
         base_url_override=base_url,
-        error_message=aigne.error_message,
+        error_message=reader,
         status_hints=aigne.STATUS_HINTS,
     )
 
 
-def _run(call: Call, path: str, body: dict):
-    """Post, read either reply shape, download links at once (without the key) -> (IMAGE, info)."""
-    result = aigne.parse_images(call.post_json(path, body).json())
+def _hub_models(base_url: str = "") -> list[str]:
+    """The hub's image models, from its public model list."""
+    call = _call("model list", "", None, base_url)
+    with call.context():
+        return aigne.parse_hub_models(call.get(aigne.MODELS_PATH).json())
+
+
+_live = LiveList(_hub_models)
+
+
+def _gpt_options() -> dict:
+    return {
+        "quality": (aigne.QUALITIES, {"default": aigne.AUTO, "tooltip": "GPT image models: low, medium, high (2.5 and 2.6 also xhigh, max); auto: not sent."}),
+        "background": (aigne.BACKGROUNDS, {"default": aigne.AUTO, "tooltip": "GPT image models: transparent (not gpt-image-2) or opaque; auto: not sent."}),
+        "output_format": (aigne.OUTPUT_FORMATS, {"default": aigne.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."}),
+        "output_compression": ("INT", {"default": aigne.DEFAULT_COMPRESSION, "min": 0, "max": 100, "tooltip": "jpeg or webp output: 0-100; 100 is not sent."}),
+    }
+
+
+def _download(call: Call, result) -> list[bytes]:
+    """The result files, links downloaded at once (without the key; they expire)."""
     try:
-        blobs = fetch_payloads(call, result)
+        return fetch_payloads(call, result)
     except RemoteImageError as exc:
         if exc.status in EXPIRED_LINK_STATUSES:
             exc.message = (
@@ -68,14 +87,59 @@ def _run(call: Call, path: str, body: dict):
             )
             exc.hint = "run the node again; set response_format to b64_json to get the image inside the reply"
         raise
-    image, _ = to_tensors(call, blobs)
-    return image, result.describe()
+
+
+def _failed(call: Call, operation: str, error: RemoteImageError, reader) -> RemoteImageError:
+    """The hub's "no such model" names the models to use instead (its live list, else the catalogue)."""
+    if aigne.is_unknown_model(error, reader):
+        error.hint = aigne.CATALOGUE.unknown_model_hint(call.model, operation, _live.get(call.base_url, call.base_url))
+    return error
+
+
+def _generate_once(plan, body: dict, unique_id, base_url: str, path: str, note: str):
+    """One call on the path that works for this hub: the remembered one, else ``path`` and then the
+    other known paths (a hub answers a path it does not serve with a 404 that costs nothing)."""
+    hub = _call("image generation", plan.model, unique_id, base_url).base_url
+    candidates = aigne.paths_to_try(path, _paths.get(hub))
+    for position, candidate in enumerate(candidates, 1):
+        reader = aigne.ErrorReader()
+        call = _call("image generation", plan.model, unique_id, base_url, reader)
+        call.note = note
+        with call.context():
+            try:
+                reply = call.post_json(candidate, body)
+            except RemoteImageError as exc:
+                if not aigne.is_missing_route(exc, reader):
+                    raise _failed(call, aigne.GENERATE, exc, reader) from None
+                if position == len(candidates):
+                    exc.message = f"the hub serves none of the known generation paths ({', '.join(candidates)}): {exc.message}"
+                    raise
+                continue
+            _paths[hub] = candidate
+            result = aigne.parse_images(reply.json())
+            return _download(call, result), result.info
+
+
+def _in_calls(plan, one, unique_id, first_alone: bool) -> tuple[list[bytes], list[dict]]:
+    """Run ``plan.calls`` calls of ``one(index) -> (blobs, info)`` a few at a time, in order."""
+    infos: list = [None] * plan.calls
+
+    def job(index: int) -> list[bytes]:
+        blobs, infos[index] = one(index)
+        return blobs
+
+    jobs = [lambda i=i: job(i) for i in range(plan.calls)]
+    if first_alone and plan.calls > 1:  # the first call finds the path the others then use
+        first = job(0)
+        jobs[0] = lambda: first
+    batches = run_in_order(jobs, node_id=unique_id, what="call")
+    return [blob for batch in batches for blob in batch], infos
 
 
 class AigneHubImageGenerate(RemoteImageNode):
     DESCRIPTION = (
-        "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY). "
-        "dall-e-2, dall-e-3, gpt-image-1 or any provider/model name the hub offers."
+        "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY): openai/gpt-image-2 by "
+        "default, or any provider/model name the hub offers."
     )
     CATEGORY = _CATEGORY
     RETURN_TYPES = ("IMAGE", "STRING")
@@ -83,50 +147,65 @@ class AigneHubImageGenerate(RemoteImageNode):
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", _INFO_TOOLTIP)
 
     @classmethod
+    def VALIDATE_INPUTS(cls, model=None, size=None):
+        return True
+
+    @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
                 "prompt": prompt_input(),
-                "model": model_input(aigne.MODELS, "dall-e-2"),
-                "size": (
-                    aigne.GENERATE_SIZES,
-                    {
-                        "default": "1024x1024",
-                        "tooltip": "dall-e-2: 256x256, 512x512, 1024x1024. dall-e-3: 1024x1024, 1792x1024, "
-                        "1024x1792. gpt-image-1: 1024x1024, 1536x1024, 1024x1536, auto.",
-                    },
-                ),
-                "n": count_input("Images per call (1-10); dall-e-3 makes only 1."),
-                "quality": (aigne.QUALITIES, {"default": "standard", "tooltip": "dall-e-3 only (hd costs more); not sent for other models."}),
-                "style": (aigne.STYLES, {"default": "vivid", "tooltip": "dall-e-3 only; not sent for other models."}),
+                "model": model_input(aigne.GENERATE_MODELS, aigne.DEFAULT_MODEL, provider="aigne"),
+                **size_inputs(aigne.GENERATE_SIZES, _SIZE_TOOLTIP),
+                "n": count_input(_N_TOOLTIP),
+                **_gpt_options(),
+                "moderation": (aigne.MODERATIONS, {"default": aigne.AUTO, "tooltip": "GPT image models: low filters less strictly; auto: not sent."}),
                 "response_format": (
                     aigne.RESPONSE_FORMATS,
                     {
                         "default": "b64_json",
-                        "tooltip": "b64_json: the image comes inside the reply. url: the hub returns a link "
-                        "(valid about an hour) that the node downloads at once, without your key.",
+                        "tooltip": "Models other than GPT image models (those always answer base64): b64_json brings the "
+                        "image inside the reply; url makes the hub answer with a link (valid about an hour) that the node "
+                        "downloads at once, without your key.",
                     },
                 ),
                 "seed": seed_input(False, "AIGNE Hub"),
             },
-            "optional": dict(_OPTIONAL),
+            "optional": {
+                "path": (
+                    "STRING",
+                    {
+                        "default": aigne.GENERATION_PATH,
+                        "tooltip": f"The generation endpoint below the base URL. If the hub answers 404 there, the node tries "
+                        f"{', '.join(aigne.GENERATION_PATHS[1:])} and remembers what worked.",
+                    },
+                ),
+                "base_url": _BASE_URL,
+            },
             **HIDDEN,
         }
 
-    def call(self, prompt, model, size, n, quality, style, response_format, seed=0, path=aigne.SEED_PATH, base_url="", unique_id=None):
+    def call(self, prompt, model, size, width, height, n, quality, background, output_format, output_compression, moderation,
+             response_format, seed=0, path=aigne.GENERATION_PATH, base_url="", unique_id=None):
         call = _call("image generation", model, unique_id, base_url)
         with call.context():
             path = aigne.check_path(path)
-            body = aigne.generation_body(
-                prompt=prompt, model=model, n=n, size=size, quality=quality, style=style, response_format=response_format
+            plan = aigne.generation_plan(
+                model=model, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), quality=quality,
+                background=background, output_format=output_format, output_compression=output_compression, moderation=moderation,
             )
-            return _run(call, path, body)
+            body = aigne.generation_body(plan, response_format)
+            note = aigne.CATALOGUE.notice(plan.model)
+            remembered = call.base_url in _paths
+        blobs, infos = _in_calls(plan, lambda i: _generate_once(plan, body, unique_id, base_url, path, note), unique_id, not remembered)
+        image, _ = to_tensors(call, blobs)
+        return image, aigne.describe_calls(infos, note)
 
 
 class AigneHubImageEdit(RemoteImageNode):
     DESCRIPTION = (
-        "Edit images with gpt-image-1 through an AIGNE Hub: the input images travel in the call's "
-        "`image` field as data URLs (every image of the batch, plus the optional second input)."
+        "Edit images through an AIGNE Hub's native image route: every input image (each batch item, then image_2) "
+        "goes up as a FileContent, with openai/gpt-image-2 by default."
     )
     CATEGORY = _CATEGORY
     RETURN_TYPES = ("IMAGE", "STRING")
@@ -134,43 +213,66 @@ class AigneHubImageEdit(RemoteImageNode):
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", _INFO_TOOLTIP)
 
     @classmethod
+    def VALIDATE_INPUTS(cls, model=None, size=None):
+        return True
+
+    @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": ("IMAGE", {"tooltip": "The image(s) to edit; every image of the batch is sent in one call."}),
+                "image": ("IMAGE", {"tooltip": "The image(s) to edit; every image of the batch is sent in each call."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
-                "model": model_input(
-                    [aigne.EDIT_MODEL, f"openai/{aigne.EDIT_MODEL}"],
-                    aigne.EDIT_MODEL,
-                    "Only gpt-image-1 edits on AIGNE Hub; it is sent as gpt-image-1 because the hub ignores the "
-                    "images for any other name.",
-                ),
-                "size": (aigne.SIZES[aigne.EDIT_MODEL], {"default": "auto", "tooltip": "Size of the result; auto lets the model pick one close to the input's aspect."}),
-                "n": count_input("Edited versions to make (1-10)."),
+                "model": model_input(aigne.EDIT_MODELS, aigne.DEFAULT_MODEL, provider="aigne"),
+                **size_inputs(aigne.EDIT_SIZES, _SIZE_TOOLTIP),
+                "n": count_input(_N_TOOLTIP),
+                **_gpt_options(),
                 "seed": seed_input(False, "AIGNE Hub"),
             },
             "optional": {
                 "image_2": ("IMAGE", {"tooltip": "More input images (any size), sent after the first input's images."}),
-                **_OPTIONAL,
+                "base_url": _BASE_URL,
             },
             **HIDDEN,
         }
 
-    def call(self, image, prompt, model, size, n, seed=0, image_2=None, path=aigne.SEED_PATH, base_url="", unique_id=None):
+    def call(self, image, prompt, model, size, width, height, n, quality, background, output_format, output_compression,
+             seed=0, image_2=None, base_url="", unique_id=None):
         call = _call("image edit", model, unique_id, base_url)
         with call.context():
-            path = aigne.check_path(path)
-            aigne.check_edit(prompt=prompt, model=model, n=n, size=size)
+            plan = aigne.edit_plan(
+                model=model, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), quality=quality,
+                background=background, output_format=output_format, output_compression=output_compression,
+            )
             blobs = images.encode_images(image)
             if image_2 is not None:
                 blobs += images.encode_images(image_2, what="image_2")
-            body = aigne.edit_body(prompt=prompt, model=model, n=n, size=size, image_urls=[images.data_url(b) for b in blobs])
-            return _run(call, path, body)
+            body = aigne.edit_body(plan, [aigne.file_content(blob, index) for index, blob in enumerate(blobs)])
+            note = aigne.CATALOGUE.notice(plan.model)
 
+        def edit_once(index: int):
+            reader = aigne.ErrorReader()
+            job = _call("image edit", plan.model, unique_id, base_url, reader)
+            job.note = note
+            with job.context():
+                try:
+                    reply = job.post_json(aigne.NATIVE_PATH, body)
+                except RemoteImageError as exc:
+                    if aigne.is_missing_route(exc, reader):
+                        exc.hint = f"this hub does not serve the native image route {aigne.NATIVE_PATH}, which edits need; update the hub"
+                        raise
+                    raise _failed(job, aigne.EDIT, exc, reader) from None
+                result = aigne.parse_native(reply.json())
+                return _download(job, result), result.info
+
+        edited, infos = _in_calls(plan, edit_once, unique_id, False)
+        image, _ = to_tensors(call, edited)
+        return image, aigne.describe_calls(infos, note)
+
+
+MODEL_LISTS = {"aigne": _hub_models}
+PROVIDERS = (aigne.PROVIDER,)
 
 NODES = {
     node_id("AigneHubImageGenerate"): (AigneHubImageGenerate, "AIGNE Hub Image Generate"),
     node_id("AigneHubImageEdit"): (AigneHubImageEdit, "AIGNE Hub Image Edit"),
 }
-
-PROVIDERS = (aigne.PROVIDER,)

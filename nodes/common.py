@@ -7,11 +7,13 @@ core (``Call``, ``images``, ``RemoteImageError``, ``key_status``) is re-exported
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Sequence, TypeVar
+from typing import Callable, Generic, Sequence, TypeVar
 
 from .core import comfy, images
 from .core.credentials import key_status  # noqa: F401 -- re-exported for node modules
@@ -20,6 +22,7 @@ from .core.transport import EXPIRED_LINK_STATUSES, Call  # noqa: F401 -- re-expo
 from .providers.results import ImageResult
 
 T = TypeVar("T")
+log = logging.getLogger("hosted_images")
 
 PACK = "HostedImages"
 CATEGORY = "Hosted Images"
@@ -59,6 +62,18 @@ def seed_input(sent: bool, provider: str) -> tuple:
 
 def count_input(tooltip: str, high: int = 10) -> tuple:
     return ("INT", {"default": 1, "min": 1, "max": high, "tooltip": tooltip})
+
+
+def size_inputs(choices: Sequence[str], tooltip: str) -> dict:
+    """A size combo (its first choice the default, its last "custom") and the width and height
+    that custom uses: presets stay one click away, any WIDTHxHEIGHT stays possible."""
+    side = {"default": 1024, "min": 16, "max": 8192, "step": 16}
+    custom = f"Used when size is {choices[-1]}; the model's size rules apply."
+    return {
+        "size": (list(choices), {"default": choices[0], "tooltip": tooltip}),
+        "width": ("INT", {**side, "tooltip": custom}),
+        "height": ("INT", {**side, "tooltip": custom}),
+    }
 
 
 class RemoteImageNode:
@@ -105,6 +120,47 @@ class ListModelsNode(RemoteImageNode):
     def call(self, filter="", unique_id=None, **connection):  # noqa: A002 -- the input's name in the UI
         needle = (filter or "").strip().lower()
         return ("\n".join(i for i in self.list_models(unique_id, **connection) if needle in i.lower()),)
+
+
+# --- live model lists ------------------------------------------------------------------------
+
+
+class LiveList(Generic[T]):
+    """A provider's live model list per endpoint, fetched at most once every ``seconds``.
+
+    It only ever helps a call (a shutdown notice, the output modalities, the models to suggest),
+    so a failed fetch gives None -- the catalogue answers instead -- and is not retried until the
+    time is up.
+    """
+
+    seconds = 600.0
+    _all: list["LiveList"] = []
+
+    def __init__(self, fetch: Callable[..., T]):
+        self._fetch = fetch
+        self._items: dict[str, tuple[float, T | None]] = {}
+        self._lock = threading.Lock()
+        LiveList._all.append(self)
+
+    def get(self, endpoint: str, *args) -> T | None:
+        with self._lock:
+            cached = self._items.get(endpoint)
+        if cached is not None and time.monotonic() - cached[0] < self.seconds:
+            return cached[1]
+        try:
+            value = self._fetch(*args)
+        except RemoteImageError as exc:
+            log.info("live model list unavailable, using the catalogue: %s", exc)
+            value = None
+        with self._lock:
+            self._items[endpoint] = (time.monotonic(), value)
+        return value
+
+    @classmethod
+    def forget_all(cls) -> None:
+        for live in cls._all:
+            with live._lock:
+                live._items.clear()
 
 
 # --- results -> tensors -----------------------------------------------------------------------

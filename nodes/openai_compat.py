@@ -9,6 +9,8 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
+    LiveList,
+    RemoteImageError,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -17,11 +19,18 @@ from .common import (
     node_id,
     prompt_input,
     seed_input,
+    size_inputs,
     to_tensors,
 )
 from .providers import openai_compat as api
 
 _CATEGORY = f"{CATEGORY}/OpenAI-compatible"
+_SIZE_TOOLTIP = (
+    "auto: the model picks (not sent to servers the pack does not know). gpt-image-2 and later: the presets, or "
+    "custom (width x height below): both multiples of 16, longest side at most 3840, aspect ratio up to 3:1, "
+    "655,360 to 8,294,400 pixels. gpt-image-1.5 and 1-mini: 1024x1024, 1536x1024, 1024x1536 or auto. "
+    "API-format workflows may also give WIDTHxHEIGHT here."
+)
 
 
 def _connection_inputs() -> dict:
@@ -38,14 +47,31 @@ def _connection_inputs() -> dict:
     }
 
 
-def _options() -> dict:
-    return {
-        "quality": (api.QUALITIES, {"default": api.AUTO, "tooltip": "auto: not sent. dall-e-2: standard; dall-e-3: standard, hd; GPT image models: low, medium, high."}),
-        "background": (api.BACKGROUNDS, {"default": api.AUTO, "tooltip": "GPT image models only; auto: not sent. transparent gives a MASK from the result's alpha (png or webp)."}),
-        "output_format": (api.OUTPUT_FORMATS, {"default": api.AUTO, "tooltip": "GPT image models only: the file format returned; auto: not sent (png)."}),
-        "output_compression": ("INT", {"default": api.DEFAULT_COMPRESSION, "min": 0, "max": 100, "tooltip": "GPT image models with jpeg or webp output: 0-100; 100 is the default and is not sent."}),
-        "response_format": (api.RESPONSE_FORMATS, {"default": api.AUTO, "tooltip": "dall-e models only: url (downloaded at once, without your key) or b64_json; auto: not sent (url)."}),
+def _options(*, edit: bool) -> dict:
+    options = {
+        "quality": (api.QUALITIES, {"default": api.AUTO, "tooltip": (
+            "auto: not sent. gpt-image-2, 1.5, 1-mini: low, medium, high; gpt-image-2.5 and 2.6 also xhigh and max. "
+            "Other servers: whatever they take."
+        )}),
+        "background": (api.BACKGROUNDS, {"default": api.AUTO, "tooltip": (
+            "auto: not sent. transparent (gpt-image-2.5, 2.6, 1.5, 1-mini; not gpt-image-2) gives a MASK from the "
+            "result's alpha; it needs png or webp output."
+        )}),
+        "output_format": (api.OUTPUT_FORMATS, {"default": api.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."}),
+        "output_compression": ("INT", {"default": api.DEFAULT_COMPRESSION, "min": 0, "max": 100, "tooltip": "jpeg or webp output: 0-100; 100 is the default and is not sent."}),
     }
+    if edit:
+        options["input_fidelity"] = (api.INPUT_FIDELITIES, {"default": api.AUTO, "tooltip": (
+            "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; gpt-image-2 "
+            "and later always work at high fidelity and refuse it. auto: not sent."
+        )})
+    else:
+        options["moderation"] = (api.MODERATIONS, {"default": api.AUTO, "tooltip": "GPT image models: low filters less strictly; auto: not sent (OpenAI's default)."})
+    options["response_format"] = (api.RESPONSE_FORMATS, {"default": api.AUTO, "tooltip": (
+        "Other servers only: url (downloaded at once, without your key) or b64_json. GPT image models always answer "
+        "base64 and refuse it. auto: not sent."
+    )})
+    return options
 
 
 def _connect(operation: str, model: str, unique_id, base_url: str, api_key_env: str) -> Call:
@@ -64,14 +90,41 @@ def _connect(operation: str, model: str, unique_id, base_url: str, api_key_env: 
     return call
 
 
+def _server_models(call: Call):
+    list_call = Call(call.provider, "model list", base_url_override=call.base_url)
+    with list_call.context():
+        return api.parse_models(list_call.get("models").json())
+
+
+_live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
+
+
+def _post(call: Call, operation: str, send):
+    """Send, first announcing a near shutdown on the node; a "no such model" answer names the
+    models to use instead (from the server's live list, else the catalogue)."""
+    endpoint = f"{call.base_url} {call.provider.key_env}"
+    models = _live.get(endpoint, call)
+    call.note = api.CATALOGUE.notice(call.model, live_shutdown=api.live_shutdown(models, call.model))
+    try:
+        result = api.parse_images(send().json())
+    except RemoteImageError as exc:
+        if api.is_unknown_model(exc):
+            live = api.image_model_ids(models) if models is not None else None
+            exc.hint = api.CATALOGUE.unknown_model_hint(call.model, operation, live)
+        raise
+    if call.note:
+        result.info["notice"] = call.note
+    return result
+
+
 _OUTPUTS = ("IMAGE", "MASK", "STRING")
 _OUTPUT_NAMES = ("image", "mask", "info")
 
 
 class OpenAICompatImageGenerate(RemoteImageNode):
     DESCRIPTION = (
-        "Generate images with OpenAI's Images API or any server that speaks it (set base_url). Only the "
-        "parameters the chosen model accepts are sent; 'auto' means not sent."
+        "Generate images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it (set "
+        "base_url). Only the parameters the chosen model accepts are sent; 'auto' means not sent."
     )
     CATEGORY = _CATEGORY
     RETURN_TYPES = _OUTPUTS
@@ -79,46 +132,47 @@ class OpenAICompatImageGenerate(RemoteImageNode):
     OUTPUT_TOOLTIPS = (
         "The generated images as one batch.",
         "1 where a result is transparent (background=transparent), else 0.",
-        "revised_prompt (dall-e-3), usage and the other fields of the reply.",
+        "usage, a shutdown notice and the other fields of the reply.",
     )
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model=None, size=None):
+        # model and size are checked at run time: API-format workflows may name any model and any WIDTHxHEIGHT
+        return True
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(api.GENERATE_MODELS, "gpt-image-1", provider="openai"),
-                "prompt": prompt_input("What the image should show (dall-e-2: 1000 characters, dall-e-3: 4000, GPT image models: 32000)."),
-                "n": count_input("Images per call (1-10; dall-e-3 makes one). 1 is not sent."),
-                "size": ("STRING", {"default": api.AUTO, "tooltip": (
-                    "WIDTHxHEIGHT. dall-e-2: 256x256, 512x512, 1024x1024; dall-e-3: 1024x1024, 1792x1024, "
-                    "1024x1792; GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto. auto: the model's "
-                    "own choice (not sent to dall-e or other servers)."
-                )}),
-                "style": (api.STYLES, {"default": api.AUTO, "tooltip": "dall-e-3 only: vivid or natural; auto: not sent."}),
-                **_options(),
+                "model": model_input(api.GENERATE_MODELS, api.DEFAULT_MODEL, provider="openai"),
+                "prompt": prompt_input("What the image should show (GPT image models: up to 32000 characters)."),
+                "n": count_input("Images per call (1-10). 1 is not sent."),
+                **size_inputs(api.GENERATE_SIZES, _SIZE_TOOLTIP),
+                **_options(edit=False),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
             "optional": _connection_inputs(),
             **HIDDEN,
         }
 
-    def call(self, model, prompt, n, size, style, quality, background, output_format, output_compression,
-             response_format, seed=0, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
+    def call(self, model, prompt, n, size, width, height, quality, background, output_format, output_compression,
+             moderation, response_format, seed=0, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
         call = _connect("image generation", model, unique_id, base_url, api_key_env)
         with call.context():
             body = api.generation_body(
-                model=model, prompt=prompt, n=n, size=size, quality=quality, style=style, background=background,
-                output_format=output_format, output_compression=output_compression, response_format=response_format,
+                model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
+                background=background, moderation=moderation, output_format=output_format,
+                output_compression=output_compression, response_format=response_format,
             )
-            result = api.parse_images(call.post_json("images/generations", body).json())
+            result = _post(call, api.GENERATE, lambda: call.post_json("images/generations", body))
             image, mask = to_tensors(call, fetch_payloads(call, result))
         return image, mask, result.describe()
 
 
 class OpenAICompatImageEdit(RemoteImageNode):
     DESCRIPTION = (
-        "Edit images with OpenAI's Images API or any server that speaks it. The images go up as PNG files "
-        "(a batch as image[] for GPT image models), the mask as a PNG whose alpha is 0 where MASK is 1."
+        "Edit images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it. The images go "
+        "up as PNG files (a batch as image[]), the mask as a PNG whose alpha is 0 where MASK is 1."
     )
     CATEGORY = _CATEGORY
     RETURN_TYPES = _OUTPUTS
@@ -126,22 +180,23 @@ class OpenAICompatImageEdit(RemoteImageNode):
     OUTPUT_TOOLTIPS = (
         "The edited images as one batch.",
         "1 where a result is transparent (background=transparent), else 0.",
-        "Usage and the other fields of the reply.",
+        "usage, a shutdown notice and the other fields of the reply.",
     )
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model=None, size=None):
+        return True
 
     @classmethod
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "image": ("IMAGE", {"tooltip": "The image(s) to edit: GPT image models take a batch of up to 16 in one call; dall-e-2 one square image under 4 MB as PNG."}),
-                "prompt": prompt_input("The change to make (dall-e-2: 1000 characters, GPT image models: 32000)."),
-                "model": model_input(api.EDIT_MODELS, "gpt-image-1", provider="openai"),
+                "image": ("IMAGE", {"tooltip": "The image(s) to edit: a batch of up to 16 goes up in one call."}),
+                "prompt": prompt_input("The change to make (GPT image models: up to 32000 characters)."),
+                "model": model_input(api.EDIT_MODELS, api.DEFAULT_MODEL, provider="openai"),
                 "n": count_input("Edited versions per call (1-10). 1 is not sent."),
-                "size": ("STRING", {"default": api.AUTO, "tooltip": (
-                    "WIDTHxHEIGHT. dall-e-2: 256x256, 512x512, 1024x1024; GPT image models: 1024x1024, "
-                    "1536x1024, 1024x1536 or auto (sent as auto). auto is not sent to dall-e-2 or other servers."
-                )}),
-                **_options(),
+                **size_inputs(api.EDIT_SIZES, _SIZE_TOOLTIP),
+                **_options(edit=True),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
             "optional": {
@@ -151,27 +206,23 @@ class OpenAICompatImageEdit(RemoteImageNode):
             **HIDDEN,
         }
 
-    def call(self, image, prompt, model, n, size, quality, background, output_format, output_compression,
-             response_format, seed=0, mask=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
+    def call(self, image, prompt, model, n, size, width, height, quality, background, output_format, output_compression,
+             input_fidelity, response_format, seed=0, mask=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
         call = _connect("image edit", model, unique_id, base_url, api_key_env)
         with call.context():
             fields = api.check_edit(
-                model=model, prompt=prompt, n=n, size=size, quality=quality, background=background,
-                output_format=output_format, output_compression=output_compression, response_format=response_format,
+                model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
+                background=background, output_format=output_format, output_compression=output_compression,
+                input_fidelity=input_fidelity, response_format=response_format,
             )
             images.check_image(image)
             width, height = images.image_size(image)
             masks = images.fit_masks(mask, image.shape[0], width, height)
-            dall_e_2 = api.family_of(fields["model"]) == "dall-e-2"
-            if dall_e_2 and masks is not None:
-                uploads = images.encode_with_alpha(image, masks)  # dall-e-2 wants RGBA, L or LA files
-            else:
-                uploads = images.encode_images(image)
+            uploads = images.encode_images(image)
             mask_png = images.mask_to_alpha_png(masks[0]) if masks is not None else None
-            api.check_uploads(fields["model"], uploads, width, height, mask_png)
-            if dall_e_2:
-                api.require_mask(masks is not None)
-            result = api.parse_images(call.post_multipart("images/edits", api.edit_fields(fields, uploads, mask_png)).json())
+            api.check_uploads(fields["model"], uploads, mask_png)
+            parts = api.edit_fields(fields, uploads, mask_png)
+            result = _post(call, api.EDIT, lambda: call.post_multipart("images/edits", parts))
             edited, alpha = to_tensors(call, fetch_payloads(call, result))
         return edited, alpha, result.describe()
 
@@ -188,12 +239,14 @@ class OpenAICompatListModels(ListModelsNode):
     def list_models(self, unique_id=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV) -> list[str]:
         call = _connect("model list", "", unique_id, base_url, api_key_env)
         with call.context():
-            return api.parse_model_ids(call.get("models").json())
+            return [model.id for model in api.parse_models(call.get("models").json())]
 
 
 def live_models() -> list[str]:
     """Image models of the configured server (OPENAI_BASE_URL, OPENAI_API_KEY) for the refresh button."""
-    return api.image_model_ids(OpenAICompatListModels().list_models())
+    call = _connect("model list", "", None, "", api.DEFAULT_KEY_ENV)
+    with call.context():
+        return api.image_model_ids(api.parse_models(call.get("models").json()))
 
 
 MODEL_LISTS = {"openai": live_models}

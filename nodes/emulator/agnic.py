@@ -7,6 +7,7 @@ Knobs a test (or the demo) can turn besides the base class's fault injection:
 - ``refuse(times, text, finish_reason)``: the next calls answer 200 with words and no image, as a
   model that declines does; a prompt containing ``[refuse]`` does the same.
 - ``credits``: a balance in USD (None = unlimited); a call that costs more gets 402.
+- ``gone``: ids the gateway answers with "not a valid model ID" (Google's shut-down ones by default).
 - ``flagged_words``: prompts containing one get OpenRouter's 403 moderation error.
 """
 
@@ -23,7 +24,7 @@ from . import synth
 from .server import App, Request, Response
 
 # Written out again, not imported from the client: the emulator is an independent reading of the
-# contract, so a wrong table on either side makes the resolution tests fail.
+# contract (as of 2026-11-29), so a wrong table on either side makes the resolution tests fail.
 ASPECT_RATIOS = {
     "1:1": (1024, 1024),
     "16:9": (1344, 768),
@@ -36,22 +37,28 @@ ASPECT_RATIOS = {
     "5:4": (1152, 896),
     "21:9": (1536, 672),
 }
-IMAGE_SIZE_SCALE = {"1K": 1, "2K": 2, "4K": 4}
+EXTREME_RATIOS = {"1:4": (512, 2048), "4:1": (2048, 512), "1:8": (384, 3072), "8:1": (3072, 384)}  # Gemini 3.1 Flash Image only
+IMAGE_SIZE_SCALE = {"0.5K": 0.5, "1K": 1, "2K": 2, "4K": 4}
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PRICE_PER_IMAGE = 0.04
 CREATED = 1735689600
 
-# id -> (input modalities, output modalities, reply format, upstream provider)
+# id -> (input modalities, output modalities, reply format, upstream provider, image sizes it honours)
 MODELS = {
-    "google/gemini-2.0-flash": (["text", "image"], ["image", "text"], "png", "Google"),
-    "google/gemini-2.5-flash-image": (["text", "image"], ["image", "text"], "png", "Google AI Studio"),
-    "google/gemini-3-pro-image-preview": (["text", "image"], ["image", "text"], "png", "Google AI Studio"),
-    "openai/gpt-5-image-mini": (["text", "image"], ["image", "text"], "webp", "OpenAI"),
-    "black-forest-labs/flux.2-pro": (["text", "image"], ["image"], "jpeg", "Black Forest Labs"),
-    "sourceful/riverflow-image-only": (["text", "image"], ["image"], "png", "Sourceful"),
-    "openai/gpt-4o-mini": (["text", "image"], ["text"], "", "OpenAI"),
-    "anthropic/claude-sonnet-4.5": (["text", "image"], ["text"], "", "Anthropic"),
+    "google/gemini-3.1-flash-image": (["text", "image"], ["image", "text"], "png", "Google AI Studio", ["0.5K", "1K", "2K", "4K"]),
+    "google/gemini-3-pro-image": (["text", "image"], ["image", "text"], "png", "Google AI Studio", ["1K", "2K", "4K"]),
+    "google/gemini-2.5-flash-image": (["text", "image"], ["image", "text"], "png", "Google Vertex", []),
+    "openai/gpt-5-image": (["text", "image"], ["image", "text"], "webp", "OpenAI", []),
+    "openai/gpt-5-image-mini": (["text", "image"], ["image", "text"], "webp", "OpenAI", []),
+    "black-forest-labs/flux.2-pro": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", []),
+    "black-forest-labs/flux.2-max": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", []),
+    "black-forest-labs/flux.2-klein-4b": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", []),
+    "sourceful/riverflow-image-only": (["text", "image"], ["image"], "png", "Sourceful", []),
+    "openai/gpt-4o-mini": (["text", "image"], ["text"], "", "OpenAI", []),
+    "anthropic/claude-sonnet-4.5": (["text", "image"], ["text"], "", "Anthropic", []),
 }
+# Ids the gateway no longer knows (Google shut them down): they answer "not a valid model ID".
+GONE = ["google/gemini-2.0-flash", "google/gemini-3-pro-image-preview", "google/gemini-3.1-flash-image-preview"]
 
 
 class AgnicApp(App):
@@ -64,6 +71,7 @@ class AgnicApp(App):
         self.image_format: str | None = None
         self.credits: float | None = None
         self.flagged_words: set[str] = {"forbidden-topic"}
+        self.gone: set[str] = set(GONE)  # a test may add an id to play a gateway that dropped it
         self._refusals: list[tuple[str, str]] = []
         self._state_lock = threading.Lock()
         self.routes = {
@@ -101,15 +109,16 @@ class AgnicApp(App):
     # ---- /models
 
     def models(self, request: Request) -> Response:
+        served = [m for m in MODELS if m not in self.gone]
         if self.models_shape == "openai":
-            data = [{"id": m, "object": "model", "created": CREATED, "owned_by": m.split("/")[0]} for m in MODELS]
+            data = [{"id": m, "object": "model", "created": CREATED, "owned_by": m.split("/")[0]} for m in served]
             return Response.json({"object": "list", "data": data})
-        data = [self._openrouter_entry(m) for m in MODELS]
+        data = [self._openrouter_entry(m) for m in served]
         return Response.json({"data": data, "total_count": len(data), "links": {"next": None}})
 
     @staticmethod
     def _openrouter_entry(model: str) -> dict:
-        inputs, outputs, _, _ = MODELS[model]
+        inputs, outputs, _, _, _ = MODELS[model]
         return {
             "id": model,
             "canonical_slug": model,
@@ -144,7 +153,7 @@ class AgnicApp(App):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return self.error(400, "No models provided")
-        if model not in MODELS:
+        if model not in MODELS or model in self.gone:
             return self.error(400, f"{model} is not a valid model ID")
         if body.get("stream"):
             return self.error(400, "stream: streaming is not emulated")
@@ -152,7 +161,7 @@ class AgnicApp(App):
         if isinstance(parsed, Response):
             return parsed
         prompt, pictures = parsed
-        inputs, outputs, own_format, provider = MODELS[model]
+        inputs, outputs, own_format, provider, _ = MODELS[model]
         modalities = body.get("modalities", ["text"])
         if not isinstance(modalities, list) or not modalities or any(m not in ("text", "image", "audio") for m in modalities):
             return self.error(400, "modalities must be a non-empty list of 'text', 'image', 'audio'")
@@ -243,14 +252,20 @@ class AgnicApp(App):
         ratio = config.get("aspect_ratio")
         if ratio is None:
             ratio = self._nearest_ratio(*pictures[0].size) if pictures else "1:1"
-        if ratio not in ASPECT_RATIOS:
-            return self.error(400, f"image_config.aspect_ratio {ratio!r} is not supported; use one of {', '.join(ASPECT_RATIOS)}")
+        sizes = MODELS[model][4]
+        if ratio in EXTREME_RATIOS and "0.5K" in sizes:  # only Gemini 3.1 Flash Image draws these
+            width, height = EXTREME_RATIOS[ratio]
+        elif ratio in ASPECT_RATIOS:
+            width, height = ASPECT_RATIOS[ratio]
+        else:
+            provider = MODELS[model][3]
+            metadata = {"provider_name": provider, "raw": f"aspect ratio {ratio} is not supported by this model"}
+            return self.error(400, f"Provider returned error: image_config.aspect_ratio {ratio!r} is not supported by {model}", metadata)
         size = config.get("image_size", "1K")
         if size not in IMAGE_SIZE_SCALE:
-            return self.error(400, f"image_config.image_size {size!r} is not supported; use 1K, 2K or 4K")
-        scale = IMAGE_SIZE_SCALE[size] if "gemini" in model else 1  # other models ignore it
-        width, height = ASPECT_RATIOS[ratio]
-        return width * scale, height * scale
+            return self.error(400, f"image_config.image_size {size!r} is not supported; use 0.5K, 1K, 2K or 4K")
+        scale = IMAGE_SIZE_SCALE[size] if size in sizes else 1  # models without it ignore it
+        return int(width * scale), int(height * scale)
 
     @staticmethod
     def _nearest_ratio(width: int, height: int) -> str:

@@ -1,10 +1,21 @@
-"""AIGNE Hub emulator, strict to PROVIDERS.md section 2.
+"""AIGNE Hub emulator, strict to PROVIDERS.md sections 0 and 2 (the hub as of 2026-11-29).
 
-Serves the seed's path and the hub code's paths. Which reply shape a path gives is switchable:
-by default the seed's path answers in the seed's shape (``{created, data}``) and the v2 paths in
-the hub code's shape (``{images, data, model, usage}``, base64 under three names). ``url``
-results are files this server serves itself, like an upstream CDN: their downloads are recorded
-with whether they carried an Authorization header, and ``expire_links()`` makes them answer 403.
+Routes, as a hub built from AIGNE-io/aigne-hub serves them below its mount path:
+- ``POST /api/v2/image/generations``: OpenAI-style body, reply ``{images, data, model, usage}``
+  with the base64 under ``b64_json``, ``base64`` and ``b64Json``;
+- ``POST /api/v2/images/generations`` (a newer branch): the upstream provider's own reply,
+  OpenAI's ``{created, data}``;
+- ``POST /api/v2/image``: the native route, ``{"input": {prompt, image: [FileContent], n, size,
+  outputFileType, modelOptions: {model, ...}}}`` -> ``{images: [FileContent], usage, model,
+  modelWithProvider}``; it is the one that edits;
+- ``GET /api/ai-providers/models?type=image``: the hub's public model list.
+Any other path (the docs' ``/api/images/generations`` among them) gets Express's HTML 404.
+
+Models are routed upstream: ``openai/...`` requests are judged by the OpenAI emulator's own rules
+(so OpenAI's retirements come back as the upstream 404 the hub relays), and the hub's framework
+drops ``n`` for GPT image models -- one image comes back while ``n`` are billed. ``url`` results
+are files this server serves itself, like an upstream CDN: their downloads are recorded with
+whether they carried an Authorization header, and ``expire_links()`` makes them answer 403.
 """
 
 from __future__ import annotations
@@ -13,29 +24,23 @@ import threading
 import time
 import uuid
 
-
 from ..core.payloads import b64encode
 from . import synth
+from .openai_compat import GPT_MODELS, OpenAIApp, Refused
 from .server import App, Request, Response
 
-SEED_PATH = "/api/images/generations"
-HUB_PATHS = ("/api/v2/image/generations", "/api/v2/images/generations")
+GENERATION_PATHS = ("/api/v2/image/generations", "/api/v2/images/generations")
+NATIVE_PATH = "/api/v2/image"
+MODELS_PATH = "/api/ai-providers/models"
 B64_KEYS = ("base64", "b64_json", "b64Json")
 MAX_BODY_BYTES = 30 * 1024 * 1024
-
-# OpenAI's per-model rules, which the hub passes on as upstream errors.
-SIZES = {
-    "dall-e-2": ["256x256", "512x512", "1024x1024"],
-    "dall-e-3": ["1024x1024", "1792x1024", "1024x1792"],
-    "gpt-image-1": ["1024x1024", "1536x1024", "1024x1536", "auto"],
-}
-PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image-1": 32000}
-MODELS = {  # bare name -> credits per image
-    "dall-e-2": 2.0,
-    "dall-e-3": 4.0,
-    "gpt-image-1": 6.0,
-    "gemini-2.5-flash-image": 3.0,
-}
+# the upstream parameters the hub's framework passes to OpenAI for GPT image models (camelCase on the native route)
+GPT_PARAMETERS = {"size": "size", "quality": "quality", "background": "background", "moderation": "moderation",
+                  "output_format": "outputFormat", "output_compression": "outputCompression"}
+OTHER_MODELS = {"ideogram/ideogram-v3": 3.0}  # model -> credits per image; Ideogram answers with links
+CHAT_MODELS = ["openai/gpt-5", "google/gemini-3.5-flash"]
+GPT_CREDITS = 6.0
+DEFAULT_IMAGE_MODEL = "openai/dall-e-2"  # the hub's default when a call names no model
 CREDIT_MESSAGE = "Hello, in order to continue chatting, please first buy some credits in the link below."
 
 
@@ -46,14 +51,19 @@ class AigneHubApp(App):
         super().__init__()
         self.key = key
         self.credits = credits
-        self.shape: str | None = None  # None: per path; "seed" or "hub" forces one shape everywhere
+        self.upstream = OpenAIApp(token=None)  # OpenAI as the hub's upstream (its today decides what is served)
+        self.serves = set(GENERATION_PATHS)  # which generation paths this hub serves (older hubs: fewer)
+        self.shape: str | None = None  # None: per path; "seed" or "hub" forces one reply shape on the generation routes
         self.b64_keys: tuple[str, ...] = B64_KEYS  # which base64 names the hub shape carries
-        self.base64_for_url = False  # the hub shape answers base64 even when url was asked for
+        self.base64_for_url = False  # links come back as base64 (the hub often does that)
+        self.billed: list[int] = []  # images billed per call (n, even when the framework returned fewer)
         self.files: dict[str, bytes] = {}
         self.expired: set[str] = set()
         self.downloads: list[dict] = []  # {"file": id, "authorization": bool}
         self._files_lock = threading.Lock()
-        self.routes = {("POST", path): self.generations for path in (SEED_PATH, *HUB_PATHS)}
+        self.routes = {("POST", path): self.generations for path in GENERATION_PATHS}
+        self.routes[("POST", NATIVE_PATH)] = self.native
+        self.routes[("GET", MODELS_PATH)] = self.models
 
     # CustomError replies: {"error": "<string>"}
     def error(self, status: int, message: str) -> Response:
@@ -64,6 +74,12 @@ class AigneHubApp(App):
         """Failures from the upstream provider or the hub's internals: {"error": {"message": ...}}."""
         return Response.json({"error": {"message": message}}, status)
 
+    @staticmethod
+    def missing_route(request: Request) -> Response:
+        """Express's answer for a path no route serves."""
+        page = f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot {request.method} {request.path}</pre>\n</body>\n</html>\n'
+        return Response(404, page.encode(), {"Content-Type": "text/html; charset=utf-8", "X-Powered-By": "Express"})
+
     def credit_error(self) -> Response:
         link = f"{self.base_url}/payment/checkout/pay/plink_emulator"
         error = {"message": f"{CREDIT_MESSAGE}\n{link}", "type": "NOT_ENOUGH", "link": link}
@@ -72,9 +88,14 @@ class AigneHubApp(App):
     def handle(self, request: Request) -> Response:
         if request.method == "GET" and request.path.startswith("/files/"):
             return self.download(request)
-        if request.bearer != self.key:
+        route = self.routes.get((request.method, request.path))
+        if route is None or (request.path in GENERATION_PATHS and request.path not in self.serves):
+            return self.missing_route(request)
+        if route != self.models and request.bearer != self.key:
             return self.error(401, "User not authenticated")
-        return super().handle(request)
+        if len(request.body) > MAX_BODY_BYTES:
+            return self.error(413, "request entity too large")
+        return route(request)
 
     # ---- result links, served like an upstream CDN (no hub key needed; they expire)
 
@@ -106,7 +127,48 @@ class AigneHubApp(App):
         expiry = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         return f"{self.base_url}/files/{file_id}.png?se={expiry}&sp=r&sig=emulator"
 
-    # ---- the image call
+    # ---- the model list
+
+    def _served(self) -> list[str]:
+        return [f"openai/{model}" for model in GPT_MODELS if self.upstream._served(model)] + list(OTHER_MODELS)
+
+    def models(self, request: Request) -> Response:
+        wanted = (request.query.get("type") or [""])[0]
+        entries = [{"key": key, "model": key.split("/", 1)[1], "provider": key.split("/", 1)[0], "type": "image_generation"} for key in self._served()]
+        entries += [{"key": key, "model": key.split("/", 1)[1], "provider": key.split("/", 1)[0], "type": "chat"} for key in CHAT_MODELS]
+        if wanted:
+            kind = {"image": "image_generation", "chat": "chat"}.get(wanted, wanted)
+            entries = [entry for entry in entries if entry["type"] == kind]
+        return Response.json([{**entry, "status": "active", "input_credits_per_token": 0, "output_credits_per_token": 0} for entry in entries])
+
+    # ---- shared by both image routes
+
+    def _resolve(self, model: str) -> tuple[str, str] | Response:
+        """(provider/model, upstream model) as the hub resolves a name, or its refusal."""
+        if "/" not in model:
+            model = f"openai/{model}" if model in GPT_MODELS or model.startswith(("gpt-image", "dall-e")) else model
+        provider, _, name = model.partition("/")
+        if model in OTHER_MODELS or provider == "openai":
+            return model, name
+        return self.upstream_error(404, f"No available provider for model: {model}")
+
+    def _upstream(self, name: str, fields: dict, *, edit: bool) -> tuple | Response:
+        """OpenAI's verdict on the parameters the framework passes on: (rules, size) or the relayed error."""
+        try:
+            rules = self.upstream._rules(name, edit=edit)
+            allowed = {"model", "prompt", *GPT_PARAMETERS}
+            _, size = self.upstream._check({"model": name, **fields}, rules, name, allowed)
+        except Refused as exc:
+            return self.upstream_error(exc.status, exc.message)
+        return rules, size
+
+    def _bill(self, model: str, n: int) -> float:
+        cost = OTHER_MODELS.get(model, GPT_CREDITS) * n
+        self.credits -= cost
+        self.billed.append(n)
+        return cost
+
+    # ---- the v2 generation routes
 
     def _validate(self, body) -> Response | None:
         """The hub's Joi schema, in Joi's words."""
@@ -136,30 +198,7 @@ class AigneHubApp(App):
                 return self.error(400, '"n" must be less than or equal to 10')
         return None
 
-    def _upstream_checks(self, bare: str, body: dict, n: int, size: str) -> Response | None:
-        """What OpenAI refuses and the hub passes on."""
-        limit, length = PROMPT_LIMITS.get(bare), len(body["prompt"])
-        if limit and length > limit:
-            return self.upstream_error(
-                400, f"Invalid 'prompt': string too long. Expected a string with maximum length {limit}, but got a string with length {length} instead."
-            )
-        allowed = SIZES.get(bare)
-        if allowed and size not in allowed:
-            return self.upstream_error(400, f"'{size}' is not one of {allowed} - 'size'")
-        if bare == "dall-e-3" and n != 1:
-            return self.upstream_error(400, "You must provide n=1 for this model.")
-        for name, values in (("quality", ["standard", "hd"]), ("style", ["vivid", "natural"])):
-            if name in body and body[name] not in values:
-                return self.upstream_error(400, f"'{body[name]}' is not one of {values} - '{name}'")
-        if body.get("style") is not None and bare != "dall-e-3":
-            return self.upstream_error(400, "The 'style' parameter is only supported for dall-e-3.")
-        if body.get("response_format", "url") not in ("url", "b64_json"):
-            return self.upstream_error(400, f"'{body['response_format']}' is not one of ['url', 'b64_json'] - 'response_format'")
-        return None
-
     def generations(self, request: Request) -> Response:
-        if len(request.body) > MAX_BODY_BYTES:
-            return self.error(413, "request entity too large")
         if self.credits <= 0:
             return self.credit_error()
         # express.json() leaves the body empty unless it is JSON
@@ -169,64 +208,114 @@ class AigneHubApp(App):
         refused = self._validate(body)
         if refused:
             return refused
-        model = body.get("model") or "dall-e-2"
-        bare = model.split("/", 1)[1] if "/" in model else model
-        if bare not in MODELS:
-            return self.error(400, f"Model {model} is not available")
+        resolved = self._resolve(body.get("model") or DEFAULT_IMAGE_MODEL)
+        if isinstance(resolved, Response):
+            return resolved
+        model, name = resolved
         n = int(body.get("n") or 1)
-        size = body.get("size") or "1024x1024"
-        refused = self._upstream_checks(bare, body, n, size)
-        if refused:
-            return refused
-        source = None
-        image = body.get("image")
-        if model == "gpt-image-1" and image:  # the hub's exact test: other names ignore the images
-            source = self._load(image[0] if isinstance(image, list) else image)
-            if isinstance(source, Response):
-                return source
-        width, height = self._pixels(size, source)
-        if source is None:
+        if model in OTHER_MODELS:
+            size = body.get("size") or "1024x1024"
+            width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
             blobs = [synth.generate(body["prompt"], width, height, "png", i) for i in range(n)]
+            as_url = not self.base64_for_url
         else:
-            blobs = [synth.edit(source, body["prompt"], width, height, None, "png", i) for i in range(n)]
-        cost = MODELS[bare] * n * (2 if body.get("quality") == "hd" else 1)
-        self.credits -= cost
-        return Response.json(self._reply(request.path, bare, body.get("response_format", "url"), blobs, cost))
+            verdict = self._upstream(name, {"prompt": body["prompt"], **{k: body[k] for k in GPT_PARAMETERS if k in body}}, edit=False)
+            if isinstance(verdict, Response):
+                return verdict
+            width, height = _pixels(verdict[1])
+            blobs = [synth.generate(body["prompt"], width, height, "png", 0)]  # the framework dropped n
+            as_url = False  # GPT image models answer base64
+        cost = self._bill(model, n)
+        shape = self.shape or ("hub" if request.path == GENERATION_PATHS[0] else "seed")
+        items = [{"url": self._link(b)} if as_url else self._base64_item(b, shape) for b in blobs]
+        if shape == "seed":
+            return Response.json({"created": int(time.time()), "data": items})
+        return Response.json({"images": items, "data": items, "model": name, "usage": {"aigneHubCredits": cost, "creditPrefix": ""}})
 
-    def _load(self, value: str):
-        if value.startswith(("http://", "https://")):
+    def _base64_item(self, blob: bytes, shape: str) -> dict:
+        encoded = b64encode(blob)
+        return {"b64_json": encoded} if shape == "seed" else {key: encoded for key in self.b64_keys}
+
+    # ---- the native route
+
+    def native(self, request: Request) -> Response:
+        if self.credits <= 0:
+            return self.credit_error()
+        body = request.json() if request.headers.get("content-type", "").startswith("application/json") else None
+        payload = body.get("input") if isinstance(body, dict) else None
+        if not isinstance(payload, dict):
+            return self.error(400, "Check image generation payload: input: Expected object, received undefined")
+        if not isinstance(payload.get("prompt"), str):
+            return self.error(400, "Check image model input: prompt: Required")
+        images = payload.get("image")
+        if images is not None and (not isinstance(images, list) or not all(_is_file_content(item) for item in images)):
+            return self.error(400, "Check image model input: image: Expected array of FileContent ({type: 'file', data} or {type: 'url', url})")
+        n = payload.get("n", 1)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            return self.error(400, "Check image model input: n: Number must be greater than or equal to 1")
+        if payload.get("outputFileType", "file") not in ("file", "url", "local"):
+            return self.error(400, "Check image model input: outputFileType: Invalid enum value")
+        options = payload.get("modelOptions") if isinstance(payload.get("modelOptions"), dict) else {}
+        resolved = self._resolve(options.get("model") or body.get("model") or DEFAULT_IMAGE_MODEL)
+        if isinstance(resolved, Response):
+            return resolved
+        model, name = resolved
+        merged = {**options, **payload}  # the framework reads both, the input's own fields winning
+        sources = [self._source(item) for item in images or []]
+        if any(isinstance(source, Response) for source in sources):
+            return next(source for source in sources if isinstance(source, Response))
+        if model in OTHER_MODELS:
+            if sources:
+                return self.upstream_error(500, f"Model {name} does not support image editing")
+            size = merged.get("size") or "1024x1024"
+            width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
+            count = n
+        else:
+            fields = {"prompt": payload["prompt"], **{snake: merged[camel] for snake, camel in GPT_PARAMETERS.items() if camel in merged}}
+            verdict = self._upstream(name, fields, edit=bool(sources))
+            if isinstance(verdict, Response):
+                return verdict
+            width, height = _pixels(verdict[1], sources[0] if sources else None)
+            count = 1  # the framework passes no n to GPT image models
+        if sources:
+            blobs = [synth.edit(sources[0], payload["prompt"], width, height, None, "png", i) for i in range(count)]
+        else:
+            blobs = [synth.generate(payload["prompt"], width, height, "png", i) for i in range(count)]
+        cost = self._bill(model, n)
+        as_url = payload.get("outputFileType") == "url"
+        items = [
+            {"type": "url", "url": self._link(b), "mimeType": "image/png"} if as_url else {"type": "file", "data": b64encode(b), "mimeType": "image/png"}
+            for b in blobs
+        ]
+        usage = {"inputTokens": len(payload["prompt"].split()) + 65 * len(sources), "outputTokens": 272 * len(blobs),
+                 "aigneHubCredits": cost, "creditPrefix": ""}
+        return Response.json({"images": items, "usage": usage, "model": name, "modelWithProvider": model})
+
+    def _source(self, item: dict):
+        if item["type"] != "file":
             return self.upstream_error(400, "Failed to fetch the image from the URL (the emulator is offline)")
-        if not value.startswith("data:"):
-            return self.upstream_error(500, "Invalid URL")  # bare base64 fails in the hub's code
-        opened = synth.open_data_url(value)
+        opened = synth.open_data_url(f"data:{item.get('mimeType') or 'image/png'};base64,{item['data']}")
         if opened is None:
             return self.upstream_error(400, "Invalid image file or mode for image 1, please check your image file.")
         return opened[1]
 
-    @staticmethod
-    def _pixels(size: str, source) -> tuple[int, int]:
-        if size == "auto":
-            if source is None:
-                return 1024, 1024
-            aspect = source.size[0] / source.size[1]
-            return (1536, 1024) if aspect > 1.2 else (1024, 1536) if aspect < 1 / 1.2 else (1024, 1024)
-        width, _, height = size.partition("x")
-        return int(width), int(height)
 
-    def _reply(self, path: str, bare: str, response_format: str, blobs: list[bytes], cost: float) -> dict:
-        shape = self.shape or ("seed" if path == SEED_PATH else "hub")
-        # Google's models always answer base64; gpt-image-1 has no links either
-        as_url = response_format == "url" and bare in ("dall-e-2", "dall-e-3")
-        if shape == "seed":
-            items = [{"url": self._link(b)} if as_url else {"b64_json": b64encode(b)} for b in blobs]
-            return {"created": int(time.time()), "data": items}
-        if self.base64_for_url:
-            as_url = False
-        items = []
-        for blob in blobs:
-            if as_url:
-                items.append({"url": self._link(blob)})
-            else:
-                encoded = b64encode(blob)
-                items.append({key: encoded for key in self.b64_keys})
-        return {"images": items, "data": items, "model": bare, "usage": {"aigneHubCredits": cost}}
+def _is_file_content(item) -> bool:
+    if not isinstance(item, dict):
+        return False
+    if item.get("type") == "file":
+        return isinstance(item.get("data"), str)
+    if item.get("type") == "url":
+        return isinstance(item.get("url"), str)
+    return item.get("type") == "local" and isinstance(item.get("path"), str)
+
+
+def _pixels(size: str, source=None) -> tuple[int, int]:
+    """The picture size for a checked ``size``; auto follows the input's aspect (or is square)."""
+    if size == "auto":
+        if source is None:
+            return 1024, 1024
+        aspect = source.size[0] / source.size[1]
+        return (1536, 1024) if aspect > 1.2 else (1024, 1536) if aspect < 1 / 1.2 else (1024, 1024)
+    width, _, height = size.partition("x")
+    return int(width), int(height)

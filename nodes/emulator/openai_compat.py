@@ -1,13 +1,17 @@
-"""OpenAI Images API emulator, strict to PROVIDERS.md section 5 and OpenAI's published spec.
+"""OpenAI Images API emulator, strict to PROVIDERS.md sections 0 and 5 and OpenAI's published spec.
 
-Plays api.openai.com (dall-e-2, dall-e-3, GPT image models) and, through ``extra_models``, the
-other servers that speak the same API with models of their own (any parameter accepted).
-Result links are served under ``/files/`` without auth, as OpenAI's storage links are.
+Plays api.openai.com as of 2026-11-29 (the gpt-image-2 family; gpt-image-1.5, 1-mini and
+chatgpt-image-latest until their shutdown date; dall-e-2, dall-e-3 and gpt-image-1 answer 404
+model_not_found) and, through ``extra_models``, the other servers that speak the same API with
+models of their own (any parameter accepted, ``url`` results on request). Result links are served
+under ``/files/`` without auth, as storage links are.
 """
 
 from __future__ import annotations
 
+import datetime
 import io
+import re
 import time
 import uuid
 
@@ -18,30 +22,52 @@ from ..core.payloads import b64encode
 from . import synth
 from .server import App, Part, Request, Response
 
-MODELS = ["dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "chatgpt-image-latest"]
+# Written out on purpose instead of imported from the pack's catalogue: this is an independent
+# reading of OpenAI's contract (as of 2026-11-29), so a wrong catalogue fails the tests.
+GPT_2_PRESETS = ["1024x1024", "1536x1024", "1024x1536", "2048x2048", "2048x1152", "1152x2048", "3840x2160", "2160x3840"]
+LEGACY_SIZES = ["1024x1024", "1536x1024", "1024x1536"]
+# model -> (flexible sizes, qualities, transparent background, input_fidelity values, edits only)
+GPT_MODELS = {
+    "gpt-image-2": (True, ["low", "medium", "high", "auto"], False, [], False),
+    "gpt-image-2-2026-04-21": (True, ["low", "medium", "high", "auto"], False, [], False),
+    "gpt-image-2.5-flare": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
+    "gpt-image-2.5-sunburst": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
+    "gpt-image-2.6-flare": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
+    "gpt-image-2.6-sunburst": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
+    "gpt-image-1.5": (False, ["low", "medium", "high", "auto"], True, ["high", "low"], False),
+    "gpt-image-1-mini": (False, ["low", "medium", "high", "auto"], True, [], False),
+    "chatgpt-image-latest": (False, ["low", "medium", "high", "auto"], True, [], True),
+}
+SHUTDOWN = {"gpt-image-1.5": "2026-12-01", "gpt-image-1-mini": "2026-12-01", "chatgpt-image-latest": "2026-12-01"}
+RETIRED = {"dall-e-2": "2026-05-12", "dall-e-3": "2026-05-12", "gpt-image-1": "2026-10-23"}
 OTHER_MODELS = ["gpt-4o", "text-embedding-3-small", "whisper-1"]
-GPT_SIZES = ["1024x1024", "1536x1024", "1024x1536"]
-GENERATE_RULES = {
-    "dall-e-2": {"prompt": 1000, "n": 10, "sizes": ["256x256", "512x512", "1024x1024"], "quality": ["standard"], "params": {"response_format", "quality"}},
-    "dall-e-3": {"prompt": 4000, "n": 1, "sizes": ["1024x1024", "1792x1024", "1024x1792"], "quality": ["standard", "hd"], "params": {"response_format", "quality", "style"}},
-    "gpt-image": {"prompt": 32000, "n": 10, "sizes": [*GPT_SIZES, "auto"], "quality": ["low", "medium", "high", "auto"],
-                  "params": {"quality", "background", "output_format", "output_compression", "moderation"}},
-}
-EDIT_RULES = {
-    "dall-e-2": {**GENERATE_RULES["dall-e-2"], "params": {"response_format", "quality"}},
-    "gpt-image": {**GENERATE_RULES["gpt-image"], "params": {"quality", "background", "output_format", "output_compression", "input_fidelity"}},
-}
-COMMON_FIELDS = {"model", "prompt", "n", "size", "user", "stream", "partial_images"}
+GENERATION_FIELDS = {"model", "prompt", "n", "size", "user", "stream", "partial_images", "quality", "background",
+                     "output_format", "output_compression", "moderation"}
+EDIT_FIELDS = {"model", "prompt", "n", "size", "user", "stream", "partial_images", "quality", "background",
+               "output_format", "output_compression", "input_fidelity"}
 ENUMS = {
-    "style": ["vivid", "natural"],
     "background": ["transparent", "opaque", "auto"],
     "output_format": ["png", "jpeg", "webp"],
     "response_format": ["url", "b64_json"],
     "moderation": ["low", "auto"],
     "input_fidelity": ["high", "low"],
 }
+_SIZE = re.compile(r"^(\d+)x(\d+)$")
 TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
          413: "invalid_request_error", 429: "requests"}
+
+
+def flexible_size_problem(width: int, height: int) -> str:
+    """gpt-image-2's rule, in OpenAI's words; '' when the size is allowed."""
+    if width % 16 or height % 16:
+        return "Width and height must both be divisible by 16."
+    if max(width, height) > 3840:
+        return "The longest edge must be at most 3840 pixels."
+    if max(width, height) > 3 * min(width, height):
+        return "The aspect ratio must be between 1:3 and 3:1."
+    if not 655_360 <= width * height <= 8_294_400:
+        return "The total number of pixels must be between 655,360 and 8,294,400."
+    return ""
 
 
 class Refused(Exception):
@@ -52,19 +78,14 @@ class Refused(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-def family(model: str) -> str:
-    if model.startswith(("gpt-image-", "chatgpt-image-")):
-        return "gpt-image"
-    return model
-
-
 class OpenAIApp(App):
     name = "openai"
 
-    def __init__(self, token: str | None = "fake-openai-key", extra_models: tuple[str, ...] = ()):
+    def __init__(self, token: str | None = "fake-openai-key", extra_models: tuple[str, ...] = (), today: datetime.date | None = None):
         super().__init__()
         self.token = token  # None: a server without auth
-        self.extra_models = list(extra_models)
+        self.extra_models = list(extra_models)  # another server's models: any parameter, links on request
+        self.today = today or datetime.date.today()  # models whose shutdown date has come answer 404
         self.files: dict[str, bytes] = {}
         self.routes = {
             ("GET", "/v1/models"): self.models,
@@ -103,28 +124,40 @@ class OpenAIApp(App):
         masked = given[:3] + "*" * max(0, len(given) - 7) + given[-4:] if len(given) > 8 else "***"
         return self.error(401, f"Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.", code="invalid_api_key")
 
+    def _served(self, model: str) -> bool:
+        shutdown = SHUTDOWN.get(model)
+        return model in GPT_MODELS and (shutdown is None or datetime.date.fromisoformat(shutdown) > self.today)
+
     def models(self, request: Request) -> Response:
-        data = [{"id": m, "object": "model", "created": 1698785189, "owned_by": "system"} for m in [*MODELS, *OTHER_MODELS]]
-        data += [{"id": m, "object": "model", "created": 1735689600, "owned_by": "local"} for m in self.extra_models]
+        data = [
+            {"id": m, "object": "model", "created": 1745193600, "owned_by": "system", "shutdown_date": SHUTDOWN.get(m)}
+            for m in GPT_MODELS if self._served(m)
+        ]
+        data += [{"id": m, "object": "model", "created": 1698785189, "owned_by": "system", "shutdown_date": None} for m in OTHER_MODELS]
+        data += [{"id": m, "object": "model", "created": 1735689600, "owned_by": "local", "shutdown_date": None} for m in self.extra_models]
         return Response.json({"object": "list", "data": data})
 
     # ---- checks shared by both calls
 
-    def _rules(self, table: dict, model, operation: str) -> dict | None:
+    def _rules(self, model, edit: bool) -> tuple | None:
+        """The model's row of GPT_MODELS, None for another server's model, or the refusal."""
         if not isinstance(model, str) or not model:
             raise Refused(400, "Invalid type for 'model': expected a string.", "model", "invalid_type")
         if model in self.extra_models:
             return None
-        if model not in MODELS:
+        if model in RETIRED or (model in GPT_MODELS and not self._served(model)):
+            raise Refused(404, f"The model `{model}` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations", None, "model_not_found")
+        if model not in GPT_MODELS:
             raise Refused(404, f"The model `{model}` does not exist or you do not have access to it.", None, "model_not_found")
-        if family(model) not in table:
-            raise Refused(400, f"Invalid model {model}. The model does not support {operation}.", "model", "invalid_value")
-        return table[family(model)]
+        rules = GPT_MODELS[model]
+        if rules[4] and not edit:
+            raise Refused(400, f"Invalid model {model}. The model does not support image generation.", "model", "invalid_value")
+        return rules
 
-    def _check(self, fields: dict, rules: dict | None, model: str, extra: set[str]) -> tuple[int, str]:
+    def _check(self, fields: dict, rules: tuple | None, model: str, allowed: set[str]) -> tuple[int, str]:
         """Validate the parameters; return (n, size) as the server will use them."""
         for name in fields:
-            if name not in COMMON_FIELDS | extra | {"quality", "style", "background", "output_format", "output_compression", "response_format", "moderation", "input_fidelity"}:
+            if name not in allowed | {"response_format", "style"}:
                 raise Refused(400, f"Unrecognized request argument supplied: {name}", None, "unknown_parameter")
         prompt = fields.get("prompt")
         if not isinstance(prompt, str) or not prompt:
@@ -132,31 +165,38 @@ class OpenAIApp(App):
         n = fields.get("n", 1)
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
             raise Refused(400, f"Invalid 'n': must be an integer between 1 and 10, got {n!r}.", "n", "invalid_value")
-        for name, allowed in ENUMS.items():
-            if name in fields and fields[name] not in allowed:
-                raise Refused(400, f"Invalid value: '{fields[name]}'. Supported values are: {', '.join(repr(a) for a in allowed)}.", name, "invalid_value")
         compression = fields.get("output_compression")
         if compression is not None and (isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 100):
             raise Refused(400, "Invalid 'output_compression': must be an integer between 0 and 100.", "output_compression", "invalid_value")
         size = fields.get("size")
-        if rules is None:
+        if rules is None:  # another server's model: anything goes
             return n, size if isinstance(size, str) and "x" in size else "512x512"
-        for name in fields:
-            if name not in COMMON_FIELDS | extra | rules["params"]:
+        flexible, qualities, transparent, fidelities, _ = rules
+        for name in ("response_format", "style"):
+            if name in fields:
                 raise Refused(400, f"Unknown parameter: '{name}' is not supported with the {model} model.", name, "unknown_parameter")
-        if len(prompt) > rules["prompt"]:
-            raise Refused(400, f"Invalid 'prompt': string too long. Expected a string with maximum length {rules['prompt']}, but got a string with length {len(prompt)} instead.", "prompt", "string_above_max_length")
-        if n > rules["n"]:
-            raise Refused(400, f"You must provide n=1 for {model}." if rules["n"] == 1 else "n is too large", "n", "invalid_value")
-        if "quality" in fields and fields["quality"] not in rules["quality"]:
-            raise Refused(400, f"Invalid value: '{fields['quality']}'. Supported values are: {', '.join(repr(q) for q in rules['quality'])}.", "quality", "invalid_value")
-        if size is not None and size not in rules["sizes"]:
-            raise Refused(400, f"Invalid value: '{size}'. Supported values are: {', '.join(repr(s) for s in rules['sizes'])}.", "size", "invalid_value")
+        for name, values in ENUMS.items():
+            if name in fields and fields[name] not in values:
+                raise Refused(400, f"Invalid value: '{fields[name]}'. Supported values are: {', '.join(repr(v) for v in values)}.", name, "invalid_value")
+        if len(prompt) > 32000:
+            raise Refused(400, f"Invalid 'prompt': string too long. Expected a string with maximum length 32000, but got a string with length {len(prompt)} instead.", "prompt", "string_above_max_length")
+        if "quality" in fields and fields["quality"] not in qualities:
+            raise Refused(400, f"Invalid value: '{fields['quality']}'. Supported values are: {', '.join(repr(q) for q in qualities)}.", "quality", "invalid_value")
+        if fields.get("background") == "transparent" and not transparent:
+            raise Refused(400, f"Transparent background is not supported for {model}.", "background", "invalid_value")
+        if "input_fidelity" in fields and fields["input_fidelity"] not in fidelities:
+            raise Refused(400, f"input_fidelity is not supported for {model}.", "input_fidelity", "unsupported_parameter")
+        if size is not None and size != "auto" and size not in (GPT_2_PRESETS if flexible else LEGACY_SIZES):
+            match = _SIZE.match(size) if isinstance(size, str) else None
+            problem = flexible_size_problem(int(match.group(1)), int(match.group(2))) if match and flexible else "not a supported size"
+            if problem:
+                supported = "auto or WIDTHxHEIGHT" if flexible else ", ".join(repr(v) for v in [*LEGACY_SIZES, "auto"])
+                raise Refused(400, f"Invalid value: '{size}'. {problem} Supported values are: {supported}.", "size", "invalid_value")
         if compression is not None and fields.get("output_format", "png") == "png":
             raise Refused(400, "output_compression is only supported for the jpeg and webp output formats.", "output_compression", "invalid_value")
         if fields.get("background") == "transparent" and fields.get("output_format") == "jpeg":
             raise Refused(400, "Transparent background is not supported for the jpeg output format.", "background", "invalid_value")
-        return n, size or ("auto" if family(model) == "gpt-image" else "1024x1024")
+        return n, size or "auto"
 
     # ---- generations
 
@@ -166,9 +206,9 @@ class OpenAIApp(App):
         body = request.json()
         if not isinstance(body, dict):
             raise Refused(400, "We could not parse the JSON body of your request.")
-        model = body.get("model", "dall-e-2")
-        rules = self._rules(GENERATE_RULES, model, "image generation")
-        n, size = self._check({k: v for k, v in body.items()}, rules, model, set())
+        model = body.get("model", "gpt-image-1.5")
+        rules = self._rules(model, edit=False)
+        n, size = self._check(body, rules, model, GENERATION_FIELDS)
         width, height = _dimensions(size, (1024, 1024))
         prompt = body["prompt"]
         blobs = [_picture(synth.generate(prompt, width, height, "png", i), body.get("output_format", "png"), body.get("background") == "transparent") for i in range(n)]
@@ -195,21 +235,17 @@ class OpenAIApp(App):
         if {"image", "image[]"} & set(fields) or "mask" in fields:
             raise Refused(400, "'image' and 'mask' must be sent as files.", "image", "invalid_type")
         model = fields.get("model", "gpt-image-1.5")
-        rules = self._rules(EDIT_RULES, model, "image edits")
-        n, size = self._check(fields, rules, model, set())
+        rules = self._rules(model, edit=True)
+        n, size = self._check(fields, rules, model, EDIT_FIELDS)
         sources = request.files("image") + request.files("image[]")
         if not sources:
             raise Refused(400, "Missing required parameter: 'image'.", "image", "missing_required_parameter")
         if request.files("image") and request.files("image[]"):
             raise Refused(400, "Send either 'image' or 'image[]', not both.", "image", "invalid_value")
-        is_dalle = model == "dall-e-2"
-        limit = 4 if is_dalle else 50
-        if len(sources) > (1 if is_dalle else 16):
-            raise Refused(400, f"Too many images: {model} takes {'one image' if is_dalle else 'at most 16 images'}.", "image", "invalid_value")
-        pictures = [self._open(part, "image", limit, ("PNG",) if is_dalle else ("PNG", "JPEG", "WEBP")) for part in sources]
+        if len(sources) > 16:
+            raise Refused(400, f"Too many images: {model} takes at most 16 images.", "image", "invalid_value")
+        pictures = [self._open(part, "image", 50, ("PNG", "JPEG", "WEBP")) for part in sources]
         first = pictures[0]
-        if is_dalle and first.size[0] != first.size[1]:
-            raise Refused(400, "Invalid input image - image must be square.", "image", "invalid_value")
         mask = None
         if request.files("mask"):
             mask = self._open(request.files("mask")[0], "mask", 4, ("PNG",))
@@ -236,9 +272,9 @@ class OpenAIApp(App):
 
     # ---- replies
 
-    def _reply(self, model: str, rules: dict | None, fields: dict, blobs: list[bytes], *, size: str, prompt: str, input_images: int = 0) -> Response:
+    def _reply(self, model: str, rules: tuple | None, fields: dict, blobs: list[bytes], *, size: str, prompt: str, input_images: int = 0) -> Response:
         reply: dict = {"created": int(time.time())}
-        if model in ("dall-e-2", "dall-e-3") and fields.get("response_format", "url") == "url":
+        if rules is None and fields.get("response_format") == "url":  # another server's links
             items = []
             for blob in blobs:
                 name = f"img-{uuid.uuid4().hex}.png"
@@ -246,15 +282,12 @@ class OpenAIApp(App):
                 items.append({"url": f"{self.base_url}/files/{name}"})
         else:
             items = [{"b64_json": b64encode(blob)} for blob in blobs]
-        if model == "dall-e-3":
-            for item in items:
-                item["revised_prompt"] = f"A detailed rendering of: {prompt}"
         reply["data"] = items
-        if rules is not None and family(model) == "gpt-image":
+        if rules is not None:
             reply.update({
                 "background": "transparent" if fields.get("background") == "transparent" else "opaque",
                 "output_format": fields.get("output_format", "png"),
-                "size": size if size in GPT_SIZES else "1024x1024",
+                "size": size,
                 "quality": fields.get("quality", "auto") if fields.get("quality", "auto") != "auto" else "medium",
             })
             text_tokens = len(prompt.split())

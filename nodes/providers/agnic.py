@@ -12,8 +12,9 @@ from typing import Any, Sequence
 from ..core.envelopes import default_error_message
 from ..core import validation as check
 from ..core.credentials import Provider
-from ..core.errors import InputError, RemoteImageError
-from . import openai_wire
+from ..core.errors import RemoteImageError
+from . import agnic_models, openai_wire
+from .catalogue import EDIT, GENERATE
 from .results import ImageResult
 
 PROVIDER = Provider(
@@ -24,34 +25,16 @@ PROVIDER = Provider(
     default_base_url="https://api.agnic.ai/v1",
 )
 
-# The seed's model first; the others are OpenRouter's image models (any name is accepted).
-MODELS = [
-    "google/gemini-2.0-flash",
-    "google/gemini-2.5-flash-image",
-    "google/gemini-3-pro-image-preview",
-    "openai/gpt-5-image-mini",
-    "black-forest-labs/flux.2-pro",
-]
-DEFAULT_MODEL = MODELS[0]
-
-# Ratio -> the resolution it gives: the seed's five, then the ones OpenRouter documents.
-# nodes/emulator/agnic.py writes the table out again on purpose, so a wrong entry fails the tests.
-ASPECT_RATIOS = {
-    "1:1": (1024, 1024),
-    "16:9": (1344, 768),
-    "9:16": (768, 1344),
-    "4:3": (1184, 864),
-    "3:2": (1248, 832),
-    "2:3": (832, 1248),
-    "3:4": (864, 1184),
-    "4:5": (896, 1152),
-    "5:4": (1152, 896),
-    "21:9": (1536, 672),
-}
-AUTO = "auto"  # not sent: the model's default (for edits: the input's shape)
-IMAGE_SIZES = ["1K", "2K", "4K"]
+CATALOGUE = agnic_models.CATALOGUE
+DEFAULT_MODEL = agnic_models.DEFAULT_MODEL
+MODELS = CATALOGUE.all_ids(GENERATE)
+EDIT_MODELS = CATALOGUE.all_ids(EDIT)
+ASPECT_RATIOS = agnic_models.RATIOS  # what the nodes offer; each model's own list is its catalogue entry
+AUTO = "auto"  # not sent: the model's default (for edits: the input's shape); for modalities: from the model list
+IMAGE_SIZES = list(agnic_models.IMAGE_SIZES)
 # What the modalities input offers -> what is sent. Image-only models (FLUX, ...) need ["image"].
 MODALITIES = {"image+text": ["image", "text"], "image": ["image"]}
+MODALITY_CHOICES = [AUTO, *MODALITIES]
 MAX_COUNT = 8  # calls per node run; each is billed
 MAX_SEED = 2**31 - 1  # models take 32-bit seeds; larger ComfyUI seeds are folded into range
 
@@ -62,23 +45,37 @@ STATUS_HINTS = {
 }
 
 _MODALITY_404 = re.compile(r"output modalit", re.I)
+_UNKNOWN_MODEL = re.compile(r"not a valid model", re.I)
 
 
-def is_gemini(model: str) -> bool:
-    return "gemini" in model.lower()
-
-
-def check_options(*, model: str, prompt: str, aspect_ratio: str, image_size: str, modalities: str, allow_auto_ratio: bool = False) -> str:
-    """Refuse what the gateway would refuse, before anything is sent; returns the cleaned model."""
+def check_options(
+    *, model: str, prompt: str, aspect_ratio: str, image_size: str, modalities: str, edit: bool = False, on=None
+) -> str:
+    """Refuse what the gateway would refuse, before anything is sent; returns the cleaned model.
+    A model the catalogue knows gets only the aspect ratios and image sizes it takes."""
     model = check.model_name(model)
+    rules = CATALOGUE.rules(model, EDIT if edit else GENERATE, on)
     check.prompt(prompt)
-    ratios = [AUTO, *ASPECT_RATIOS] if allow_auto_ratio else list(ASPECT_RATIOS)
-    check.choice(aspect_ratio, ratios, what="aspect_ratio")
+    check.choice(aspect_ratio, [AUTO, *ASPECT_RATIOS] if edit else list(ASPECT_RATIOS), what="aspect_ratio")
     check.choice(image_size, [AUTO, *IMAGE_SIZES], what="image_size")
-    if image_size != AUTO and not is_gemini(model):
-        raise InputError(f"image_size {image_size} works only with Gemini models, not {model}; set image_size to {AUTO}")
-    check.choice(modalities, MODALITIES, what="modalities")
+    check.choice(modalities, MODALITY_CHOICES, what="modalities")
+    if rules is not None:
+        for name, value in (("aspect_ratio", aspect_ratio), ("image_size", image_size)):
+            if value != AUTO:
+                rules.check_option(model, name, value, AUTO)
     return model
+
+
+def modalities_for(choice: str, model: str, live_outputs: dict[str, list[str]] | None) -> list[str]:
+    """What to send for the modalities input: "auto" asks for image only when the model answers
+    in images only (the gateway's model list says so, else the catalogue), image and text otherwise."""
+    if choice != AUTO:
+        return list(MODALITIES[choice])
+    outputs = (live_outputs or {}).get(model)
+    if outputs is None:
+        entry = CATALOGUE.find(model)
+        outputs = entry.output_modalities if entry is not None else ()
+    return ["image"] if "image" in outputs and "text" not in outputs else ["image", "text"]
 
 
 def chat_body(
@@ -87,9 +84,10 @@ def chat_body(
     prompt: str,
     aspect_ratio: str = "1:1",
     image_size: str = AUTO,
-    modalities: str = "image+text",
+    modalities: str = AUTO,
     seed: int | None = None,
     image_urls: Sequence[str] = (),
+    live_outputs: dict[str, list[str]] | None = None,
 ) -> dict:
     """One ``POST /chat/completions`` body; input images become ``image_url`` parts after the text."""
     model = check_options(
@@ -98,7 +96,7 @@ def chat_body(
         aspect_ratio=aspect_ratio,
         image_size=image_size,
         modalities=modalities,
-        allow_auto_ratio=bool(image_urls),
+        edit=bool(image_urls),
     )
     if image_urls:
         content: Any = [{"type": "text", "text": prompt}]
@@ -108,7 +106,7 @@ def chat_body(
     body: dict[str, Any] = {
         "model": model,
         "messages": [{"role": "user", "content": content}],
-        "modalities": list(MODALITIES[modalities]),
+        "modalities": modalities_for(modalities, model, live_outputs),
     }
     image_config = {}
     if aspect_ratio != AUTO:
@@ -197,25 +195,41 @@ def error_details(body: Any) -> str:
     if _MODALITY_404.search(str(error.get("message", ""))):
         details += (
             ". This model cannot answer in the requested modalities: image-only models (e.g. FLUX) need "
-            "modalities 'image' instead of 'image+text'"
+            "modalities 'image' (or 'auto', which reads them from the model list) instead of 'image+text'"
         )
     return details
+
+
+def _items(body: Any) -> list:
+    items = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise RemoteImageError("the model list reply has no 'data' list")
+    return items
+
+
+def _outputs(item: Any) -> list | None:
+    architecture = item.get("architecture") if isinstance(item, dict) else None
+    outputs = architecture.get("output_modalities") if isinstance(architecture, dict) else None
+    return outputs if isinstance(outputs, list) else None
+
+
+def model_outputs(body: Any) -> dict[str, list[str]]:
+    """``/models`` -> id: its ``architecture.output_modalities``, for the entries that carry them."""
+    return {item["id"]: _outputs(item) for item in _items(body) if _outputs(item) is not None and isinstance(item.get("id"), str)}
 
 
 def image_model_ids(body: Any) -> list[str]:
     """``/models`` -> sorted ids; only image-output models when entries carry
     ``architecture.output_modalities`` (OpenRouter's shape), every model otherwise (plain OpenAI list)."""
-    items = body.get("data") if isinstance(body, dict) else body
-    if not isinstance(items, list):
-        raise RemoteImageError("the model list reply has no 'data' list")
-
-    def outputs(item):
-        architecture = item.get("architecture") if isinstance(item, dict) else None
-        return architecture.get("output_modalities") if isinstance(architecture, dict) else None
-
-    if any(isinstance(outputs(item), list) for item in items):
-        items = [item for item in items if "image" in (outputs(item) or [])]
+    items = _items(body)
+    if any(_outputs(item) is not None for item in items):
+        items = [item for item in items if "image" in (_outputs(item) or [])]
     return openai_wire.parse_model_ids(items)
+
+
+def is_unknown_model(error: RemoteImageError) -> bool:
+    """OpenRouter's "<id> is not a valid model ID" (HTTP 400)."""
+    return bool(_UNKNOWN_MODEL.search(error.message))
 
 
 def error_message(body: Any) -> str:

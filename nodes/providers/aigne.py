@@ -1,21 +1,28 @@
-"""AIGNE Hub (PROVIDERS.md section 2): one JSON call that generates, or edits through ``image``.
+"""AIGNE Hub (PROVIDERS.md sections 0 and 2): generations on the hub's v2 OpenAI-style route,
+edits on its native route with FileContent images.
 
-The seed page and the hub's code disagree on the path and the reply's shape, so the path is an
-input (the seed's path by default) and replies are read in both shapes: the seed's
-``{created, data: [{url | b64_json}]}`` and the code's ``{images, data, model, usage}`` whose items
-carry the base64 under ``b64_json``, ``base64`` and ``b64Json``.
+Hubs differ in which generation path they serve (``/api/v2/image/generations``; a newer branch
+also ``/api/v2/images/generations``; the docs show ``/api/images/generations``, which no hub
+built from the current code serves), so a path that answers "no such route" (a 404 that is not
+JSON; such a 404 is not billed) gives way to the next. Replies are read in every shape: the
+v2 route's ``{images, data, model, usage}`` with the base64 under ``b64_json``, ``base64`` and
+``b64Json``, OpenAI's ``{created, data}``, and the native ``{images: [FileContent], usage}``.
 """
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
-from ..core.envelopes import default_error_message
 from ..core import validation as check
 from ..core.credentials import Provider
-from ..core.errors import InputError
-from . import openai_wire
+from ..core.envelopes import default_error_message
+from ..core.errors import InputError, RemoteImageError
+from ..core.payloads import b64decode, b64encode, mime_type, split_data_url
+from . import aigne_models, catalogue, openai_wire
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
+from .results import ImageResult, ResultImage
 
 PROVIDER = Provider(
     id="aigne",
@@ -25,132 +32,227 @@ PROVIDER = Provider(
     default_base_url="",  # every hub has its own URL (and mount path): the user must name it
 )
 
-SEED_PATH = "/api/images/generations"  # the seed page
-HUB_PATH = "/api/v2/image/generations"  # what the hub's code serves to access-key users
+CATALOGUE = aigne_models.CATALOGUE
+DEFAULT_MODEL = aigne_models.DEFAULT_MODEL
+GENERATE_MODELS = CATALOGUE.all_ids(GENERATE)
+EDIT_MODELS = CATALOGUE.all_ids(EDIT)
+GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
+EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
 
-MODELS = ["dall-e-2", "dall-e-3", "gpt-image-1", "openai/dall-e-2", "openai/dall-e-3", "openai/gpt-image-1"]
-EDIT_MODEL = "gpt-image-1"  # the only model the hub hands ``image`` to (compared by exact name)
-# Per-model sizes (OpenAI's rules, which the hub passes on); other models take any WIDTHxHEIGHT.
-SIZES = {
-    "dall-e-2": list(openai_wire.DALL_E_2_SIZES),
-    "dall-e-3": list(openai_wire.DALL_E_3_SIZES),
-    "gpt-image-1": [*openai_wire.GPT_IMAGE_SIZES, "auto"],
-}
-# OpenAI's prompt limits, which the hub passes on too; other models' limits are their own.
-PROMPT_LIMITS = {
-    "dall-e-2": openai_wire.PROMPT_LIMITS["dall-e-2"],
-    "dall-e-3": openai_wire.PROMPT_LIMITS["dall-e-3"],
-    "gpt-image-1": openai_wire.PROMPT_LIMITS["gpt-image"],
-}
-GENERATE_SIZES = ["1024x1024", "512x512", "256x256", "1792x1024", "1024x1792", "1536x1024", "1024x1536", "auto"]
-QUALITIES = ["standard", "hd"]
-STYLES = ["vivid", "natural"]
+GENERATION_PATH = "/api/v2/image/generations"  # the hub's current code
+GENERATION_PATHS = (GENERATION_PATH, "/api/v2/images/generations", "/api/images/generations")  # in the order tried
+NATIVE_PATH = "/api/v2/image"  # the hub's own route, which its SDK uses; it takes FileContent images
+MODELS_PATH = "/api/ai-providers/models?type=image"  # the hub's public model list
+
+QUALITIES = [AUTO, "low", "medium", "high", "xhigh", "max"]
+BACKGROUNDS = [AUTO, "transparent", "opaque"]
+OUTPUT_FORMATS = [AUTO, "png", "jpeg", "webp"]
+MODERATIONS = [AUTO, "low"]
 RESPONSE_FORMATS = ["b64_json", "url"]
+DEFAULT_COMPRESSION = 100
+UNSET = {"output_compression": DEFAULT_COMPRESSION}
 MAX_N = 10
 MAX_BODY_BYTES = 30 * 1024 * 1024  # the hub refuses larger request bodies
+# the native route's option names (the framework reads camelCase)
+NATIVE_NAMES = {"output_format": "outputFormat", "output_compression": "outputCompression"}
 
 STATUS_HINTS = {
     402: "the AIGNE Hub credits of this key are used up; buy more at the link in the message (or ask "
     "the hub's admin), then run again",
-    404: f"the hub has no such endpoint: AIGNE_HUB_BASE_URL must include the hub's mount path, and hubs "
-    f"built from the hub's code serve path {HUB_PATH} (the docs show {SEED_PATH})",
+    404: f"the hub has no such endpoint: AIGNE_HUB_BASE_URL must include the hub's mount path; hubs built "
+    f"from the hub's code serve {GENERATION_PATH}",
     500: "the hub or its upstream provider failed (an upstream rate limit also shows as 500); try again later",
 }
 
-_PROVIDER_PREFIX = re.compile(r"^[\w.-]+/")
 _PATH = re.compile(r"^/[\w./~-]*$")
-
-
-def base_model(model: str) -> str:
-    """``openai/dall-e-3`` -> ``dall-e-3``: the hub's provider/model names follow the bare model's rules."""
-    return _PROVIDER_PREFIX.sub("", model.strip(), count=1).lower()
+# The hub relays an upstream "no such model" (OpenAI: "The model `x` does not exist", code
+# model_not_found) as a JSON 404, a newer hub says "No available provider for model: x".
+_UNKNOWN_MODEL = re.compile(r"does not exist|model_not_found|no available provider|not a valid model", re.I)
 
 
 def check_path(path: Any) -> str:
     path = (path or "").strip() if isinstance(path, str) else path
     if not isinstance(path, str) or not _PATH.match(path) or ".." in path:
         raise InputError(
-            f"path {path!r} must be the image endpoint below the base URL, starting with /: "
-            f"{SEED_PATH} (the docs) or {HUB_PATH} (the hub's code)"
+            f"path {path!r} must be the generation endpoint below the base URL, starting with /, "
+            f"e.g. {GENERATION_PATH}"
         )
     return path
 
 
-def _check_size(size: Any, bare: str) -> str:
-    allowed = SIZES.get(bare)
-    if allowed is not None:
-        if size not in allowed:
-            raise InputError(f"size {size!r} is not allowed for {bare}; use one of: {', '.join(allowed)}")
-        return size
-    if size != "auto":
-        check.parse_size(size)
-    return size
+def paths_to_try(path: str, remembered: str | None) -> list[str]:
+    """The chosen path first (the one that worked for this hub, when the input is left at the
+    default), then the other known generation paths."""
+    first = remembered if remembered and path == GENERATION_PATH else path
+    return [first, *(known for known in GENERATION_PATHS if known != first)]
 
 
-def generation_body(
-    *,
-    prompt: str,
-    model: str,
-    n: int,
-    size: str,
-    quality: str,
-    style: str,
-    response_format: str,
-) -> dict:
-    """The JSON body for a generation; ``quality`` and ``style`` go only to dall-e-3."""
-    model = check.model_name(model)
-    bare = base_model(model)
-    check.prompt(prompt, max_chars=PROMPT_LIMITS.get(bare))
-    check.count(n, high=MAX_N)
-    if bare == "dall-e-3" and n != 1:
-        raise InputError(f"n is {n}; dall-e-3 makes one image per call, so n must be 1 (dall-e-2 and gpt-image-1 take 1-10)")
-    _check_size(size, bare)
+# --- requests -----------------------------------------------------------------------------------
+
+
+class Plan:
+    """A checked request: its options and how many calls make the ``n`` images asked for."""
+
+    def __init__(self, *, model: str, prompt: str, n: int, size: str, options: dict, operation: str, on=None):
+        self.model = check.model_name(model)
+        self.rules = CATALOGUE.rules(self.model, operation, on)
+        check.prompt(prompt, max_chars=self.rules.prompt_limit if self.rules else None)
+        check.count(n, high=MAX_N)
+        size = (size or "").strip() or AUTO
+        self.size = self.rules.check_size(self.model, size) if self.rules else (size if size == AUTO else _form(size))
+        self.options = {}
+        for name, value in options.items():
+            unset = UNSET.get(name, AUTO)
+            if value == unset:
+                continue
+            if self.rules is not None:
+                self.rules.check_option(self.model, name, value, unset)
+            self.options[name] = value
+        if self.options.get("background") == "transparent" and self.options.get("output_format") == "jpeg":
+            raise InputError(f"a transparent background needs output_format png or webp for {self.model}, not jpeg")
+        if "output_compression" in self.options and self.options.get("output_format") not in ("jpeg", "webp"):
+            raise InputError(f"output_compression applies only to jpeg and webp output; set output_format to one of them for {self.model}")
+        self.prompt = prompt
+        # GPT image models get one image per call on the hub (its framework drops n): n calls then
+        self.calls = n if self.rules is not None and self.rules.max_n == 1 else 1
+        self.n = 1 if self.calls > 1 else n
+
+
+def _form(size: str) -> str:
+    width, height = check.parse_size(size)
+    return f"{width}x{height}"
+
+
+def generation_plan(*, model: str, prompt: str, n: int, size: str, on: datetime.date | None = None, **options) -> Plan:
+    """``options``: quality, background, output_format, output_compression, moderation ("auto" = not sent)."""
+    return Plan(model=model, prompt=prompt, n=n, size=size, options=options, operation=GENERATE, on=on)
+
+
+def generation_body(plan: Plan, response_format: str) -> dict:
+    """One call's JSON body for the v2 (OpenAI-style) route; response_format only goes to models
+    the catalogue does not know (GPT image models always answer base64 and refuse it)."""
     check.choice(response_format, RESPONSE_FORMATS, what="response_format")
-    body = {"prompt": prompt, "model": model, "n": n, "size": size}
-    if not bare.startswith("gpt-image"):  # GPT image models refuse it (and always answer base64)
+    body = {"prompt": plan.prompt, "model": plan.model, "n": plan.n, "size": plan.size, **plan.options}
+    if plan.rules is None:
         body["response_format"] = response_format
-    if bare == "dall-e-3":
-        body["quality"] = check.choice(quality, QUALITIES, what="quality")
-        body["style"] = check.choice(style, STYLES, what="style")
     return body
 
 
-def check_edit(*, prompt: str, model: str, n: int, size: str) -> None:
-    """Everything about an edit that can be checked before the images are encoded."""
-    model = check.model_name(model)
-    if base_model(model) != EDIT_MODEL:
-        raise InputError(f"model {model!r} cannot edit on AIGNE Hub: the hub passes input images only to {EDIT_MODEL}")
-    check.prompt(prompt, max_chars=PROMPT_LIMITS[EDIT_MODEL])
-    check.count(n, high=MAX_N)
-    _check_size(size, EDIT_MODEL)
+def edit_plan(*, model: str, prompt: str, n: int, size: str, on: datetime.date | None = None, **options) -> Plan:
+    """``options``: quality, background, output_format, output_compression."""
+    return Plan(model=model, prompt=prompt, n=n, size=size, options=options, operation=EDIT, on=on)
 
 
-def edit_body(*, prompt: str, model: str, n: int, size: str, image_urls: list[str]) -> dict:
-    """The same call with the input images in ``image``: a string for one, an array for several."""
-    check_edit(prompt=prompt, model=model, n=n, size=size)
-    if not image_urls:
+def file_content(blob: bytes, index: int) -> dict:
+    """One input image as the framework's FileContent."""
+    return {"type": "file", "data": b64encode(blob), "mimeType": mime_type(blob), "filename": f"image_{index + 1}.png"}
+
+
+def edit_body(plan: Plan, files: list[dict]) -> dict:
+    """The native route's body: ``{"input": {prompt, image: [FileContent], n, size, outputFileType,
+    modelOptions: {model, ...options}}}``; "file" asks for the images inside the reply."""
+    if not files:
         raise InputError("no input image; connect at least one image to edit")
-    if any(not url.startswith("data:image/") for url in image_urls):
-        raise InputError("input images must be sent as data:image/... URLs")  # bare base64 fails in the hub
-    total = sum(len(url) for url in image_urls) + len(prompt.encode("utf-8"))
+    total = sum(len(f["data"]) for f in files) + len(plan.prompt.encode("utf-8"))
     if total > MAX_BODY_BYTES:
         raise InputError(
-            f"the input images come to {total / 1048576:.1f} MB as data URLs; AIGNE Hub accepts at most "
+            f"the input images come to {total / 1048576:.1f} MB as base64; AIGNE Hub accepts at most "
             f"{MAX_BODY_BYTES // 1048576} MB per request: send fewer or smaller images"
         )
+    model_options = {"model": plan.model, **{NATIVE_NAMES.get(k, k): v for k, v in plan.options.items()}}
     return {
-        "prompt": prompt,
-        # the hub compares the name with "gpt-image-1" exactly and ignores the images otherwise
-        "model": EDIT_MODEL,
-        "n": n,
-        "size": size,
-        "image": image_urls[0] if len(image_urls) == 1 else list(image_urls),
+        "input": {
+            "prompt": plan.prompt,
+            "image": files,
+            "n": plan.n,
+            "size": plan.size,
+            "outputFileType": "file",
+            "modelOptions": model_options,
+        }
     }
 
 
-def parse_images(body: Any):
-    """Both reply shapes; base64 under any alias, or links to download at once."""
+# --- replies ------------------------------------------------------------------------------------
+
+
+def parse_images(body: Any) -> ImageResult:
+    """The generation routes' shapes; base64 under any alias, or links to download at once."""
     return openai_wire.parse_images(body, data_keys=("data", "images"))
+
+
+def parse_native(body: Any) -> ImageResult:
+    """The native route's ``{"images": [FileContent], "usage": {...}, "modelWithProvider"}``."""
+    if not isinstance(body, dict):
+        raise RemoteImageError(f"the reply is not a JSON object but {type(body).__name__}")
+    items = body.get("images")
+    if not isinstance(items, list) or not items:
+        raise RemoteImageError("the reply has no 'images', so no image came back")
+    results = []
+    for index, item in enumerate(items):
+        kind = item.get("type") if isinstance(item, dict) else None
+        if kind == "file" and isinstance(item.get("data"), str):
+            data = item["data"]
+            results.append(ResultImage(data=split_data_url(data)[1] if data.startswith("data:") else b64decode(data)))
+        elif kind == "url" and isinstance(item.get("url"), str):
+            results.append(openai_wire.image_item({"url": item["url"]}, index))
+        else:
+            raise RemoteImageError(f"result {index + 1} is neither a file nor a url FileContent (type {kind!r})")
+    return ImageResult(images=results, info={k: v for k, v in body.items() if k != "images"})
+
+
+def describe_calls(infos: list[dict], notice: str = "") -> str:
+    """The info output of n calls: the first reply's fields, usage figures added up, the notice."""
+    merged = dict(infos[0])
+    if len(infos) > 1:
+        merged["usage"] = _added_up([info.get("usage") or {} for info in infos])
+        merged["calls"] = len(infos)
+    if notice:
+        merged["notice"] = notice
+    return ImageResult(images=[], info=merged).describe()
+
+
+def _added_up(usages: list[dict]) -> dict:
+    """Numbers added up per key (a missing or null figure counts as none); anything else: the first."""
+    total: dict = {}
+    for usage in usages:
+        for key, value in usage.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(total.get(key), (int, float, type(None))):
+                total[key] = (total.get(key) or 0) + value
+            else:
+                total.setdefault(key, value)
+    return total
+
+
+def parse_hub_models(body: Any) -> list[str]:
+    """The hub's ``GET /api/ai-providers/models?type=image``: ``[{"key": "provider/model", "type"}]``."""
+    items = body if isinstance(body, list) else body.get("data") if isinstance(body, dict) else None
+    if not isinstance(items, list):
+        raise RemoteImageError("the hub's model list is not a list")
+    keys = (item.get("key") for item in items if isinstance(item, dict) and item.get("type", "image_generation") == "image_generation")
+    return sorted({key for key in keys if isinstance(key, str) and key})
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+class ErrorReader:
+    """The hub's error reader for one call; it notes whether the error came as JSON -- a 404 that
+    is not JSON is a route this hub does not serve (Express's "Cannot POST ..." page)."""
+
+    def __init__(self) -> None:
+        self.json_reply = False
+
+    def __call__(self, body: Any) -> str:
+        self.json_reply = True
+        return error_message(body)
+
+
+def is_missing_route(error: RemoteImageError, reader: ErrorReader) -> bool:
+    return error.status == 404 and not reader.json_reply
+
+
+def is_unknown_model(error: RemoteImageError, reader: ErrorReader) -> bool:
+    return (error.status == 404 and reader.json_reply) or bool(_UNKNOWN_MODEL.search(error.message))
 
 
 def credit_message(body: Any) -> str:

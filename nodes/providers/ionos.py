@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..core import validation as check
 from ..core.credentials import Provider
-from ..core.errors import InputError
-from . import openai_wire
+from . import ionos_models, openai_wire
+from .catalogue import AUTO, EDIT, GENERATE
 
 PROVIDER = Provider(
     id="ionos",
@@ -15,18 +15,12 @@ PROVIDER = Provider(
     default_base_url="https://openai.inference.de-txl.ionos.com/v1",
 )
 
-GENERATE_MODELS = [
-    "black-forest-labs/FLUX.1-schnell",
-    "black-forest-labs/FLUX.2-klein-4B",
-    "stabilityai/stable-diffusion-xl-base-1.0",
-]
-EDIT_MODELS = ["black-forest-labs/FLUX.2-klein-4B"]
-GENERATION_ONLY = {"black-forest-labs/FLUX.1-schnell", "stabilityai/stable-diffusion-xl-base-1.0"}
-GENERATION_SIZES = ["1024x1024", "1024x1792", "1792x1024"]
-OUTPUT_FORMATS = ["png", "jpeg", "jpg", "webp"]
-EDIT_PROMPT_LIMIT = 1000
-EDIT_SIZE_RULE = {"low": 64, "high": 2048, "multiple": 16}
-MAX_N = 10
+CATALOGUE = ionos_models.CATALOGUE
+GENERATE_MODELS = CATALOGUE.all_ids(GENERATE)
+EDIT_MODELS = CATALOGUE.all_ids(EDIT)
+GENERATION_SIZES = list(ionos_models.GENERATION.sizes)
+OUTPUT_FORMATS = list(ionos_models.EDIT_FORMATS)
+MAX_N = ionos_models.MAX_N
 
 STATUS_HINTS = {
     401: "AI Model Hub tokens are long JWTs that start with eyJ",
@@ -36,27 +30,29 @@ STATUS_HINTS = {
 
 def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
     model = check.model_name(model)
-    check.prompt(prompt)
-    check.choice(size, GENERATION_SIZES, what="size")
-    check.count(n, high=MAX_N)
+    rules = CATALOGUE.rules(model, GENERATE)
+    check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
+    size = rules.check_size(model, size) if rules else check.choice(size, GENERATION_SIZES, what="size")
+    check.count(n, high=rules.max_n if rules else MAX_N)
     return openai_wire.request_body(model=model, prompt=prompt, size=size, n=n, response_format="b64_json")
 
 
 def edit_size(size: str, input_width: int, input_height: int) -> str:
     """``auto`` is the input's own size fit to IONOS's rules (multiples of 16, 64..2048)."""
-    if not isinstance(size, str) or size.strip().lower() in ("", "auto"):
-        width, height = check.fit_size(input_width, input_height, **EDIT_SIZE_RULE)
+    rule = ionos_models.EDIT_SIZE_RULE
+    bounds = dict(low=rule.min_edge, high=rule.max_edge, multiple=rule.multiple)
+    if not isinstance(size, str) or size.strip().lower() in ("", AUTO):
+        width, height = check.fit_size(input_width, input_height, **bounds)
     else:
-        width, height = check.size_in_range(size, **EDIT_SIZE_RULE)
+        width, height = check.size_in_range(size, **bounds)
     return f"{width}x{height}"
 
 
 def check_edit(*, model: str, prompt: str, n: int, output_format: str) -> str:
     model = check.model_name(model)
-    if model in GENERATION_ONLY:
-        raise InputError(f"{model} cannot edit images on IONOS; use one of: {', '.join(EDIT_MODELS)}")
-    check.prompt(prompt, max_chars=EDIT_PROMPT_LIMIT)
-    check.count(n, high=MAX_N)
+    rules = CATALOGUE.rules(model, EDIT) or ionos_models.EDITING  # the endpoint's rules for models it does not list
+    check.prompt(prompt, max_chars=rules.prompt_limit)
+    check.count(n, high=rules.max_n)
     check.choice(output_format, OUTPUT_FORMATS, what="output_format")
     return model
 

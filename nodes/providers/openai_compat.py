@@ -1,22 +1,24 @@
 """Any server that speaks OpenAI's Images API (PROVIDERS.md section 5), by base URL.
 
-The rules per model family follow OpenAI's published spec (``CreateImageRequest`` and
-``CreateImageEditRequest``): a parameter the chosen model does not accept is refused before
-sending, naming the model. Models this module does not know (other servers) get every parameter
-the user set away from "auto", unchecked beyond its form: their rules are their own.
+OpenAI's own models follow their entries in ``openai_models`` (the dated catalogue): a retired
+model, or a parameter the chosen model does not accept, is refused before sending, naming what to
+use instead. Models the catalogue does not know are another server's: they get every parameter
+the user set away from "auto", unchecked beyond its form -- their rules are their own.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import re
-from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..core import validation as check
 from ..core.credentials import Provider, is_loopback_host
-from ..core.errors import InputError
-from . import openai_wire
+from ..core.errors import InputError, RemoteImageError
+from . import catalogue, openai_models, openai_wire
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 TRUSTED_HOSTS_ENV = "HOSTED_IMAGES_TRUSTED_HOSTS"
@@ -29,69 +31,31 @@ PROVIDER = Provider(
     default_base_url="https://api.openai.com/v1",
 )
 
-AUTO = "auto"  # in every choice: "not sent, the server decides"
-GENERATE_MODELS = ["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "dall-e-3", "dall-e-2"]
-EDIT_MODELS = ["gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5", "chatgpt-image-latest", "dall-e-2"]
-QUALITIES = [AUTO, "standard", "hd", "low", "medium", "high"]
-STYLES = [AUTO, "vivid", "natural"]
+CATALOGUE = openai_models.CATALOGUE
+DEFAULT_MODEL = openai_models.DEFAULT_MODEL
+GENERATE_MODELS = CATALOGUE.all_ids(GENERATE)
+EDIT_MODELS = CATALOGUE.all_ids(EDIT)
+GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
+EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
+# The choices the nodes offer; what each model takes is its catalogue entry. Other servers may
+# take values OpenAI's models do not (e.g. quality hd), so those stay on offer.
+QUALITIES = [AUTO, "low", "medium", "high", "xhigh", "max", "standard", "hd"]
 BACKGROUNDS = [AUTO, "transparent", "opaque"]
-OUTPUT_FORMATS = [AUTO, "png", "jpeg", "webp"]
+OUTPUT_FORMATS = [AUTO, *openai_models.FORMATS]
+MODERATIONS = [AUTO, "low"]
+INPUT_FIDELITIES = [AUTO, "high", "low"]
 RESPONSE_FORMATS = [AUTO, "b64_json", "url"]
 DEFAULT_COMPRESSION = 100  # OpenAI's default; any other value is sent
+UNSET = {"output_compression": DEFAULT_COMPRESSION}  # every other option's unset value is AUTO
 MAX_N = 10
 MAX_EDIT_IMAGES = 16
-DALL_E_2_UPLOAD_LIMIT = 4 * 1024 * 1024
-GPT_IMAGE_UPLOAD_LIMIT = 50 * 1024 * 1024
+UPLOAD_LIMIT = 50 * 1024 * 1024  # per image, GPT image models
 MASK_UPLOAD_LIMIT = 4 * 1024 * 1024
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
-_GPT_SIZES = openai_wire.GPT_IMAGE_SIZES
-_DALL_E_2_SIZES = openai_wire.DALL_E_2_SIZES
-_LIMITS = openai_wire.PROMPT_LIMITS
-
-
-@dataclass(frozen=True)
-class Family:
-    """What one model family accepts for one operation."""
-
-    name: str
-    prompt_limit: int
-    max_n: int
-    sizes: tuple[str, ...]  # gpt-image-2 models take any size within their rules instead
-    params: dict  # optional parameter -> allowed values (() = any value of the right kind)
-    auto_size: bool = False  # "auto" is a real size value for this family
-
-
-_DALL_E = {"response_format": ("url", "b64_json")}
-_GPT = {
-    "quality": ("low", "medium", "high"),
-    "background": ("transparent", "opaque"),
-    "output_format": ("png", "jpeg", "webp"),
-    "output_compression": (),
-}
-_DALL_E_2_FAMILY = Family("dall-e-2", _LIMITS["dall-e-2"], 10, _DALL_E_2_SIZES, {**_DALL_E, "quality": ("standard",)})
-_GPT_FAMILY = Family("gpt-image", _LIMITS["gpt-image"], 10, _GPT_SIZES, _GPT, auto_size=True)
-GENERATE = {
-    "dall-e-2": _DALL_E_2_FAMILY,
-    "dall-e-3": Family(
-        "dall-e-3", _LIMITS["dall-e-3"], 1, openai_wire.DALL_E_3_SIZES,
-        {**_DALL_E, "quality": ("standard", "hd"), "style": ("vivid", "natural")},
-    ),
-    "gpt-image": _GPT_FAMILY,
-}
-EDIT = {"dall-e-2": _DALL_E_2_FAMILY, "gpt-image": _GPT_FAMILY}
-
-
-def family_of(model: str) -> str:
-    """'dall-e-2', 'dall-e-3', 'gpt-image', or '' for a model of another server."""
-    name = model.strip().lower()
-    if name.startswith(("gpt-image-", "chatgpt-image-")):
-        return "gpt-image"
-    return name if name in ("dall-e-2", "dall-e-3") else ""
-
-
-def _flexible_sizes(model: str) -> bool:
-    return model.strip().lower().startswith("gpt-image-2")
+# How OpenAI says "no such model": code model_not_found (HTTP 404), which the envelope reader
+# appends to the message; other servers often just say the model does not exist.
+_UNKNOWN_MODEL = re.compile(r"model_not_found|model .{0,80}(does not exist|not found)", re.I | re.S)
 
 
 # --- key and endpoint -------------------------------------------------------------------------
@@ -132,53 +96,29 @@ def check_key_destination(url: str, *, from_node: bool, configured_url: str, tru
     )
 
 
-# --- shared checks ----------------------------------------------------------------------------
+# --- the request ------------------------------------------------------------------------------
 
 
-def _rules(table: dict, model: str, operation: str) -> Family | None:
-    family = family_of(model)
-    if not family:
-        return None
-    if family not in table:
-        raise InputError(f"{model} cannot be used for {operation}; use one of: {', '.join(EDIT_MODELS)}")
-    return table[family]
-
-
-def _size(size: str, model: str, rules: Family | None) -> str | None:
-    """The size value to send, or None for "not sent"."""
+def _size(size: str, model: str, rules: catalogue.Operation | None) -> str | None:
+    """The size value to send, or None for "not sent" (auto to a server the pack does not know)."""
     size = (size or "").strip() or AUTO
+    if rules is not None:
+        return rules.check_size(model, size)
     if size == AUTO:
-        return AUTO if rules is not None and rules.auto_size else None
+        return None
     width, height = check.parse_size(size)
-    size = f"{width}x{height}"
-    if rules is None:
-        return size
-    if _flexible_sizes(model):
-        if width % 16 or height % 16 or max(width, height) > 3840 or width * height > 3840 * 2160 or max(width, height) > 3 * min(width, height):
-            raise InputError(
-                f"size {size} is not allowed for {model}: both sides multiples of 16, at most 3840, at most "
-                "3840x2160 pixels, aspect ratio between 1:3 and 3:1 (or auto)"
-            )
-        return size
-    if size not in rules.sizes:
-        allowed = [*rules.sizes, *([AUTO] if rules.auto_size else [])]
-        raise InputError(f"size {size} is not allowed for {model}; use one of: {', '.join(allowed)}")
-    return size
+    return f"{width}x{height}"
 
 
-def _options(model: str, rules: Family | None, options: dict) -> dict:
-    """The optional parameters to send: those set away from auto, each allowed for the model."""
+def _options(model: str, rules: catalogue.Operation | None, options: dict) -> dict:
+    """The optional parameters to send: those set away from their unset value, each allowed for the model."""
     chosen = {}
     for name, value in options.items():
-        unset = DEFAULT_COMPRESSION if name == "output_compression" else AUTO
+        unset = UNSET.get(name, AUTO)
         if value == unset:
             continue
         if rules is not None:
-            if name not in rules.params:
-                raise InputError(f"{model} does not accept {name} (set it to {unset!r})")
-            allowed = rules.params[name]
-            if allowed and value not in allowed:
-                raise InputError(f"{name} {value!r} is not allowed for {model}; use one of: {AUTO}, {', '.join(allowed)}")
+            rules.check_option(model, name, value, unset)
         chosen[name] = value
     compression = chosen.get("output_compression")
     if compression is not None:
@@ -191,9 +131,9 @@ def _options(model: str, rules: Family | None, options: dict) -> dict:
     return chosen
 
 
-def _request(table: dict, operation: str, *, model: str, prompt: str, n: int, size: str, options: dict) -> dict:
+def _request(operation: str, *, model: str, prompt: str, n: int, size: str, options: dict, on: datetime.date | None) -> dict:
     model = check.model_name(model)
-    rules = _rules(table, model, operation)
+    rules = CATALOGUE.rules(model, operation, on)
     check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
     if rules is not None and rules.max_n == 1 and n != 1:
         raise InputError(f"{model} makes one image per call; set n to 1")
@@ -203,39 +143,25 @@ def _request(table: dict, operation: str, *, model: str, prompt: str, n: int, si
     return openai_wire.request_body(model=model, prompt=prompt, **params)
 
 
-def generation_body(*, model: str, prompt: str, n: int = 1, size: str = AUTO, **options) -> dict:
-    """The JSON body of POST /images/generations (``options``: quality, style, background,
+def generation_body(*, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options) -> dict:
+    """The JSON body of POST /images/generations (``options``: quality, background, moderation,
     output_format, output_compression, response_format; "auto" = not sent)."""
-    return _request(GENERATE, "generation", model=model, prompt=prompt, n=n, size=size, options=options)
+    return _request(GENERATE, model=model, prompt=prompt, n=n, size=size, options=options, on=on)
 
 
-def check_edit(*, model: str, prompt: str, n: int = 1, size: str = AUTO, **options) -> dict:
-    """Every text field of an edit, checked, as a dict (model and prompt first)."""
-    return _request(EDIT, "image edits", model=model, prompt=prompt, n=n, size=size, options=options)
+def check_edit(*, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options) -> dict:
+    """Every text field of an edit, checked, as a dict (model and prompt first); ``options`` as
+    for a generation, plus input_fidelity."""
+    return _request(EDIT, model=model, prompt=prompt, n=n, size=size, options=options, on=on)
 
 
-def require_mask(has_mask: bool) -> None:
-    """dall-e-2 edits only where the image is transparent or a mask says so; an IMAGE has no alpha."""
-    if not has_mask:
-        raise InputError("dall-e-2 edits only a masked area: connect a MASK (1 = edit), or use a GPT image model")
-
-
-def check_uploads(model: str, uploads: list[bytes], width: int, height: int, mask: bytes | None) -> None:
-    """The image files' rules: dall-e-2 takes one square PNG under 4 MB; GPT image models up to 16."""
-    family = family_of(model)
-    if family == "dall-e-2":
-        if len(uploads) != 1:
-            raise InputError(f"dall-e-2 edits one image per call, but the batch has {len(uploads)}; use a GPT image model or split the batch")
-        if width != height:
-            raise InputError(f"dall-e-2 edits square images only; this one is {width}x{height} -- crop or pad it to a square")
-        limit = DALL_E_2_UPLOAD_LIMIT
-    else:
-        if len(uploads) > MAX_EDIT_IMAGES:
-            raise InputError(f"at most {MAX_EDIT_IMAGES} images can be edited together; the batch has {len(uploads)}")
-        limit = GPT_IMAGE_UPLOAD_LIMIT
-    files = [*((f"image {i + 1}", blob, limit) for i, blob in enumerate(uploads))]
+def check_uploads(model: str, uploads: list[bytes], mask: bytes | None) -> None:
+    """The image files' rules: up to 16 images under 50 MB each, a mask under 4 MB."""
+    if len(uploads) > MAX_EDIT_IMAGES:
+        raise InputError(f"at most {MAX_EDIT_IMAGES} images can be edited together; the batch has {len(uploads)}")
+    files = [(f"image {i + 1}", blob, UPLOAD_LIMIT) for i, blob in enumerate(uploads)]
     if mask:
-        files.append(("mask", mask, MASK_UPLOAD_LIMIT))  # the spec: a mask under 4 MB for every model
+        files.append(("mask", mask, MASK_UPLOAD_LIMIT))
     for what, blob, limit in files:
         if len(blob) >= limit:
             raise InputError(
@@ -254,10 +180,51 @@ def edit_fields(fields: dict, uploads: list[bytes], mask: bytes | None) -> list[
     return parts
 
 
+# --- replies ----------------------------------------------------------------------------------
+
 parse_images = openai_wire.parse_images
-parse_model_ids = openai_wire.parse_model_ids
 
 
-def image_model_ids(ids: list[str]) -> list[str]:
+@dataclasses.dataclass(frozen=True)
+class ServerModel:
+    id: str
+    shutdown: datetime.date | None = None  # OpenAI's model list carries shutdown_date
+
+
+def parse_models(body: Any) -> list[ServerModel]:
+    """``GET /models`` -> every model with its announced shutdown date (None when not given)."""
+    items = body.get("data") if isinstance(body, dict) else body
+    if not isinstance(items, list):
+        raise RemoteImageError("the model list reply has no 'data' list")
+    models = {}
+    for item in items:
+        model_id = item.get("id") if isinstance(item, dict) else item
+        if not isinstance(model_id, str) or not model_id:
+            continue
+        models[model_id] = ServerModel(model_id, _date(item.get("shutdown_date")) if isinstance(item, dict) else None)
+    return [models[key] for key in sorted(models)]
+
+
+def _date(value: Any) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value[:10]) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def image_model_ids(models: list[ServerModel]) -> list[str]:
     """The ids that look like image models; all of them when none does (a server with other names)."""
+    ids = [m.id for m in models]
     return openai_wire.image_like_ids(ids, GENERATE_MODELS) or ids
+
+
+def is_unknown_model(error: RemoteImageError) -> bool:
+    """The server's "no such model" (OpenAI: HTTP 404 with code model_not_found)."""
+    return error.status in (400, 404) and bool(_UNKNOWN_MODEL.search(error.message))
+
+
+def live_shutdown(models: list[ServerModel] | None, model: str) -> datetime.date | None:
+    for entry in models or ():
+        if entry.id == model:
+            return entry.shutdown
+    return None

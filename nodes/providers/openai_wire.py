@@ -1,4 +1,5 @@
-"""OpenAI's Images API wire format, shared by every provider that speaks it (IONOS, generic)."""
+"""OpenAI's Images API wire format, shared by every provider that speaks it (IONOS, AIGNE Hub,
+any OpenAI-compatible server). Per-model rules live in the dated catalogues (``*_models``)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,6 @@ from typing import Any
 from ..core.errors import RemoteImageError
 from ..core.payloads import b64decode, split_data_url
 from .results import ImageResult, ResultImage
-
-# OpenAI's per-model rules (PROVIDERS.md section 5); AIGNE Hub passes them on to OpenAI too.
-DALL_E_2_SIZES = ("256x256", "512x512", "1024x1024")
-DALL_E_3_SIZES = ("1024x1024", "1792x1024", "1024x1792")
-GPT_IMAGE_SIZES = ("1024x1024", "1536x1024", "1024x1536")
-PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000, "gpt-image": 32000}
 
 # Keys that hold the same base64 payload under different names (AIGNE Hub sends all three).
 B64_KEYS = ("b64_json", "base64", "b64Json")

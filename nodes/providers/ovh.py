@@ -9,6 +9,7 @@ from ..core.credentials import Provider
 from ..core.envelopes import quote_body
 from ..core.errors import InputError, RemoteImageError
 from ..core.payloads import sniff_format
+from . import ovh_models
 
 # OVH_SDXL_URL is the whole endpoint (…/api/text2image), not a base the pack appends paths to.
 DEFAULT_URL = "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
@@ -22,7 +23,7 @@ PROVIDER = Provider(
     key_required=False,  # anonymous calls work, rate-limited per IP
 )
 
-MODEL = "stable-diffusion-xl-base-1.0"
+MODEL = ovh_models.CATALOGUE.models[0].id  # the endpoint URL picks the model; it is named in messages
 ACCEPT = "application/octet-stream"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # AI Endpoints refuses larger request bodies
 ANONYMOUS_PER_MINUTE = 2  # per IP and model

@@ -1,0 +1,211 @@
+"""The dated model catalogue: one small, typed format for what each provider's models accept.
+
+Each provider has a data module (``<provider>_models.py``) that lists every model it knows, with
+one "checked on" date and the sources. The provider modules read every per-model rule from it --
+sizes, qualities and other options, ``n``, prompt limits, which operations a model can do, its
+shutdown date and successor -- so keeping up with a provider is a data change in one place.
+Models a catalogue does not know are another server's (or newer than the catalogue): they are
+sent with the options the user set, unchecked.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+from ..core import validation as check
+from ..core.errors import InputError
+
+GENERATE = "generate"
+EDIT = "edit"
+OPERATION_NAMES = {GENERATE: "image generation", EDIT: "image edits"}
+AUTO = "auto"  # as a size: the model picks one
+CUSTOM = "custom"  # the size combo's entry that means "width x height below"
+WARN_DAYS = 30  # a shutdown this close is announced on the node
+
+
+def today() -> datetime.date:
+    """The date the catalogue is judged on (a function, so tests can pin it)."""
+    return datetime.date.today()
+
+
+@dataclass(frozen=True)
+class SizeRule:
+    """Any WIDTHxHEIGHT within these limits (besides the presets), e.g. OpenAI's gpt-image-2."""
+
+    multiple: int
+    max_edge: int
+    min_edge: int = 1
+    max_ratio: float | None = None
+    min_pixels: int = 0
+    max_pixels: int | None = None
+
+    def problem(self, width: int, height: int) -> str:
+        """'' when the size is allowed, else which limit it breaks."""
+        if width % self.multiple or height % self.multiple:
+            return f"both sides must be multiples of {self.multiple}"
+        if max(width, height) > self.max_edge or min(width, height) < self.min_edge:
+            return f"each side must be from {self.min_edge} to {self.max_edge}" if self.min_edge > 1 else f"the longest side may be at most {self.max_edge}"
+        if self.max_ratio is not None and max(width, height) > self.max_ratio * min(width, height):
+            return f"the aspect ratio may be at most {self.max_ratio:g}:1"
+        pixels = width * height
+        if pixels < self.min_pixels or (self.max_pixels is not None and pixels > self.max_pixels):
+            return f"the size must have {self.min_pixels:,} to {self.max_pixels:,} pixels, not {pixels:,}"
+        return ""
+
+    def describe(self) -> str:
+        parts = [f"both sides multiples of {self.multiple}"]
+        parts.append(f"each from {self.min_edge} to {self.max_edge}" if self.min_edge > 1 else f"the longest at most {self.max_edge}")
+        if self.max_ratio is not None:
+            parts.append(f"an aspect ratio up to {self.max_ratio:g}:1")
+        if self.max_pixels is not None:
+            parts.append(f"{self.min_pixels:,} to {self.max_pixels:,} pixels")
+        return "any WIDTHxHEIGHT with " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What one model accepts for one operation (generate or edit)."""
+
+    sizes: tuple[str, ...] = ()  # the presets, "auto" included when the model picks sizes itself
+    size_rule: SizeRule | None = None  # other sizes it takes; None: only the presets
+    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> allowed values (() = any)
+    max_n: int = 1  # images one call returns
+    prompt_limit: int | None = None  # characters
+
+    def check_size(self, model: str, size: str) -> str:
+        """The size as the provider wants it, or InputError naming what is allowed."""
+        if size in self.sizes:
+            return size
+        if size == AUTO:
+            raise InputError(f"size auto is not allowed for {model}; use one of: {', '.join(self.sizes)}")
+        width, height = check.parse_size(size)
+        size = f"{width}x{height}"
+        if size in self.sizes:
+            return size
+        if self.size_rule is None:
+            raise InputError(f"size {size} is not allowed for {model}; use one of: {', '.join(self.sizes)}")
+        problem = self.size_rule.problem(width, height)
+        if problem:
+            raise InputError(f"size {size} is not allowed for {model}: {problem} ({self.size_rule.describe()}, or a preset)")
+        return size
+
+    def check_option(self, model: str, name: str, value, unset) -> None:
+        """Refuse an option the model does not take, or a value it does not allow."""
+        if name not in self.options:
+            raise InputError(f"{model} does not accept {name} (set it to {unset!r})")
+        allowed = self.options[name]
+        if allowed and value not in allowed:
+            raise InputError(f"{name} {value!r} is not allowed for {model}; use one of: {', '.join([str(unset), *allowed])}")
+
+
+@dataclass(frozen=True)
+class Model:
+    id: str
+    operations: Mapping[str, Operation]  # GENERATE and/or EDIT; empty for a model only kept to refuse it
+    shutdown: datetime.date | None = None  # the provider stops (or stopped) serving it that day
+    successor: str = ""
+    source: str = ""  # where its facts come from
+    aliases: tuple[str, ...] = ()  # other ids for the same model (dated snapshots, bare names)
+    output_modalities: tuple[str, ...] = ()  # chat gateways: what it answers in
+    note: str = ""
+
+    def can(self, operation: str) -> bool:
+        return operation in self.operations
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    provider: str  # as messages name it
+    checked: datetime.date  # the day every entry was last checked against its source
+    models: tuple[Model, ...]
+    source: str = ""
+    # False for a gateway that may keep routing an id after its maker shut the model down: such a
+    # model is announced on the node instead of refused, and the gateway's own error decides.
+    refuses_after_shutdown: bool = True
+
+    def find(self, model: str) -> Model | None:
+        wanted = (model or "").strip().lower()
+        for entry in self.models:
+            if wanted == entry.id.lower() or wanted in (alias.lower() for alias in entry.aliases):
+                return entry
+        return None
+
+    def is_retired(self, entry: Model, on: datetime.date) -> bool:
+        return entry.shutdown is not None and entry.shutdown <= on
+
+    def served(self, operation: str, on: datetime.date | None = None) -> list[str]:
+        """The ids of the models that do ``operation`` and are served on ``on`` (today)."""
+        on = on or today()
+        return [m.id for m in self.models if m.can(operation) and not self.is_retired(m, on)]
+
+    def all_ids(self, operation: str) -> list[str]:
+        """Every model that can do ``operation``, served ones first (for a model combo)."""
+        on = today()
+        ids = self.served(operation, on)
+        return ids + [m.id for m in self.models if m.can(operation) and m.id not in ids]
+
+    def rules(self, model: str, operation: str, on: datetime.date | None = None) -> Operation | None:
+        """The model's rules for ``operation``; None for a model this catalogue does not know.
+
+        A retired model (when this provider refuses it) and a model that cannot do the
+        operation are refused here, before anything is sent, naming what to use instead.
+        """
+        on = on or today()
+        entry = self.find(model)
+        if entry is None:
+            return None
+        if self.refuses_after_shutdown and self.is_retired(entry, on):
+            instead = f"use {entry.successor}" if entry.successor else f"use one of: {', '.join(self.served(operation, on))}"
+            raise InputError(f"{self.provider} retired {entry.id} on {entry.shutdown.isoformat()}; {instead}")
+        if not entry.can(operation):
+            served = ", ".join(self.served(operation, on))
+            raise InputError(f"{entry.id} cannot be used for {OPERATION_NAMES[operation]}; use one of: {served}")
+        return entry.operations[operation]
+
+    def notice(self, model: str, on: datetime.date | None = None, live_shutdown: datetime.date | None = None) -> str:
+        """A line for the node's progress text when the model shuts down soon (or, at a gateway
+        that may still route it, already did); '' otherwise. ``live_shutdown`` is the
+        provider's own date from its model list, which wins over the catalogue's."""
+        on = on or today()
+        entry = self.find(model)
+        date = live_shutdown or (entry.shutdown if entry else None)
+        if date is None:
+            return ""
+        instead = f"; move to {entry.successor}" if entry and entry.successor else ""
+        days = (date - on).days
+        if days < 0:
+            return f"{model} was shut down upstream on {date.isoformat()}{instead}" if not self.refuses_after_shutdown else ""
+        if days <= WARN_DAYS:
+            when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
+            return f"{model} shuts down on {date.isoformat()} ({when}){instead}"
+        return ""
+
+    def unknown_model_hint(self, model: str, operation: str, live: Sequence[str] | None) -> str:
+        """What to say when the provider answers "no such model": its successor if known, and the
+        image models it serves now -- from its live list when we have one, else this catalogue."""
+        entry = self.find(model)
+        parts = []
+        if entry is not None and entry.successor:
+            parts.append(f"{entry.id} is retired; use {entry.successor}")
+        if live:
+            parts.append(f"image models the server lists now: {', '.join(live)}")
+        else:
+            parts.append(f"{self.provider}'s image models as of {self.checked.isoformat()}: {', '.join(self.served(operation))}")
+        return "; ".join(parts)
+
+
+def chosen_size(size: str, width: int, height: int) -> str:
+    """The size combo's value, or ``WIDTHxHEIGHT`` from the width and height inputs for custom."""
+    size = (size or "").strip() or AUTO
+    return f"{width}x{height}" if size == CUSTOM else size
+
+
+def size_choices(catalogue: Catalogue, operation: str) -> list[str]:
+    """A size combo's entries: auto, every preset of the served models in catalogue order, custom."""
+    seen: list[str] = [AUTO]
+    for entry in catalogue.models:
+        if entry.can(operation) and not catalogue.is_retired(entry, today()):
+            seen += [size for size in entry.operations[operation].sizes if size not in seen]
+    return [*seen, CUSTOM]

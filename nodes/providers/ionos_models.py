@@ -1,0 +1,33 @@
+"""The IONOS AI Model Hub's image models, checked on 2026-11-29.
+
+Sources: IONOS's model cards (https://docs.ionos.com/cloud/ai/ai-model-hub/models) for
+FLUX.1-schnell (generation only) and FLUX.2-klein-4B (generation and editing); the image API
+reference for the edit rules (prompt up to 1000 characters, sizes multiples of 16 from 64 to
+2048, n up to 10, output formats); IONOS's own tooling for the three generation sizes (others are
+unconfirmed). The SDXL id only appears in an older tutorial: unconfirmed, kept so it stays usable.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, SizeRule
+
+MODEL_CARDS = "https://docs.ionos.com/cloud/ai/ai-model-hub/models"
+MAX_N = 10
+GENERATION = Operation(sizes=("1024x1024", "1024x1792", "1792x1024"), max_n=MAX_N)
+# the edit endpoint's rule, which applies to any model sent to it; auto = the input's own size fit to it
+EDIT_SIZE_RULE = SizeRule(multiple=16, min_edge=64, max_edge=2048)
+EDIT_FORMATS = ("png", "jpeg", "jpg", "webp")
+EDITING = Operation(sizes=(AUTO,), size_rule=EDIT_SIZE_RULE, options={"output_format": EDIT_FORMATS}, max_n=MAX_N, prompt_limit=1000)
+
+CATALOGUE = Catalogue(
+    provider="IONOS",
+    checked=date(2026, 11, 29),
+    source=MODEL_CARDS,
+    models=(
+        Model("black-forest-labs/FLUX.1-schnell", {GENERATE: GENERATION}, source=MODEL_CARDS),
+        Model("black-forest-labs/FLUX.2-klein-4B", {GENERATE: GENERATION, EDIT: EDITING}, source=MODEL_CARDS),
+        Model("stabilityai/stable-diffusion-xl-base-1.0", {GENERATE: GENERATION}, note="only in an older IONOS tutorial"),
+    ),
+)
