@@ -93,6 +93,7 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
     call = _call(operation, options.get("model", ""), unique_id)
     with call.context():
         model = agnic.check_options(**options, edit=bool(image_urls))
+        agnic.check_count(count)  # before the model list is fetched: a bad input sends nothing
         listed = _live.get(call.base_url) if options["modalities"] == agnic.AUTO else None
         bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options)
         note = agnic.CATALOGUE.notice(model)

@@ -66,8 +66,15 @@ def clean_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     comfy = mod("nodes.core.comfy")
     comfy.clear_interrupt()
+    forget_what_nodes_learned()
     yield
     comfy.clear_interrupt()
+
+
+def forget_what_nodes_learned():
+    """Live model lists and the AIGNE paths that answered, kept per endpoint: tests reuse loopback URLs."""
+    mod("nodes.common").LiveList.forget_all()
+    mod("nodes.aigne")._paths.clear()
 
 
 def run_node(node_class, **inputs):

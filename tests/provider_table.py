@@ -14,7 +14,7 @@ from typing import Any, Callable
 import pytest
 import torch
 
-from conftest import FAKE_KEYS, mod, run_node
+from conftest import FAKE_KEYS, defaults, load_pack, mod, run_node
 
 server_mod = mod("nodes.emulator.server")
 payloads = mod("nodes.core.payloads")
@@ -25,7 +25,7 @@ class Target:
     name: str
     label: str  # the provider as messages name it
     operation: str  # the operation the minimal call performs, as messages name it
-    model: str
+    model: str  # the node's default model
     key_env: str
     make_app: Callable[[], Any]
     env: Callable[[str], dict]  # server URL -> the variables that point the pack at it
@@ -34,6 +34,7 @@ class Target:
     run_edit: Callable[..., tuple] | None = None  # the node that takes IMAGE inputs, if any
     raw_bytes: bool = False  # the reply is the image file itself, not JSON with base64
     run_with_links: Callable[..., tuple] | None = None  # results come back as URLs
+    link_model: str = ""  # the model run_with_links uses (one that answers with links)
     no_links: str = ""  # why there is no run_with_links
     no_images: Callable[[Any], Any] | None = None  # rewrites a success reply to hold no image
     trace_ids: bool = False  # every reply carries a trace/request id header
@@ -58,34 +59,33 @@ def _ionos_app():
     return app
 
 
+def node(name: str):
+    return load_pack().NODE_CLASS_MAPPINGS[f"HostedImages_{name}"]
+
+
+def run_defaults(name: str, **inputs):
+    """Run a node with every input at its default but those given."""
+    return run_node(node(name), **defaults(node(name), **inputs))
+
+
 def _ionos_edit(**overrides):
-    inputs = dict(
-        image=picture(), prompt="paint it blue", model="black-forest-labs/FLUX.2-klein-4B", size="auto", n=1, output_format="png", seed=0
-    )
-    return run_node(mod("nodes.ionos").IonosImageEdit, **{**inputs, **overrides})
+    return run_defaults("IonosImageEdit", **{"image": picture(), "prompt": "paint it blue", **overrides})
 
 
 def _aigne_generate(**overrides):
-    inputs = dict(prompt="a red fox", model="dall-e-2", size="256x256", n=1, quality="standard", style="vivid", response_format="b64_json", seed=0)
-    return run_node(mod("nodes.aigne").AigneHubImageGenerate, **{**inputs, **overrides})
+    return run_defaults("AigneHubImageGenerate", **{"prompt": "a red fox", **overrides})
 
 
 def _aigne_edit(**overrides):
-    inputs = dict(image=picture(), prompt="make it night", model="gpt-image-1", size="auto", n=1, seed=0)
-    return run_node(mod("nodes.aigne").AigneHubImageEdit, **{**inputs, **overrides})
+    return run_defaults("AigneHubImageEdit", **{"image": picture(), "prompt": "make it night", **overrides})
 
 
 def _agnic_generate(**overrides):
-    inputs = dict(model="google/gemini-2.0-flash", prompt="a red fox", aspect_ratio="1:1", image_size="auto", modalities="image+text", count=1, seed=0)
-    return run_node(mod("nodes.agnic").AgnicImageGenerate, **{**inputs, **overrides})
+    return run_defaults("AgnicImageGenerate", **{"prompt": "a red fox", **overrides})
 
 
 def _agnic_edit(**overrides):
-    inputs = dict(
-        image=picture(), prompt="make it autumn", model="google/gemini-2.0-flash", aspect_ratio="auto", image_size="auto",
-        modalities="image+text", count=1, seed=0,
-    )
-    return run_node(mod("nodes.agnic").AgnicImageEdit, **{**inputs, **overrides})
+    return run_defaults("AgnicImageEdit", **{"image": picture(), "prompt": "make it autumn", **overrides})
 
 
 def _agnic_no_images(reply):
@@ -95,24 +95,18 @@ def _agnic_no_images(reply):
 
 
 def _ovh_generate(**overrides):
-    inputs = dict(prompt="a hippo in a suit", negative_prompt="", count=1, seed=0)
-    return run_node(mod("nodes.ovh").OvhSdxlTextToImage, **{**inputs, **overrides})
+    return run_defaults("OvhSdxlTextToImage", **{"prompt": "a hippo in a suit", **overrides})
 
 
 def _openai_generate(**overrides):
-    inputs = dict(
-        model="dall-e-2", prompt="a red fox", n=1, size="256x256", style="auto", quality="auto", background="auto",
-        output_format="auto", output_compression=100, response_format="b64_json", seed=0,
-    )
-    return run_node(mod("nodes.openai_compat").OpenAICompatImageGenerate, **{**inputs, **overrides})
+    return run_defaults("OpenAICompatImageGenerate", **{"prompt": "a red fox", **overrides})
 
 
 def _openai_edit(**overrides):
-    inputs = dict(
-        image=picture(), prompt="add a hat", model="gpt-image-1", n=1, size="auto", quality="auto", background="auto",
-        output_format="auto", output_compression=100, response_format="auto", seed=0,
-    )
-    return run_node(mod("nodes.openai_compat").OpenAICompatImageEdit, **{**inputs, **overrides})
+    return run_defaults("OpenAICompatImageEdit", **{"image": picture(), "prompt": "add a hat", **overrides})
+
+
+LOCAL_MODEL = "stable-diffusion-xl"  # a model of another OpenAI-compatible server
 
 
 def _empty_data(reply):
@@ -139,21 +133,23 @@ TARGETS = [
         name="aigne",
         label="AIGNE Hub",
         operation="image generation",
-        model="dall-e-2",
+        model="openai/gpt-image-2",
         key_env="AIGNE_HUB_API_KEY",
         make_app=lambda: mod("nodes.emulator.aigne").AigneHubApp(key=FAKE_KEYS["AIGNE_HUB_API_KEY"]),
         env=lambda url: {"AIGNE_HUB_API_KEY": FAKE_KEYS["AIGNE_HUB_API_KEY"], "AIGNE_HUB_BASE_URL": url},
-        api_path="/api/images/generations",
+        api_path="/api/v2/image/generations",
         run=_aigne_generate,
         run_edit=_aigne_edit,
-        run_with_links=lambda **o: _aigne_generate(**{"response_format": "url", **o}),
-        no_images=_empty_data,
+        # GPT image models answer base64; the hub's Ideogram model answers with links
+        run_with_links=lambda **o: _aigne_generate(**{"model": "ideogram/ideogram-v3", "response_format": "url", **o}),
+        link_model="ideogram/ideogram-v3",
+        no_images=lambda reply: {**reply, "data": [], "images": []},  # the hub sends both lists
     ),
     Target(
         name="agnic",
         label="Agnic",
         operation="image generation",
-        model="google/gemini-2.0-flash",
+        model="google/gemini-3.1-flash-image",
         key_env="AGNIC_API_KEY",
         make_app=lambda: mod("nodes.emulator.agnic").AgnicApp(token=FAKE_KEYS["AGNIC_API_KEY"]),
         env=lambda url: {"AGNIC_API_KEY": FAKE_KEYS["AGNIC_API_KEY"], "AGNIC_BASE_URL": f"{url}/v1"},
@@ -183,14 +179,16 @@ TARGETS = [
         name="openai_compat",
         label="OpenAI-compatible",
         operation="image generation",
-        model="dall-e-2",
+        model="gpt-image-2",
         key_env="OPENAI_API_KEY",
-        make_app=lambda: mod("nodes.emulator.openai_compat").OpenAIApp(token=FAKE_KEYS["OPENAI_API_KEY"]),
+        make_app=lambda: mod("nodes.emulator.openai_compat").OpenAIApp(token=FAKE_KEYS["OPENAI_API_KEY"], extra_models=(LOCAL_MODEL,)),
         env=lambda url: {"OPENAI_API_KEY": FAKE_KEYS["OPENAI_API_KEY"], "OPENAI_BASE_URL": f"{url}/v1"},
         api_path="/images/generations",
         run=_openai_generate,
         run_edit=_openai_edit,
-        run_with_links=lambda **o: _openai_generate(**{"response_format": "url", **o}),
+        # GPT image models answer base64; a model of another server (e.g. OVH's unified endpoint) may link
+        run_with_links=lambda **o: _openai_generate(**{"model": LOCAL_MODEL, "response_format": "url", **o}),
+        link_model=LOCAL_MODEL,
         no_images=_empty_data,
         trace_ids=True,
     ),

@@ -212,7 +212,8 @@ def test_fault(target, case, mount, monkeypatch, pack_logs):
         assert isinstance(outcome, errors.RemoteImageError), f"expected the pack's error, got: {outcome!r}"
         assert not isinstance(outcome, errors.InputError), "a provider fault is not an input error"
         text = str(outcome)
-        for part in (target.label, target.operation, f"model {target.model}", *expect.words):
+        model = target.link_model if case.needs == "links" else target.model
+        for part in (target.label, target.operation, f"model {model}", *expect.words):
             assert part in text, f"{part!r} missing from: {text}"
         if expect.status is not None:
             assert outcome.status == expect.status and f"HTTP {expect.status}" in text, text

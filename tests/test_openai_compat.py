@@ -6,8 +6,11 @@ Every request the nodes send in these tests is checked, when the test ends, agai
 
 from __future__ import annotations
 
+import datetime
 import io
+import sys
 import time
+import types
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ import torch
 from PIL import Image
 
 import openai_spec
-from conftest import FAKE_KEYS, assert_no_secret, load_pack, mod, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, load_pack, mod, run_node
 
 KEY = FAKE_KEYS["OPENAI_API_KEY"]
 NODES = load_pack().NODE_CLASS_MAPPINGS
@@ -25,16 +28,18 @@ EDIT = NODES["HostedImages_OpenAICompatImageEdit"]
 LIST = NODES["HostedImages_OpenAICompatListModels"]
 RemoteImageError = mod("nodes.core.errors").RemoteImageError
 api = mod("nodes.providers.openai_compat")
-
-OPTIONS = dict(n=1, size="auto", quality="auto", background="auto", output_format="auto", output_compression=100, response_format="auto")
+catalogue = mod("nodes.providers.catalogue")
+TODAY = datetime.date(2026, 11, 29)  # the day the catalogue and the emulator were written for
+IMAGES_PATH = "/v1/images/generations"
+EDITS_PATH = "/v1/images/edits"
 
 
 def generate(**inputs):
-    return run_node(GENERATE, **{"model": "gpt-image-1", "prompt": "a red fox", "style": "auto", **OPTIONS, **inputs})
+    return run_node(GENERATE, **defaults(GENERATE, **{"prompt": "a red fox", **inputs}))
 
 
 def edit(**inputs):
-    return run_node(EDIT, **{"model": "gpt-image-1", "prompt": "add a hat", "image": torch.rand(1, 64, 64, 3), **OPTIONS, **inputs})
+    return run_node(EDIT, **defaults(EDIT, **{"prompt": "add a hat", "image": torch.rand(1, 64, 64, 3), **inputs}))
 
 
 def check_against_spec(recorded) -> None:
@@ -58,13 +63,24 @@ def openai_server():
 
 @pytest.fixture
 def openai(openai_server, monkeypatch):
-    """api.openai.com played locally (plus a model of another server, flux-dev); env points at it."""
+    """api.openai.com played locally as on 2026-11-29 (plus a model of another server, flux-dev)."""
     server, app = openai_server
     app.reset()
+    app.today = TODAY
+    monkeypatch.setattr(catalogue, "today", lambda: TODAY)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
     yield app
     check_against_spec(app.requests)
+
+
+@pytest.fixture
+def progress(monkeypatch):
+    """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
+    sent: list[str] = []
+    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append(text))
+    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
+    return sent
 
 
 def decode(blob: bytes) -> Image.Image:
@@ -73,40 +89,97 @@ def decode(blob: bytes) -> Image.Image:
     return picture
 
 
+def body_of(app, path=IMAGES_PATH) -> dict:
+    (request,) = app.calls(path)
+    return request.json()
+
+
 # --- generation ---------------------------------------------------------------------------------
 
 
-def test_gpt_image_transparent_result_gives_a_mask(openai):
-    image, mask, info = generate(background="transparent", quality="high")
-    (request,) = openai.calls("/v1/images/generations")
-    assert request.json() == {"model": "gpt-image-1", "prompt": "a red fox", "size": "auto", "quality": "high", "background": "transparent"}
-    assert request.bearer == KEY
+def test_a_prompt_and_the_defaults_make_an_image_with_gpt_image_2(openai):
+    image, mask, info = generate()
+    assert body_of(openai) == {"model": "gpt-image-2", "prompt": "a red fox", "size": "auto"}
+    assert openai.calls(IMAGES_PATH)[0].bearer == KEY
+    assert image.shape == (1, 1024, 1024, 3) and not mask.any()
+    assert '"usage"' in info and "notice" not in info
+
+
+def test_transparent_result_gives_a_mask(openai):
+    image, mask, info = generate(model="gpt-image-2.5-flare", background="transparent", quality="high")
+    assert body_of(openai) == {"model": "gpt-image-2.5-flare", "prompt": "a red fox", "size": "auto", "quality": "high", "background": "transparent"}
     assert image.shape == (1, 1024, 1024, 3) and mask.shape == (1, 1024, 1024)
     assert mask[0, 0, 0] == 1.0 and mask[0, 512, 512] == 0.0  # corners transparent, centre opaque
-    assert '"usage"' in info and '"input_tokens"' in info
 
 
-def test_dall_e_3_url_result_is_downloaded_without_the_key(openai):
-    image, mask, info = generate(model="dall-e-3", size="1792x1024", quality="hd", style="natural")
-    generation, download = openai.requests
-    assert generation.json() == {"model": "dall-e-3", "prompt": "a red fox", "size": "1792x1024", "quality": "hd", "style": "natural"}
-    assert download.path.startswith("/files/") and "authorization" not in download.headers
-    assert image.shape == (1, 1024, 1792, 3) and not mask.any()
-    assert "A detailed rendering of: a red fox" in info  # revised_prompt
+@pytest.mark.parametrize("size,width,height,sent", [
+    ("custom", 1536, 864, "1536x864"),
+    ("2048x1152", 1024, 1024, "2048x1152"),  # a preset: width and height are not used
+    ("1152x2048", 0, 0, "1152x2048"),
+    ("2304 x 768", 1024, 1024, "2304x768"),  # an API-format workflow may type any WIDTHxHEIGHT
+])
+def test_preset_and_custom_sizes(openai, size, width, height, sent):
+    image, _, _ = generate(size=size, width=width, height=height)
+    assert body_of(openai)["size"] == sent
+    expected_width, expected_height = map(int, sent.split("x"))
+    assert image.shape == (1, expected_height, expected_width, 3)
 
 
-def test_dall_e_2_batch_as_base64(openai):
-    image, _, _ = generate(model="dall-e-2", n=3, size="256x256", response_format="b64_json")
-    (request,) = openai.requests
-    assert request.json() == {"model": "dall-e-2", "prompt": "a red fox", "size": "256x256", "n": 3, "response_format": "b64_json"}
-    assert image.shape == (3, 256, 256, 3)
-    assert not torch.equal(image[0], image[1])
+# Every edge of gpt-image-2's size rule: these are the largest and smallest sizes it takes.
+SIZE_EDGES_ALLOWED = [
+    (3840, 1280),  # longest side 3840, ratio exactly 3:1
+    (1280, 3840),
+    (3840, 2160),  # 8,294,400 pixels: the most
+    (1024, 640),  # 655,360 pixels: the fewest
+    (1488, 496),  # exactly 3:1 at the small end (738,048 pixels)
+]
+SIZE_EDGES_REFUSED = [
+    (3856, 1296, "the longest side may be at most 3840"),
+    (1296, 3856, "the longest side may be at most 3840"),
+    (3840, 1264, "the aspect ratio may be at most 3:1"),
+    (3840, 2176, "8,294,400 pixels, not 8,355,840"),
+    (1024, 624, "655,360 to 8,294,400 pixels, not 638,976"),
+    (1000, 1024, "multiples of 16"),
+    (1024, 1000, "multiples of 16"),
+]
+
+
+@pytest.mark.parametrize("width,height", SIZE_EDGES_ALLOWED)
+def test_gpt_image_2_takes_every_size_at_the_edge_of_its_rule(openai, width, height):
+    image, _, _ = generate(size="custom", width=width, height=height)
+    assert body_of(openai)["size"] == f"{width}x{height}" and image.shape == (1, height, width, 3)
+
+
+@pytest.mark.parametrize("width,height,words", SIZE_EDGES_REFUSED)
+def test_gpt_image_2_refuses_every_size_past_its_rule_before_sending(openai, width, height, words):
+    with pytest.raises(RemoteImageError) as caught:
+        generate(size="custom", width=width, height=height)
+    assert words in str(caught.value) and "nothing was sent" in str(caught.value) and "gpt-image-2" in str(caught.value)
+    assert openai.requests == []
+
+
+@pytest.mark.parametrize("width,height,words", SIZE_EDGES_REFUSED)
+def test_the_emulator_refuses_the_same_sizes_as_openai(openai, width, height, words):
+    reply = _post(openai, "generations", json={"model": "gpt-image-2", "prompt": "p", "size": f"{width}x{height}"})
+    assert reply.status_code == 400 and reply.json()["error"]["param"] == "size"
+    openai.requests.clear()
+
+
+@pytest.mark.parametrize("model,quality", [("gpt-image-2.5-sunburst", "xhigh"), ("gpt-image-2.6-flare", "max"), ("gpt-image-2", "low")])
+def test_qualities_per_model(openai, model, quality):
+    generate(model=model, quality=quality)
+    assert body_of(openai)["quality"] == quality
+
+
+def test_moderation_low_is_sent_on_generations(openai):
+    generate(moderation="low")
+    assert body_of(openai)["moderation"] == "low"
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "webp"])
-def test_gpt_image_compressed_output(openai, fmt):
+def test_compressed_output(openai, fmt):
     image, _, info = generate(size="1536x1024", output_format=fmt, output_compression=70)
-    body = openai.requests[0].json()
+    body = body_of(openai)
     assert body["output_format"] == fmt and body["output_compression"] == 70
     assert image.shape == (1, 1024, 1536, 3) and f'"output_format": "{fmt}"' in info
 
@@ -118,40 +191,118 @@ def test_other_server_gets_only_what_was_set(openai, serve, monkeypatch):
     server = serve(other)
     monkeypatch.setenv("LOCAL_IMAGES_KEY", "fake-local-key")
     image, _, _ = generate(model="flux-dev", size="640x480", quality="hd", n=2, base_url=f"{server.url}/v1", api_key_env="LOCAL_IMAGES_KEY")
-    (request,) = other.requests
+    (request,) = other.calls(IMAGES_PATH)
     assert request.json() == {"model": "flux-dev", "prompt": "a red fox", "size": "640x480", "quality": "hd", "n": 2}
     assert request.bearer == "fake-local-key" and openai.requests == []
     assert image.shape == (2, 480, 640, 3)
     check_against_spec(other.requests)
 
 
+def test_other_server_answering_with_links(openai):
+    image, _, _ = generate(model="flux-dev", size="custom", width=512, height=512, response_format="url")
+    generation, download = openai.calls(IMAGES_PATH)[0], openai.requests[-1]
+    assert generation.json()["response_format"] == "url"
+    assert download.path.startswith("/files/") and "authorization" not in download.headers
+    assert image.shape == (1, 512, 512, 3)
+
+
 def test_server_without_auth_gets_no_key(openai, serve):
     anonymous = mod("nodes.emulator.openai_compat").OpenAIApp(token=None, extra_models=("flux-dev",))
     server = serve(anonymous)
     generate(model="flux-dev", base_url=f"{server.url}/v1", api_key_env="")
-    (request,) = anonymous.requests
-    assert "authorization" not in request.headers and request.json() == {"model": "flux-dev", "prompt": "a red fox"}
+    assert all("authorization" not in r.headers for r in anonymous.requests)
+    assert body_of(anonymous) == {"model": "flux-dev", "prompt": "a red fox"}
 
 
 def test_server_that_wants_a_key_when_none_is_named(openai):
     """api_key_env empty sends no key; the 401 then says where a key would come from."""
     with pytest.raises(RemoteImageError) as caught:
-        generate(model="gpt-image-1", api_key_env="")
+        generate(api_key_env="")
     text = str(caught.value)
     assert caught.value.status == 401 and "name the environment variable that holds it in api_key_env" in text
     assert "set  to" not in text
 
 
+# --- retired models, "no such model", shutdown notices -------------------------------------------
+
+
+@pytest.mark.parametrize("model,day", [("dall-e-2", "2026-05-12"), ("dall-e-3", "2026-05-12"), ("gpt-image-1", "2026-10-23")])
+def test_a_retired_model_fails_before_sending_and_names_its_successor(openai, model, day):
+    for run in (generate, edit):
+        with pytest.raises(RemoteImageError) as caught:
+            run(model=model)
+        text = str(caught.value)
+        assert f"OpenAI retired {model} on {day}; use gpt-image-2" in text and "nothing was sent" in text
+    assert openai.requests == []
+
+
+def test_a_model_shut_down_after_the_catalogue_was_checked(openai, monkeypatch):
+    """The catalogue still serves gpt-image-1.5 on its day, the server has moved on: its
+    model_not_found is quoted, and the hint names the successor and the models served now."""
+    openai.today = datetime.date(2026, 12, 2)
+    with pytest.raises(RemoteImageError) as caught:
+        generate(model="gpt-image-1.5")
+    error = caught.value
+    assert error.status == 404 and "The model `gpt-image-1.5` has been deprecated" in error.message and "model_not_found" in error.message
+    assert error.hint.startswith("gpt-image-1.5 is retired; use gpt-image-2; image models the server lists now: flux-dev, gpt-image-2, ")
+    assert "gpt-image-2.6-sunburst" in error.hint and "gpt-image-1-mini" not in error.hint
+    assert [r.path for r in openai.requests] == ["/v1/models", IMAGES_PATH]  # one extra GET, before the call
+
+
+def test_an_unknown_model_lists_the_servers_image_models(openai):
+    with pytest.raises(RemoteImageError) as caught:
+        generate(model="gpt-image-3")
+    error = caught.value
+    assert "The model `gpt-image-3` does not exist or you do not have access to it" in str(error)
+    assert "image models the server lists now: chatgpt-image-latest, flux-dev, gpt-image-1-mini, gpt-image-1.5, gpt-image-2" in error.hint
+    assert "whisper-1" not in error.hint
+
+
+def test_without_the_live_list_the_catalogue_names_the_models(openai):
+    openai.inject(status=500, message="models are down", path="/v1/models")
+    with pytest.raises(RemoteImageError) as caught:
+        generate(model="gpt-image-3")
+    assert "OpenAI's image models as of 2026-11-29: gpt-image-2, gpt-image-2.5-flare" in caught.value.hint
+
+
+def test_a_near_shutdown_is_announced_on_the_node(openai, progress):
+    openai.inject(delay=0.3, path=IMAGES_PATH)  # long enough for a progress line
+    _, _, info = generate(model="gpt-image-1.5", unique_id="7")
+    notice = "gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to gpt-image-2"
+    assert any(notice in line for line in progress), progress
+    assert f'"notice": "{notice}"' in info
+
+
+def test_the_servers_own_shutdown_date_wins(openai, progress):
+    """OpenAI's model list carries shutdown_date: a date the catalogue does not know yet is announced."""
+
+    def announce(reply):
+        for entry in reply["data"]:
+            if entry["id"] == "gpt-image-2":
+                entry["shutdown_date"] = "2026-12-15"
+        return reply
+
+    openai.inject(rewrite=announce, path="/v1/models")
+    _, _, info = generate()
+    assert '"notice": "gpt-image-2 shuts down on 2026-12-15 (in 16 days)"' in info
+
+
+def test_the_model_list_is_fetched_once_for_many_calls(openai):
+    for _ in range(3):
+        generate()
+    assert len(openai.calls("/v1/models")) == 1 and len(openai.calls(IMAGES_PATH)) == 3
+
+
 # --- edits --------------------------------------------------------------------------------------
 
 
-def test_gpt_image_edit_batch_with_mask(openai):
+def test_edit_batch_with_mask(openai):
     image = torch.rand(2, 96, 128, 3)
     mask = torch.zeros(48, 64)  # half size: resized to the image
     mask[10:20, 8:32] = 1.0
     edited, alpha, info = edit(image=image, mask=mask, n=2, quality="low")
-    (request,) = openai.calls("/v1/images/edits")
-    assert request.form() == {"model": "gpt-image-1", "prompt": "add a hat", "size": "auto", "n": "2", "quality": "low"}
+    (request,) = openai.calls(EDITS_PATH)
+    assert request.form() == {"model": "gpt-image-2", "prompt": "add a hat", "size": "auto", "n": "2", "quality": "low"}
     files = [(p.name, p.filename, p.content_type) for p in request.parts if p.filename]
     assert files == [("image[]", "image_1.png", "image/png"), ("image[]", "image_2.png", "image/png"), ("mask", "mask.png", "image/png")]
     sent = decode(request.files("image[]")[1].data)
@@ -165,29 +316,20 @@ def test_gpt_image_edit_batch_with_mask(openai):
 
 
 def test_single_image_is_sent_as_image(openai):
-    edit(size="1024x1536", output_format="webp", background="transparent")
-    (request,) = openai.requests
+    edit(model="gpt-image-2.5-sunburst", size="1024x1536", output_format="webp", background="transparent")
+    (request,) = openai.calls(EDITS_PATH)
     assert [p.name for p in request.parts if p.filename] == ["image"]
     assert request.form()["background"] == "transparent" and "mask" not in request.form()
 
 
-def test_dall_e_2_edit_square_png_with_url_result(openai):
-    mask = torch.zeros(1, 64, 64)
-    mask[0, :32] = 1.0
-    edited, _, _ = edit(model="dall-e-2", mask=mask, size="256x256")
-    request, download = openai.requests
-    assert request.form() == {"model": "dall-e-2", "prompt": "add a hat", "size": "256x256"}
-    assert "authorization" not in download.headers
-    assert edited.shape == (1, 256, 256, 3)
-    # dall-e-2 refuses RGB files: the image goes as RGBA, transparent where the mask edits
-    (upload,) = request.files("image")
-    rgba = np.asarray(Image.open(io.BytesIO(upload.data)))
-    assert rgba.shape == (64, 64, 4) and rgba[:32, :, 3].max() == 0 and rgba[32:, :, 3].min() == 255
+def test_input_fidelity_goes_to_the_model_that_takes_it(openai):
+    edit(model="gpt-image-1.5", input_fidelity="high")
+    assert openai.calls(EDITS_PATH)[0].form()["input_fidelity"] == "high"
 
 
 def test_placeholder_mask_means_no_mask(openai):
     edit(mask=torch.zeros(1, 64, 64))
-    assert openai.requests[0].files("mask") == []
+    assert openai.calls(EDITS_PATH)[0].files("mask") == []
 
 
 # --- model list ---------------------------------------------------------------------------------
@@ -195,29 +337,32 @@ def test_placeholder_mask_means_no_mask(openai):
 
 def test_list_models(openai):
     (everything,) = run_node(LIST)
-    assert "dall-e-3" in everything.split("\n") and "whisper-1" in everything.split("\n")
-    (images,) = run_node(LIST, filter="IMAGE")
-    assert images.split("\n") == ["chatgpt-image-latest", "gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5"]
+    assert "gpt-image-2" in everything.split("\n") and "whisper-1" in everything.split("\n")
+    (images,) = run_node(LIST, filter="IMAGE-2.5")
+    assert images.split("\n") == ["gpt-image-2.5-flare", "gpt-image-2.5-sunburst"]
     assert openai.requests[0].path == "/v1/models" and openai.requests[0].bearer == KEY
+
+
+def test_the_refresh_button_list_keeps_image_models(openai):
+    models = mod("nodes.openai_compat").live_models()
+    assert "gpt-image-2" in models and "flux-dev" in models and "gpt-4o" not in models and "whisper-1" not in models
 
 
 # --- refused before sending ----------------------------------------------------------------------
 
 REFUSED_GENERATIONS = [
-    (dict(model="dall-e-3", n=2), "dall-e-3 makes one image per call"),
-    (dict(model="dall-e-3", background="opaque"), "dall-e-3 does not accept background"),
-    (dict(model="dall-e-2", style="vivid"), "dall-e-2 does not accept style"),
-    (dict(model="dall-e-2", size="1792x1024"), "size 1792x1024 is not allowed for dall-e-2; use one of: 256x256, 512x512, 1024x1024"),
-    (dict(model="dall-e-2", quality="hd"), "quality 'hd' is not allowed for dall-e-2; use one of: auto, standard"),
-    (dict(model="dall-e-2", prompt="x" * 1001), "1001 characters; the limit is 1000"),
-    (dict(model="gpt-image-1", response_format="url"), "gpt-image-1 does not accept response_format"),
-    (dict(model="gpt-image-1", quality="standard"), "use one of: auto, low, medium, high"),
-    (dict(model="gpt-image-1", size="1792x1024"), "use one of: 1024x1024, 1536x1024, 1024x1536, auto"),
-    (dict(model="gpt-image-1", output_compression=50), "output_compression applies only to jpeg and webp"),
-    (dict(model="gpt-image-1", output_format="jpeg", background="transparent"), "needs output_format png or webp"),
-    (dict(model="dall-e-2", output_format="png"), "dall-e-2 does not accept output_format"),
-    (dict(model="gpt-image-1", prompt="   "), "prompt is empty"),
-    (dict(model="gpt-image-1", size="big"), "must look like WIDTHxHEIGHT"),
+    (dict(background="transparent"), "background 'transparent' is not allowed for gpt-image-2; use one of: auto, opaque"),
+    (dict(quality="xhigh"), "quality 'xhigh' is not allowed for gpt-image-2; use one of: auto, low, medium, high"),
+    (dict(quality="standard"), "use one of: auto, low, medium, high"),
+    (dict(response_format="url"), "gpt-image-2 does not accept response_format"),
+    (dict(model="gpt-image-1.5", size="2048x2048"), "size 2048x2048 is not allowed for gpt-image-1.5; use one of: 1024x1024, 1536x1024, 1024x1536, auto"),
+    (dict(model="gpt-image-1-mini", size="custom", width=1536, height=864), "not allowed for gpt-image-1-mini"),
+    (dict(model="chatgpt-image-latest"), "chatgpt-image-latest cannot be used for image generation"),
+    (dict(output_compression=50), "output_compression applies only to jpeg and webp"),
+    (dict(model="gpt-image-2.5-flare", output_format="jpeg", background="transparent"), "needs output_format png or webp"),
+    (dict(prompt="x" * 32001), "32001 characters; the limit is 32000"),
+    (dict(prompt="   "), "prompt is empty"),
+    (dict(size="big"), "must look like WIDTHxHEIGHT"),
     (dict(model="flux-dev", n=11), "from 1 to 10"),
     (dict(model=""), "model is empty"),
     (dict(api_key_env="sk-proj-abcdefghijklmnop"), "the NAME of an environment variable"),
@@ -236,15 +381,13 @@ def test_generation_refused_before_sending(openai, inputs, words):
 
 
 REFUSED_EDITS = [
-    (dict(model="dall-e-3"), "dall-e-3 cannot be used for image edits; use one of: gpt-image-1"),
-    (dict(model="dall-e-2", image=torch.rand(1, 64, 96, 3)), "dall-e-2 edits square images only; this one is 96x64"),
-    (dict(model="dall-e-2", image=torch.rand(2, 64, 64, 3)), "dall-e-2 edits one image per call, but the batch has 2"),
+    (dict(input_fidelity="low"), "gpt-image-2 does not accept input_fidelity (set it to 'auto')"),
+    (dict(model="gpt-image-1-mini", input_fidelity="high"), "gpt-image-1-mini does not accept input_fidelity"),
+    (dict(model="gpt-image-1.5", input_fidelity="highest"), "input_fidelity 'highest' is not allowed for gpt-image-1.5; use one of: auto, high, low"),
     (dict(image=torch.rand(17, 16, 16, 3)), "at most 16 images can be edited together"),
     (dict(mask=torch.ones(64, 32)), "the mask is 32x64 but the image is 64x64"),
     (dict(image=torch.rand(1, 64, 64, 4)), "convert it to RGB first"),
-    (dict(model="dall-e-2", prompt="x" * 1001), "the limit is 1000"),
-    (dict(model="gpt-image-1", response_format="b64_json"), "gpt-image-1 does not accept response_format"),
-    (dict(model="dall-e-2", size="256x256"), "dall-e-2 edits only a masked area: connect a MASK"),
+    (dict(response_format="b64_json"), "gpt-image-2 does not accept response_format"),
 ]
 
 
@@ -256,9 +399,9 @@ def test_edit_refused_before_sending(openai, inputs, words):
     assert openai.requests == []
 
 
-def test_dall_e_2_upload_limit_is_checked_before_sending():
-    with pytest.raises(RemoteImageError, match=r"image 1 is 4.0 MB as PNG; dall-e-2 takes files under 4 MB"):
-        api.check_uploads("dall-e-2", [b"\x89PNG\r\n\x1a\n" + bytes(4 * 1024 * 1024)], 2048, 2048, None)
+def test_upload_limit_is_checked_before_sending():
+    with pytest.raises(RemoteImageError, match=r"mask is 4.0 MB as PNG; gpt-image-2 takes files under 4 MB"):
+        api.check_uploads("gpt-image-2", [b"\x89PNG\r\n\x1a\n"], b"\x89PNG\r\n\x1a\n" + bytes(4 * 1024 * 1024))
 
 
 def test_key_goes_only_to_trusted_hosts():
@@ -276,18 +419,11 @@ def test_key_variable_name_selects_the_provider():
     assert provider.key_env == "MY_SERVER_KEY" and provider.id == "openai:MY_SERVER_KEY" and api.provider_for("OPENAI_API_KEY") is api.PROVIDER
 
 
-@pytest.mark.parametrize("model,family", [("gpt-image-1", "gpt-image"), ("gpt-image-1-mini", "gpt-image"), ("gpt-image-1.5", "gpt-image"),
-                                          ("chatgpt-image-latest", "gpt-image"), ("DALL-E-3", "dall-e-3"), ("dall-e-2", "dall-e-2"), ("flux-dev", "")])
-def test_model_families(model, family):
-    assert api.family_of(model) == family
-
-
-def test_gpt_image_2_takes_sizes_in_its_limits():
-    body = api.generation_body(model="gpt-image-2", prompt="p", size="1536x864")
+def test_the_dated_snapshot_follows_gpt_image_2s_rules():
+    body = api.generation_body(model="gpt-image-2-2026-04-21", prompt="p", size="1536x864", on=TODAY)
     assert body["size"] == "1536x864"
-    for size in ("1000x1000", "4096x1024", "3200x800"):  # not multiples of 16, too large, wider than 3:1
-        with pytest.raises(RemoteImageError, match="gpt-image-2"):
-            api.generation_body(model="gpt-image-2", prompt="p", size=size)
+    with pytest.raises(RemoteImageError, match="background 'transparent' is not allowed for gpt-image-2-2026-04-21"):
+        api.generation_body(model="gpt-image-2-2026-04-21", prompt="p", background="transparent", on=TODAY)
 
 
 # --- errors from the server ----------------------------------------------------------------------
@@ -316,20 +452,20 @@ def test_server_error_envelope_becomes_the_message(openai):
         generate(model="no-such-model")
     text = str(caught.value)
     assert "HTTP 404" in text and "The model `no-such-model` does not exist" in text and "(model_not_found)" in text
-    assert "model no-such-model" in text and "check the model name and the base URL" in text
+    assert "model no-such-model" in text and "image models the server lists now" in text
 
 
 def test_rate_limit_then_success(openai, pack_logs):
-    openai.inject(status=429, message="Rate limit reached for images per minute", headers={"Retry-After": "1"})
+    openai.inject(status=429, message="Rate limit reached for images per minute", headers={"Retry-After": "1"}, path=IMAGES_PATH)
     started = time.monotonic()
     image, _, info = generate()
-    assert time.monotonic() - started >= 0.9 and len(openai.requests) == 2
+    assert time.monotonic() - started >= 0.9 and len(openai.calls(IMAGES_PATH)) == 2
     assert image.shape[0] == 1
     assert_no_secret(info + pack_logs.text)
 
 
 def test_rate_limit_gives_up_with_a_hint(openai):
-    openai.inject(status=429, message="Rate limit reached", headers={"Retry-After": "3600"})
+    openai.inject(status=429, message="Rate limit reached", headers={"Retry-After": "3600"}, path=IMAGES_PATH)
     with pytest.raises(RemoteImageError) as caught:
         generate()
     text = str(caught.value)
@@ -341,20 +477,20 @@ def test_server_error_500(openai, pack_logs):
     with pytest.raises(RemoteImageError) as caught:
         edit()
     text = str(caught.value)
-    assert "image edit failed (model gpt-image-1, HTTP 500)" in text and "server_error" in text and "try again later" in text
+    assert "image edit failed (model gpt-image-2, HTTP 500)" in text and "server_error" in text and "try again later" in text
     assert_no_secret(text + pack_logs.text)
 
 
 def test_503_is_retried(openai):
     openai.inject(status=503, message="overloaded")
     (models,) = run_node(LIST)
-    assert len(openai.requests) == 2 and "gpt-image-1" in models
+    assert len(openai.requests) == 2 and "gpt-image-2" in models
 
 
 def test_expired_result_link(openai):
     openai.inject(status=404, body=b"BlobNotFound", content_type="text/plain", path="/files/")
     with pytest.raises(RemoteImageError, match="result links expire"):
-        generate(model="dall-e-2")
+        generate(model="flux-dev", response_format="url")
 
 
 # --- the emulator is as strict as the real API ----------------------------------------------------
@@ -371,32 +507,45 @@ def _png(size=(64, 64), mode="RGB") -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("body,param", [
-    ({"prompt": "p", "model": "gpt-image-1", "seed": 1}, None),
-    ({"prompt": "p", "model": "dall-e-3", "n": 2}, "n"),
-    ({"prompt": "p", "model": "gpt-image-1", "response_format": "url"}, "response_format"),
-    ({"prompt": "p", "model": "dall-e-2", "size": "1536x1024"}, "size"),
-    ({"model": "gpt-image-1"}, "prompt"),
+@pytest.mark.parametrize("body,status,param,code", [
+    ({"prompt": "p", "model": "gpt-image-2", "seed": 1}, 400, None, "unknown_parameter"),
+    ({"prompt": "p", "model": "gpt-image-2", "response_format": "b64_json"}, 400, "response_format", "unknown_parameter"),
+    ({"prompt": "p", "model": "gpt-image-2", "background": "transparent"}, 400, "background", "invalid_value"),
+    ({"prompt": "p", "model": "gpt-image-2", "quality": "max"}, 400, "quality", "invalid_value"),
+    ({"prompt": "p", "model": "gpt-image-1.5", "size": "2048x2048"}, 400, "size", "invalid_value"),
+    ({"model": "gpt-image-2"}, 400, "prompt", "missing_required_parameter"),
+    ({"prompt": "p", "model": "dall-e-3"}, 404, None, "model_not_found"),
+    ({"prompt": "p", "model": "gpt-image-1"}, 404, None, "model_not_found"),
 ])
-def test_emulator_refuses_generations_like_openai(openai, body, param):
+def test_emulator_refuses_generations_like_openai(openai, body, status, param, code):
     reply = _post(openai, "generations", json=body)
-    assert reply.status_code == 400 and reply.headers["x-request-id"].startswith("req_")
+    assert reply.status_code == status and reply.headers["x-request-id"].startswith("req_")
     error = reply.json()["error"]
     assert set(error) == {"message", "type", "param", "code"} and error["param"] == param and error["type"] == "invalid_request_error"
+    assert error["code"] == code
     openai.requests.clear()  # these were wrong on purpose
 
 
 @pytest.mark.parametrize("files,data,words", [
-    ([("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-1"}, "format must be in ['RGBA', 'LA', 'L']"),
-    ([("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png((32, 32), "RGBA"), "image/png"))], {"prompt": "p", "model": "gpt-image-1"}, "does not match image size"),
-    ([("image", ("i.png", _png((64, 32)), "image/png"))], {"prompt": "p", "model": "dall-e-2"}, "must be square"),
-    ([], {"prompt": "p", "model": "gpt-image-1", "image": "data:image/png;base64,AAAA"}, "must be sent as files"),
-    ([("image", ("i.png", _png(), "image/png"))], {"prompt": "p", "model": "dall-e-3"}, "does not support image edits"),
+    ([("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-2"}, "format must be in ['RGBA', 'LA', 'L']"),
+    ([("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png((32, 32), "RGBA"), "image/png"))], {"prompt": "p", "model": "gpt-image-2"}, "does not match image size"),
+    ([("image", ("i.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-2", "input_fidelity": "high"}, "input_fidelity is not supported for gpt-image-2"),
+    ([("image", ("i.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-2", "moderation": "low"}, "Unrecognized request argument supplied: moderation"),
+    ([], {"prompt": "p", "model": "gpt-image-2", "image": "data:image/png;base64,AAAA"}, "must be sent as files"),
 ])
 def test_emulator_refuses_edits_like_openai(openai, files, data, words):
     reply = _post(openai, "edits", files=files or [("unused", (None, ""))], data=data)
     assert reply.status_code == 400 and words in reply.json()["error"]["message"]
     openai.requests.clear()
+
+
+def test_emulator_model_list_carries_shutdown_dates(openai):
+    listed = requests.get(f"{openai.base_url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=10).json()
+    dates = {entry["id"]: entry["shutdown_date"] for entry in listed["data"]}
+    assert dates["gpt-image-1.5"] == "2026-12-01" and dates["gpt-image-2"] is None and "dall-e-3" not in dates
+    openai.today = datetime.date(2026, 12, 1)
+    listed = requests.get(f"{openai.base_url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=10).json()
+    assert "gpt-image-1.5" not in {entry["id"] for entry in listed["data"]}
 
 
 def test_emulator_requires_the_key(openai):
@@ -411,4 +560,4 @@ def test_key_from_the_credentials_file_section_of_the_named_variable(openai, tmp
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(path))
     monkeypatch.delenv("OPENAI_API_KEY")
     generate(api_key_env="TEAM_IMAGES_KEY")
-    assert openai.requests[0].bearer == KEY
+    assert openai.calls(IMAGES_PATH)[0].bearer == KEY

@@ -120,9 +120,13 @@ def chat_body(
     return body
 
 
+def check_count(count) -> int:
+    return check.count(count, high=MAX_COUNT, what="count")
+
+
 def chat_bodies(*, count: int, seed: int, **options) -> list[dict]:
     """``count`` bodies for ``count`` calls; call i gets seed + i, so the images differ."""
-    check.count(count, high=MAX_COUNT, what="count")
+    check_count(count)
     body = chat_body(**options)
     return [{**body, "seed": (seed + index) % (MAX_SEED + 1)} for index in range(count)]
 
