@@ -1,20 +1,29 @@
-"""AIGNE Hub: both paths, both reply shapes, every base64 alias, links, validation, errors, keys."""
+"""AIGNE Hub: the v2 generation paths and their fallback, the native edit route, n by n calls,
+every reply shape and base64 alias, links, retired and unknown models, validation, errors, keys."""
 
 from __future__ import annotations
+
+import datetime
+import json
+import time
 
 import pytest
 import requests
 import torch
 
-from conftest import FAKE_KEYS, assert_no_secret, mod, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node
 
 KEY = FAKE_KEYS["AIGNE_HUB_API_KEY"]
 MOUNT = "/app/ai-kit"  # a hub's base URL includes its mount path
-SEED_PATH = "/api/images/generations"
-HUB_PATH = "/api/v2/image/generations"
+V2_PATH = "/api/v2/image/generations"
+V2_ALIAS = "/api/v2/images/generations"
+DOC_PATH = "/api/images/generations"
+NATIVE_PATH = "/api/v2/image"
+TODAY = datetime.date(2026, 11, 29)
 
 aigne_nodes = mod("nodes.aigne")
 aigne = mod("nodes.providers.aigne")
+catalogue = mod("nodes.providers.catalogue")
 emulator = mod("nodes.emulator.aigne")
 RemoteImageError = mod("nodes.core.errors").RemoteImageError
 InputError = mod("nodes.core.errors").InputError
@@ -32,87 +41,137 @@ def hub_server():
 
 @pytest.fixture
 def hub(hub_server, monkeypatch):
-    """A fresh local AIGNE Hub under a mount path, with the environment pointing at it; yields the app."""
+    """A fresh local AIGNE Hub under a mount path, as on 2026-11-29, the environment pointing at it."""
     app = emulator.AigneHubApp(key=KEY)
     app.base_url = hub_server.url + MOUNT
+    app.upstream.today = TODAY
     hub_server.apps = {MOUNT: app}
+    monkeypatch.setattr(catalogue, "today", lambda: TODAY)
     monkeypatch.setenv("AIGNE_HUB_API_KEY", KEY)
     monkeypatch.setenv("AIGNE_HUB_BASE_URL", app.base_url)
     return app
 
 
 def generate(**inputs):
-    values = {
-        "prompt": "a red fox in the snow",
-        "model": "dall-e-2",
-        "size": "256x256",
-        "n": 1,
-        "quality": "standard",
-        "style": "vivid",
-        "response_format": "b64_json",
-        "seed": 0,
-    }
-    values.update(inputs)
-    return run_node(Generate, **values)
+    return run_node(Generate, **defaults(Generate, **{"prompt": "a red fox in the snow", **inputs}))
 
 
 def edit(**inputs):
-    values = {"image": torch.rand(1, 48, 64, 3), "prompt": "make it night", "model": "gpt-image-1", "size": "auto", "n": 1, "seed": 0}
-    values.update(inputs)
-    return run_node(Edit, **values)
+    return run_node(Edit, **defaults(Edit, **{"image": torch.rand(1, 48, 64, 3), "prompt": "make it night", **inputs}))
 
 
-def posts(app):
-    return [r for r in app.requests if r.method == "POST"]
+def posts(app, path=None):
+    return [r for r in app.requests if r.method == "POST" and (path is None or r.path == path)]
 
 
 def failure(function, **inputs) -> RemoteImageError:
     with pytest.raises(RemoteImageError) as caught:
         function(**inputs)
-    text = str(caught.value)
-    assert_no_secret(text)
+    assert_no_secret(str(caught.value))
     return caught.value
 
 
-# --- success: paths, shapes, aliases, links ---------------------------------------------------
+# --- generation: defaults, paths and their fallback ----------------------------------------------
 
 
-def test_seed_path_and_shape_with_base64(hub):
-    image, info = generate(n=2)
-    assert image.shape == (2, 256, 256, 3) and image.dtype == torch.float32
+def test_a_prompt_and_the_defaults_make_an_image(hub):
+    image, info = generate()
+    assert image.shape == (1, 1024, 1024, 3) and image.dtype == torch.float32
     (request,) = posts(hub)
-    assert request.path == SEED_PATH
-    assert request.bearer == KEY and request.headers["content-type"].startswith("application/json")
-    # exactly the documented fields; quality and style only go to dall-e-3
-    assert request.json() == {"prompt": "a red fox in the snow", "model": "dall-e-2", "n": 2, "size": "256x256", "response_format": "b64_json"}
-    assert '"created"' in info
+    assert request.path == V2_PATH and request.bearer == KEY and request.headers["content-type"].startswith("application/json")
+    assert request.json() == {"prompt": "a red fox in the snow", "model": "openai/gpt-image-2", "n": 1, "size": "auto"}
+    assert '"model": "gpt-image-2"' in info and '"aigneHubCredits": 6.0' in info
 
 
 @pytest.mark.parametrize("keys", [("b64_json",), ("base64",), ("b64Json",), emulator.B64_KEYS], ids="+".join)
-def test_hub_path_and_shape_with_each_base64_alias(hub, keys):
+def test_each_base64_alias(hub, keys):
     hub.b64_keys = keys
-    image, info = generate(path=HUB_PATH, size="512x512")
-    assert image.shape == (1, 512, 512, 3)
-    assert posts(hub)[0].path == HUB_PATH
-    assert '"model": "dall-e-2"' in info and '"aigneHubCredits": 2.0' in info
+    image, _ = generate(size="1536x1024")
+    assert image.shape == (1, 1024, 1536, 3)
 
 
-@pytest.mark.parametrize("shape", ["seed", "hub"])
-@pytest.mark.parametrize("path", [SEED_PATH, HUB_PATH, "/api/v2/images/generations"])
-def test_every_path_in_every_shape(hub, shape, path):
-    hub.shape = shape
-    image, info = generate(path=path)
-    assert image.shape == (1, 256, 256, 3)
-    assert ('"created"' in info) == (shape == "seed")
+def test_the_newer_alias_path_answers_in_openais_shape(hub):
+    image, info = generate(path=V2_ALIAS)
+    assert image.shape == (1, 1024, 1024, 3) and posts(hub)[0].path == V2_ALIAS
+    assert '"created"' in info
 
 
-@pytest.mark.parametrize("shape", ["seed", "hub"])
-def test_url_results_are_downloaded_at_once_without_the_key(hub, shape):
-    hub.shape = shape
-    image, _ = generate(response_format="url", n=3)
-    assert image.shape == (3, 256, 256, 3)
-    assert len(hub.downloads) == 3
+def test_the_docs_path_is_a_404_page_on_a_real_hub(hub):
+    reply = requests.post(hub.base_url + DOC_PATH, json={"prompt": "x"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    assert reply.status_code == 404 and "Cannot POST /api/images/generations" in reply.text
+    assert reply.headers["Content-Type"].startswith("text/html")
+
+
+def test_a_path_the_hub_does_not_serve_gives_way_to_the_next_and_is_remembered(hub):
+    hub.serves = {V2_ALIAS}  # a hub that only serves the newer alias
+    image, _ = generate()
+    assert image.shape == (1, 1024, 1024, 3)
+    assert [r.path for r in posts(hub)] == [V2_PATH, V2_ALIAS]  # the 404 cost nothing
+    assert hub.billed == [1]
+    generate()
+    assert [r.path for r in posts(hub)] == [V2_PATH, V2_ALIAS, V2_ALIAS]  # straight to what worked
+
+
+def test_the_docs_path_typed_into_the_node_falls_back_to_the_hubs_paths(hub):
+    image, _ = generate(path=DOC_PATH)
+    assert image.shape[0] == 1 and [r.path for r in posts(hub)] == [DOC_PATH, V2_PATH]
+
+
+def test_a_hub_serving_none_of_the_paths_says_so(hub):
+    hub.serves = set()
+    error = failure(generate)
+    assert error.status == 404 and "serves none of the known generation paths" in error.message
+    assert all(path in error.message for path in (V2_PATH, V2_ALIAS, DOC_PATH)) and "Cannot POST" in error.message
+    assert "mount path" in error.hint
+    assert len(posts(hub)) == 3  # each path once
+
+
+# --- n for GPT image models: n calls --------------------------------------------------------------
+
+
+def test_n_images_of_a_gpt_model_come_from_n_calls(hub):
+    generate()  # learns the path
+    hub.inject(delay=0.5, times=3, path=V2_PATH)
+    started = time.monotonic()
+    image, info = generate(n=3)
+    wall = time.monotonic() - started
+    assert image.shape == (3, 1024, 1024, 3)
+    assert wall < 1.3, f"3 calls of 0.5 s took {wall:.2f} s: not concurrent"
+    calls = posts(hub)[1:]
+    assert len(calls) == 3 and all(r.json()["n"] == 1 for r in calls)
+    assert hub.billed == [1, 1, 1, 1]
+    assert '"calls": 3' in info and '"aigneHubCredits": 18.0' in info
+
+
+def test_the_first_of_n_calls_finds_the_path_for_the_others(hub):
+    hub.serves = {V2_ALIAS}
+    image, _ = generate(n=2)
+    assert image.shape[0] == 2 and [r.path for r in posts(hub)] == [V2_PATH, V2_ALIAS, V2_ALIAS]
+
+
+def test_the_hub_itself_returns_one_image_for_n_of_a_gpt_model():
+    """Why the node makes n calls: the framework drops n, the hub bills it."""
+    hub = emulator.AigneHubApp(key=KEY)
+    request = mod("nodes.emulator.server").Request(
+        "POST", V2_PATH, {}, {"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        b'{"prompt": "x", "model": "openai/gpt-image-2", "n": 3}',
+    )
+    reply = hub.handle(request)
+    assert reply.status == 200 and len(json.loads(reply.body)["data"]) == 1 and hub.billed == [3]
+
+
+def test_other_models_take_n_in_one_call_and_answer_with_links(hub):
+    image, _ = generate(model="ideogram/ideogram-v3", n=2, size="1024x1024", response_format="url")
+    (request,) = posts(hub)
+    assert request.json() == {"prompt": "a red fox in the snow", "model": "ideogram/ideogram-v3", "n": 2, "size": "1024x1024", "response_format": "url"}
+    assert image.shape == (2, 1024, 1024, 3) and len(hub.downloads) == 2
     assert not any(d["authorization"] for d in hub.downloads), "the hub's key went to the image host"
+
+
+@pytest.mark.parametrize("path", [V2_PATH, V2_ALIAS])
+def test_links_in_both_shapes_are_downloaded_at_once_without_the_key(hub, path):
+    image, _ = generate(model="ideogram/ideogram-v3", response_format="url", path=path)
+    assert image.shape == (1, 1024, 1024, 3) and len(hub.downloads) == 1
     for request in hub.requests:
         if request.method == "GET":
             assert "authorization" not in request.headers and KEY not in request.path
@@ -120,8 +179,8 @@ def test_url_results_are_downloaded_at_once_without_the_key(hub, shape):
 
 def test_hub_answering_base64_when_url_was_asked_for(hub):
     hub.base64_for_url = True
-    image, _ = generate(response_format="url", path=HUB_PATH)
-    assert image.shape == (1, 256, 256, 3) and hub.downloads == []
+    image, _ = generate(model="ideogram/ideogram-v3", response_format="url")
+    assert image.shape == (1, 1024, 1024, 3) and hub.downloads == []
 
 
 def test_expired_link_gives_a_clear_error(hub, monkeypatch):
@@ -133,63 +192,129 @@ def test_expired_link_gives_a_clear_error(hub, monkeypatch):
         return url
 
     monkeypatch.setattr(hub, "_link", expiring_link)
-    error = failure(generate, response_format="url")
+    error = failure(generate, model="ideogram/ideogram-v3", response_format="url")
     assert error.status == 403
     assert "expired" in error.message and "about an hour" in error.message
     assert "AuthenticationFailed" in error.message  # the image host's own words
     assert "b64_json" in error.hint
 
 
-def test_dall_e_3_hd_sends_quality_and_style(hub):
-    image, _ = generate(model="dall-e-3", size="1792x1024", quality="hd", style="natural")
-    assert image.shape == (1, 1024, 1792, 3)
+# --- the GPT options the hub passes upstream ------------------------------------------------------
+
+
+def test_gpt_options_are_sent(hub):
+    image, _ = generate(size="custom", width=1536, height=864, quality="high", background="opaque", output_format="webp",
+                        output_compression=50, moderation="low")
+    assert image.shape == (1, 864, 1536, 3)
+    assert posts(hub)[0].json() == {
+        "prompt": "a red fox in the snow", "model": "openai/gpt-image-2", "n": 1, "size": "1536x864", "quality": "high",
+        "background": "opaque", "output_format": "webp", "output_compression": 50, "moderation": "low",
+    }
+
+
+def test_transparent_and_xhigh_with_gpt_image_2_5(hub):
+    generate(model="openai/gpt-image-2.5-flare", background="transparent", quality="xhigh")
     body = posts(hub)[0].json()
-    assert body["quality"] == "hd" and body["style"] == "natural" and body["model"] == "dall-e-3"
+    assert body["background"] == "transparent" and body["quality"] == "xhigh"
 
 
-def test_provider_model_names_follow_the_bare_models_rules(hub):
-    image, _ = generate(model="openai/dall-e-3", size="1024x1792", path=HUB_PATH)
-    assert image.shape == (1, 1792, 1024, 3)
-    body = posts(hub)[0].json()
-    assert body["model"] == "openai/dall-e-3" and body["quality"] == "standard"
-    with pytest.raises(InputError, match="n must be 1"):
-        generate(model="openai/dall-e-3", size="1024x1024", n=2)
-    with pytest.raises(InputError, match="1024x1024, 1792x1024, 1024x1792"):
-        generate(model="openai/dall-e-3", size="512x512")
-    assert len(posts(hub)) == 1
+def test_a_bare_name_follows_the_openai_models_rules(hub):
+    generate(model="gpt-image-2", size="2048x1152")
+    assert posts(hub)[0].json()["model"] == "gpt-image-2"  # the hub adds the provider itself
+    with pytest.raises(InputError, match="background 'transparent' is not allowed for gpt-image-2"):
+        generate(model="gpt-image-2", background="transparent")
 
 
-def test_gpt_image_1_and_other_hub_models(hub):
-    image, _ = generate(model="gpt-image-1", size="1536x1024", n=2)
-    assert image.shape == (2, 1024, 1536, 3)
-    image, _ = generate(model="google/gemini-2.5-flash-image", size="1024x1024", response_format="url", path=HUB_PATH)
+# --- retired and unknown models --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model,day", [("openai/dall-e-3", "2026-05-12"), ("dall-e-2", "2026-05-12"), ("openai/gpt-image-1", "2026-10-23")])
+def test_a_retired_model_fails_before_sending_and_names_its_successor(hub, model, day):
+    for run in (generate, edit):
+        with pytest.raises(InputError) as caught:
+            run(model=model)
+        assert f"retired openai/{model.split('/')[-1]} on {day}; use openai/gpt-image-2" in str(caught.value)
+    assert hub.requests == []
+
+
+def test_an_upstream_404_lists_the_hubs_image_models(hub):
+    error = failure(generate, model="openai/gpt-image-3")
+    assert error.status == 404 and "The model `gpt-image-3` does not exist" in error.message
+    assert error.hint.startswith("image models the server lists now: ideogram/ideogram-v3, openai/chatgpt-image-latest, ")
+    assert "openai/gpt-5" not in error.hint  # a chat model
+    assert [r.path for r in hub.requests] == [V2_PATH, "/api/ai-providers/models"]
+
+
+def test_a_model_no_provider_serves(hub):
+    error = failure(generate, model="acme/painter-9")
+    assert error.status == 404 and "No available provider for model: acme/painter-9" in error.message
+    assert "openai/gpt-image-2" in error.hint
+
+
+def test_a_model_retired_upstream_after_the_catalogue_was_checked(hub):
+    hub.upstream.today = datetime.date(2026, 12, 2)
+    error = failure(generate, model="openai/gpt-image-1.5")
+    assert error.status == 404 and "gpt-image-1.5" in error.message
+    assert error.hint.startswith("openai/gpt-image-1.5 is retired; use openai/gpt-image-2; image models the server lists now:")
+    assert "openai/gpt-image-1.5" not in error.hint.split("now:")[1]
+
+
+def test_a_near_shutdown_is_in_the_info(hub):
+    _, info = generate(model="openai/gpt-image-1.5", size="1024x1536")
+    assert '"notice": "openai/gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to openai/gpt-image-2"' in info
+
+
+# --- edits on the native route -----------------------------------------------------------------
+
+
+def test_edit_goes_to_the_native_route_with_file_contents(hub):
+    image, info = edit()
+    assert image.shape == (1, 1024, 1536, 3)  # auto: the input is wide
+    (request,) = posts(hub)
+    assert request.path == NATIVE_PATH
+    body = request.json()
+    (picture,) = body["input"].pop("image")
+    assert body == {"input": {"prompt": "make it night", "n": 1, "size": "auto", "outputFileType": "file", "modelOptions": {"model": "openai/gpt-image-2"}}}
+    assert picture["type"] == "file" and picture["mimeType"] == "image/png" and picture["data"].startswith("iVBORw0KGgo")
+    assert '"modelWithProvider": "openai/gpt-image-2"' in info and '"inputTokens"' in info and '"aigneHubCredits": 6.0' in info
+
+
+def test_edit_sends_every_image_and_the_gpt_options_in_camel_case(hub):
+    image, _ = edit(image=torch.rand(2, 64, 96, 3), image_2=torch.rand(1, 40, 40, 3), model="openai/gpt-image-2.5-sunburst",
+                    quality="max", background="transparent", output_format="webp", output_compression=80, size="1024x1024")
     assert image.shape == (1, 1024, 1024, 3)
-    # GPT image models refuse response_format (they always answer base64); others get it
-    assert [set(r.json()) for r in posts(hub)] == [{"prompt", "model", "n", "size"}, {"prompt", "model", "n", "size", "response_format"}]
+    payload = posts(hub)[0].json()["input"]
+    assert len(payload["image"]) == 3 and all(item["type"] == "file" for item in payload["image"])
+    assert payload["modelOptions"] == {"model": "openai/gpt-image-2.5-sunburst", "quality": "max", "background": "transparent",
+                                       "outputFormat": "webp", "outputCompression": 80}
 
 
-def test_edit_sends_one_image_as_a_string(hub):
-    image, info = edit(size="1024x1024", n=2)
-    assert image.shape == (2, 1024, 1024, 3)
-    body = posts(hub)[0].json()
-    assert isinstance(body["image"], str) and body["image"].startswith("data:image/png;base64,")
-    assert body == {"prompt": "make it night", "model": "gpt-image-1", "n": 2, "size": "1024x1024", "image": body["image"]}
-    assert "aigneHubCredits" not in info  # the seed shape has no usage
-
-
-def test_edit_sends_several_images_as_an_array(hub):
-    image, _ = edit(image=torch.rand(2, 64, 96, 3), image_2=torch.rand(1, 40, 40, 3), model="openai/gpt-image-1", path=HUB_PATH)
-    assert image.shape == (1, 1024, 1536, 3)  # auto: the first input is wide
-    body = posts(hub)[0].json()
-    assert isinstance(body["image"], list) and len(body["image"]) == 3
-    assert all(url.startswith("data:image/png;base64,") for url in body["image"])
-    assert body["model"] == "gpt-image-1"  # the hub hands images only to this exact name
+def test_edit_n_images_from_n_calls(hub):
+    image, info = edit(n=2)
+    assert image.shape[0] == 2 and len(posts(hub, NATIVE_PATH)) == 2
+    assert '"calls": 2' in info and '"aigneHubCredits": 12.0' in info
 
 
 def test_edit_result_really_derives_from_the_input(hub):
     white = torch.ones(1, 32, 32, 3)
     image, _ = edit(image=white, size="1024x1024")
     assert image.mean() > 0.5  # a tinted white, not a fresh generation
+
+
+def test_a_hub_without_the_native_route(hub):
+    del hub.routes[("POST", NATIVE_PATH)]
+    error = failure(edit)
+    assert error.status == 404 and NATIVE_PATH in error.hint and len(posts(hub)) == 1
+
+
+def test_the_native_route_refuses_what_the_framework_refuses(hub):
+    auth = {"Authorization": f"Bearer {KEY}"}
+    url = hub.base_url + NATIVE_PATH
+    assert requests.post(url, json={"prompt": "x"}, headers=auth, timeout=10).status_code == 400  # no input object
+    reply = requests.post(url, json={"input": {"prompt": "x", "image": ["data:image/png;base64,AAAA"]}}, headers=auth, timeout=10)
+    assert reply.status_code == 400 and "FileContent" in reply.json()["error"]
+    reply = requests.post(url, json={"input": {"prompt": "x"}}, headers=auth, timeout=10)  # no model: the hub's default
+    assert reply.status_code == 404 and "dall-e-2" in reply.json()["error"]["message"]
 
 
 # --- validation: refused before any request ----------------------------------------------------
@@ -199,14 +324,13 @@ GENERATE_REFUSALS = [
     ({"model": ""}, "model is empty"),
     ({"n": 0}, "from 1 to 10"),
     ({"n": 11}, "from 1 to 10"),
-    ({"size": "1792x1024"}, "256x256, 512x512, 1024x1024"),
-    ({"model": "dall-e-3", "size": "1024x1024", "n": 2}, "n must be 1"),
-    ({"model": "dall-e-3", "size": "256x256"}, "1024x1024, 1792x1024, 1024x1792"),
-    ({"model": "dall-e-3", "size": "1024x1024", "quality": "ultra"}, "standard, hd"),
-    ({"model": "dall-e-3", "size": "1024x1024", "style": "moody"}, "vivid, natural"),
-    ({"model": "gpt-image-1", "size": "512x512"}, "1536x1024"),
+    ({"size": "1800x1024"}, "multiples of 16"),
+    ({"model": "openai/gpt-image-1.5", "size": "2048x2048"}, "1024x1024, 1536x1024, 1024x1536, auto"),
+    ({"quality": "ultra"}, "quality 'ultra' is not allowed for openai/gpt-image-2"),
+    ({"background": "transparent"}, "background 'transparent' is not allowed for openai/gpt-image-2"),
+    ({"output_compression": 50}, "output_compression applies only to jpeg and webp"),
     ({"model": "google/some-model", "size": "huge"}, "WIDTHxHEIGHT"),
-    ({"response_format": "png"}, "b64_json, url"),
+    ({"model": "ideogram/ideogram-v3", "response_format": "png"}, "b64_json, url"),
     ({"path": "api/images/generations"}, "starting with /"),
     ({"path": "https://elsewhere.example/api"}, "starting with /"),
     ({"path": "/api/../admin"}, "starting with /"),
@@ -222,14 +346,11 @@ def test_generate_refuses_before_sending(hub, inputs, words):
 
 
 EDIT_REFUSALS = [
-    ({"model": "dall-e-2"}, "only to gpt-image-1"),
-    ({"model": "openai/dall-e-3"}, "only to gpt-image-1"),
     ({"prompt": ""}, "prompt is empty"),
     ({"n": 11}, "from 1 to 10"),
-    ({"size": "1792x1024"}, "1024x1024, 1536x1024, 1024x1536, auto"),
+    ({"size": "1800x1024"}, "multiples of 16"),
     ({"image": torch.rand(1, 8, 8, 4)}, "RGB"),
     ({"image_2": torch.rand(8, 8, 3)}, "image_2"),
-    ({"path": ""}, "starting with /"),
 ]
 
 
@@ -239,6 +360,11 @@ def test_edit_refuses_before_sending(hub, inputs, words):
         edit(**inputs)
     assert words in str(caught.value)
     assert hub.requests == []
+
+
+def test_the_edit_node_offers_no_option_the_hub_cannot_pass_on():
+    names = set(Edit.INPUT_TYPES()["required"])
+    assert not names & {"moderation", "input_fidelity", "response_format"}  # refused on OpenAI's edit endpoint or dropped
 
 
 def test_edit_over_the_hubs_body_cap_is_refused(hub, monkeypatch):
@@ -273,18 +399,19 @@ def test_401_string_envelope(hub, monkeypatch):
     assert error.status == 401 and "User not authenticated" in text
     assert "AIGNE_HUB_API_KEY" in error.hint and "AIGNE Hub image generation failed" in text
     assert_no_secret(text, ["fake-wrong-aigne-key"])
+    assert len(posts(hub)) == 1  # a 401 is not a missing route
 
 
 def test_400_string_envelope_in_the_hubs_words(hub):
     hub.inject(status=400, message='"n" must be less than or equal to 10')
     error = failure(generate)
     assert error.status == 400 and '"n" must be less than or equal to 10' in str(error)
-    assert "model dall-e-2" in str(error)
+    assert "model openai/gpt-image-2" in str(error)
 
 
 def test_nested_envelope(hub):
     hub.inject(status=500, body=b'{"error":{"message":"Upstream provider rate limit exceeded"}}')
-    error = failure(generate, path=HUB_PATH)
+    error = failure(generate)
     assert error.status == 500 and "Upstream provider rate limit exceeded" in str(error)
     assert "upstream" in error.hint
     assert len(posts(hub)) == 1  # a 500 is not retried: it may have been billed
@@ -292,18 +419,13 @@ def test_nested_envelope(hub):
 
 def test_402_not_enough_credits_keeps_the_link(hub):
     hub.credits = 0
-    error = failure(generate, path=HUB_PATH)
+    error = failure(generate)
     text = str(error)
     link = f"{hub.base_url}/payment/checkout/pay/plink_emulator"
     assert error.status == 402 and "NOT_ENOUGH" in text
     assert "please first buy some credits" in text and text.count(link) == 1
     assert "credits" in error.hint
     assert aigne.credit_message({"error": {"message": "No credits", "type": "NOT_ENOUGH"}}) == "No credits (NOT_ENOUGH)"
-
-
-def test_404_for_a_wrong_path_hints_at_the_paths(hub):
-    error = failure(generate, path="/api/v3/images")
-    assert error.status == 404 and HUB_PATH in error.hint and "mount path" in error.hint
 
 
 def test_429_is_waited_out_then_succeeds(hub):
@@ -319,7 +441,7 @@ def test_503_is_retried(hub):
 
 
 def test_a_reply_without_images_is_an_error(hub):
-    hub.inject(body=b'{"images":[],"data":[],"model":"dall-e-2","usage":{"aigneHubCredits":null}}')
+    hub.inject(body=b'{"images":[],"data":[],"model":"gpt-image-2","usage":{"aigneHubCredits":null}}')
     error = failure(generate)
     assert "no image came back" in str(error)
 
@@ -328,10 +450,7 @@ def test_a_reply_without_images_is_an_error(hub):
 
 
 def test_key_is_in_no_output_and_no_log(hub, pack_logs):
-    outputs = []
-    hub.shape = "hub"
-    outputs.append(generate(response_format="url")[1])
-    outputs.append(edit()[1])
+    outputs = [generate(model="ideogram/ideogram-v3", response_format="url")[1], edit()[1]]
     for setup in (lambda: setattr(hub, "credits", 0), lambda: hub.inject(status=500, message=f"echo Bearer {KEY}")):
         setup()
         with pytest.raises(RemoteImageError) as caught:
@@ -349,7 +468,7 @@ def test_key_is_in_no_output_and_no_log(hub, pack_logs):
 
 
 def test_emulator_answers_in_the_hubs_words(hub):
-    url = hub.base_url + HUB_PATH
+    url = hub.base_url + V2_PATH
     auth = {"Authorization": f"Bearer {KEY}"}
     assert requests.post(url, json={"prompt": "x"}).json() == {"error": "User not authenticated"}
     cases = [
@@ -363,28 +482,35 @@ def test_emulator_answers_in_the_hubs_words(hub):
     for body, words in cases:
         reply = requests.post(url, json=body, headers=auth)
         assert (reply.status_code, reply.json()) == (400, {"error": words})
-    reply = requests.post(url, json={"prompt": "x", "model": "dall-e-3", "n": 2}, headers=auth)
-    assert reply.status_code == 400 and reply.json()["error"]["message"] == "You must provide n=1 for this model."
-    reply = requests.post(url, json={"prompt": "x", "model": "gpt-image-1", "image": "iVBORw0KGgo="}, headers=auth)
-    assert reply.status_code == 500 and reply.json() == {"error": {"message": "Invalid URL"}}
+    reply = requests.post(url, json={"prompt": "x", "model": "openai/gpt-image-2", "size": "1000x1000"}, headers=auth)
+    assert reply.status_code == 400 and "divisible by 16" in reply.json()["error"]["message"]  # OpenAI's words, relayed
+    reply = requests.post(url, json={"prompt": "x", "model": "openai/dall-e-3"}, headers=auth)
+    assert reply.status_code == 404 and "dall-e-3" in reply.json()["error"]["message"]
     reply = requests.post(url, data=b"{" + b" " * (30 * 1024 * 1024) + b"}", headers={**auth, "Content-Type": "application/json"})
     assert reply.status_code == 413
-    reply = requests.post(url, json={"prompt": "x", "response_format": "url"}, headers=auth)
+    reply = requests.post(url, json={"prompt": "x", "model": "ideogram/ideogram-v3", "response_format": "url"}, headers=auth)
     body = reply.json()
     assert set(body) == {"images", "data", "model", "usage"} and "url" in body["data"][0]
     assert requests.get(body["data"][0]["url"]).headers["Content-Type"] == "image/png"
+    listed = requests.get(hub.base_url + "/api/ai-providers/models?type=image", timeout=10).json()
+    assert {entry["type"] for entry in listed} == {"image_generation"} and "openai/gpt-image-2" in {e["key"] for e in listed}
     hub.credits = 0
     reply = requests.post(url, json={"prompt": "x"}, headers=auth)
     assert reply.status_code == 402 and reply.json()["error"]["type"] == "NOT_ENOUGH"
 
 
-def test_parse_images_reads_both_shapes_as_plain_dicts():
+def test_parse_every_reply_shape_as_plain_dicts():
     png = mod("nodes.emulator.synth").generate("x", 8, 8)
     b64 = mod("nodes.core.payloads").b64encode(png)
-    seed = aigne.parse_images({"created": 1, "data": [{"url": "https://cdn.example/a.png"}, {"b64_json": b64}]})
-    assert [i.url for i in seed.images] == ["https://cdn.example/a.png", None] and seed.images[1].data == png
-    hub_only_images = aigne.parse_images({"images": [{"b64Json": b64}], "model": "dall-e-2", "usage": {"aigneHubCredits": 1}})
+    openai_shape = aigne.parse_images({"created": 1, "data": [{"url": "https://cdn.example/a.png"}, {"b64_json": b64}]})
+    assert [i.url for i in openai_shape.images] == ["https://cdn.example/a.png", None] and openai_shape.images[1].data == png
+    hub_only_images = aigne.parse_images({"images": [{"b64Json": b64}], "model": "gpt-image-2", "usage": {"aigneHubCredits": 1}})
     assert hub_only_images.images[0].data == png and set(hub_only_images.info) == {"model", "usage"}
+    native = aigne.parse_native({"images": [{"type": "file", "data": b64, "mimeType": "image/png"}, {"type": "url", "url": "https://cdn.example/b.png"}],
+                                 "usage": {"inputTokens": 3}, "modelWithProvider": "openai/gpt-image-2"})
+    assert native.images[0].data == png and native.images[1].url == "https://cdn.example/b.png" and set(native.info) == {"usage", "modelWithProvider"}
+    with pytest.raises(RemoteImageError, match="neither a file nor a url"):
+        aigne.parse_native({"images": [{"type": "local", "path": "/tmp/x.png"}]})
 
 
 def test_a_key_echoed_by_the_hub_is_redacted(hub, pack_logs):
