@@ -4,15 +4,13 @@ from workflow_builder import Workflow
 
 
 def examples() -> dict:
-    generate = Workflow("AIGNE Hub: generate with dall-e-3 in HD, save")
+    generate = Workflow("AIGNE Hub: generate a wide image with openai/gpt-image-2 in high quality, save")
     gen = generate.node(
         "HostedImages_AigneHubImageGenerate",
         pos=(40, 80),
         prompt="An oil painting of a futuristic city skyline at sunset, with flying cars",
-        model="dall-e-3",
-        size="1792x1024",
-        quality="hd",
-        style="vivid",
+        size="1536x1024",
+        quality="high",
         seed=42,
     )
     save = generate.node("SaveImage", pos=(460, 80), filename_prefix="aigne_generate")
@@ -20,13 +18,12 @@ def examples() -> dict:
     generate.link(gen, 0, save, "images")
     generate.link(gen, 1, info, "source")
 
-    edit = Workflow("AIGNE Hub: edit an image with gpt-image-1, sharpen, save")
+    edit = Workflow("AIGNE Hub: edit an image with openai/gpt-image-2 (the hub's native route), sharpen, save")
     load = edit.node("LoadImage", pos=(40, 80), image="hosted_images_masked_input.png")
     ed = edit.node(
         "HostedImages_AigneHubImageEdit",
         pos=(420, 80),
         prompt="Turn this into a snowy winter scene at dusk, keep the composition",
-        size="auto",
         seed=7,
     )
     sharpen = edit.node("ImageSharpen", pos=(820, 80))
@@ -37,4 +34,4 @@ def examples() -> dict:
     edit.link(sharpen, 0, save, "images")
     edit.link(ed, 1, info, "source")
 
-    return {"aigne_generate_dalle3_hd": generate, "aigne_edit": edit}
+    return {"aigne_generate": generate, "aigne_edit": edit}

@@ -6,11 +6,12 @@ MASKED_INPUT = "hosted_images_masked_input.png"  # shipped in example_workflows/
 
 
 def examples() -> dict:
-    generate = Workflow("OpenAI-compatible: generate with a transparent background, save, preview its mask")
+    # gpt-image-2 (the default) has no transparent background; gpt-image-2.5-flare has
+    generate = Workflow("OpenAI-compatible: generate with a transparent background (gpt-image-2.5-flare), save, preview its mask")
     gen = generate.node(
         "HostedImages_OpenAICompatImageGenerate",
         pos=(40, 80),
-        model="gpt-image-1",
+        model="gpt-image-2.5-flare",
         prompt="A sticker of a smiling red fox, thick white outline",
         size="1024x1024",
         quality="medium",
@@ -21,19 +22,18 @@ def examples() -> dict:
     save = generate.node("SaveImage", pos=(460, 80), filename_prefix="openai_generate")
     as_image = generate.node("MaskToImage", pos=(460, 380), title="Transparent area as an image")
     preview = generate.node("PreviewImage", pos=(760, 380))
-    info = generate.node("PreviewAny", pos=(460, 600), title="revised prompt and usage")
+    info = generate.node("PreviewAny", pos=(460, 600), title="usage")
     generate.link(gen, 0, save, "images")
     generate.link(gen, 1, as_image, "mask")
     generate.link(as_image, 0, preview, "images")
     generate.link(gen, 2, info, "source")
 
-    edit = Workflow("OpenAI-compatible: edit the painted area of an image")
+    edit = Workflow("OpenAI-compatible: edit the painted area of an image with gpt-image-2")
     load = edit.node("LoadImage", pos=(40, 80), image=MASKED_INPUT, title="Load image (paint the mask in the mask editor)")
     grow = edit.node("GrowMask", pos=(40, 480), expand=8, tapered_corners=True, title="Grow the painted area a little")
     ed = edit.node(
         "HostedImages_OpenAICompatImageEdit",
         pos=(420, 80),
-        model="gpt-image-1",
         prompt="Replace the painted area with a bright red hot-air balloon",
         quality="medium",
         seed=7,

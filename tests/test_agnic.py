@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import io
 import json
 import time
@@ -13,7 +14,7 @@ import torch
 from PIL import Image
 
 import openrouter_spec
-from conftest import FAKE_KEYS, assert_no_secret, mod, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node
 
 KEY = FAKE_KEYS["AGNIC_API_KEY"]
 nodes = mod("nodes.agnic")
@@ -23,13 +24,15 @@ synth = mod("nodes.emulator.synth")
 RemoteImageError = mod("nodes.core.errors").RemoteImageError
 InputError = mod("nodes.core.errors").InputError
 
-GEMINI = "google/gemini-2.0-flash"
+GEMINI = "google/gemini-3.1-flash-image"  # the nodes' default
 FLUX = "black-forest-labs/flux.2-pro"
+TODAY = datetime.date(2026, 11, 29)
 
 
 @pytest.fixture
 def app(serve, monkeypatch):
-    """A local Agnic gateway with the environment pointing at it."""
+    """A local Agnic gateway as on 2026-11-29, with the environment pointing at it."""
+    monkeypatch.setattr(mod("nodes.providers.catalogue"), "today", lambda: TODAY)
     agnic_app = emulator.AgnicApp(token=KEY)
     server = serve(agnic_app)
     monkeypatch.setenv("AGNIC_API_KEY", KEY)
@@ -103,7 +106,7 @@ def test_every_aspect_ratio_gives_its_resolution(app, ratio):
 
 
 def test_image_size_is_sent_for_gemini(app):
-    image, _ = generate(model="google/gemini-3-pro-image-preview", aspect_ratio="4:3", image_size="2K")
+    image, _ = generate(model="google/gemini-3-pro-image", aspect_ratio="4:3", image_size="2K")
     assert image.shape == (1, 864 * 2, 1184 * 2, 3)
     assert sent(app)[0]["image_config"] == {"aspect_ratio": "4:3", "image_size": "2K"}
 
@@ -197,10 +200,94 @@ def test_a_text_model_is_a_404_too(app):
     assert "HTTP 404" in failure(generate, model="openai/gpt-4o-mini")
 
 
-def test_an_unknown_model_is_sent_and_refused_by_the_gateway(app):
+def test_an_unknown_model_is_sent_and_refused_by_the_gateway_which_lists_its_models(app):
     text = failure(generate, model="acme/not-a-model")
     assert "HTTP 400" in text and "acme/not-a-model is not a valid model ID" in text
-    assert len(app.requests) == 1  # any name is accepted client-side
+    assert len(app.calls("/v1/chat/completions")) == 1  # any name is accepted client-side
+    assert "image models the server lists now: black-forest-labs/flux.2-klein-4b, " in text and "openai/gpt-4o-mini" not in text
+
+
+# --- today's models: defaults, modalities auto, retired ids -----------------------------------------
+
+
+def test_a_prompt_and_the_defaults_make_an_image(app):
+    image, text = run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
+    assert image.shape == (1, 1024, 1024, 3) and text == "Here is your image."
+    assert [r.path for r in app.requests] == ["/v1/models", "/v1/chat/completions"]  # the list says what it answers in
+    assert sent(app)[0] == {"model": GEMINI, "messages": [{"role": "user", "content": "a red fox"}], "modalities": ["image", "text"],
+                            "image_config": {"aspect_ratio": "1:1"}, "seed": 0}
+
+
+@pytest.mark.parametrize("model,expected", [
+    (FLUX, ["image"]),
+    ("sourceful/riverflow-image-only", ["image"]),  # not in the pack's catalogue: the live list decides
+    ("openai/gpt-5-image-mini", ["image", "text"]),
+])
+def test_modalities_auto_follow_the_gateways_model_list(app, model, expected):
+    image, _ = generate(model=model, modalities="auto")
+    assert sent(app)[0]["modalities"] == expected and image.shape[0] == 1
+
+
+@pytest.mark.parametrize("model,expected", [(FLUX, ["image"]), (GEMINI, ["image", "text"])])
+def test_modalities_auto_without_modalities_in_the_list_use_the_catalogue(app, model, expected):
+    app.models_shape = "openai"  # a plain list: no architecture.output_modalities
+    generate(model=model, modalities="auto")
+    assert sent(app)[0]["modalities"] == expected
+
+
+def test_modalities_auto_for_a_model_nobody_describes_asks_for_both():
+    assert agnic.model_outputs({"data": [{"id": "acme/new-model"}]}) == {}
+    assert agnic.chat_body(model="acme/new-model", prompt="x", live_outputs={})["modalities"] == ["image", "text"]
+
+
+def test_the_model_list_is_fetched_once_for_several_calls(app):
+    generate(modalities="auto", count=2)
+    generate(modalities="auto", model=FLUX)
+    assert len(app.calls("/v1/models")) == 1 and len(app.calls("/v1/chat/completions")) == 3
+
+
+def test_a_bad_input_sends_nothing_not_even_the_model_list(app):
+    with pytest.raises(InputError):
+        generate(modalities="auto", count=0)
+    assert app.requests == []
+
+
+@pytest.mark.parametrize("ratio,size,expected", [
+    ("1:8", "auto", (384, 3072)),
+    ("8:1", "auto", (3072, 384)),
+    ("1:4", "auto", (512, 2048)),
+    ("4:1", "2K", (4096, 1024)),
+    ("1:1", "0.5K", (512, 512)),
+])
+def test_gemini_3_1_flash_image_takes_the_new_ratios_and_half_k(app, ratio, size, expected):
+    image, _ = generate(aspect_ratio=ratio, image_size=size)
+    assert image.shape == (1, expected[1], expected[0], 3)
+    config = sent(app)[0]["image_config"]
+    assert config["aspect_ratio"] == ratio and config.get("image_size", "auto") == size
+
+
+def test_the_seeds_text_model_is_refused_before_sending(app):
+    text = failure(generate, model="google/gemini-2.0-flash")
+    assert "google/gemini-2.0-flash cannot be used for image generation; use one of: google/gemini-3.1-flash-image" in text
+    assert app.requests == []
+
+
+def test_an_id_the_gateway_dropped_names_its_successor_and_the_live_models(app):
+    app.gone.add("google/gemini-2.5-flash-image")
+    text = failure(generate, model="google/gemini-2.5-flash-image")
+    assert "google/gemini-2.5-flash-image is not a valid model ID" in text
+    assert "google/gemini-2.5-flash-image is retired; use google/gemini-3.1-flash-image; image models the server lists now:" in text
+
+
+def test_a_model_its_maker_shut_down_is_still_sent_with_a_notice(app, monkeypatch):
+    """Whether the gateway still routes an id Google shut down is unknown: it is sent, and the
+    node says so in its progress text."""
+    lines = []
+    monkeypatch.setattr(mod("nodes.core.comfy"), "progress_text", lambda node, text: lines.append(text))
+    app.inject(delay=0.3, path="/v1/chat/completions")
+    image, _ = generate(model="google/gemini-2.5-flash-image", unique_id="9")
+    assert image.shape[0] == 1
+    assert any("was shut down upstream on 2026-10-02; move to google/gemini-3.1-flash-image" in line for line in lines), lines
 
 
 # --- edit ---------------------------------------------------------------------------------------
@@ -272,9 +359,11 @@ BAD_GENERATE = [
     (dict(model=""), "model is empty"),
     (dict(aspect_ratio="7:5"), "aspect_ratio '7:5' is not allowed; use one of: 1:1, 16:9"),
     (dict(aspect_ratio="auto"), "aspect_ratio 'auto' is not allowed"),
-    (dict(image_size="8K"), "image_size '8K' is not allowed; use one of: auto, 1K, 2K, 4K"),
-    (dict(model="openai/gpt-5-image-mini", image_size="2K"), "works only with Gemini models"),
-    (dict(modalities="text"), "modalities 'text' is not allowed; use one of: image+text, image"),
+    (dict(image_size="8K"), "image_size '8K' is not allowed; use one of: auto, 0.5K, 1K, 2K, 4K"),
+    (dict(model="openai/gpt-5-image-mini", image_size="2K"), "openai/gpt-5-image-mini does not accept image_size (set it to 'auto')"),
+    (dict(model="google/gemini-3-pro-image", image_size="0.5K"), "image_size '0.5K' is not allowed for google/gemini-3-pro-image; use one of: auto, 1K, 2K, 4K"),
+    (dict(model="google/gemini-3-pro-image", aspect_ratio="1:8"), "aspect_ratio '1:8' is not allowed for google/gemini-3-pro-image"),
+    (dict(modalities="text"), "modalities 'text' is not allowed; use one of: auto, image+text, image"),
     (dict(count=0), "count is 0; it must be a whole number from 1 to 8"),
     (dict(count=9), "count is 9"),
 ]
@@ -294,7 +383,7 @@ def test_invalid_generate_inputs_are_refused_before_any_request(app, inputs, wor
         (torch.zeros(1, 8, 8, 4), {}, "convert it to RGB"),
         (halves(), dict(image_2=torch.zeros(8, 8)), "image_2 must be an IMAGE of shape"),
         (halves(), dict(prompt=""), "prompt is empty"),
-        (halves(), dict(image_size="4K", model=FLUX), "works only with Gemini"),
+        (halves(), dict(image_size="4K", model=FLUX), "does not accept image_size"),
         (halves(), dict(count=20), "count is 20"),
     ],
 )

@@ -137,7 +137,7 @@ def test_edit_batch_runs_concurrently_and_keeps_order(ionos):
         ({"size": "big"}, "WIDTHxHEIGHT"),
         ({"n": 11}, "from 1 to 10"),
         ({"output_format": "gif"}, "png, jpeg, jpg, webp"),
-        ({"model": SCHNELL}, "cannot edit images"),
+        ({"model": SCHNELL}, "cannot be used for image edits; use one of: black-forest-labs/FLUX.2-klein-4B"),
         ({"image": torch.zeros(1, 8, 8, 4)}, "4 channels"),
         ({"mask": torch.ones(1, 30, 10)}, "aspect ratios differ"),
     ],

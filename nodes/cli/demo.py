@@ -24,18 +24,21 @@ from ..core import images
 from ..emulator import start_all
 
 # (label, key variable, node id, inputs) -- run in order; "{previous}" takes the last image.
+# Today's default models (2026-11-29): each node's catalogue is where they come from.
 GENERATE_STEPS = [
     ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageGenerate",
      {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "A lighthouse on a cliff at dawn, watercolour", "size": "1024x1024", "n": 1, "seed": 1}),
     ("AIGNE Hub", "AIGNE_HUB_API_KEY", "HostedImages_AigneHubImageGenerate",
-     {"prompt": "An oil painting of a harbour at night", "model": "dall-e-3", "size": "1024x1024", "n": 1,
-      "quality": "hd", "style": "vivid", "response_format": "b64_json", "seed": 1}),
+     {"prompt": "An oil painting of a harbour at night", "model": "openai/gpt-image-2", "size": "1024x1024", "width": 1024,
+      "height": 1024, "n": 1, "quality": "medium", "background": "auto", "output_format": "auto", "output_compression": 100,
+      "moderation": "auto", "response_format": "b64_json", "seed": 1}),
     ("Agnic", "AGNIC_API_KEY", "HostedImages_AgnicImageGenerate",
-     {"model": "google/gemini-2.0-flash", "prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9",
-      "image_size": "auto", "modalities": "image+text", "count": 1, "seed": 1}),
+     {"model": "google/gemini-3.1-flash-image", "prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9",
+      "image_size": "auto", "modalities": "auto", "count": 1, "seed": 1}),
     ("OpenAI-compatible", "OPENAI_API_KEY", "HostedImages_OpenAICompatImageGenerate",
-     {"model": "gpt-image-1", "prompt": "A paper boat on a pond, studio light", "n": 1, "size": "1024x1024", "style": "auto",
-      "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100, "response_format": "auto", "seed": 1}),
+     {"model": "gpt-image-2", "prompt": "A paper boat on a pond, studio light", "n": 1, "size": "1024x1024", "width": 1024,
+      "height": 1024, "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100,
+      "moderation": "auto", "response_format": "auto", "seed": 1}),
     ("OVH SDXL", "OVH_AI_ENDPOINTS_ACCESS_TOKEN", "HostedImages_OvhSdxlTextToImage",
      {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry", "count": 1, "seed": 1}),
 ]
@@ -43,8 +46,9 @@ EDIT_STEPS = [
     ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageEdit",
      {"prompt": "A red hot-air balloon in the sky", "model": "black-forest-labs/FLUX.2-klein-4B", "size": "auto", "n": 1, "output_format": "png", "seed": 1}),
     ("OpenAI-compatible", "OPENAI_API_KEY", "HostedImages_OpenAICompatImageEdit",
-     {"prompt": "A yellow kite in the sky", "model": "gpt-image-1", "n": 1, "size": "auto", "quality": "low", "background": "auto",
-      "output_format": "png", "output_compression": 100, "response_format": "auto", "seed": 1}),
+     {"prompt": "A yellow kite in the sky", "model": "gpt-image-2", "n": 1, "size": "auto", "width": 1024, "height": 1024,
+      "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100, "input_fidelity": "auto",
+      "response_format": "auto", "seed": 1}),
 ]
 
 
