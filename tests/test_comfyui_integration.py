@@ -45,6 +45,11 @@ UI_EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
 EXPECTED_SIZES = {
     "ionos_generate": (1536, 1536),
     "ionos_edit_masked": (768, 512),
+    "aigne_generate": (1536, 1024),
+    "aigne_edit": (1536, 1024),  # size auto: the wide input gives a wide result
+    "agnic_generate": (1344, 768),  # 16:9
+    "openai_compat_generate": (1024, 1024),
+    "openai_compat_edit_masked": (1536, 1024),
     "ovh_sdxl_upscale": None,
     "ionos_list_models": None,
 }
@@ -161,6 +166,17 @@ def test_every_api_example_runs(stack, path, tmp_path):
                 assert picture.size == expected, file.name
             for key in FAKE_KEYS.values():
                 assert key not in json.dumps(picture.info, default=str), "a key is in the PNG metadata"
+
+
+def test_an_api_workflow_may_name_any_size_and_model(stack, tmp_path):
+    """VALIDATE_INPUTS lets a WIDTHxHEIGHT outside the size combo through; the node checks it."""
+    comfy, _ = stack
+    overrides = ["1.model=gpt-image-2-2026-04-21", "1.size=1536x864", "1.background=auto", "1.seed=994"]
+    code = run_workflow(comfy, ROOT / "example_workflows" / "api" / "openai_compat_generate.json", tmp_path, overrides)
+    assert code == 0, comfy.log_path.read_text()[-3000:]
+    (saved,) = tmp_path.glob("*.png")
+    with Image.open(saved) as picture:
+        assert picture.size == (1536, 864)
 
 
 def test_history_and_log_hold_no_key(stack):
