@@ -175,8 +175,10 @@ class Catalogue:
             return ""
         instead = f"; move to {entry.successor}" if entry and entry.successor else ""
         days = (date - on).days
+        if days <= 0 and self.refuses_after_shutdown:
+            return ""  # refused before sending from that day on
         if days < 0:
-            return f"{model} was shut down upstream on {date.isoformat()}{instead}" if not self.refuses_after_shutdown else ""
+            return f"{model} was shut down upstream on {date.isoformat()}{instead}"
         if days <= WARN_DAYS:
             when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
             return f"{model} shuts down on {date.isoformat()} ({when}){instead}"
