@@ -206,7 +206,7 @@ class OpenAIApp(App):
         body = request.json()
         if not isinstance(body, dict):
             raise Refused(400, "We could not parse the JSON body of your request.")
-        model = body.get("model", "gpt-image-1.5")
+        model = body.get("model", "dall-e-2")  # the spec's default (retired, so a call without a model fails)
         rules = self._rules(model, edit=False)
         n, size = self._check(body, rules, model, GENERATION_FIELDS)
         width, height = _dimensions(size, (1024, 1024))

@@ -27,8 +27,8 @@ PROVIDER = Provider(
 
 CATALOGUE = agnic_models.CATALOGUE
 DEFAULT_MODEL = agnic_models.DEFAULT_MODEL
-MODELS = CATALOGUE.all_ids(GENERATE)
-EDIT_MODELS = CATALOGUE.all_ids(EDIT)
+MODELS = CATALOGUE.served(GENERATE)
+EDIT_MODELS = CATALOGUE.served(EDIT)
 ASPECT_RATIOS = agnic_models.RATIOS  # what the nodes offer; each model's own list is its catalogue entry
 AUTO = "auto"  # not sent: the model's default (for edits: the input's shape); for modalities: from the model list
 IMAGE_SIZES = list(agnic_models.IMAGE_SIZES)

@@ -140,12 +140,6 @@ class Catalogue:
         on = on or today()
         return [m.id for m in self.models if m.can(operation) and not self.is_retired(m, on)]
 
-    def all_ids(self, operation: str) -> list[str]:
-        """Every model that can do ``operation``, served ones first (for a model combo)."""
-        on = today()
-        ids = self.served(operation, on)
-        return ids + [m.id for m in self.models if m.can(operation) and m.id not in ids]
-
     def rules(self, model: str, operation: str, on: datetime.date | None = None) -> Operation | None:
         """The model's rules for ``operation``; None for a model this catalogue does not know.
 

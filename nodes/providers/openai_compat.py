@@ -33,8 +33,8 @@ PROVIDER = Provider(
 
 CATALOGUE = openai_models.CATALOGUE
 DEFAULT_MODEL = openai_models.DEFAULT_MODEL
-GENERATE_MODELS = CATALOGUE.all_ids(GENERATE)
-EDIT_MODELS = CATALOGUE.all_ids(EDIT)
+GENERATE_MODELS = CATALOGUE.served(GENERATE)
+EDIT_MODELS = CATALOGUE.served(EDIT)
 GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
 EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
 # The choices the nodes offer; what each model takes is its catalogue entry. Other servers may
