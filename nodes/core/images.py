@@ -154,8 +154,12 @@ def _as_mask_batch(mask) -> torch.Tensor:
         mask = mask.unsqueeze(0)
     if mask.ndim == 4 and mask.shape[-1] == 1:  # [B,H,W,1] from some custom nodes
         mask = mask[..., 0]
+    elif mask.ndim == 3 and mask.shape[-1] == 1 and mask.shape[1] > 1:
+        mask = mask[..., 0].unsqueeze(0)  # [H,W,1]: one mask with a channel axis, not H masks one pixel wide
     if mask.ndim != 3 or 0 in mask.shape:
-        raise InputError(f"mask must have shape [batch, height, width] or [height, width]; got {list(mask.shape)}")
+        raise InputError(
+            f"mask must have shape [batch, height, width] or [height, width] (a MASK); got {list(mask.shape)}"
+        )
     if mask.is_floating_point() and not _all_finite(mask):
         raise InputError("mask contains NaN or infinite values; MASK values must be finite numbers from 0 to 1")
     return mask
