@@ -154,6 +154,10 @@ CASES = [
     Case("connection_dropped_before_reply", _fault(Expect(words=("dropped", "not retried")), drop=True)),
     Case("connection_dropped_mid_body", _fault(Expect(words=("dropped", "not retried")), drop_mid_body=True)),
     Case("no_headers_before_timeout", _fault(Expect(words=("no reply", "within 0.3s", "billed"), within=1.0), timeout=0.3, delay=1.0)),
+    Case(
+        "headers_trickling_beyond_timeout",
+        _fault(Expect(words=("status line and headers", "still arriving 0.3s", "not retried"), within=1.5), timeout=0.3, slow_headers=20.0),
+    ),
     Case("slow_body_within_timeout", _fault(Expect(images=True), slow_body=0.4)),
     Case("slow_body_beyond_timeout", _fault(Expect(words=("still arriving", "0.3s", "not retried"), within=1.0), timeout=0.3, slow_body=2.0)),
     Case("html_error_page_with_200", _fault(Expect(status=200, words=("We will be back soon",)), body=HTML, content_type="text/html")),

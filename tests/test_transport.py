@@ -161,6 +161,22 @@ def test_a_body_still_arriving_after_the_read_timeout_is_abandoned(echo, monkeyp
     assert time.monotonic() - started < 1.0 and len(echo.requests) == 1
 
 
+def test_a_status_line_and_headers_trickling_in_are_abandoned_after_the_read_timeout(echo, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_READ_TIMEOUT", "0.5")
+    echo.inject(slow_headers=20)  # a byte every few dozen milliseconds: no single read ever times out
+    started = time.monotonic()
+    with pytest.raises(errors.RemoteImageError) as caught:
+        call().post_json("things", {})
+    assert time.monotonic() - started < 0.5 + transport.HEAD_GRACE_SECONDS + 0.5
+    assert "status line and headers of the reply" in str(caught.value) and "still arriving 0.5s after the request was sent" in str(caught.value)
+    assert "may have been billed" in str(caught.value) and len(echo.requests) == 1
+
+
+def test_a_slow_head_within_the_read_timeout_is_fine(echo):
+    echo.inject(slow_headers=0.5)
+    assert call().post_json("things", {}).json()["ok"]
+
+
 def test_interrupt_during_a_rate_limit_wait(echo):
     echo.inject(status=429, headers={"Retry-After": "30"})
     threading.Timer(0.3, comfy.request_interrupt).start()
