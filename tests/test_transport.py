@@ -271,11 +271,59 @@ def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, mon
         ({"RateLimit-Reset": "12"}, 12.0),
         ({"X-RateLimit-Reset": str(int((1_000_000_000 + 30) * 1000))}, 30.0),
         ({"Retry-After": "Sun, 09 Sep 2001 01:47:00 GMT"}, 20.0),
+        ({"X-RateLimit-Reset-Requests": "12ms"}, 0.012),  # OpenAI: Go durations
+        ({"X-RateLimit-Reset-Tokens": "6m0s"}, 360.0),
+        ({"X-RateLimit-Reset-Requests": "1h2m3.5s"}, 3723.5),
+        ({"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"}, 360.0),  # the longer one
+        ({"X-RateLimit-Reset-Requests": "soon"}, None),
         ({"Retry-After": "soon"}, None),
         ({"Retry-After": "Mon, 99 Foo 2001"}, None),
         ({}, None),
     ],
 )
 def test_retry_after_forms(headers, expected):
-    got = transport.retry_after_seconds(headers, now=1_000_000_000)
+    got = transport.retry_after_seconds(__import__("requests").structures.CaseInsensitiveDict(headers), now=1_000_000_000)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+# --- retries by meaning: what waiting cannot fix fails at once, saying what is wrong ----------------------
+
+QUOTA_429 = (
+    b'{"error": {"message": "You exceeded your current quota, please check your plan and billing details. For more '
+    b'information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.", '
+    b'"type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}'
+)
+NO_ROUTE_503 = b'{"error": {"message": "No allowed providers are available for the selected model.", "code": 503}}'
+
+
+@pytest.mark.parametrize(
+    "status,body,words",
+    [(429, QUOTA_429, ("You exceeded your current quota", "billing", "not retried")), (503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried"))],
+    ids=["openai-insufficient-quota", "openrouter-no-allowed-providers"],
+)
+def test_a_refusal_waiting_cannot_fix_fails_at_once(echo, status, body, words):
+    echo.inject(status=status, body=body, headers={"Retry-After": "1", "x-ratelimit-reset-requests": "12ms"}, times=5)
+    started = time.monotonic()
+    with pytest.raises(errors.RemoteImageError) as caught:
+        call().post_json("things", {})
+    assert len(echo.requests) == 1 and time.monotonic() - started < 0.5
+    text = str(caught.value)
+    for word in words:
+        assert word in text
+    assert "try again in" not in text and caught.value.status == status and caught.value.retry_after is None
+
+
+def test_an_ordinary_429_with_a_go_duration_reset_waits_that_long(echo):
+    echo.inject(status=429, body=b'{"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}',
+                headers={"x-ratelimit-reset-requests": "120ms"})
+    started = time.monotonic()
+    assert call().post_json("things", {}).json()["ok"]
+    assert 0.12 <= time.monotonic() - started < 1.0 and len(echo.requests) == 2
+
+
+def test_an_ordinary_429_whose_reset_is_minutes_away_fails_at_once_saying_when(echo):
+    echo.inject(status=429, body=b'{"error": {"message": "Rate limit reached for tokens", "type": "tokens", "code": "rate_limit_exceeded"}}',
+                headers={"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"})
+    with pytest.raises(errors.RemoteImageError, match="try again in 360s"):
+        call().post_json("things", {})
+    assert len(echo.requests) == 1
