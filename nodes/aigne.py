@@ -55,11 +55,11 @@ def _call(operation: str, model: str, unique_id, base_url: str) -> Call:
     )
 
 
-def _run(call: Call, path: str, body: dict):
+def _run(call: Call, path: str, body: dict, asked: int):
     """Post, read either reply shape, download links at once (without the key) -> (IMAGE, info)."""
     result = aigne.parse_images(call.post_json(path, body).json())
     try:
-        blobs = fetch_payloads(call, result)
+        blobs = fetch_payloads(call, result, asked=asked)
     except RemoteImageError as exc:
         if exc.status in EXPIRED_LINK_STATUSES:
             exc.message = (
@@ -120,7 +120,7 @@ class AigneHubImageGenerate(RemoteImageNode):
             body = aigne.generation_body(
                 prompt=prompt, model=model, n=n, size=size, quality=quality, style=style, response_format=response_format
             )
-            return _run(call, path, body)
+            return _run(call, path, body, asked=n)
 
 
 class AigneHubImageEdit(RemoteImageNode):
@@ -165,7 +165,7 @@ class AigneHubImageEdit(RemoteImageNode):
             if image_2 is not None:
                 blobs += images.encode_images(image_2, what="image_2")
             body = aigne.edit_body(prompt=prompt, model=model, n=n, size=size, image_urls=[images.data_url(b) for b in blobs])
-            return _run(call, path, body)
+            return _run(call, path, body, asked=n)
 
 
 NODES = {

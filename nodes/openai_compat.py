@@ -101,7 +101,7 @@ class OpenAICompatImageGenerate(RemoteImageNode):
                 output_format=output_format, output_compression=output_compression, response_format=response_format,
             )
             result = api.parse_images(call.post_json("images/generations", body).json())
-            image, mask = to_tensors(call, fetch_payloads(call, result))
+            image, mask = to_tensors(call, fetch_payloads(call, result, asked=n))
         return image, mask, result.describe()
 
 
@@ -162,7 +162,7 @@ class OpenAICompatImageEdit(RemoteImageNode):
             if dall_e_2:
                 api.require_mask(masks is not None)
             result = api.parse_images(call.post_multipart("images/edits", api.edit_fields(fields, uploads, mask_png)).json())
-            edited, alpha = to_tensors(call, fetch_payloads(call, result))
+            edited, alpha = to_tensors(call, fetch_payloads(call, result, asked=n))
         return edited, alpha, result.describe()
 
 

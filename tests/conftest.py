@@ -56,10 +56,11 @@ def pack():
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
-    """No real keys, no real credentials file, fast retries, no interrupt left over."""
+    """No real keys, no real credentials file, files only in tmp_path, fast retries, no interrupt left over."""
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(tmp_path / "no-credentials.ini"))
+    monkeypatch.setenv("HOSTED_IMAGES_UNSAVED_DIR", str(tmp_path / "unsaved"))  # paid results of failed runs
     monkeypatch.setenv("HOSTED_IMAGES_RETRY_BACKOFF", "0.05")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
