@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -104,6 +105,15 @@ def ionos(serve, monkeypatch):
     monkeypatch.setenv("IONOS_API_TOKEN", FAKE_KEYS["IONOS_API_TOKEN"])
     monkeypatch.setenv("IONOS_BASE_URL", f"{server.url}/v1")
     return app
+
+
+@pytest.fixture
+def progress(monkeypatch):
+    """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
+    sent: list[tuple[str, str]] = []
+    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append((node, text)))
+    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
+    return sent
 
 
 @pytest.fixture

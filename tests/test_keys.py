@@ -8,12 +8,10 @@ limited and never take the key to another host.
 from __future__ import annotations
 
 import os
-import sys
-import types
 
 import pytest
 
-from conftest import FAKE_KEYS, assert_no_secret, mod, run_node
+from conftest import assert_no_secret, mod, run_node
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     BY_NAME,
     TARGETS,
@@ -77,15 +75,6 @@ def test_a_key_echoed_in_a_successful_reply_stays_out_of_the_string_output(targe
     for text in texts:
         assert_no_secret(text)
     assert_no_secret(pack_logs.text)
-
-
-@pytest.fixture
-def progress(monkeypatch):
-    """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
-    sent: list[tuple[str, str]] = []
-    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append((node, text)))
-    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
-    return sent
 
 
 @pytest.mark.parametrize("target", ALL)

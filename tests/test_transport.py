@@ -249,6 +249,25 @@ def test_redirect_to_another_host_name_is_followed_without_the_key(echo):
     assert echo.requests[0].bearer == KEY and echo.requests[1].bearer is None
 
 
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/v1/moved", "http://[::1/v1/moved", "https://user:pw@example.com/"])
+def test_a_redirect_to_a_malformed_url_is_a_clear_error(echo, location):
+    echo.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(307, b"", {"Location": location})
+    with pytest.raises(errors.RemoteImageError, match="which is not an http\\(s\\) URL that can be followed") as caught:
+        call().post_json("things", {})
+    assert not isinstance(caught.value, errors.InputError) and len(echo.requests) == 1
+
+
+def test_a_pooled_connection_is_checked_again_for_each_call(echo, serve, monkeypatch):
+    """A connection kept open for one provider's link is not a way around the next call's check."""
+    link = echo.base_url.replace("127.0.0.1", "localhost") + "/file.png"
+    assert call().download(link).startswith(b"\x89PNG")  # the endpoint's own server: allowed, and pooled
+    other = serve(EchoApp())
+    monkeypatch.setenv("TESTPROV_BASE_URL", f"{other.url}/v1")
+    with pytest.raises(errors.RemoteImageError, match="the result link leads to .* loopback address that is not the provider's endpoint"):
+        call().download(link)
+    assert len(echo.requests) == 1
+
+
 def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, monkeypatch, tmp_path):
     monkeypatch.delenv("TESTPROV_KEY")
     path = tmp_path / "credentials.ini"

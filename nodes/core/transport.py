@@ -506,12 +506,14 @@ class Call:
             host = urlsplit(url).netloc
             if hops == MAX_REDIRECTS:
                 raise self.error(f"{_download_prefix(download)}too many redirects from {host}", hint="check the base URL")
-            target = urljoin(url, location)
-            if urlsplit(target).scheme.lower() not in ("http", "https"):
+            try:
+                target = check_url(urljoin(url, location), what="the redirect", plain_http_anywhere=True)
+            except (InputError, ValueError):
                 raise self.error(
-                    f"{_download_prefix(download)}{host} redirected to {clip(target, 120)}, which is not an http(s) URL",
+                    f"{_download_prefix(download)}{host} redirected to {clip(location, 120)}, which is not an http(s) URL "
+                    "that can be followed",
                     hint="check the base URL",
-                )
+                ) from None
             if reply.status == 303 or (reply.status in (301, 302) and method == "POST"):
                 method, kwargs = "GET", {"headers": kwargs["headers"]}  # as browsers do: the body is not sent again
             url, what, hops = target, "a redirect", hops + 1
@@ -530,7 +532,11 @@ class Call:
         def exchange() -> None:
             _destination.value = destination
             try:
-                response = session.request(method, url, timeout=timeout, stream=True, allow_redirects=False, **kwargs)
+                # The adapter, not Session.send: a session reads a redirect's whole body and parses
+                # its Location even when told not to follow it; redirects are ``_fetch``'s business.
+                prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+                settings = session.merge_environment_settings(prepared.url, {}, True, None, None)  # proxies, TLS
+                response = session.get_adapter(prepared.url).send(prepared, timeout=timeout, **settings)
                 box["response"] = response
                 try:
                     chunks, size = [], 0
