@@ -112,7 +112,7 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
                 raise
             result = agnic.parse_chat(reply.json())
             texts[index] = result.text
-            return fetch_payloads(job, result)
+            return fetch_payloads(job, result, asked=1)  # one image per call
 
     batches = run_in_order([lambda i=i: one(i) for i in range(count)], node_id=unique_id, what="call")
     image, _ = to_tensors(call, [blob for batch in batches for blob in batch])

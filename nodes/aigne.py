@@ -75,10 +75,10 @@ def _gpt_options() -> dict:
     }
 
 
-def _download(call: Call, result) -> list[bytes]:
+def _download(call: Call, result, asked: int) -> list[bytes]:
     """The result files, links downloaded at once (without the key; they expire)."""
     try:
-        return fetch_payloads(call, result)
+        return fetch_payloads(call, result, asked=asked)
     except RemoteImageError as exc:
         if exc.status in EXPIRED_LINK_STATUSES:
             exc.message = (
@@ -117,7 +117,7 @@ def _generate_once(plan, body: dict, unique_id, base_url: str, path: str, note: 
                 continue
             _paths[hub] = candidate
             result = aigne.parse_images(reply.json())
-            return _download(call, result), result.info
+            return _download(call, result, plan.n), result.info
 
 
 def _in_calls(plan, one, unique_id, first_alone: bool) -> tuple[list[bytes], list[dict]]:
@@ -262,7 +262,7 @@ class AigneHubImageEdit(RemoteImageNode):
                         raise
                     raise _failed(job, aigne.EDIT, exc, reader) from None
                 result = aigne.parse_native(reply.json())
-                return _download(job, result), result.info
+                return _download(job, result, plan.n), result.info
 
         edited, infos = _in_calls(plan, edit_once, unique_id, False)
         image, _ = to_tensors(call, edited)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import tempfile
+import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable, Generic, Sequence, TypeVar
 
 from .core import comfy, images
@@ -21,12 +22,15 @@ from .core.errors import RemoteImageError
 from .core.transport import EXPIRED_LINK_STATUSES, Call  # noqa: F401 -- re-exported for node modules
 from .providers.results import ImageResult
 
-T = TypeVar("T")
 log = logging.getLogger("hosted_images")
+
+T = TypeVar("T")
 
 PACK = "HostedImages"
 CATEGORY = "Hosted Images"
 MAX_PARALLEL_CALLS = 4  # small: providers rate-limit per key, and each call may be billed
+UNSAVED_DIR_ENV = "HOSTED_IMAGES_UNSAVED_DIR"  # where paid results go when a node fails, outside ComfyUI
+DEFAULT_UNSAVED_DIR = Path("~/.local/share/comfyui-hosted-image-apis/unsaved")
 
 HIDDEN = {"hidden": {"unique_id": "UNIQUE_ID"}}
 
@@ -166,15 +170,48 @@ class LiveList(Generic[T]):
 # --- results -> tensors -----------------------------------------------------------------------
 
 
-def fetch_payloads(call: Call, result: ImageResult) -> list[bytes]:
-    """The bytes of every result, downloading links at once (they expire)."""
-    return [item.data if item.data is not None else call.download(item.url) for item in result.images]
+def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes]:
+    """The bytes of the first ``asked`` results, downloading links at once (they expire).
+
+    A reply with more images than were asked for has the extra ones dropped, with a note in the
+    info output: what a reply claims never decides how much is decoded. A Cancel while links are
+    downloaded keeps the results already in hand (see ``keep_paid_results``).
+    """
+    items = result.images
+    if len(items) > asked:
+        note = f"the provider returned {len(items)} images for {asked} asked for; the {len(items) - asked} extra were dropped"
+        result.info["note"] = note
+        log.warning("%s %s: %s", call.provider.label, call.operation, note)
+        items = items[:asked]
+    blobs: list[bytes] = []
+    try:
+        for item in items:
+            comfy.raise_if_interrupted()
+            blobs.append(item.data if item.data is not None else call.download(item.url))
+    except comfy.InterruptProcessingException:
+        keep_paid_results(call.node_id, [*blobs, *(i.data for i in items[len(blobs):] if i.data is not None)])
+        raise
+    return blobs
 
 
 def to_tensors(call: Call, blobs: list[bytes]):
-    """(IMAGE, MASK) from result files, with errors naming the call."""
-    with call.context():
-        return images.decode_images(blobs)
+    """(IMAGE, MASK) from result files, with errors naming the call.
+
+    Paid results are never lost: when one does not decode, the others are saved and the error
+    names the folder and the failing result; on Cancel all of them are saved."""
+    try:
+        with call.context():
+            return images.decode_images(blobs)
+    except images.ResultNotDecoded as exc:
+        kept = [(number, blob) for number, blob in enumerate(blobs, 1) if number - 1 != exc.index]
+        folder = save_unsaved(kept)
+        if folder:
+            which = "they were" if exc.index is None else f"the other {len(kept)} result(s) were"
+            exc.message += f"; {which} saved to {folder}"
+        raise
+    except comfy.InterruptProcessingException:
+        keep_paid_results(call.node_id, blobs)
+        raise
 
 
 # --- several calls for one node ---------------------------------------------------------------
@@ -185,6 +222,7 @@ def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None,
 
     If some fail, the others still finish (they may have been billed); the error then says which
     failed and where the images of the ones that worked were saved, so nothing paid for is lost.
+    On Cancel, the images of the calls that had finished are saved too.
     """
     if len(jobs) == 1:
         return [jobs[0]()]
@@ -204,15 +242,15 @@ def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None,
         list(pool.map(job_runner, range(len(jobs))))
     if not failures:
         return results
-    comfy.raise_if_interrupted()
-    for exc in failures.values():
-        if isinstance(exc, comfy.InterruptProcessingException):
-            raise exc
+    finished = [blob for result in results if result is not None for blob in _blobs(result)]
+    if comfy.interrupted() or any(isinstance(exc, comfy.InterruptProcessingException) for exc in failures.values()):
+        keep_paid_results(node_id, finished)
+        raise comfy.InterruptProcessingException()
     first = failures[min(failures)]
     if len(failures) == len(jobs):
         raise first
     lines = [f"{what} {i + 1}: {exc}" for i, exc in sorted(failures.items())]
-    saved = save_partial([r for r in results if r is not None])
+    saved = save_unsaved(list(enumerate(finished, 1)))
     message = f"{len(failures)} of {len(jobs)} {what}s failed:\n" + "\n".join(lines)
     if saved:
         message += f"\nThe images of the {what}s that succeeded were saved to {saved}"
@@ -222,16 +260,49 @@ def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None,
     raise error
 
 
-def save_partial(results: list) -> str:
-    """Write the raw result files of a partly failed batch to disk; return the folder, or ''."""
-    blobs = [blob for result in results for blob in (result if isinstance(result, list) else [result]) if isinstance(blob, bytes)]
-    if not blobs:
+def _blobs(result) -> list[bytes]:
+    return [blob for blob in (result if isinstance(result, list) else [result]) if isinstance(blob, bytes)]
+
+
+# --- nothing paid for is lost -----------------------------------------------------------------
+
+
+def unsaved_root() -> Path:
+    """<ComfyUI output>/hosted_images/unsaved, or outside ComfyUI HOSTED_IMAGES_UNSAVED_DIR (else a
+    folder in the user's data directory)."""
+    output = comfy.output_directory()
+    if output:
+        return Path(output) / "hosted_images" / "unsaved"
+    return Path(os.environ.get(UNSAVED_DIR_ENV) or DEFAULT_UNSAVED_DIR).expanduser()
+
+
+def save_unsaved(numbered: list[tuple[int, bytes]]) -> str:
+    """Write result files (number, bytes) into a new folder of their own; return it, or ''.
+
+    The folder's name is the time plus a random part, created exclusively: two failures in the
+    same second, or in two processes, never share (or overwrite) a folder."""
+    if not numbered:
         return ""
-    base = comfy.output_directory() or tempfile.gettempdir()
-    folder = os.path.join(base, "hosted_images_partial", time.strftime("%Y%m%d-%H%M%S"))
-    os.makedirs(folder, exist_ok=True)
-    for index, blob in enumerate(blobs):
+    root = unsaved_root()
+    root.mkdir(parents=True, exist_ok=True)
+    while True:
+        folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
+    for number, blob in numbered:
         extension = (images.sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
-        with open(os.path.join(folder, f"result_{index + 1:03d}.{extension}"), "wb") as handle:
-            handle.write(blob)
+        (folder / f"result_{number:03d}.{extension}").write_bytes(blob)
+    return str(folder)
+
+
+def keep_paid_results(node_id: str | None, blobs: list[bytes]) -> str:
+    """On Cancel: save the results already paid for and say where, in the log and on the node."""
+    folder = save_unsaved(list(enumerate(blobs, 1)))
+    if folder:
+        text = f"cancelled; the {len(blobs)} image(s) already returned were saved to {folder}"
+        log.warning("%s", text)
+        comfy.progress_text(node_id, text)
     return folder

@@ -52,7 +52,7 @@ class IonosImageGenerate(RemoteImageNode):
         with call.context():
             body = ionos.generation_body(model=model, prompt=prompt, size=size, n=n)
             result = ionos.parse_images(call.post_json("images/generations", body).json())
-            image, _ = to_tensors(call, fetch_payloads(call, result))
+            image, _ = to_tensors(call, fetch_payloads(call, result, asked=n))
         return image, result.describe()
 
 
@@ -108,7 +108,7 @@ class IonosImageEdit(RemoteImageNode):
                     output_format=output_format,
                 )
                 result = ionos.parse_images(job.post_multipart("images/edits", fields).json())
-                return fetch_payloads(job, result)
+                return fetch_payloads(job, result, asked=n)
 
         batches = run_in_order([lambda i=i: edit_one(i) for i in range(len(pixels))], node_id=unique_id, what="edit")
         edited, _ = to_tensors(call, [blob for batch in batches for blob in batch])

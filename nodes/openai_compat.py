@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 from .common import (
     CATEGORY,
     HIDDEN,
@@ -38,10 +36,11 @@ def _connection_inputs() -> dict:
         "base_url": ("STRING", {"default": "", "tooltip": (
             "The server's API root, e.g. http://127.0.0.1:8080/v1. Empty: OPENAI_BASE_URL, else "
             "https://api.openai.com/v1. A key is sent to a URL typed here only for loopback hosts, the "
-            f"configured URL's host, or hosts listed in {api.TRUSTED_HOSTS_ENV}."
+            "configured URL's host, or hosts listed in HOSTED_IMAGES_TRUSTED_HOSTS."
         )}),
         "api_key_env": ("STRING", {"default": api.DEFAULT_KEY_ENV, "tooltip": (
-            "The NAME of the environment variable that holds the key (never the key itself). "
+            "The NAME of the environment variable that holds the key (never the key itself): OPENAI_API_KEY, "
+            "a variable listed in HOSTED_IMAGES_KEY_VARIABLES, or a section of the credentials file. "
             "Empty: send no key (local servers without auth)."
         )}),
     }
@@ -75,19 +74,10 @@ def _options(*, edit: bool) -> dict:
 
 
 def _connect(operation: str, model: str, unique_id, base_url: str, api_key_env: str) -> Call:
-    """A call with the key from the named variable, sent only where the user allows it."""
-    base_url = (base_url or "").strip()
-    with Call(api.PROVIDER, operation, model=model).context():
-        provider = api.provider_for(api_key_env)
-        call = Call(provider, operation, model=model, node_id=unique_id, base_url_override=base_url)
-        api.check_key_destination(
-            call.base_url,
-            from_node=bool(base_url),
-            configured_url=Call(provider, operation).base_url,
-            trusted_hosts=os.environ.get(api.TRUSTED_HOSTS_ENV, ""),
-            key_env=provider.key_env,
-        )
-    return call
+    """A call with the key from what api_key_env names; the transport decides where it may go."""
+    return Call(
+        api.PROVIDER, operation, model=model, node_id=unique_id, base_url_override=(base_url or "").strip(), key_from=api_key_env
+    )
 
 
 def _server_models(call: Call):
@@ -165,7 +155,7 @@ class OpenAICompatImageGenerate(RemoteImageNode):
                 output_compression=output_compression, response_format=response_format,
             )
             result = _post(call, api.GENERATE, lambda: call.post_json("images/generations", body))
-            image, mask = to_tensors(call, fetch_payloads(call, result))
+            image, mask = to_tensors(call, fetch_payloads(call, result, asked=n))
         return image, mask, result.describe()
 
 
@@ -223,7 +213,7 @@ class OpenAICompatImageEdit(RemoteImageNode):
             api.check_uploads(fields["model"], uploads, mask_png)
             parts = api.edit_fields(fields, uploads, mask_png)
             result = _post(call, api.EDIT, lambda: call.post_multipart("images/edits", parts))
-            edited, alpha = to_tensors(call, fetch_payloads(call, result))
+            edited, alpha = to_tensors(call, fetch_payloads(call, result, asked=n))
         return edited, alpha, result.describe()
 
 

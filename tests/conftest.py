@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -56,10 +57,11 @@ def pack():
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
-    """No real keys, no real credentials file, fast retries, no interrupt left over."""
+    """No real keys, no real credentials file, files only in tmp_path, fast retries, no interrupt left over."""
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(tmp_path / "no-credentials.ini"))
+    monkeypatch.setenv("HOSTED_IMAGES_UNSAVED_DIR", str(tmp_path / "unsaved"))  # paid results of failed runs
     monkeypatch.setenv("HOSTED_IMAGES_RETRY_BACKOFF", "0.05")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -124,6 +126,15 @@ def ionos(serve, monkeypatch):
     monkeypatch.setenv("IONOS_API_TOKEN", FAKE_KEYS["IONOS_API_TOKEN"])
     monkeypatch.setenv("IONOS_BASE_URL", f"{server.url}/v1")
     return app
+
+
+@pytest.fixture
+def progress(monkeypatch):
+    """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
+    sent: list[tuple[str, str]] = []
+    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append((node, text)))
+    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
+    return sent
 
 
 @pytest.fixture

@@ -158,7 +158,7 @@ def test_a_failed_call_of_several_keeps_the_others(app, monkeypatch, tmp_path):
     app.inject(status=500, message="Internal Server Error")
     text = failure(generate, count=2)
     assert "1 of 2 calls failed" in text and "Internal Server Error" in text
-    assert list((tmp_path / "hosted_images_partial").rglob("result_001.png"))
+    assert list((tmp_path / "hosted_images" / "unsaved").rglob("result_001.png"))
 
 
 # --- replies without an image -----------------------------------------------------------------

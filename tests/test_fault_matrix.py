@@ -87,6 +87,20 @@ def _rate_limited(times: int, retry_after: str | None) -> Callable:
     return setup
 
 
+def _lasting(status: int, body: bytes, words: tuple[str, ...]) -> Callable:
+    """A 429 or 503 whose envelope says waiting will not help: one request, the reason named."""
+
+    def setup(target, app, monkeypatch):
+        app.inject(status=status, body=body, headers={"Retry-After": "0"}, path=target.api_path, times=5)
+        return Expect(status=status, requests=1, words=words)
+
+    return setup
+
+
+QUOTA_429 = b'{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}'
+NO_ROUTE_503 = b'{"error":{"message":"No allowed providers are available for the selected model.","code":503}}'
+
+
 def _refused(target, app, monkeypatch):
     for name, value in target.env(closed_port_url()).items():
         monkeypatch.setenv(name, value)
@@ -150,10 +164,16 @@ CASES = [
     Case("http_500", _status(500)),
     *(Case(f"http_{status}_persisting", _gateway_failing(status)) for status in (502, 503, 504)),
     Case("http_503_once", _fault(Expect(images=True, requests=2), status=503, message="overloaded")),
+    Case("http_429_insufficient_quota", _lasting(429, QUOTA_429, ("exceeded your current quota", "billing", "not retried"))),
+    Case("http_503_no_allowed_providers", _lasting(503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried"))),
     Case("connection_refused", _refused),
     Case("connection_dropped_before_reply", _fault(Expect(words=("dropped", "not retried")), drop=True)),
     Case("connection_dropped_mid_body", _fault(Expect(words=("dropped", "not retried")), drop_mid_body=True)),
     Case("no_headers_before_timeout", _fault(Expect(words=("no reply", "within 0.3s", "billed"), within=1.0), timeout=0.3, delay=1.0)),
+    Case(
+        "headers_trickling_beyond_timeout",
+        _fault(Expect(words=("status line and headers", "still arriving 0.3s", "not retried"), within=1.5), timeout=0.3, slow_headers=20.0),
+    ),
     Case("slow_body_within_timeout", _fault(Expect(images=True), slow_body=0.4)),
     Case("slow_body_beyond_timeout", _fault(Expect(words=("still arriving", "0.3s", "not retried"), within=1.0), timeout=0.3, slow_body=2.0)),
     Case("html_error_page_with_200", _fault(Expect(status=200, words=("We will be back soon",)), body=HTML, content_type="text/html")),

@@ -8,12 +8,10 @@ limited and never take the key to another host.
 from __future__ import annotations
 
 import os
-import sys
-import types
 
 import pytest
 
-from conftest import FAKE_KEYS, assert_no_secret, mod, run_node
+from conftest import assert_no_secret, mod, run_node
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     BY_NAME,
     TARGETS,
@@ -79,15 +77,6 @@ def test_a_key_echoed_in_a_successful_reply_stays_out_of_the_string_output(targe
     assert_no_secret(pack_logs.text)
 
 
-@pytest.fixture
-def progress(monkeypatch):
-    """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
-    sent: list[tuple[str, str]] = []
-    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append((node, text)))
-    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
-    return sent
-
-
 @pytest.mark.parametrize("target", ALL)
 def test_progress_text_names_the_call_and_never_the_key(target, mount, progress):
     app = mount(target)
@@ -150,35 +139,48 @@ class Files(server_mod.App):
 
 @pytest.fixture(scope="module")
 def other_host():
-    """A second server, reached as localhost: another host than 127.0.0.1 for requests."""
+    """A second loopback server: another host and port than the provider's endpoint."""
     server = server_mod.EmulatorServer({"": server_mod.App()}).start()
     yield server
     server.stop()
 
 
 def _elsewhere(server) -> str:
+    """A server's URL under another host name (the same address): another host for a key."""
     return server.url.replace("127.0.0.1", "localhost")
 
 
 @pytest.mark.parametrize("target", WITH_LINKS)
-def test_a_result_link_redirecting_to_another_host_is_fetched_without_any_key(target, mount, other_host):
+def test_a_result_link_redirecting_to_another_host_is_fetched_without_any_key(target, mount, slot_server):
     app = mount(target)
     cdn = Files()
-    other_host.apps = {"": cdn}
-    app.inject(status=302, headers={"Location": f"{_elsewhere(other_host)}/moved.png"}, path="/files/")
+    slot_server.apps = {"/cdn": cdn, "": app}  # the endpoint's own address and port, under another name
+    app.inject(status=302, headers={"Location": f"{_elsewhere(slot_server)}/cdn/moved.png"}, path="/files/")
     result = target.run_with_links()
     assert not isinstance(result, Exception)
     assert len(downloads(app)) == 1 and len(cdn.requests) == 1
     assert all("authorization" not in r.headers for r in [*downloads(app), *cdn.requests])
 
 
+@pytest.mark.parametrize("target", WITH_LINKS)
+def test_a_result_link_redirecting_to_another_loopback_port_is_refused_unquoted(target, mount, other_host):
+    app = mount(target)
+    secret_page = server_mod.App()
+    secret_page.routes = {("GET", "/admin"): lambda r: server_mod.Response(200, b"internal admin page: db password hunter2")}
+    other_host.apps = {"": secret_page}
+    app.inject(status=302, headers={"Location": f"{_elsewhere(other_host)}/admin"}, path="/files/")
+    result = outcome(target.run_with_links)
+    assert isinstance(result, errors.RemoteImageError)
+    assert "a redirect leads to" in str(result) and "not the provider's endpoint" in str(result)
+    assert secret_page.requests == [] and "hunter2" not in str(result)
+
+
 @pytest.mark.parametrize("target", ALL)
-def test_a_redirect_to_another_host_never_takes_the_key_along(target, slot_server, other_host, monkeypatch):
+def test_a_redirect_to_another_host_never_takes_the_key_along(target, slot_server, monkeypatch):
     receiver = target.make_app()
-    receiver.base_url = other_host.url
-    other_host.apps = {"": receiver}
-    origin = Redirector(_elsewhere(other_host))
-    slot_server.apps = {"": origin}
+    receiver.base_url = f"{_elsewhere(slot_server)}/moved"
+    origin = Redirector(receiver.base_url)
+    slot_server.apps = {"/moved": receiver, "": origin}  # the same server, reached under another name
     for name, value in target.env(slot_server.url).items():
         monkeypatch.setenv(name, value)
 
@@ -188,6 +190,18 @@ def test_a_redirect_to_another_host_never_takes_the_key_along(target, slot_serve
     assert all("authorization" not in r.headers for r in receiver.requests), "the key went to another host"
     for text in strings(result):
         assert_no_secret(text)
+
+
+@pytest.mark.parametrize("target", ALL)
+def test_a_redirect_to_another_loopback_port_is_refused(target, slot_server, other_host, monkeypatch):
+    receiver = target.make_app()
+    other_host.apps = {"": receiver}
+    slot_server.apps = {"": Redirector(_elsewhere(other_host))}
+    for name, value in target.env(slot_server.url).items():
+        monkeypatch.setenv(name, value)
+    result = outcome(target.run)
+    assert isinstance(result, errors.RemoteImageError) and "a redirect leads to" in str(result)
+    assert receiver.requests == [], "the redirect reached a loopback port other than the endpoint's"
 
 
 @pytest.mark.parametrize("target", ALL)

@@ -190,6 +190,7 @@ def test_other_server_gets_only_what_was_set(openai, serve, monkeypatch):
     other = mod("nodes.emulator.openai_compat").OpenAIApp(token="fake-local-key", extra_models=("flux-dev",))
     server = serve(other)
     monkeypatch.setenv("LOCAL_IMAGES_KEY", "fake-local-key")
+    monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "LOCAL_IMAGES_KEY")
     image, _, _ = generate(model="flux-dev", size="640x480", quality="hd", n=2, base_url=f"{server.url}/v1", api_key_env="LOCAL_IMAGES_KEY")
     (request,) = other.calls(IMAGES_PATH)
     assert request.json() == {"model": "flux-dev", "prompt": "a red fox", "size": "640x480", "quality": "hd", "n": 2}
@@ -404,21 +405,6 @@ def test_upload_limit_is_checked_before_sending():
         api.check_uploads("gpt-image-2", [b"\x89PNG\r\n\x1a\n"], b"\x89PNG\r\n\x1a\n" + bytes(4 * 1024 * 1024))
 
 
-def test_key_goes_only_to_trusted_hosts():
-    allowed = dict(configured_url="https://api.openai.com/v1", trusted_hosts="images.example.org, other.example", key_env="OPENAI_API_KEY")
-    for url in ("https://api.openai.com/v1", "https://images.example.org/v1", "http://127.0.0.1:8080/v1", "http://localhost/v1"):
-        api.check_key_destination(url, from_node=True, **allowed)
-    api.check_key_destination("https://anywhere.example/v1", from_node=False, **allowed)  # configured outside the workflow
-    api.check_key_destination("https://anywhere.example/v1", from_node=True, **{**allowed, "key_env": ""})  # no key sent
-    with pytest.raises(RemoteImageError, match="HOSTED_IMAGES_TRUSTED_HOSTS"):
-        api.check_key_destination("https://anywhere.example/v1", from_node=True, **allowed)
-
-
-def test_key_variable_name_selects_the_provider():
-    provider = api.provider_for("MY_SERVER_KEY")
-    assert provider.key_env == "MY_SERVER_KEY" and provider.id == "openai:MY_SERVER_KEY" and api.provider_for("OPENAI_API_KEY") is api.PROVIDER
-
-
 def test_the_dated_snapshot_follows_gpt_image_2s_rules():
     body = api.generation_body(model="gpt-image-2-2026-04-21", prompt="p", size="1536x864", on=TODAY)
     assert body["size"] == "1536x864"
@@ -431,6 +417,7 @@ def test_the_dated_snapshot_follows_gpt_image_2s_rules():
 
 def test_wrong_key_401_names_the_variable(openai, monkeypatch, pack_logs):
     monkeypatch.setenv("MY_OPENAI_KEY", "fake-wrong-key-value")
+    monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "MY_OPENAI_KEY")
     with pytest.raises(RemoteImageError) as caught:
         generate(api_key_env="MY_OPENAI_KEY")
     text = str(caught.value)
@@ -559,5 +546,6 @@ def test_key_from_the_credentials_file_section_of_the_named_variable(openai, tmp
     path.chmod(0o600)
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(path))
     monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "TEAM_IMAGES_KEY")
     generate(api_key_env="TEAM_IMAGES_KEY")
     assert openai.calls(IMAGES_PATH)[0].bearer == KEY

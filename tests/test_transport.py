@@ -161,6 +161,22 @@ def test_a_body_still_arriving_after_the_read_timeout_is_abandoned(echo, monkeyp
     assert time.monotonic() - started < 1.0 and len(echo.requests) == 1
 
 
+def test_a_status_line_and_headers_trickling_in_are_abandoned_after_the_read_timeout(echo, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_READ_TIMEOUT", "0.5")
+    echo.inject(slow_headers=20)  # a byte every few dozen milliseconds: no single read ever times out
+    started = time.monotonic()
+    with pytest.raises(errors.RemoteImageError) as caught:
+        call().post_json("things", {})
+    assert time.monotonic() - started < 0.5 + transport.HEAD_GRACE_SECONDS + 0.5
+    assert "status line and headers of the reply" in str(caught.value) and "still arriving 0.5s after the request was sent" in str(caught.value)
+    assert "may have been billed" in str(caught.value) and len(echo.requests) == 1
+
+
+def test_a_slow_head_within_the_read_timeout_is_fine(echo):
+    echo.inject(slow_headers=0.5)
+    assert call().post_json("things", {}).json()["ok"]
+
+
 def test_interrupt_during_a_rate_limit_wait(echo):
     echo.inject(status=429, headers={"Retry-After": "30"})
     threading.Timer(0.3, comfy.request_interrupt).start()
@@ -224,18 +240,32 @@ def test_download_never_carries_the_key_and_is_capped(echo):
         call().download("ftp://example.com/x.png")
 
 
-def test_redirect_to_another_host_drops_the_key(serve, monkeypatch):
-    target = EchoApp()
-    target_server = serve(target)
-    origin = EchoApp()
-    origin.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(
-        307, b"", {"Location": target_server.url.replace("127.0.0.1", "localhost") + "/v1/things"}
-    )
-    origin_server = serve(origin)
-    monkeypatch.setenv("TESTPROV_KEY", KEY)
-    monkeypatch.setenv("TESTPROV_BASE_URL", f"{origin_server.url}/v1")
+def test_redirect_to_another_host_name_is_followed_without_the_key(echo):
+    """The endpoint's own server under another name: another host for the key, the same address."""
+    port = echo.base_url.rsplit(":", 1)[1]
+    echo.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(307, b"", {"Location": f"http://localhost:{port}/v1/moved"})
+    echo.routes[("POST", "/v1/moved")] = lambda r: server_mod.Response.json({"ok": True, "auth": r.bearer is not None})
     assert call().post_json("things", {}).json() == {"ok": True, "auth": False}
-    assert origin.requests[0].bearer == KEY and target.requests[0].bearer is None
+    assert echo.requests[0].bearer == KEY and echo.requests[1].bearer is None
+
+
+@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/v1/moved", "http://[::1/v1/moved", "https://user:pw@example.com/"])
+def test_a_redirect_to_a_malformed_url_is_a_clear_error(echo, location):
+    echo.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(307, b"", {"Location": location})
+    with pytest.raises(errors.RemoteImageError, match="which is not an http\\(s\\) URL that can be followed") as caught:
+        call().post_json("things", {})
+    assert not isinstance(caught.value, errors.InputError) and len(echo.requests) == 1
+
+
+def test_a_pooled_connection_is_checked_again_for_each_call(echo, serve, monkeypatch):
+    """A connection kept open for one provider's link is not a way around the next call's check."""
+    link = echo.base_url.replace("127.0.0.1", "localhost") + "/file.png"
+    assert call().download(link).startswith(b"\x89PNG")  # the endpoint's own server: allowed, and pooled
+    other = serve(EchoApp())
+    monkeypatch.setenv("TESTPROV_BASE_URL", f"{other.url}/v1")
+    with pytest.raises(errors.RemoteImageError, match="the result link leads to .* loopback address that is not the provider's endpoint"):
+        call().download(link)
+    assert len(echo.requests) == 1
 
 
 def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, monkeypatch, tmp_path):
@@ -260,11 +290,59 @@ def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, mon
         ({"RateLimit-Reset": "12"}, 12.0),
         ({"X-RateLimit-Reset": str(int((1_000_000_000 + 30) * 1000))}, 30.0),
         ({"Retry-After": "Sun, 09 Sep 2001 01:47:00 GMT"}, 20.0),
+        ({"X-RateLimit-Reset-Requests": "12ms"}, 0.012),  # OpenAI: Go durations
+        ({"X-RateLimit-Reset-Tokens": "6m0s"}, 360.0),
+        ({"X-RateLimit-Reset-Requests": "1h2m3.5s"}, 3723.5),
+        ({"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"}, 360.0),  # the longer one
+        ({"X-RateLimit-Reset-Requests": "soon"}, None),
         ({"Retry-After": "soon"}, None),
         ({"Retry-After": "Mon, 99 Foo 2001"}, None),
         ({}, None),
     ],
 )
 def test_retry_after_forms(headers, expected):
-    got = transport.retry_after_seconds(headers, now=1_000_000_000)
+    got = transport.retry_after_seconds(__import__("requests").structures.CaseInsensitiveDict(headers), now=1_000_000_000)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+# --- retries by meaning: what waiting cannot fix fails at once, saying what is wrong ----------------------
+
+QUOTA_429 = (
+    b'{"error": {"message": "You exceeded your current quota, please check your plan and billing details. For more '
+    b'information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.", '
+    b'"type": "insufficient_quota", "param": null, "code": "insufficient_quota"}}'
+)
+NO_ROUTE_503 = b'{"error": {"message": "No allowed providers are available for the selected model.", "code": 503}}'
+
+
+@pytest.mark.parametrize(
+    "status,body,words",
+    [(429, QUOTA_429, ("You exceeded your current quota", "billing", "not retried")), (503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried"))],
+    ids=["openai-insufficient-quota", "openrouter-no-allowed-providers"],
+)
+def test_a_refusal_waiting_cannot_fix_fails_at_once(echo, status, body, words):
+    echo.inject(status=status, body=body, headers={"Retry-After": "1", "x-ratelimit-reset-requests": "12ms"}, times=5)
+    started = time.monotonic()
+    with pytest.raises(errors.RemoteImageError) as caught:
+        call().post_json("things", {})
+    assert len(echo.requests) == 1 and time.monotonic() - started < 0.5
+    text = str(caught.value)
+    for word in words:
+        assert word in text
+    assert "try again in" not in text and caught.value.status == status and caught.value.retry_after is None
+
+
+def test_an_ordinary_429_with_a_go_duration_reset_waits_that_long(echo):
+    echo.inject(status=429, body=b'{"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}',
+                headers={"x-ratelimit-reset-requests": "120ms"})
+    started = time.monotonic()
+    assert call().post_json("things", {}).json()["ok"]
+    assert 0.12 <= time.monotonic() - started < 1.0 and len(echo.requests) == 2
+
+
+def test_an_ordinary_429_whose_reset_is_minutes_away_fails_at_once_saying_when(echo):
+    echo.inject(status=429, body=b'{"error": {"message": "Rate limit reached for tokens", "type": "tokens", "code": "rate_limit_exceeded"}}',
+                headers={"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"})
+    with pytest.raises(errors.RemoteImageError, match="try again in 360s"):
+        call().post_json("things", {})
+    assert len(echo.requests) == 1

@@ -3,10 +3,14 @@
     python -m nodes.cli.headless example_workflows/api/ionos_generate.json \\
         --server http://127.0.0.1:8188 --set 1.prompt="a red fox" --out out/headless
 
-Uses only ComfyUI's public API: POST /upload/image for LoadImage inputs found next to the
-workflow (in ``inputs/``), POST /prompt, the /ws websocket for progress, GET /history and
-GET /view. Exits 0 on success, 1 with the failing node's own message, 2 when ComfyUI refuses
-the workflow, 130 when it was interrupted.
+Uses only ComfyUI's public API: POST /upload/image for LoadImage inputs, POST /prompt, the /ws
+websocket for progress, GET /history and GET /view. Exits 0 on success, 1 with the failing node's
+own message (or when a saved file's name was refused), 2 when ComfyUI refuses the workflow, 130
+when it was interrupted.
+
+A workflow is data from anyone: it may name only pictures inside its inputs folder (``inputs/``
+beside the workflow or beside its folder, or --inputs) or files given with --upload, never any
+other file on this machine; and files are written only into --out, under plain file names.
 """
 
 from __future__ import annotations
@@ -137,17 +141,77 @@ def apply_overrides(prompt: dict, overrides: list[str]) -> None:
         prompt[matches[0]]["inputs"][input_name] = parse_value(value)
 
 
-def upload_inputs(server: str, prompt: dict, folder: Path) -> None:
-    for node in prompt.values():
+def _inside(path: Path, folder: Path) -> bool:
+    folder = folder.resolve()
+    return path.resolve() == folder or folder in path.resolve().parents
+
+
+def upload_inputs(server: str, prompt: dict, folder: Path, extra_files: list[Path] = ()) -> None:
+    """Upload the pictures LoadImage nodes name: files inside ``folder``, or ``extra_files`` the
+    user passed on the command line (matched by file name). Nothing else is ever read."""
+    explicit = {path.name: path for path in map(Path, extra_files)}
+    for node_id, node in prompt.items():
         if node.get("class_type") != "LoadImage":
             continue
-        name = node["inputs"].get("image")
-        path = folder / str(name)
-        if isinstance(name, str) and path.is_file():
-            with path.open("rb") as handle:
-                reply = requests.post(f"{server}/upload/image", files={"image": (path.name, handle, "image/png")}, data={"overwrite": "true"}, timeout=60)
-            reply.raise_for_status()
-            print(f"uploaded {path.name}")
+        name = node.get("inputs", {}).get("image")
+        if not isinstance(name, str) or not name:
+            continue
+        path = explicit.get(name)
+        subfolder = ""
+        if path is None:
+            candidate = folder / name
+            if Path(name).is_absolute() or not _inside(candidate, folder):
+                print(
+                    f"not uploaded: LoadImage node {node_id} names {name!r}, which is outside {folder}; "
+                    "pass the file with --upload if you mean to send it",
+                    file=sys.stderr,
+                )
+                continue
+            if not candidate.is_file():
+                continue  # ComfyUI may already have it in its input folder
+            path, subfolder = candidate, Path(name).parent.as_posix().strip(".")
+        with path.open("rb") as handle:
+            reply = requests.post(
+                f"{server}/upload/image",
+                files={"image": (path.name, handle, "image/png")},
+                data={"overwrite": "true", "subfolder": subfolder},
+                timeout=60,
+            )
+        reply.raise_for_status()
+        print(f"uploaded {path.name}")
+
+
+def plain_file_name(name) -> bool:
+    """A name that stays inside the folder it is joined to: no separators, no '..', not absolute."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and not any(char in name for char in "/\\\0:")
+        and Path(name).name == name
+    )
+
+
+def save_outputs(server: str, history: dict, out: Path) -> tuple[int, int]:
+    """Download the output images a run's history lists into ``out``: (saved, refused)."""
+    saved = refused = 0
+    out.mkdir(parents=True, exist_ok=True)
+    for node_id, output in history.get("outputs", {}).items():
+        for image in output.get("images", []):
+            if image.get("type") != "output":
+                continue
+            name = image.get("filename")
+            if not plain_file_name(name):
+                print(f"not saved: node {node_id} output is named {str(name)[:200]!r}, which is not a plain file name", file=sys.stderr)
+                refused += 1
+                continue
+            query = urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
+            data = requests.get(f"{server}/view?{query}", timeout=120)
+            data.raise_for_status()
+            path = out / name
+            path.write_bytes(data.content)
+            saved += 1
+            print(f"saved {path}")
+    return saved, refused
 
 
 def describe_refusal(body: dict) -> str:
@@ -216,21 +280,15 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
     finally:
         ws.close()
     history = wait_for_history(server, prompt_id)
-    saved = 0
-    out.mkdir(parents=True, exist_ok=True)
-    for node_id, output in history.get("outputs", {}).items():
-        for image in output.get("images", []):
-            if image.get("type") != "output":
-                continue
-            query = urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
-            data = requests.get(f"{server}/view?{query}", timeout=120)
-            data.raise_for_status()
-            path = out / image["filename"]
-            path.write_bytes(data.content)
-            saved += 1
-            print(f"saved {path}")
+    saved, refused = save_outputs(server, history, out)
     print(f"done: {saved} image(s) in {out}")
-    return EXIT_OK
+    return EXIT_FAILED if refused else EXIT_OK
+
+
+def default_inputs_folder(workflow: Path) -> Path:
+    """inputs/ beside the workflow, else beside its folder (example_workflows/api/ -> example_workflows/inputs)."""
+    here = workflow.resolve().parent / "inputs"
+    return here if here.is_dir() else workflow.resolve().parent.parent / "inputs"
 
 
 def main(argv=None) -> int:
@@ -240,7 +298,9 @@ def main(argv=None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
                         help="override an input; NODE is a node id or title, VALUE is JSON or text (repeatable)")
     parser.add_argument("--out", default="out/headless", help="where to put the saved images")
-    parser.add_argument("--inputs", default=None, help="folder of LoadImage pictures to upload (default: inputs/ beside the workflow's folder)")
+    parser.add_argument("--inputs", default=None, help="folder of LoadImage pictures to upload (default: inputs/ beside the workflow, else beside its folder)")
+    parser.add_argument("--upload", action="append", default=[], metavar="FILE",
+                        help="also upload this file, for a LoadImage node naming it by its file name (repeatable)")
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the whole run")
     parser.add_argument("--quiet", action="store_true", help="print only errors and saved files")
     args = parser.parse_args(argv)
@@ -249,8 +309,8 @@ def main(argv=None) -> int:
     if "nodes" in prompt and "links" in prompt:
         raise SystemExit(f"{workflow} is a UI-format workflow; use its API-format copy (example_workflows/api/) or export one with 'Export (API)'")
     apply_overrides(prompt, args.overrides)
-    inputs = Path(args.inputs) if args.inputs else workflow.resolve().parent.parent / "inputs"
-    upload_inputs(args.server.rstrip("/"), prompt, inputs)
+    inputs = Path(args.inputs) if args.inputs else default_inputs_folder(workflow)
+    upload_inputs(args.server.rstrip("/"), prompt, inputs, [Path(f) for f in args.upload])
     return run(args.server, prompt, Path(args.out), args.timeout, args.quiet)
 
 

@@ -131,6 +131,21 @@ def output_directory() -> str | None:
     return _folder_paths.get_output_directory()
 
 
+def served_directories() -> list[str]:
+    """The folders ComfyUI hands to any client: user (/userdata, /settings), input, output and
+    temp (/view). Empty outside ComfyUI."""
+    folders = []
+    for name in ("get_user_directory", "get_input_directory", "get_output_directory", "get_temp_directory"):
+        getter = getattr(_folder_paths, name, None)
+        try:
+            folder = getter() if getter is not None else None
+        except Exception:  # noqa: BLE001 -- an odd ComfyUI build: that folder is simply unknown
+            folder = None
+        if folder:
+            folders.append(folder)
+    return folders
+
+
 def prompt_server_routes():
     """aiohttp route table of the running ComfyUI server, or None outside ComfyUI."""
     server = _prompt_server()

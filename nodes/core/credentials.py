@@ -8,6 +8,7 @@ here ever returns a key to the node layer: ``transport`` asks for it when it bui
 from __future__ import annotations
 
 import configparser
+import dataclasses
 import ipaddress
 import logging
 import os
@@ -18,12 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import comfy
 from .errors import InputError, RemoteImageError
 
 log = logging.getLogger("hosted_images")
 
 CREDENTIALS_ENV = "HOSTED_IMAGES_CREDENTIALS"
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/comfyui-hosted-image-apis/credentials.ini")
+TRUSTED_HOSTS_ENV = "HOSTED_IMAGES_TRUSTED_HOSTS"  # hosts a key may go to besides the configured one
+KEY_VARIABLES_ENV = "HOSTED_IMAGES_KEY_VARIABLES"  # variables a node's api_key_env may name
 
 
 @dataclass(frozen=True)
@@ -59,8 +63,14 @@ def _remember_secret(value: str) -> None:
             _secrets.add(value)
 
 
+MIN_KEY_PIECE = 8  # a piece of a known key this long, left at the end of a cut text, is redacted too
+
+
 def redact(text: str) -> str:
-    """Return ``text`` with every known key, and anything shaped like one, replaced by ***."""
+    """Return ``text`` with every known key, and anything shaped like one, replaced by ***.
+
+    A text that was cut short may end in the first part of a key: that part goes as well.
+    """
     if not text:
         return text
     with _secrets_lock:
@@ -70,15 +80,52 @@ def redact(text: str) -> str:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
+    return _without_cut_key(text, known)
+
+
+def _without_cut_key(text: str, known: list[str]) -> str:
+    for secret in known:
+        if len(secret) < MIN_KEY_PIECE:
+            continue
+        start = text.find(secret[:MIN_KEY_PIECE], max(0, len(text) - len(secret)))
+        while start != -1:
+            if secret.startswith(text[start:]):
+                return text[:start] + "***"
+            start = text.find(secret[:MIN_KEY_PIECE], start + 1)
     return text
 
 
+# Terminal escape sequences and control characters (all but tab and newline), and the Unicode
+# controls that reorder text: a provider's text must not repaint a user's terminal or log viewer.
+_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_controls(text: str) -> str:
+    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text)) if text else text
+
+
+def clip(text: str, limit: int) -> str:
+    """Provider text fit to show: controls stripped and keys redacted *before* it is cut to
+    ``limit`` characters, so a cut can never leave a long piece of a key behind."""
+    if not text:
+        return text
+    with _secrets_lock:
+        reach = max(map(len, _secrets), default=0)
+    # enough beyond the cut for any known key that crosses it; keys of a known shape are
+    # recognised even when cut, by their shape
+    head = redact(strip_controls(text[: limit + reach + 64]))
+    if len(head) <= limit and len(text) <= limit + reach + 64:
+        return head
+    return redact(head[:limit]) + "…"
+
+
 class RedactingFilter(logging.Filter):
-    """Scrubs keys from every record that passes through the pack's logger."""
+    """Scrubs keys and terminal controls from every record that passes through the pack's logger."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = redact(message)
+        cleaned = redact(strip_controls(message))
         if cleaned != message:
             record.msg, record.args = cleaned, None
         return True
@@ -110,10 +157,30 @@ def credentials_file_warning(path: Path | None = None) -> str:
     return ""
 
 
-def _file_value(provider: Provider, option: str) -> str:
+def _served_by_comfyui(path: Path) -> bool:
+    """True when ComfyUI would hand ``path`` to any client: it lies in (or links into) one of the
+    folders ComfyUI serves (user settings through /userdata, input, output and temp through /view)."""
+    places = {path.absolute(), path.resolve()}
+    for folder in comfy.served_directories():
+        roots = {Path(folder).absolute(), Path(folder).resolve()}
+        if any(place == root or root in place.parents for place in places for root in roots):
+            return True
+    return False
+
+
+def _credentials_file(provider_label: str = "") -> configparser.ConfigParser | None:
+    """The parsed credentials file, or None when there is none."""
     path = credentials_path()
     if not path.is_file():
-        return ""
+        return None
+    if _served_by_comfyui(path):
+        raise RemoteImageError(
+            f"the credentials file {path} is inside a folder ComfyUI serves to any client (user, input, "
+            "output or temp), so it was not read and nothing was sent",
+            provider=provider_label,
+            hint=f"move it outside ComfyUI's folders (e.g. {DEFAULT_CREDENTIALS_FILE}), point {CREDENTIALS_ENV} at "
+            "it, then restart ComfyUI; consider the keys in it exposed and replace them",
+        )
     warning = credentials_file_warning(path)
     if warning:
         log.warning(warning)
@@ -123,10 +190,15 @@ def _file_value(provider: Provider, option: str) -> str:
     except (configparser.Error, OSError, UnicodeDecodeError) as exc:
         raise RemoteImageError(
             f"cannot read the credentials file {path}: {type(exc).__name__}",
-            provider=provider.label,
+            provider=provider_label,
             hint="it is an INI file with one [section] per provider, e.g. [ionos] with api_key = …",
         ) from None
-    return parser.get(provider.id, option, fallback="").strip()
+    return parser
+
+
+def _file_value(provider: Provider, option: str) -> str:
+    parser = _credentials_file(provider.label)
+    return parser.get(provider.id, option, fallback="").strip() if parser is not None else ""
 
 
 # --- what the rest of the pack asks for ------------------------------------------------------
@@ -134,26 +206,43 @@ def _file_value(provider: Provider, option: str) -> str:
 
 def api_key(provider: Provider) -> tuple[str, str]:
     """(key, where it came from). The key is '' when none is configured."""
-    value = os.environ.get(provider.key_env, "").strip()
-    if value:
-        _remember_secret(value)
-        return value, f"environment variable {provider.key_env}"
-    value = _file_value(provider, "api_key")
-    if value:
-        _remember_secret(value)
-        return value, f"credentials file {credentials_path()}"
-    return "", ""
+    value = os.environ.get(provider.key_env, "").strip() if provider.key_env else ""
+    source = f"environment variable {provider.key_env}"
+    if not value:
+        value = _file_value(provider, "api_key")
+        source = f"credentials file {credentials_path()} [{provider.id}]"
+    if not value:
+        return "", ""
+    _remember_secret(value)
+    _check_key_characters(provider, value, source)
+    return value, source
+
+
+def _check_key_characters(provider: Provider, key: str, source: str) -> None:
+    """A key travels in an HTTP header: a line break or a space inside it would break the request
+    (or smuggle a header), so it is refused before sending -- without ever quoting it."""
+    bad = next((i for i, char in enumerate(key) if not "!" <= char <= "~"), None)
+    if bad is None:
+        return
+    char = key[bad]
+    what = "a line break" if char in "\r\n" else "a space" if char == " " else f"the character U+{ord(char):04X}"
+    raise RemoteImageError(
+        f"the key in {source} contains {what} (character {bad + 1} of {len(key)}), which cannot be sent in "
+        "an HTTP header, so nothing was sent",
+        provider=provider.label,
+        hint="set the key again as one line of printable characters (copy it from the provider's page), then restart ComfyUI",
+    )
 
 
 def require_key(provider: Provider, operation: str = "") -> str:
     key, _ = api_key(provider)
     if not key and provider.key_required:
+        where = f"set the environment variable {provider.key_env} before starting ComfyUI, or add " if provider.key_env else "add "
         raise RemoteImageError(
             "no API key is configured, so nothing was sent",
             provider=provider.label,
             operation=operation,
-            hint=f"set the environment variable {provider.key_env} before starting ComfyUI, or add "
-            f"api_key under [{provider.id}] in {credentials_path()}",
+            hint=f"{where}api_key under [{provider.id}] in {credentials_path()}",
         )
     return key
 
@@ -166,42 +255,94 @@ def key_status(provider: Provider) -> dict:
         return {"configured": False, "source": "", "error": str(exc)}
     status = {"configured": bool(key), "source": source, "required": provider.key_required}
     warning = credentials_file_warning()
-    if warning and source.startswith("credentials file"):
+    if warning and "credentials file" in source:
         status["warning"] = warning
     return status
 
 
+_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # by convention; a key is never all capitals
+
+
+def _listed(variable: str) -> list[str]:
+    """The comma- or space-separated entries of an environment variable."""
+    return [item for item in re.split(r"[,\s]+", os.environ.get(variable, "")) if item]
+
+
+def provider_with_key_from(provider: Provider, name: str) -> Provider:
+    """``provider`` with its key taken from what a node input names ('' = send no key).
+
+    A workflow may name only the provider's own variable, a variable the user listed in
+    HOSTED_IMAGES_KEY_VARIABLES, or a section of the credentials file: never any other
+    environment variable (a shared workflow could otherwise send e.g. a cloud secret as a key).
+    """
+    name = (name or "").strip()
+    if name == provider.key_env:
+        return provider
+    if not name:
+        return dataclasses.replace(provider, id=f"{provider.id}:anonymous", key_env="", key_required=False)
+    if _ENV_NAME.match(name) and name in _listed(KEY_VARIABLES_ENV):
+        return dataclasses.replace(provider, id=f"{provider.id}:{name}", key_env=name)
+    parser = _credentials_file(provider.label)
+    if parser is not None and parser.has_section(name):
+        # the section's own base_url (else the provider's default endpoint) is where its key may go
+        return dataclasses.replace(provider, id=name, key_env="", base_url_env="", key_required=True)
+    if not _ENV_NAME.match(name):
+        raise InputError(
+            "api_key_env must be the NAME of an environment variable (capital letters, digits and _, e.g. "
+            "OPENAI_API_KEY) or of a credentials-file section, never the key itself"
+        )
+    raise InputError(
+        f"api_key_env names {name}, which a workflow may not use: it may name only {provider.key_env or 'the provider’s variable'}, "
+        f"a variable listed in {KEY_VARIABLES_ENV} (comma-separated, set before starting ComfyUI) or a section of the "
+        f"credentials file {credentials_path()}"
+    )
+
+
 def is_loopback_host(host: str) -> bool:
+    """127.0.0.0/8, ::1 and exactly ``localhost`` -- not ``*.localhost``, which DNS may send anywhere."""
     host = (host or "").strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
-        return ipaddress.ip_address(host).is_loopback
+        address = ipaddress.ip_address(host)
     except ValueError:
         return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return (mapped or address).is_loopback
 
 
-def check_url(url: str, *, what: str = "base URL") -> str:
-    """Refuse anything but https, or plain http to a loopback host."""
+def check_url(url: str, *, what: str = "base URL", plain_http_anywhere: bool = False) -> str:
+    """Refuse anything but a well-formed https URL, or plain http to a loopback host (to any host
+    with ``plain_http_anywhere``: result links, which never carry a key)."""
     url = (url or "").strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InputError(f"{what} {url!r} must start with https:// (or http:// for a loopback host)")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+    if any(char.isspace() or ord(char) < 32 for char in url):
+        raise InputError(f"{what} {clip(url, 200)!r} contains spaces or control characters; it is not a valid URL")
+    try:
+        parts = urlsplit(url)
+        host, _port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise InputError(f"{what} {clip(url, 200)!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not host:
+        raise InputError(f"{what} {clip(url, 200)!r} must start with https:// (or http:// for a loopback host)")
+    if parts.username or parts.password:
+        raise InputError(f"{what} must not carry credentials; set the key through the environment")
+    if parts.scheme == "http" and not is_loopback_host(host) and not plain_http_anywhere:
         raise InputError(
             f"{what} {url!r} uses plain http to a non-loopback host; use https:// "
             "(plain http is allowed only for 127.0.0.1, ::1 and localhost)"
         )
-    if parts.username or parts.password:
-        raise InputError(f"{what} must not carry credentials; set the key through the environment")
     return url
 
 
+def configured_base_url(provider: Provider) -> str:
+    """The endpoint set outside the workflow: the variable, else the file, else the default ('' = none)."""
+    url = os.environ.get(provider.base_url_env, "").strip() if provider.base_url_env else ""
+    return url or _file_value(provider, "base_url") or provider.default_base_url
+
+
 def base_url(provider: Provider, override: str = "") -> str:
-    """The endpoint to call: a node's own input, else the variable, else the file, else the default."""
-    url = (override or "").strip() or os.environ.get(provider.base_url_env, "").strip()
-    if not url:
-        url = _file_value(provider, "base_url") or provider.default_base_url
+    """The endpoint to call: a node's own input, else the one configured outside the workflow."""
+    url = (override or "").strip() or configured_base_url(provider)
     if not url:
         raise RemoteImageError(
             "no base URL is configured, so nothing was sent",
@@ -210,3 +351,31 @@ def base_url(provider: Provider, override: str = "") -> str:
             "or fill in the node's base_url input",
         )
     return check_url(url).rstrip("/")
+
+
+def _host(url: str) -> str:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
+
+
+def check_key_destination(provider: Provider, url: str) -> None:
+    """Refuse to send a key to a host the user did not choose outside the workflow.
+
+    A key goes only to the host of the endpoint configured outside the workflow (environment or
+    credentials file, else the provider's default), to loopback, or to hosts the user listed in
+    HOSTED_IMAGES_TRUSTED_HOSTS: a shared workflow can never send it elsewhere.
+    """
+    host = _host(url)
+    trusted = {_host(f"//{item}") or item.lower() for item in _listed(TRUSTED_HOSTS_ENV)}
+    configured = _host(configured_base_url(provider))
+    if is_loopback_host(host) or (host and host in ({configured} | trusted)):
+        return
+    where = f"{provider.key_env}" if provider.key_env else f"[{provider.id}] of the credentials file"
+    fix = f"set {provider.base_url_env} to it" if provider.base_url_env else f"set base_url in [{provider.id}]"
+    raise InputError(
+        f"the key from {where} would go to {host or url}, which is not a trusted host (the endpoint configured "
+        f"outside the workflow is {configured or 'not set'}); add {host} to {TRUSTED_HOSTS_ENV} (comma-separated) or "
+        f"{fix}, then restart ComfyUI -- a workflow alone cannot send a key to a new host"
+    )

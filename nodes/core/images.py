@@ -19,10 +19,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps
 
+from . import comfy
+from .credentials import clip
 from .errors import InputError, RemoteImageError
 from .payloads import data_url, sniff_format  # noqa: F401 -- re-exported for node modules
 
-MAX_PIXELS = 8192 * 8192  # larger results are refused as decompression bombs
+# Results are refused before anything is decoded when their headers claim too much: each must be
+# at most MAX_PIXELS (8K UHD, 7680x4320, is 33 megapixels; larger is treated as a decompression
+# bomb), all of one node run together at most PIXEL_BUDGET (about 1.2 GB as an IMAGE tensor).
+MAX_PIXELS = 40_000_000
+PIXEL_BUDGET = 100_000_000
 # Chosen by measurement (``python -m nodes.cli.bench`` prints the table): on a render-like 1024²
 # input level 1 encodes about 3x faster than PIL's default (6) for a file about 17 % larger.
 # Counting encode + upload of the base64 data URL, it is the fastest level from about 25 to
@@ -154,8 +160,12 @@ def _as_mask_batch(mask) -> torch.Tensor:
         mask = mask.unsqueeze(0)
     if mask.ndim == 4 and mask.shape[-1] == 1:  # [B,H,W,1] from some custom nodes
         mask = mask[..., 0]
+    elif mask.ndim == 3 and mask.shape[-1] == 1 and mask.shape[1] > 1:
+        mask = mask[..., 0].unsqueeze(0)  # [H,W,1]: one mask with a channel axis, not H masks one pixel wide
     if mask.ndim != 3 or 0 in mask.shape:
-        raise InputError(f"mask must have shape [batch, height, width] or [height, width]; got {list(mask.shape)}")
+        raise InputError(
+            f"mask must have shape [batch, height, width] or [height, width] (a MASK); got {list(mask.shape)}"
+        )
     if mask.is_floating_point() and not _all_finite(mask):
         raise InputError("mask contains NaN or infinite values; MASK values must be finite numbers from 0 to 1")
     return mask
@@ -232,6 +242,15 @@ def open_image(data: bytes) -> Image.Image:
     return picture
 
 
+class ResultNotDecoded(RemoteImageError):
+    """Results that could not be decoded: ``index`` is the failing one (0-based), or None when
+    all of them were refused together (over the pixel budget)."""
+
+    def __init__(self, error: RemoteImageError, index: int | None):
+        super().__init__(error.message, status=error.status, trace_id=error.trace_id, hint=error.hint)
+        self.index = index
+
+
 def _cut_short(data: bytes, fmt: str) -> bool:
     """True when a file visibly ends early. PIL raises for that itself, unless another node pack has
     set ``ImageFile.LOAD_TRUNCATED_IMAGES``: then it fills the missing part with black."""
@@ -264,7 +283,7 @@ def _quote_start(data: bytes) -> str:
     if not data:
         return "nothing: the body is empty"
     text = data[:80].decode("utf-8", "replace")
-    return repr(text if text.isprintable() else data[:16])
+    return repr(clip(text, 80) if text.isprintable() else data[:16])
 
 
 def _to_rgb_and_alpha(picture: Image.Image) -> tuple[np.ndarray, np.ndarray | None, float]:
@@ -302,16 +321,38 @@ def _to_rgb_and_alpha(picture: Image.Image) -> tuple[np.ndarray, np.ndarray | No
 
 
 def decode_images(blobs: Iterable[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Result files -> (IMAGE [B,H,W,3], MASK [B,H,W]); sizes that differ are fit to the first."""
+    """Result files -> (IMAGE [B,H,W,3], MASK [B,H,W]); sizes that differ are fit to the first.
+
+    Every header is read first (PIL opens lazily) and the sizes it claims are checked against the
+    limits before any pixel buffer is allocated; the interrupt flag is checked between images.
+    A result that cannot be decoded raises ``ResultNotDecoded`` naming it.
+    """
     blobs = list(blobs)
     if not blobs:
         raise RemoteImageError("the provider returned no images")
+    pictures = []
+    for index, blob in enumerate(blobs):
+        try:
+            pictures.append(open_image(blob))
+        except RemoteImageError as exc:
+            raise _not_decoded(exc, index, len(blobs)) from None
+    first = pictures[0].size[0] * pictures[0].size[1]  # the batch takes the first one's size
+    claimed = max(sum(p.size[0] * p.size[1] for p in pictures), len(pictures) * first)
+    if claimed > PIXEL_BUDGET:
+        error = RemoteImageError(
+            f"the {len(pictures)} results come to {claimed / 1e6:.0f} megapixels, more than the "
+            f"{PIXEL_BUDGET // 1_000_000} megapixel budget of one node run, so none was decoded"
+        )
+        raise ResultNotDecoded(error, None)
     images: torch.Tensor | None = None
     masks: torch.Tensor | None = None
-    for index, blob in enumerate(blobs):
-        picture = open_image(blob)
-        pixels, alpha, scale = _to_rgb_and_alpha(picture)
-        height, width = pixels.shape[:2]
+    for index, picture in enumerate(pictures):
+        comfy.raise_if_interrupted()
+        try:
+            pixels, alpha, scale = _to_rgb_and_alpha(picture)
+        except RemoteImageError as exc:
+            raise _not_decoded(exc, index, len(blobs)) from None
+        height, width = pixels.shape[:2]  # upright: EXIF orientation may have swapped the sides
         if images is None:
             images = torch.empty((len(blobs), height, width, 3), dtype=torch.float32)
             # numpy's zeros come from calloc: the pages stay unmapped (no time, no RSS) unless a
@@ -326,6 +367,12 @@ def decode_images(blobs: Iterable[bytes]) -> tuple[torch.Tensor, torch.Tensor]:
         if alpha is not None:
             masks[index].copy_(_tensor(alpha)).mul_(-1.0 / 255.0).add_(1.0)
     return images, masks
+
+
+def _not_decoded(error: RemoteImageError, index: int, total: int) -> ResultNotDecoded:
+    if total > 1:
+        error.message = f"result {index + 1} of {total}: {error.message}"
+    return ResultNotDecoded(error, index)
 
 
 def _tensor(array: np.ndarray) -> torch.Tensor:

@@ -15,6 +15,21 @@ def prompt(text, *, max_chars: int | None = None, what: str = "prompt") -> str:
         raise InputError(f"{what} is empty; write what the image should show")
     if max_chars is not None and len(text) > max_chars:
         raise InputError(f"{what} has {len(text)} characters; the limit is {max_chars}")
+    valid_text(text, what=what)
+    return text
+
+
+def valid_text(text: str, *, what: str) -> str:
+    """Refuse a lone surrogate (half of an emoji, e.g. from a broken copy and paste): it is not
+    text and cannot be sent."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise InputError(
+                f"{what} contains an unpaired surrogate (U+{ord(text[exc.start]):04X}) at character {exc.start + 1}, "
+                "which is not valid text; delete that character or type it again"
+            ) from None
     return text
 
 

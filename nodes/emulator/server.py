@@ -2,8 +2,9 @@
 
 Each app answers in its provider's exact shapes (see PROVIDERS.md), records every request, and
 can be told to misbehave: a status with the provider's own error envelope, a delay before the
-headers, a slow, truncated or never-ending body, a dropped connection, any raw body, or its own
-JSON answer rewritten (e.g. a damaged base64 field). Tests drive apps in
+headers, a status line and headers trickling in byte by byte, a slow, truncated or never-ending
+body, a dropped connection, any raw body, or its own JSON answer rewritten (e.g. a damaged base64
+field). Tests drive apps in
 process; the ``/__emulator/<app>/…`` control routes do the same for a separate process.
 """
 
@@ -97,6 +98,7 @@ class Fault:
     delay: float = 0.0  # seconds before anything is sent
     drop: bool = False  # close the connection without answering
     drop_mid_body: bool = False  # send the headers and half the body, then close
+    slow_headers: float = 0.0  # seconds to spread the status line and headers over, a byte at a time
     slow_body: float = 0.0  # seconds to spread the body over
     truncate: bool = False  # announce the full length, send half
     endless: bool = False  # send the headers and half the body, then a byte now and then, never finishing
@@ -256,7 +258,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
-        self._send(response, slow=fault.slow_body)
+        self._send(response, slow=fault.slow_body, slow_head=fault.slow_headers)
 
     def _wait_for_client(self, seconds: float) -> bool:
         """Sleep like a slow provider, but notice (and return False) when the client hangs up."""
@@ -273,25 +275,36 @@ class _Handler(BaseHTTPRequestHandler):
                 time.sleep(min(left, 0.05))
         return True
 
-    def _send(self, response: Response, cut: int | None = None, slow: float = 0.0) -> None:
-        self.send_response(response.status)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(response.body)))
-        self.end_headers()
+    def _send(self, response: Response, cut: int | None = None, slow: float = 0.0, slow_head: float = 0.0) -> None:
+        headers = {**response.headers, "Content-Length": str(len(response.body))}
         body = response.body if cut is None else response.body[:cut]
         try:
+            if slow_head:  # a byte at a time: no per-read timeout ever fires
+                head = self._head(response.status, headers)
+                self._trickle(head, slow_head, len(head))
+            else:
+                self.send_response(response.status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
             if slow:
-                pieces = 20
-                step = max(1, len(body) // pieces)
-                for offset in range(0, len(body), step):
-                    self.wfile.write(body[offset : offset + step])
-                    self.wfile.flush()
-                    time.sleep(slow / pieces)
+                self._trickle(body, slow, 20)
             else:
                 self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _head(self, status: int, headers: dict[str, str]) -> bytes:
+        lines = [f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}", *(f"{k}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _trickle(self, data: bytes, seconds: float, pieces: int) -> None:
+        """Write ``data`` in ``pieces`` parts spread over ``seconds``."""
+        step = max(1, len(data) // max(1, pieces))
+        for offset in range(0, len(data), step):
+            self.wfile.write(data[offset : offset + step])
+            self.wfile.flush()
+            time.sleep(seconds / pieces)
 
     def _send_endless(self, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""

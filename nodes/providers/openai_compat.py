@@ -12,16 +12,14 @@ import dataclasses
 import datetime
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from ..core import validation as check
-from ..core.credentials import Provider, is_loopback_host
+from ..core.credentials import Provider
 from ..core.errors import InputError, RemoteImageError
 from . import catalogue, openai_models, openai_wire
 from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-TRUSTED_HOSTS_ENV = "HOSTED_IMAGES_TRUSTED_HOSTS"
 
 PROVIDER = Provider(
     id="openai",
@@ -52,48 +50,9 @@ MAX_EDIT_IMAGES = 16
 UPLOAD_LIMIT = 50 * 1024 * 1024  # per image, GPT image models
 MASK_UPLOAD_LIMIT = 4 * 1024 * 1024
 
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 # How OpenAI says "no such model": code model_not_found (HTTP 404), which the envelope reader
 # appends to the message; other servers often just say the model does not exist.
 _UNKNOWN_MODEL = re.compile(r"model_not_found|model .{0,80}(does not exist|not found)", re.I | re.S)
-
-
-# --- key and endpoint -------------------------------------------------------------------------
-
-
-def provider_for(key_env: str) -> Provider:
-    """The provider with the key taken from the variable the node names ('' = send no key)."""
-    name = (key_env or "").strip()
-    if not name:
-        return dataclasses.replace(PROVIDER, id="openai:anonymous", key_env="", key_required=False)
-    if not _ENV_NAME.match(name):
-        raise InputError(
-            "api_key_env must be the NAME of an environment variable (capital letters, digits and _, "
-            "e.g. OPENAI_API_KEY), never the key itself"
-        )
-    if name == DEFAULT_KEY_ENV:
-        return PROVIDER
-    return dataclasses.replace(PROVIDER, id=f"openai:{name}", key_env=name)
-
-
-def check_key_destination(url: str, *, from_node: bool, configured_url: str, trusted_hosts: str, key_env: str) -> None:
-    """Refuse to send a key to a host that only the workflow named.
-
-    A shared workflow could otherwise point the node at its author's server and receive the
-    user's key. The key goes to the base URL configured outside the workflow, to loopback, or to
-    hosts the user listed in HOSTED_IMAGES_TRUSTED_HOSTS.
-    """
-    if not from_node or not key_env:
-        return
-    host = (urlsplit(url).hostname or "").lower()
-    trusted = {h.strip().lower() for h in trusted_hosts.split(",") if h.strip()}
-    if is_loopback_host(host) or host == (urlsplit(configured_url).hostname or "").lower() or host in trusted:
-        return
-    raise InputError(
-        f"the workflow's base_url sends the key from {key_env} to {host}, which is not a trusted host; "
-        f"add {host} to {TRUSTED_HOSTS_ENV} (comma-separated) or set {PROVIDER.base_url_env}, then restart "
-        "ComfyUI -- or clear api_key_env if that server needs no key"
-    )
 
 
 # --- the request ------------------------------------------------------------------------------

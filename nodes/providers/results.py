@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import redact
+from ..core.credentials import clip
+from ..core.envelopes import INFO_LIMIT, bounded_json
 
 
 @dataclass
@@ -23,14 +23,15 @@ class ImageResult:
     info: dict[str, Any] = field(default_factory=dict)  # usage, model, revised prompts, ...
     text: str = ""  # a model's words next to its images (chat-style providers)
 
-    # Both become STRING outputs, which can end up in saved workflows and PNG metadata: a key a
-    # provider echoes back (debug fields, a model quoting its input) must not travel with them.
+    # Both become STRING outputs, which can end up in saved workflows, PNG metadata and /history:
+    # a key a provider echoes back (debug fields, a model quoting its input) must not travel with
+    # them, nor terminal controls, nor a reply field of any size.
     def __post_init__(self) -> None:
-        self.text = redact(self.text)
+        self.text = clip(self.text, INFO_LIMIT)
 
     def describe(self) -> str:
         """The STRING output: the reply without its image payloads, as readable JSON."""
         details = dict(self.info)
         if self.text:
             details["text"] = self.text
-        return redact(json.dumps(details, indent=2, ensure_ascii=False, sort_keys=True)) if details else ""
+        return bounded_json(details) if details else ""
