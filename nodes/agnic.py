@@ -39,7 +39,9 @@ def _listed() -> tuple[dict[str, list[str]], list[str]]:
         return agnic.model_outputs(body), agnic.image_model_ids(body)
 
 
-_live = LiveList(_listed)  # per base URL: modalities "auto", and the models to suggest
+_live = LiveList(_listed)  # per base URL: modalities "auto" for models the catalogue does not describe, and the models to suggest
+# (base URL, a model id) -> the id of that model the gateway answered to (GA or -preview)
+_answered: dict[tuple[str, str], str] = {}
 
 
 def _seed_input() -> tuple:
@@ -94,17 +96,40 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
     with call.context():
         model = agnic.check_options(**options, edit=bool(image_urls))
         agnic.check_count(count)  # before the model list is fetched: a bad input sends nothing
-        listed = _live.get(call.base_url) if options["modalities"] == agnic.AUTO else None
+        gateway = call.base_url
+        listed = _live.get(gateway) if options["modalities"] == agnic.AUTO else _live.cached(gateway)
         bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options)
+        ids = agnic.gateway_ids(model)
+        listed_id = agnic.id_to_send(model, listed and listed[1])
         note = agnic.CATALOGUE.notice(model)
     texts = [""] * count
+
+    def send(job: Call, body: dict):
+        """Post ``body``; a "not a valid model ID" for a model known under two ids is tried once
+        with the other (a 400 is not billed), and the id that answered is remembered."""
+        try:
+            reply = job.post_json("chat/completions", body)
+        except RemoteImageError as exc:
+            other = next((i for i in ids if i != body["model"]), None)
+            if other is None or not agnic.is_unknown_model(exc):
+                raise
+            try:
+                reply = job.post_json("chat/completions", {**body, "model": other})
+            except RemoteImageError as again:
+                if agnic.is_unknown_model(again):
+                    again.message += f"; nor is {body['model']}, tried first"
+                raise again from None
+            body = {**body, "model": other}
+        for known in ids:
+            _answered[(gateway, known)] = body["model"]
+        return reply
 
     def one(index: int) -> list[bytes]:
         job = _call(operation, model, unique_id)
         job.note = note
         with job.context():
             try:
-                reply = job.post_json("chat/completions", bodies[index])
+                reply = send(job, {**bodies[index], "model": _answered.get((gateway, model), listed_id)})
             except RemoteImageError as exc:
                 if agnic.is_unknown_model(exc):
                     listed = _live.get(job.base_url)
@@ -114,6 +139,7 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
             texts[index] = result.text
             return fetch_payloads(job, result, asked=1)  # one image per call
 
+    # every call finds its id itself: a first call alone would cost a generation's time, a 400 costs nothing
     batches = run_in_order([lambda i=i: one(i) for i in range(count)], node_id=unique_id, what="call")
     image, _ = to_tensors(call, [blob for batch in batches for blob in batch])
     return image, _join_texts(texts)

@@ -160,6 +160,12 @@ class LiveList(Generic[T]):
             self._items[endpoint] = (time.monotonic(), value)
         return value
 
+    def cached(self, endpoint: str) -> T | None:
+        """The list fetched for ``endpoint`` within the time, if any; never fetches."""
+        with self._lock:
+            cached = self._items.get(endpoint)
+        return cached[1] if cached is not None and time.monotonic() - cached[0] < self.seconds else None
+
     @classmethod
     def forget_all(cls) -> None:
         for live in cls._all:

@@ -290,6 +290,61 @@ def test_a_model_its_maker_shut_down_is_still_sent_with_a_notice(app, monkeypatc
     assert any("was shut down upstream on 2026-10-02; move to google/gemini-3.1-flash-image" in line for line in lines), lines
 
 
+# --- the Gemini 3 image models under their GA or -preview ids --------------------------------------
+
+PREVIEW = "google/gemini-3.1-flash-image-preview"
+
+
+def chat_models(app) -> list[str]:
+    return [body["model"] for body in sent(app)]
+
+
+@pytest.mark.parametrize("served,model", [(emulator.GA_IDS, GEMINI), (emulator.PREVIEW_IDS, PREVIEW)])
+def test_the_default_inputs_make_an_image_whichever_id_the_gateway_serves(app, served, model):
+    """Google says the GA id replaced the preview, Agnic's April 2026 list has the preview: both work."""
+    app.gemini_ids = served
+    image, _ = run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
+    assert image.shape == (1, 1024, 1024, 3) and chat_models(app)[-1] == model
+    edited, _ = run_node(nodes.AgnicImageEdit, **defaults(nodes.AgnicImageEdit, prompt="autumn", image=halves()))
+    assert edited.shape[0] == 1 and chat_models(app)[-1] == model
+
+
+def test_an_id_the_gateway_does_not_serve_is_tried_once_with_its_pair_and_what_worked_is_remembered(app):
+    app.gemini_ids = emulator.PREVIEW_IDS
+    image, _ = generate(modalities="image+text")  # nothing fetched that says which id it serves
+    assert image.shape[0] == 1 and chat_models(app) == [GEMINI, PREVIEW]  # the 400 is not billed
+    generate(modalities="image+text", count=2)
+    assert chat_models(app)[2:] == [PREVIEW, PREVIEW]  # straight to the id that answered
+
+
+def test_with_the_live_list_at_hand_the_id_it_carries_is_sent_at_once(app):
+    app.gemini_ids = emulator.PREVIEW_IDS
+    generate(model="sourceful/riverflow-image-only", modalities="auto")  # an unknown model: the list says what it answers in
+    generate(modalities="image+text")
+    assert chat_models(app) == ["sourceful/riverflow-image-only", PREVIEW]
+    assert len(app.calls("/v1/models")) == 1
+
+
+@pytest.mark.parametrize("chosen,served", [(PREVIEW, GEMINI), ("google/gemini-3-pro-image-preview", "google/gemini-3-pro-image")])
+def test_a_preview_id_in_a_saved_workflow_reaches_the_ga_model(app, chosen, served):
+    image, _ = generate(model=chosen, modalities="image+text", image_size="1K")
+    assert image.shape[0] == 1 and chat_models(app) == [chosen, served]
+
+
+def test_a_gateway_serving_neither_id_says_both_were_tried(app):
+    app.gone.add(GEMINI)
+    text = failure(generate, modalities="image+text")
+    assert f"{PREVIEW} is not a valid model ID (400); nor is {GEMINI}, tried first" in text
+    assert "image models the server lists now: black-forest-labs/flux.2-klein-4b" in text
+    assert chat_models(app) == [GEMINI, PREVIEW]
+
+
+def test_a_failure_other_than_an_unknown_id_is_not_retried_with_the_pair(app):
+    app.inject(status=403, message="flagged", path="/v1/chat/completions")
+    assert "HTTP 403" in failure(generate, modalities="image+text")
+    assert chat_models(app) == [GEMINI]
+
+
 # --- edit ---------------------------------------------------------------------------------------
 
 

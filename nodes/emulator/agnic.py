@@ -7,7 +7,12 @@ Knobs a test (or the demo) can turn besides the base class's fault injection:
 - ``refuse(times, text, finish_reason)``: the next calls answer 200 with words and no image, as a
   model that declines does; a prompt containing ``[refuse]`` does the same.
 - ``credits``: a balance in USD (None = unlimited); a call that costs more gets 402.
-- ``gone``: ids the gateway answers with "not a valid model ID" (Google's shut-down ones by default).
+- ``gone``: ids the gateway answers with "not a valid model ID" besides the ones it never had
+  (Google's shut-down ids, the other id of each Gemini pair).
+- ``gemini_ids``: which ids the Gemini 3 image models are served under, as sources disagree
+  (PROVIDERS.md section 0): GA_IDS (Google: the GA ids replaced the previews on 2026-06-25) or
+  PREVIEW_IDS (Agnic's April 2026 lists: ``google/gemini-3.1-flash-image-preview``, and the pro
+  model's preview id).
 - ``flagged_words``: prompts containing one get OpenRouter's 403 moderation error.
 """
 
@@ -57,8 +62,13 @@ MODELS = {
     "openai/gpt-4o-mini": (["text", "image"], ["text"], "", "OpenAI", []),
     "anthropic/claude-sonnet-4.5": (["text", "image"], ["text"], "", "Anthropic", []),
 }
-# Ids the gateway no longer knows (Google shut them down): they answer "not a valid model ID".
-GONE = ["google/gemini-2.0-flash", "google/gemini-3-pro-image-preview", "google/gemini-3.1-flash-image-preview"]
+# gemini_ids: the GA ids (the table's) or the preview ids below
+GA_IDS = "ga"
+PREVIEW_IDS = "preview"
+PREVIEWS = {
+    "google/gemini-3.1-flash-image": "google/gemini-3.1-flash-image-preview",
+    "google/gemini-3-pro-image": "google/gemini-3-pro-image-preview",
+}
 
 
 class AgnicApp(App):
@@ -71,7 +81,8 @@ class AgnicApp(App):
         self.image_format: str | None = None
         self.credits: float | None = None
         self.flagged_words: set[str] = {"forbidden-topic"}
-        self.gone: set[str] = set(GONE)  # a test may add an id to play a gateway that dropped it
+        self.gone: set[str] = set()  # a test may add an id to play a gateway that dropped it
+        self.gemini_ids = GA_IDS
         self._refusals: list[tuple[str, str]] = []
         self._state_lock = threading.Lock()
         self.routes = {
@@ -108,17 +119,22 @@ class AgnicApp(App):
 
     # ---- /models
 
+    def served(self) -> dict[str, str]:
+        """Each id the gateway serves today -> its row of MODELS."""
+        names = PREVIEWS if self.gemini_ids == PREVIEW_IDS else {}
+        return {names.get(m, m): m for m in MODELS if names.get(m, m) not in self.gone}
+
     def models(self, request: Request) -> Response:
-        served = [m for m in MODELS if m not in self.gone]
+        served = self.served()
         if self.models_shape == "openai":
             data = [{"id": m, "object": "model", "created": CREATED, "owned_by": m.split("/")[0]} for m in served]
             return Response.json({"object": "list", "data": data})
-        data = [self._openrouter_entry(m) for m in served]
+        data = [self._openrouter_entry(listed, row) for listed, row in served.items()]
         return Response.json({"data": data, "total_count": len(data), "links": {"next": None}})
 
     @staticmethod
-    def _openrouter_entry(model: str) -> dict:
-        inputs, outputs, _, _, _ = MODELS[model]
+    def _openrouter_entry(model: str, row: str) -> dict:
+        inputs, outputs, _, _, _ = MODELS[row]
         return {
             "id": model,
             "canonical_slug": model,
@@ -153,7 +169,8 @@ class AgnicApp(App):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return self.error(400, "No models provided")
-        if model not in MODELS or model in self.gone:
+        row = self.served().get(model)
+        if row is None:
             return self.error(400, f"{model} is not a valid model ID")
         if body.get("stream"):
             return self.error(400, "stream: streaming is not emulated")
@@ -161,7 +178,7 @@ class AgnicApp(App):
         if isinstance(parsed, Response):
             return parsed
         prompt, pictures = parsed
-        inputs, outputs, own_format, provider, _ = MODELS[model]
+        inputs, outputs, own_format, provider, _ = MODELS[row]
         modalities = body.get("modalities", ["text"])
         if not isinstance(modalities, list) or not modalities or any(m not in ("text", "image", "audio") for m in modalities):
             return self.error(400, "modalities must be a non-empty list of 'text', 'image', 'audio'")
@@ -169,7 +186,7 @@ class AgnicApp(App):
             return self.error(404, f"No endpoints found that support the requested output modalities: {', '.join(modalities)}")
         if pictures and "image" not in inputs:
             return self.error(404, "No endpoints found that support image input")
-        size = self._size(body, model, pictures)
+        size = self._size(body, model, MODELS[row], pictures)
         if isinstance(size, Response):
             return size
         seed = body.get("seed")
@@ -245,21 +262,20 @@ class AgnicApp(App):
             return self.error(400, f"image_url: unsupported MIME type {mime!r}")
         return picture
 
-    def _size(self, body: dict, model: str, pictures: list):
+    def _size(self, body: dict, model: str, row: tuple, pictures: list):
         config = body.get("image_config", {})
         if not isinstance(config, dict):
             return self.error(400, "image_config must be an object")
         ratio = config.get("aspect_ratio")
         if ratio is None:
             ratio = self._nearest_ratio(*pictures[0].size) if pictures else "1:1"
-        sizes = MODELS[model][4]
+        sizes = row[4]
         if ratio in EXTREME_RATIOS and "0.5K" in sizes:  # only Gemini 3.1 Flash Image draws these
             width, height = EXTREME_RATIOS[ratio]
         elif ratio in ASPECT_RATIOS:
             width, height = ASPECT_RATIOS[ratio]
         else:
-            provider = MODELS[model][3]
-            metadata = {"provider_name": provider, "raw": f"aspect ratio {ratio} is not supported by this model"}
+            metadata = {"provider_name": row[3], "raw": f"aspect ratio {ratio} is not supported by this model"}
             return self.error(400, f"Provider returned error: image_config.aspect_ratio {ratio!r} is not supported by {model}", metadata)
         size = config.get("image_size", "1K")
         if size not in IMAGE_SIZE_SCALE:

@@ -78,6 +78,26 @@ def modalities_for(choice: str, model: str, live_outputs: dict[str, list[str]] |
     return ["image"] if "image" in outputs and "text" not in outputs else ["image", "text"]
 
 
+def knows_outputs(model: str) -> bool:
+    """Whether the catalogue knows what ``model`` answers in (so "auto" needs no model list)."""
+    entry = CATALOGUE.find(model)
+    return entry is not None and bool(entry.output_modalities)
+
+
+def gateway_ids(model: str) -> tuple[str, ...]:
+    """The ids the gateway may serve ``model`` under, the chosen one first: for a catalogue model
+    with aliases (a Gemini 3 image model's GA and -preview ids) its other ids follow."""
+    entry = CATALOGUE.find(model)
+    others = [i for i in (entry.id, *entry.aliases) if i.lower() != model.lower()] if entry else []
+    return (model, *others)
+
+
+def id_to_send(model: str, listed: Sequence[str] | None) -> str:
+    """Which of the model's ids to send when the gateway has not answered to one yet: the first
+    its live list carries, else the one chosen."""
+    return next((i for i in gateway_ids(model) if listed and i in listed), model)
+
+
 def chat_body(
     *,
     model: str,

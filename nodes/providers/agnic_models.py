@@ -6,10 +6,15 @@ Sources:
   agnicpay/agnic-wallet-skills (skills/ai-gateway/reference/models-and-options.md, April 2026:
   gemini-3-pro-image-preview, gemini-3.1-flash-image-preview, openai/gpt-5-image, flux.2 models).
 - Google's Gemini deprecations page (https://ai.google.dev/gemini-api/docs/deprecations):
-  gemini-2.0-flash shut down 2026-06-01, the two image previews 2026-06-25 (successors
-  gemini-3-pro-image and gemini-3.1-flash-image, GA since 2026-05-28), gemini-2.5-flash-image
-  2026-10-02. Whether the gateway still routes a shut-down id is unknown, so those are announced
-  on the node rather than refused; the gateway's "not a valid model ID" then lists its models.
+  gemini-2.0-flash shut down 2026-06-01, gemini-2.5-flash-image 2026-10-02. Whether the gateway
+  still routes a shut-down id is unknown, so those are announced on the node rather than refused;
+  the gateway's "not a valid model ID" then lists its models.
+- The Gemini 3 image models under two ids each: Google says the GA ids (gemini-3-pro-image,
+  gemini-3.1-flash-image, GA since 2026-05-28) replaced the previews on 2026-06-25, while Agnic's
+  own April 2026 lists carry the -preview ids. Which one the gateway serves today is unknown, so
+  each pair is one model with the other id as its alias: the node sends the id the gateway's live
+  list carries (when it has the list at hand), and retries a "not a valid model ID" once with the
+  other id, remembering per gateway which one answered.
 - Aspect ratios 1:4, 4:1, 1:8, 8:1 and image_size 0.5K: Gemini 3.1 Flash Image (Google's
   image_config enums; OpenRouter passes them on). Resolutions at 1K from Google's table.
 """
@@ -64,8 +69,14 @@ CATALOGUE = Catalogue(
     source=AGNIC_SKILLS,
     refuses_after_shutdown=False,
     models=(
-        Model("google/gemini-3.1-flash-image", _FLASH_3_1, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT),
-        Model("google/gemini-3-pro-image", _PRO_3, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT),
+        Model(
+            "google/gemini-3.1-flash-image", _FLASH_3_1, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
+            aliases=("google/gemini-3.1-flash-image-preview",),
+        ),
+        Model(
+            "google/gemini-3-pro-image", _PRO_3, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
+            aliases=("google/gemini-3-pro-image-preview",),
+        ),
         Model("openai/gpt-5-image", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_AND_TEXT),
         Model("openai/gpt-5-image-mini", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_AND_TEXT),
         Model("black-forest-labs/flux.2-pro", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_ONLY),
@@ -74,14 +85,6 @@ CATALOGUE = Catalogue(
         Model(
             "google/gemini-2.5-flash-image", _chat(ratios=STANDARD_RATIOS), date(2026, 10, 2),
             "google/gemini-3.1-flash-image", GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
-        ),
-        Model(
-            "google/gemini-3.1-flash-image-preview", _FLASH_3_1, date(2026, 6, 25),
-            "google/gemini-3.1-flash-image", GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
-        ),
-        Model(
-            "google/gemini-3-pro-image-preview", _PRO_3, date(2026, 6, 25),
-            "google/gemini-3-pro-image", GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
         ),
         # the seed's example: a text model, never an image one
         Model("google/gemini-2.0-flash", {}, date(2026, 6, 1), "google/gemini-3.1-flash-image", GEMINI_DEPRECATIONS),
