@@ -18,6 +18,7 @@ from .common import (
     prompt_input,
     run_in_order,
     seed_input,
+    shortfall,
     size_inputs,
     to_tensors,
 )
@@ -38,7 +39,10 @@ _SIZE_TOOLTIP = (
     "1536x1024, 1024x1536 or auto. Other models: whatever the hub's model takes."
 )
 _INFO_TOOLTIP = "The reply besides the images: the model the hub used and its usage (aigneHubCredits, added up over the calls)."
-_N_TOOLTIP = "Images to make (1-10). The hub returns one image per call for GPT image models, so n calls run, a few at a time."
+_N_TOOLTIP = (
+    "Images to make (1-10). The hub returns one image per call for OpenAI's GPT image models (gpt-image*, chatgpt-image*), "
+    "so n calls run, a few at a time; other models get n in one call."
+)
 
 # hub base URL -> the generation path that answered there (this process's memory)
 _paths: dict[str, str] = {}
@@ -199,7 +203,7 @@ class AigneHubImageGenerate(RemoteImageNode):
             remembered = call.base_url in _paths
         blobs, infos = _in_calls(plan, lambda i: _generate_once(plan, body, unique_id, base_url, path, note), unique_id, not remembered)
         image, _ = to_tensors(call, blobs)
-        return image, aigne.describe_calls(infos, note)
+        return image, aigne.describe_calls(infos, note, shortfall(call, plan.calls * plan.n, len(blobs)))
 
 
 class AigneHubImageEdit(RemoteImageNode):
@@ -266,7 +270,7 @@ class AigneHubImageEdit(RemoteImageNode):
 
         edited, infos = _in_calls(plan, edit_once, unique_id, False)
         image, _ = to_tensors(call, edited)
-        return image, aigne.describe_calls(infos, note)
+        return image, aigne.describe_calls(infos, note, shortfall(call, plan.calls * plan.n, len(edited)))
 
 
 MODEL_LISTS = {"aigne": _hub_models}

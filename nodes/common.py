@@ -200,6 +200,16 @@ def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes
     return blobs
 
 
+def shortfall(call: Call, asked: int, got: int) -> str:
+    """Fewer images than asked (a server that ignores or caps n) is said on the node, never
+    silently, but is no error: they were paid for. The line for the info output, or ''."""
+    if got >= asked:
+        return ""
+    line = f"asked for {asked} images, got {got}"
+    call.progress(line)
+    return line
+
+
 def to_tensors(call: Call, blobs: list[bytes]):
     """(IMAGE, MASK) from result files, with errors naming the call.
 

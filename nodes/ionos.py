@@ -16,6 +16,7 @@ from .common import (
     prompt_input,
     run_in_order,
     seed_input,
+    shortfall,
     to_tensors,
 )
 from .providers import ionos
@@ -52,6 +53,9 @@ class IonosImageGenerate(RemoteImageNode):
         with call.context():
             body = ionos.generation_body(model=model, prompt=prompt, size=size, n=n)
             result = ionos.parse_images(call.post_json("images/generations", body).json())
+            warning = shortfall(call, n, len(result.images))
+            if warning:
+                result.info["warning"] = warning
             image, _ = to_tensors(call, fetch_payloads(call, result, asked=n))
         return image, result.describe()
 
@@ -111,7 +115,9 @@ class IonosImageEdit(RemoteImageNode):
                 return fetch_payloads(job, result, asked=n)
 
         batches = run_in_order([lambda i=i: edit_one(i) for i in range(len(pixels))], node_id=unique_id, what="edit")
-        edited, _ = to_tensors(call, [blob for batch in batches for blob in batch])
+        blobs = [blob for batch in batches for blob in batch]
+        shortfall(call, n * len(pixels), len(blobs))  # this node has no info output: the progress text says it
+        edited, _ = to_tensors(call, blobs)
         return (edited,)
 
 

@@ -17,6 +17,7 @@ from .common import (
     node_id,
     prompt_input,
     seed_input,
+    shortfall,
     size_inputs,
     to_tensors,
 )
@@ -89,9 +90,10 @@ def _server_models(call: Call):
 _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
 
 
-def _post(call: Call, operation: str, send):
+def _post(call: Call, operation: str, send, asked: int):
     """Send, first announcing a near shutdown on the node; a "no such model" answer names the
-    models to use instead (from the server's live list, else the catalogue)."""
+    models to use instead (from the server's live list, else the catalogue); fewer images than
+    ``asked`` are said on the node."""
     endpoint = f"{call.base_url} {call.provider.key_env}"
     models = _live.get(endpoint, call)
     call.note = api.CATALOGUE.notice(call.model, live_shutdown=api.live_shutdown(models, call.model))
@@ -104,6 +106,9 @@ def _post(call: Call, operation: str, send):
         raise
     if call.note:
         result.info["notice"] = call.note
+    warning = shortfall(call, asked, len(result.images))
+    if warning:
+        result.info["warning"] = warning
     return result
 
 
@@ -154,7 +159,7 @@ class OpenAICompatImageGenerate(RemoteImageNode):
                 background=background, moderation=moderation, output_format=output_format,
                 output_compression=output_compression, response_format=response_format,
             )
-            result = _post(call, api.GENERATE, lambda: call.post_json("images/generations", body))
+            result = _post(call, api.GENERATE, lambda: call.post_json("images/generations", body), n)
             image, mask = to_tensors(call, fetch_payloads(call, result, asked=n))
         return image, mask, result.describe()
 
@@ -212,7 +217,7 @@ class OpenAICompatImageEdit(RemoteImageNode):
             mask_png = images.mask_to_alpha_png(masks[0]) if masks is not None else None
             api.check_uploads(fields["model"], uploads, mask_png)
             parts = api.edit_fields(fields, uploads, mask_png)
-            result = _post(call, api.EDIT, lambda: call.post_multipart("images/edits", parts))
+            result = _post(call, api.EDIT, lambda: call.post_multipart("images/edits", parts), n)
             edited, alpha = to_tensors(call, fetch_payloads(call, result, asked=n))
         return edited, alpha, result.describe()
 

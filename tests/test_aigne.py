@@ -160,6 +160,25 @@ def test_the_hub_itself_returns_one_image_for_n_of_a_gpt_model():
     assert reply.status == 200 and len(json.loads(reply.body)["data"]) == 1 and hub.billed == [3]
 
 
+@pytest.mark.parametrize("model", ["openai/gpt-image-3", "gpt-image-3", "openai/chatgpt-image-2"])
+def test_n_images_of_a_gpt_image_model_newer_than_the_catalogue_come_from_n_calls(hub, model):
+    """The framework drops n for every GPT image model, not only the ones the catalogue knows."""
+    hub.upstream.extra_models += ["gpt-image-3", "chatgpt-image-2"]  # OpenAI serves models newer than the catalogue
+    image, info = generate(model=model, n=3, response_format="url")
+    assert image.shape[0] == 3 and hub.billed == [1, 1, 1]
+    bodies = [r.json() for r in posts(hub)]
+    assert len(bodies) == 3 and all(b["n"] == 1 and "response_format" not in b for b in bodies)
+    assert '"calls": 3' in info and "warning" not in info
+
+
+def test_fewer_images_than_asked_in_one_call_are_said_not_silent(hub, progress):
+    hub.inject(rewrite=lambda reply: {**reply, "images": reply["images"][:1], "data": reply["data"][:1]}, path=V2_PATH)
+    image, info = generate(model="ideogram/ideogram-v3", n=3, size="1024x1024", unique_id="4")
+    assert image.shape[0] == 1 and len(posts(hub)) == 1  # the hub billed 3: not an error, nothing is lost
+    assert '"warning": "asked for 3 images, got 1"' in info
+    assert any("asked for 3 images, got 1" in line for _, line in progress), progress
+
+
 def test_other_models_take_n_in_one_call_and_answer_with_links(hub):
     image, _ = generate(model="ideogram/ideogram-v3", n=2, size="1024x1024", response_format="url")
     (request,) = posts(hub)

@@ -56,6 +56,17 @@ def test_generate_returns_the_requested_images_and_usage(ionos, size, n):
         assert not torch.equal(image[0], image[1])
 
 
+def test_fewer_images_than_asked_are_said_on_the_node_not_silently(ionos, progress):
+    ionos.inject(rewrite=lambda reply: {**reply, "data": reply["data"][:1]}, path="/v1/images/generations")
+    image, info = generate(n=3, unique_id="2")
+    assert image.shape[0] == 1 and '"warning": "asked for 3 images, got 1"' in info
+    ionos.inject(rewrite=lambda reply: {**reply, "data": reply["data"][:1]}, path="/v1/images/edits", times=2)
+    edited = edit(picture(batch=2), n=2, unique_id="3")[0]
+    assert edited.shape[0] == 2  # the node has no info output: its progress text says it
+    said = [line for _, line in progress if "asked for" in line]
+    assert len(said) == 2 and "asked for 3 images, got 1" in said[0] and "asked for 4 images, got 2" in said[1], progress
+
+
 def test_generate_accepts_a_model_the_list_does_not_know(ionos):
     """Headless runs may name any model; the provider decides (here: 404 in its envelope)."""
     with pytest.raises(errors.RemoteImageError) as caught:

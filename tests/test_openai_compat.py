@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
-import sys
 import time
-import types
 
 import numpy as np
 import pytest
@@ -74,15 +72,6 @@ def openai(openai_server, monkeypatch):
     check_against_spec(app.requests)
 
 
-@pytest.fixture
-def progress(monkeypatch):
-    """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
-    sent: list[str] = []
-    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append(text))
-    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
-    return sent
-
-
 def decode(blob: bytes) -> Image.Image:
     picture = Image.open(io.BytesIO(blob))
     picture.load()
@@ -103,6 +92,27 @@ def test_a_prompt_and_the_defaults_make_an_image_with_gpt_image_2(openai):
     assert openai.calls(IMAGES_PATH)[0].bearer == KEY
     assert image.shape == (1, 1024, 1024, 3) and not mask.any()
     assert '"usage"' in info and "notice" not in info
+
+
+def _first_image_only(reply):
+    return {**reply, "data": reply["data"][:1]}
+
+
+def test_fewer_images_than_asked_are_said_on_the_node_and_in_info(openai, progress):
+    """A server that ignores n (as some OpenAI-compatible ones do) gave fewer: kept, and said."""
+    openai.inject(rewrite=_first_image_only, path=IMAGES_PATH)
+    image, _, info = generate(n=3, unique_id="5")
+    assert image.shape[0] == 1 and len(openai.calls(IMAGES_PATH)) == 1
+    assert '"warning": "asked for 3 images, got 1"' in info
+    assert any("asked for 3 images, got 1" in line for _, line in progress), progress
+    openai.inject(rewrite=_first_image_only, path=EDITS_PATH)
+    edited, _, info = edit(n=2, unique_id="5")
+    assert edited.shape[0] == 1 and '"warning": "asked for 2 images, got 1"' in info
+
+
+def test_all_images_asked_for_give_no_warning(openai, progress):
+    image, _, info = generate(n=2, unique_id="5")
+    assert image.shape[0] == 2 and "warning" not in info and not any("asked for" in line for _, line in progress)
 
 
 def test_transparent_result_gives_a_mask(openai):
@@ -270,7 +280,7 @@ def test_a_near_shutdown_is_announced_on_the_node(openai, progress):
     openai.inject(delay=0.3, path=IMAGES_PATH)  # long enough for a progress line
     _, _, info = generate(model="gpt-image-1.5", unique_id="7")
     notice = "gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to gpt-image-2"
-    assert any(notice in line for line in progress), progress
+    assert any(notice in line for _, line in progress), progress
     assert f'"notice": "{notice}"' in info
 
 

@@ -65,6 +65,9 @@ STATUS_HINTS = {
 }
 
 _PATH = re.compile(r"^/[\w./~-]*$")
+# OpenAI's GPT image models, by name: the hub's framework drops n (and response_format) for every
+# one of them, including those newer than the catalogue
+_GPT_IMAGE = re.compile(r"^(openai/)?(gpt-image|chatgpt-image)", re.I)
 # The hub relays an upstream "no such model" (OpenAI: "The model `x` does not exist", code
 # model_not_found) as a JSON 404, a newer hub says "No available provider for model: x".
 _UNKNOWN_MODEL = re.compile(r"does not exist|model_not_found|no available provider|not a valid model", re.I)
@@ -113,8 +116,9 @@ class Plan:
         if "output_compression" in self.options and self.options.get("output_format") not in ("jpeg", "webp"):
             raise InputError(f"output_compression applies only to jpeg and webp output; set output_format to one of them for {self.model}")
         self.prompt = prompt
+        self.gpt_image = bool(_GPT_IMAGE.match(self.model))
         # GPT image models get one image per call on the hub (its framework drops n): n calls then
-        self.calls = n if self.rules is not None and self.rules.max_n == 1 else 1
+        self.calls = n if self.gpt_image or (self.rules is not None and self.rules.max_n == 1) else 1
         self.n = 1 if self.calls > 1 else n
 
 
@@ -130,10 +134,10 @@ def generation_plan(*, model: str, prompt: str, n: int, size: str, on: datetime.
 
 def generation_body(plan: Plan, response_format: str) -> dict:
     """One call's JSON body for the v2 (OpenAI-style) route; response_format only goes to models
-    the catalogue does not know (GPT image models always answer base64 and refuse it)."""
+    other than GPT image models (those always answer base64 and refuse it)."""
     check.choice(response_format, RESPONSE_FORMATS, what="response_format")
     body = {"prompt": plan.prompt, "model": plan.model, "n": plan.n, "size": plan.size, **plan.options}
-    if plan.rules is None:
+    if plan.rules is None and not plan.gpt_image:
         body["response_format"] = response_format
     return body
 
@@ -200,14 +204,17 @@ def parse_native(body: Any) -> ImageResult:
     return ImageResult(images=results, info={k: v for k, v in body.items() if k != "images"})
 
 
-def describe_calls(infos: list[dict], notice: str = "") -> str:
-    """The info output of n calls: the first reply's fields, usage figures added up, the notice."""
+def describe_calls(infos: list[dict], notice: str = "", warning: str = "") -> str:
+    """The info output of n calls: the first reply's fields, usage figures added up, the notice
+    and a warning (fewer images than asked)."""
     merged = dict(infos[0])
     if len(infos) > 1:
         merged["usage"] = _added_up([info.get("usage") or {} for info in infos])
         merged["calls"] = len(infos)
     if notice:
         merged["notice"] = notice
+    if warning:
+        merged["warning"] = warning
     return ImageResult(images=[], info=merged).describe()
 
 
