@@ -238,10 +238,25 @@ def test_transparent_and_xhigh_with_gpt_image_2_5(hub):
 
 
 def test_a_bare_name_follows_the_openai_models_rules(hub):
-    generate(model="gpt-image-2", size="2048x1152")
-    assert posts(hub)[0].json()["model"] == "gpt-image-2"  # the hub adds the provider itself
-    with pytest.raises(InputError, match="background 'transparent' is not allowed for gpt-image-2"):
+    with pytest.raises(InputError, match="background 'transparent' is not allowed for openai/gpt-image-2"):
         generate(model="gpt-image-2", background="transparent")
+
+
+@pytest.mark.parametrize("bare,sent", [("gpt-image-2", "openai/gpt-image-2"), ("GPT-Image-2.5-Flare", "openai/gpt-image-2.5-flare"),
+                                       ("gpt-image-2-2026-04-21", "openai/gpt-image-2-2026-04-21")])
+def test_a_bare_name_the_catalogue_knows_is_sent_with_its_provider_on_both_routes(hub, bare, sent):
+    """The native route takes only provider/model; the generation route gets the same name."""
+    generated, _ = generate(model=bare, size="2048x1152")
+    edited, _ = edit(model=bare)
+    assert generated.shape[0] == 1 and edited.shape[0] == 1
+    assert posts(hub, V2_PATH)[0].json()["model"] == sent
+    assert posts(hub, NATIVE_PATH)[0].json()["input"]["modelOptions"]["model"] == sent
+
+
+def test_an_unknown_bare_name_is_sent_as_typed(hub):
+    error = failure(edit, model="flux-pro")
+    assert error.status == 400 and "Invalid model format: flux-pro, should be {provider}/{model}" in error.message
+    assert posts(hub, NATIVE_PATH)[0].json()["input"]["modelOptions"]["model"] == "flux-pro"
 
 
 # --- retired and unknown models --------------------------------------------------------------------

@@ -11,7 +11,9 @@ Routes, as a hub built from AIGNE-io/aigne-hub serves them below its mount path:
 - ``GET /api/ai-providers/models?type=image``: the hub's public model list.
 Any other path (the docs' ``/api/images/generations`` among them) gets Express's HTML 404.
 
-Models are routed upstream: ``openai/...`` requests are judged by the OpenAI emulator's own rules
+A bare model name gets its provider on the generation routes (``gpt-image-2`` ->
+``openai/gpt-image-2``); the native route parses ``provider/model`` itself and refuses a bare
+name. Models are routed upstream: ``openai/...`` requests are judged by the OpenAI emulator's own rules
 (so OpenAI's retirements come back as the upstream 404 the hub relays), and the hub's framework
 drops ``n`` for GPT image models -- one image comes back while ``n`` are billed. ``url`` results
 are files this server serves itself, like an upstream CDN: their downloads are recorded with
@@ -256,7 +258,10 @@ class AigneHubApp(App):
         if payload.get("outputFileType", "file") not in ("file", "url", "local"):
             return self.error(400, "Check image model input: outputFileType: Invalid enum value")
         options = payload.get("modelOptions") if isinstance(payload.get("modelOptions"), dict) else {}
-        resolved = self._resolve(options.get("model") or body.get("model") or DEFAULT_IMAGE_MODEL)
+        chosen = options.get("model") or body.get("model") or DEFAULT_IMAGE_MODEL
+        if not isinstance(chosen, str) or "/" not in chosen:  # the route parses provider/model itself
+            return self.error(400, f"Invalid model format: {chosen}, should be {{provider}}/{{model}}")
+        resolved = self._resolve(chosen)
         if isinstance(resolved, Response):
             return resolved
         model, name = resolved

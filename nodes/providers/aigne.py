@@ -93,11 +93,20 @@ def paths_to_try(path: str, remembered: str | None) -> list[str]:
 # --- requests -----------------------------------------------------------------------------------
 
 
+def hub_name(model: str) -> str:
+    """The name to send: a bare name the catalogue knows gets its provider (``gpt-image-2`` ->
+    ``openai/gpt-image-2``), since the native route takes only provider/model; others as typed."""
+    entry = CATALOGUE.find(model) if "/" not in model else None
+    if entry is None:
+        return model
+    return next((i for i in (entry.id, *entry.aliases) if i.lower().endswith(f"/{model.lower()}")), entry.id)
+
+
 class Plan:
     """A checked request: its options and how many calls make the ``n`` images asked for."""
 
     def __init__(self, *, model: str, prompt: str, n: int, size: str, options: dict, operation: str, on=None):
-        self.model = check.model_name(model)
+        self.model = hub_name(check.model_name(model))
         self.rules = CATALOGUE.rules(self.model, operation, on)
         check.prompt(prompt, max_chars=self.rules.prompt_limit if self.rules else None)
         check.count(n, high=MAX_N)
