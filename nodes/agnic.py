@@ -97,7 +97,9 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
         model = agnic.check_options(**options, edit=bool(image_urls))
         agnic.check_count(count)  # before the model list is fetched: a bad input sends nothing
         gateway = call.base_url
-        listed = _live.get(gateway) if options["modalities"] == agnic.AUTO else _live.cached(gateway)
+        # the model list is fetched only when nothing else says what the model answers in
+        needs_list = options["modalities"] == agnic.AUTO and not agnic.knows_outputs(model)
+        listed = _live.get(gateway) if needs_list else _live.cached(gateway)
         bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options)
         ids = agnic.gateway_ids(model)
         listed_id = agnic.id_to_send(model, listed and listed[1])

@@ -91,19 +91,27 @@ _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list
 
 
 def _post(call: Call, operation: str, send, asked: int):
-    """Send, first announcing a near shutdown on the node; a "no such model" answer names the
-    models to use instead (from the server's live list, else the catalogue); fewer images than
-    ``asked`` are said on the node."""
+    """Send, first announcing on the node a shutdown the catalogue knows; nothing else is sent
+    before the image call. After it: a "no such model" answer names the models to use instead
+    (from the server's live list, else the catalogue); a success announces a shutdown date the
+    server's list gives (fetched at most every ten minutes; a failed fetch is ignored); fewer
+    images than ``asked`` are said on the node."""
     endpoint = f"{call.base_url} {call.provider.key_env}"
-    models = _live.get(endpoint, call)
-    call.note = api.CATALOGUE.notice(call.model, live_shutdown=api.live_shutdown(models, call.model))
+    call.note = api.CATALOGUE.notice(call.model)
+    if call.note:
+        call.progress()
     try:
         result = api.parse_images(send().json())
     except RemoteImageError as exc:
         if api.is_unknown_model(exc):
+            models = _live.get(endpoint, call)
             live = api.image_model_ids(models) if models is not None else None
             exc.hint = api.CATALOGUE.unknown_model_hint(call.model, operation, live)
         raise
+    notice = api.CATALOGUE.notice(call.model, live_shutdown=api.live_shutdown(_live.get(endpoint, call), call.model))
+    if notice != call.note:
+        call.note = notice
+        call.progress()
     if call.note:
         result.info["notice"] = call.note
     warning = shortfall(call, asked, len(result.images))

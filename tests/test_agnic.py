@@ -213,7 +213,7 @@ def test_an_unknown_model_is_sent_and_refused_by_the_gateway_which_lists_its_mod
 def test_a_prompt_and_the_defaults_make_an_image(app):
     image, text = run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
     assert image.shape == (1, 1024, 1024, 3) and text == "Here is your image."
-    assert [r.path for r in app.requests] == ["/v1/models", "/v1/chat/completions"]  # the list says what it answers in
+    assert [r.path for r in app.requests] == ["/v1/chat/completions"]  # the catalogue says what it answers in
     assert sent(app)[0] == {"model": GEMINI, "messages": [{"role": "user", "content": "a red fox"}], "modalities": ["image", "text"],
                             "image_config": {"aspect_ratio": "1:1"}, "seed": 0}
 
@@ -241,9 +241,21 @@ def test_modalities_auto_for_a_model_nobody_describes_asks_for_both():
 
 
 def test_the_model_list_is_fetched_once_for_several_calls(app):
-    generate(modalities="auto", count=2)
-    generate(modalities="auto", model=FLUX)
+    generate(modalities="auto", count=2, model="sourceful/riverflow-image-only")
+    generate(modalities="auto", model="sourceful/riverflow-image-only")
     assert len(app.calls("/v1/models")) == 1 and len(app.calls("/v1/chat/completions")) == 3
+
+
+@pytest.mark.parametrize("model", [GEMINI, FLUX, "openai/gpt-5-image-mini"])
+def test_modalities_auto_for_a_model_the_catalogue_describes_fetch_no_list(app, model):
+    generate(modalities="auto", model=model)
+    assert [r.path for r in app.requests] == ["/v1/chat/completions"]
+
+
+def test_a_call_that_fails_at_once_with_the_defaults_is_one_request(app):
+    app.credits = 0.0
+    text = failure(run_node, nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
+    assert "HTTP 402" in text and [r.path for r in app.requests] == ["/v1/chat/completions"]
 
 
 def test_a_bad_input_sends_nothing_not_even_the_model_list(app):

@@ -115,6 +115,14 @@ def test_a_path_the_hub_does_not_serve_gives_way_to_the_next_and_is_remembered(h
 def test_the_docs_path_typed_into_the_node_falls_back_to_the_hubs_paths(hub):
     image, _ = generate(path=DOC_PATH)
     assert image.shape[0] == 1 and [r.path for r in posts(hub)] == [DOC_PATH, V2_PATH]
+    generate(path=DOC_PATH)  # a saved workflow's old path: the 404 is not hit again
+    assert [r.path for r in posts(hub)] == [DOC_PATH, V2_PATH, V2_PATH]
+
+
+def test_a_path_typed_other_than_the_defaults_is_tried_first(hub):
+    generate()
+    generate(path=V2_ALIAS)
+    assert [r.path for r in posts(hub)] == [V2_PATH, V2_ALIAS]
 
 
 def test_a_hub_serving_none_of_the_paths_says_so(hub):

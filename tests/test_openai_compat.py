@@ -257,7 +257,7 @@ def test_a_model_shut_down_after_the_catalogue_was_checked(openai, monkeypatch):
     assert error.status == 404 and "The model `gpt-image-1.5` has been deprecated" in error.message and "model_not_found" in error.message
     assert error.hint.startswith("gpt-image-1.5 is retired; use gpt-image-2; image models the server lists now: flux-dev, gpt-image-2, ")
     assert "gpt-image-2.6-sunburst" in error.hint and "gpt-image-1-mini" not in error.hint
-    assert [r.path for r in openai.requests] == ["/v1/models", IMAGES_PATH]  # one extra GET, before the call
+    assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]  # the list only once the model is refused
 
 
 def test_an_unknown_model_lists_the_servers_image_models(openai):
@@ -294,8 +294,26 @@ def test_the_servers_own_shutdown_date_wins(openai, progress):
         return reply
 
     openai.inject(rewrite=announce, path="/v1/models")
-    _, _, info = generate()
-    assert '"notice": "gpt-image-2 shuts down on 2026-12-15 (in 16 days)"' in info
+    _, _, info = generate(unique_id="7")
+    notice = "gpt-image-2 shuts down on 2026-12-15 (in 16 days)"
+    assert f'"notice": "{notice}"' in info and any(notice in line for _, line in progress), progress
+    assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]  # read after the image came
+
+
+@pytest.mark.parametrize("run,path", [(generate, IMAGES_PATH), (edit, EDITS_PATH)])
+def test_a_call_that_fails_at_once_is_one_request(openai, run, path):
+    openai.inject(status=400, message="Your request was rejected by the safety system.", path=path)
+    with pytest.raises(RemoteImageError) as caught:
+        run()
+    assert caught.value.status == 400 and [r.path for r in openai.requests] == [path]
+
+
+def test_a_model_list_that_fails_after_the_image_came_is_ignored(openai):
+    openai.inject(status=500, message="models are down", path="/v1/models")
+    image, _, info = generate()
+    assert image.shape[0] == 1 and "notice" not in info
+    generate()
+    assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models", IMAGES_PATH]  # not tried again for ten minutes
 
 
 def test_the_model_list_is_fetched_once_for_many_calls(openai):

@@ -68,7 +68,8 @@ def check_options(
 
 def modalities_for(choice: str, model: str, live_outputs: dict[str, list[str]] | None) -> list[str]:
     """What to send for the modalities input: "auto" asks for image only when the model answers
-    in images only (the gateway's model list says so, else the catalogue), image and text otherwise."""
+    in images only (the gateway's model list says so when it is at hand, else the catalogue),
+    image and text otherwise."""
     if choice != AUTO:
         return list(MODALITIES[choice])
     outputs = (live_outputs or {}).get(model)

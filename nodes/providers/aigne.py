@@ -40,7 +40,8 @@ GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
 EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
 
 GENERATION_PATH = "/api/v2/image/generations"  # the hub's current code
-GENERATION_PATHS = (GENERATION_PATH, "/api/v2/images/generations", "/api/images/generations")  # in the order tried
+DOCS_PATH = "/api/images/generations"  # the seed's default, no longer served: saved workflows still name it
+GENERATION_PATHS = (GENERATION_PATH, "/api/v2/images/generations", DOCS_PATH)  # in the order tried
 NATIVE_PATH = "/api/v2/image"  # the hub's own route, which its SDK uses; it takes FileContent images
 MODELS_PATH = "/api/ai-providers/models?type=image"  # the hub's public model list
 
@@ -85,8 +86,8 @@ def check_path(path: Any) -> str:
 
 def paths_to_try(path: str, remembered: str | None) -> list[str]:
     """The chosen path first (the one that worked for this hub, when the input is left at the
-    default), then the other known generation paths."""
-    first = remembered if remembered and path == GENERATION_PATH else path
+    default or at the docs' path that saved workflows carry), then the other known paths."""
+    first = remembered if remembered and path in (GENERATION_PATH, DOCS_PATH) else path
     return [first, *(known for known in GENERATION_PATHS if known != first)]
 
 
