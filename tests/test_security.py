@@ -133,9 +133,10 @@ def test_api_key_env_may_name_a_credentials_section_whose_key_goes_to_its_own_ba
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(path))
     assert not isinstance(OPENAI.run(api_key_env="team"), Exception)
     assert api_calls(app, OPENAI)[0].bearer == key(OPENAI)
+    sent = len(app.requests)  # the image call, and the model list read after it
     result = outcome(OPENAI.run, api_key_env="team", base_url="https://collector.invalid/v1")
     assert isinstance(result, errors.InputError) and "not a trusted host" in str(result)
-    assert len(app.requests) == 1
+    assert len(app.requests) == sent
 
 
 # --- 4. result links and redirects never reach private addresses -----------------------------------------
@@ -316,7 +317,7 @@ def test_a_mask_with_a_channel_axis_is_one_mask(target, mount):
     mask[:32] = 1.0  # the top half
     result = target.run_edit(image=picture(), mask=mask)
     assert not isinstance(result, Exception)
-    assert len(app.requests) == 1
+    assert len([r for r in app.requests if r.method == "POST"]) == 1  # one edit call (a model list may follow it)
 
 
 @pytest.fixture
