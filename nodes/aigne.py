@@ -77,7 +77,9 @@ class AigneHubImageGenerate(RemoteImageNode):
         "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY). "
         "dall-e-2, dall-e-3, gpt-image-1 or any provider/model name the hub offers."
     )
+    SEARCH_ALIASES = ["aigne", "arcblock", "dall-e", "gpt image", "text to image", "txt2img"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = aigne.PROVIDER.label
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", _INFO_TOOLTIP)
@@ -128,7 +130,9 @@ class AigneHubImageEdit(RemoteImageNode):
         "Edit images with gpt-image-1 through an AIGNE Hub: the input images travel in the call's "
         "`image` field as data URLs (every image of the batch, plus the optional second input)."
     )
+    SEARCH_ALIASES = ["aigne", "arcblock", "gpt image", "image to image", "img2img", "edit image", "combine images"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = aigne.PROVIDER.label
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", _INFO_TOOLTIP)

@@ -9,6 +9,7 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
+    LiveModels,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -73,7 +74,9 @@ class OpenAICompatImageGenerate(RemoteImageNode):
         "Generate images with OpenAI's Images API or any server that speaks it (set base_url). Only the "
         "parameters the chosen model accepts are sent; 'auto' means not sent."
     )
+    SEARCH_ALIASES = ["openai", "dall-e", "dalle", "gpt image", "gpt-image", "chatgpt image", "text to image", "txt2img", "local server"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = api.PROVIDER.label
     RETURN_TYPES = _OUTPUTS
     RETURN_NAMES = _OUTPUT_NAMES
     OUTPUT_TOOLTIPS = (
@@ -120,7 +123,9 @@ class OpenAICompatImageEdit(RemoteImageNode):
         "Edit images with OpenAI's Images API or any server that speaks it. The images go up as PNG files "
         "(a batch as image[] for GPT image models), the mask as a PNG whose alpha is 0 where MASK is 1."
     )
+    SEARCH_ALIASES = ["openai", "dall-e", "gpt image", "gpt-image", "inpaint", "image to image", "img2img", "edit image", "mask"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = api.PROVIDER.label
     RETURN_TYPES = _OUTPUTS
     RETURN_NAMES = _OUTPUT_NAMES
     OUTPUT_TOOLTIPS = (
@@ -178,7 +183,9 @@ class OpenAICompatImageEdit(RemoteImageNode):
 
 class OpenAICompatListModels(ListModelsNode):
     DESCRIPTION = "List the models of an OpenAI-compatible server (GET /models), one id per line."
+    SEARCH_ALIASES = ["openai models", "list models", "model ids", "local server"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = api.PROVIDER.label
     FILTER_EXAMPLE = "image"
 
     @classmethod
@@ -191,12 +198,13 @@ class OpenAICompatListModels(ListModelsNode):
             return api.parse_model_ids(call.get("models").json())
 
 
-def live_models() -> list[str]:
-    """Image models of the configured server (OPENAI_BASE_URL, OPENAI_API_KEY) for the refresh button."""
-    return api.image_model_ids(OpenAICompatListModels().list_models())
+def live_models(base_url: str = "", api_key_env: str = api.DEFAULT_KEY_ENV) -> list[str]:
+    """Image models of the node's server for the refresh button: its base_url and api_key_env, else
+    OPENAI_BASE_URL and OPENAI_API_KEY, under the same key-destination rule as the node."""
+    return api.image_model_ids(OpenAICompatListModels().list_models(base_url=base_url, api_key_env=api_key_env))
 
 
-MODEL_LISTS = {"openai": live_models}
+MODEL_LISTS = {"openai": LiveModels(api.PROVIDER.label, live_models, api.models_for, connection=("base_url", "api_key_env"))}
 PROVIDERS = (api.PROVIDER,)
 
 NODES = {

@@ -83,3 +83,8 @@ def image_model_ids(ids: list[str]) -> list[str]:
 
 parse_images = openai_wire.parse_images
 parse_model_ids = openai_wire.parse_model_ids
+
+
+def models_for(ids: list[str], operation: str) -> list[str]:
+    """The ids of a live list that can do ``operation`` ("generate" or "edit"), by the known lists."""
+    return [i for i in ids if i not in GENERATION_ONLY] if operation == "edit" else ids

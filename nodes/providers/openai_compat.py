@@ -261,3 +261,10 @@ parse_model_ids = openai_wire.parse_model_ids
 def image_model_ids(ids: list[str]) -> list[str]:
     """The ids that look like image models; all of them when none does (a server with other names)."""
     return openai_wire.image_like_ids(ids, GENERATE_MODELS) or ids
+
+
+def models_for(ids: list[str], operation: str) -> list[str]:
+    """The ids of a live list that can do ``operation`` ("generate" or "edit"): OpenAI's models by
+    their family's rules, every other server's model as it is."""
+    table = EDIT if operation == "edit" else GENERATE
+    return [i for i in ids if not family_of(i) or family_of(i) in table]
