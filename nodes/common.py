@@ -43,7 +43,7 @@ def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provi
         tooltip = "The provider's model id; the list holds the known image models."
         if provider:
             tooltip += " The refresh models button loads the provider's live list of models that can do this node's operation."
-        tooltip += " 'type a model id…' at the end of the list takes any other id; API-format workflows may name any model."
+        tooltip += " '(type a model id…)' at the end of the list takes any other id; API-format workflows may name any model."
     options = {"default": default, "tooltip": tooltip}
     if provider:
         options["hosted_images_provider"] = provider
