@@ -9,6 +9,7 @@ from .common import (
     ListModelsNode,
     LiveList,
     RemoteImageError,
+    LiveModels,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -149,6 +150,7 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
 
 class _AgnicImageNode(RemoteImageNode):
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = agnic.PROVIDER.label
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "text")
     OUTPUT_TOOLTIPS = ("The images, one per call, in order.", "What the model wrote next to its images.")
@@ -159,6 +161,7 @@ class AgnicImageGenerate(_AgnicImageNode):
         "Generate images with a model of the Agnic AI Gateway (OpenRouter-style chat completions; needs "
         "AGNIC_API_KEY). A reply without an image is an error that quotes the model's words."
     )
+    SEARCH_ALIASES = ["agnic", "openrouter", "gemini", "nano banana", "flux", "gpt image", "text to image", "txt2img"]
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -190,6 +193,7 @@ class AgnicImageEdit(_AgnicImageNode):
         "Edit or combine images with a model of the Agnic AI Gateway: every input image (each batch item, "
         "then image_2, image_3) is sent with the prompt in one chat message."
     )
+    SEARCH_ALIASES = ["agnic", "openrouter", "gemini", "nano banana", "image to image", "img2img", "edit image", "combine images"]
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -223,7 +227,9 @@ class AgnicListModels(ListModelsNode):
         "List the Agnic AI Gateway's image models, one id per line: those whose output modalities include "
         "image when the gateway says so, every model when its list carries no modalities."
     )
+    SEARCH_ALIASES = ["agnic models", "openrouter models", "list models", "model ids"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = agnic.PROVIDER.label
     FILTER_EXAMPLE = "gemini"
 
     def list_models(self, unique_id=None) -> list[str]:
@@ -232,7 +238,7 @@ class AgnicListModels(ListModelsNode):
             return agnic.image_model_ids(call.get("models").json())
 
 
-MODEL_LISTS = {"agnic": AgnicListModels().list_models}
+MODEL_LISTS = {"agnic": LiveModels(agnic.PROVIDER.label, AgnicListModels().list_models, agnic.CATALOGUE.able)}
 PROVIDERS = (agnic.PROVIDER,)
 
 NODES = {

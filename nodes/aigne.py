@@ -8,6 +8,7 @@ from .common import (
     HIDDEN,
     Call,
     LiveList,
+    LiveModels,
     RemoteImageError,
     RemoteImageNode,
     count_input,
@@ -145,7 +146,9 @@ class AigneHubImageGenerate(RemoteImageNode):
         "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY): openai/gpt-image-2 by "
         "default, or any provider/model name the hub offers."
     )
+    SEARCH_ALIASES = ["aigne", "arcblock", "dall-e", "gpt image", "text to image", "txt2img"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = aigne.PROVIDER.label
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", _INFO_TOOLTIP)
@@ -211,7 +214,9 @@ class AigneHubImageEdit(RemoteImageNode):
         "Edit images through an AIGNE Hub's native image route: every input image (each batch item, then image_2) "
         "goes up as a FileContent, with openai/gpt-image-2 by default."
     )
+    SEARCH_ALIASES = ["aigne", "arcblock", "gpt image", "image to image", "img2img", "edit image", "combine images"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = aigne.PROVIDER.label
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", _INFO_TOOLTIP)
@@ -273,7 +278,7 @@ class AigneHubImageEdit(RemoteImageNode):
         return image, aigne.describe_calls(infos, note, shortfall(call, plan.calls * plan.n, len(edited)))
 
 
-MODEL_LISTS = {"aigne": _hub_models}
+MODEL_LISTS = {"aigne": LiveModels(aigne.PROVIDER.label, _hub_models, aigne.CATALOGUE.able, connection=("base_url",))}
 PROVIDERS = (aigne.PROVIDER,)
 
 NODES = {

@@ -13,11 +13,12 @@ import secrets
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Generic, Sequence, TypeVar
 
 from .core import comfy, images
-from .core.credentials import key_status  # noqa: F401 -- re-exported for node modules
+from .core.credentials import key_status, redact  # noqa: F401 -- key_status is re-exported for node modules
 from .core.errors import RemoteImageError
 from .core.transport import EXPIRED_LINK_STATUSES, Call  # noqa: F401 -- re-exported for node modules
 from .providers.results import ImageResult
@@ -45,10 +46,11 @@ def prompt_input(tooltip: str = "What the image should show.") -> tuple:
 
 def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provider: str = "") -> tuple:
     """A model combo; ``provider`` names the live list the web extension's refresh button loads."""
-    tooltip = tooltip or (
-        "The provider's model id. The list holds the known image models; the refresh button loads the "
-        "live list, and API-format workflows may name any model."
-    )
+    if not tooltip:
+        tooltip = "The provider's model id; the list holds the known image models."
+        if provider:
+            tooltip += " The refresh models button loads the provider's live list of models that can do this node's operation."
+        tooltip += " '(type a model id…)' at the end of the list takes any other id; API-format workflows may name any model."
     options = {"default": default, "tooltip": tooltip}
     if provider:
         options["hosted_images_provider"] = provider
@@ -56,12 +58,19 @@ def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provi
 
 
 def seed_input(sent: bool, provider: str) -> tuple:
-    tooltip = (
-        f"Sent to {provider} as the generation seed."
-        if sent
-        else f"Not sent: {provider}'s API has no seed. Changing it (or 'randomize') makes ComfyUI run the node again."
-    )
-    return ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True, "tooltip": tooltip})
+    """A seed with ComfyUI's control_after_generate; where the API has no seed, new nodes keep it fixed."""
+    options = {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True}
+    if sent:
+        options["tooltip"] = f"Sent to {provider} as the generation seed."
+    else:
+        options["tooltip"] = (
+            f"Not sent: {provider} takes no seed. It is fixed on new nodes, so Run does not call (and bill) "
+            "again for the same inputs; change it, or set it to randomize, to get a new image."
+        )
+        # frontends before 1.3x take control_after_generate as a bare flag (and refuse a mode name there),
+        # so the web extension sets the mode on new nodes
+        options["hosted_images_control_default"] = "fixed"
+    return ("INT", options)
 
 
 def count_input(tooltip: str, high: int = 10) -> tuple:
@@ -80,11 +89,23 @@ def size_inputs(choices: Sequence[str], tooltip: str) -> dict:
     }
 
 
+@dataclass(frozen=True)
+class LiveModels:
+    """What the refresh button's server route needs from a provider's node module."""
+
+    label: str
+    fetch: Callable[..., list[str]]  # (**connection) -> the live image model ids; blocking
+    # (ids, "generate" | "edit") -> the ids that can do the operation; by default every one
+    for_operation: Callable[[list[str], str], list[str]] = lambda ids, operation: ids
+    connection: tuple[str, ...] = ()  # node inputs the route passes on to fetch, e.g. base_url
+
+
 class RemoteImageNode:
     """Base of every node: remote calls are never cached away and take any model name headless."""
 
     FUNCTION = "run"
     NOT_IDEMPOTENT = True
+    PROVIDER_LABEL = ""  # the provider as messages name it, e.g. "IONOS"
 
     @classmethod
     def VALIDATE_INPUTS(cls, model=None):
@@ -93,10 +114,43 @@ class RemoteImageNode:
         return True
 
     async def run(self, **inputs):
-        return await asyncio.to_thread(self.call, **inputs)
+        """Run ``call`` off the event loop; the node's progress text ends with done, failed or cancelled."""
+        node = inputs.get("unique_id")
+        started = time.monotonic()
+        comfy.remember_event_loop()
+        try:
+            result = await asyncio.to_thread(self.call, **inputs)
+        except BaseException as exc:
+            self._last_line(node, final_line(exc, time.monotonic() - started))
+            raise
+        self._last_line(node, f"done · {self.summary(result)} · {time.monotonic() - started:.0f}s")
+        return result
+
+    def _last_line(self, node, text: str) -> None:
+        note = self.progress_note()
+        comfy.progress_text(node, " · ".join(part for part in (self.PROVIDER_LABEL, text, note) if part))
 
     def call(self, **inputs):  # pragma: no cover - every node overrides it
         raise NotImplementedError
+
+    def progress_note(self) -> str:
+        """Extra text for the last progress line, e.g. that calls are anonymous and rate-limited."""
+        return ""
+
+    def summary(self, result: tuple) -> str:
+        """What a finished run returned, for its last progress line."""
+        counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result) if kind == "IMAGE"]
+        total = sum(counts)
+        return f"{total} image{'' if total == 1 else 's'}"
+
+
+def final_line(exc: BaseException, seconds: float) -> str:
+    """The last progress line of a run that raised."""
+    if isinstance(exc, (comfy.InterruptProcessingException, asyncio.CancelledError, KeyboardInterrupt)):
+        return f"cancelled · {seconds:.0f}s"
+    first = redact(str(exc)).strip().splitlines()
+    reason = first[0] if first else type(exc).__name__
+    return f"failed · {seconds:.0f}s: {reason[:200]}"
 
 
 class ListModelsNode(RemoteImageNode):
@@ -124,6 +178,10 @@ class ListModelsNode(RemoteImageNode):
     def call(self, filter="", unique_id=None, **connection):  # noqa: A002 -- the input's name in the UI
         needle = (filter or "").strip().lower()
         return ("\n".join(i for i in self.list_models(unique_id, **connection) if needle in i.lower()),)
+
+    def summary(self, result: tuple) -> str:
+        total = len(result[0].splitlines())
+        return f"{total} model{'' if total == 1 else 's'}"
 
 
 # --- live model lists ------------------------------------------------------------------------

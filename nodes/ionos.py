@@ -7,6 +7,7 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
+    LiveModels,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -30,7 +31,9 @@ def _call(operation: str, model: str = "", unique_id=None) -> Call:
 
 class IonosImageGenerate(RemoteImageNode):
     DESCRIPTION = "Generate images from a prompt with the IONOS AI Model Hub (needs IONOS_API_TOKEN)."
+    SEARCH_ALIASES = ["ionos", "text to image", "txt2img", "flux", "sdxl", "stable diffusion", "generate image"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = ionos.PROVIDER.label
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", "What the reply said besides the images (usage).")
@@ -65,7 +68,9 @@ class IonosImageEdit(RemoteImageNode):
         "Edit images with the IONOS AI Model Hub. Paint a mask (white = change) to edit only part of "
         "the image; each image of a batch is one call, run concurrently."
     )
+    SEARCH_ALIASES = ["ionos", "inpaint", "image to image", "img2img", "edit image", "mask", "flux"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = ionos.PROVIDER.label
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)
     OUTPUT_TOOLTIPS = ("The edited images, n per input image, in input order.",)
@@ -123,7 +128,9 @@ class IonosImageEdit(RemoteImageNode):
 
 class IonosListModels(ListModelsNode):
     DESCRIPTION = "List the models of the IONOS AI Model Hub, one id per line (chat, embedding and image models together)."
+    SEARCH_ALIASES = ["ionos models", "list models", "model ids"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = ionos.PROVIDER.label
 
     def list_models(self, unique_id=None) -> list[str]:
         call = _call("model list", unique_id=unique_id)
@@ -136,7 +143,7 @@ def live_models() -> list[str]:
     return ionos.image_model_ids(IonosListModels().list_models())
 
 
-MODEL_LISTS = {"ionos": live_models}
+MODEL_LISTS = {"ionos": LiveModels(ionos.PROVIDER.label, live_models, ionos.CATALOGUE.able)}
 PROVIDERS = (ionos.PROVIDER,)
 
 NODES = {

@@ -9,6 +9,7 @@ from .common import (
     ListModelsNode,
     LiveList,
     RemoteImageError,
+    LiveModels,
     RemoteImageNode,
     count_input,
     fetch_payloads,
@@ -129,7 +130,9 @@ class OpenAICompatImageGenerate(RemoteImageNode):
         "Generate images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it (set "
         "base_url). Only the parameters the chosen model accepts are sent; 'auto' means not sent."
     )
+    SEARCH_ALIASES = ["openai", "dall-e", "dalle", "gpt image", "gpt-image", "chatgpt image", "text to image", "txt2img", "local server"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = api.PROVIDER.label
     RETURN_TYPES = _OUTPUTS
     RETURN_NAMES = _OUTPUT_NAMES
     OUTPUT_TOOLTIPS = (
@@ -177,7 +180,9 @@ class OpenAICompatImageEdit(RemoteImageNode):
         "Edit images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it. The images go "
         "up as PNG files (a batch as image[]), the mask as a PNG whose alpha is 0 where MASK is 1."
     )
+    SEARCH_ALIASES = ["openai", "dall-e", "gpt image", "gpt-image", "inpaint", "image to image", "img2img", "edit image", "mask"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = api.PROVIDER.label
     RETURN_TYPES = _OUTPUTS
     RETURN_NAMES = _OUTPUT_NAMES
     OUTPUT_TOOLTIPS = (
@@ -232,7 +237,9 @@ class OpenAICompatImageEdit(RemoteImageNode):
 
 class OpenAICompatListModels(ListModelsNode):
     DESCRIPTION = "List the models of an OpenAI-compatible server (GET /models), one id per line."
+    SEARCH_ALIASES = ["openai models", "list models", "model ids", "local server"]
     CATEGORY = _CATEGORY
+    PROVIDER_LABEL = api.PROVIDER.label
     FILTER_EXAMPLE = "image"
 
     @classmethod
@@ -245,14 +252,15 @@ class OpenAICompatListModels(ListModelsNode):
             return [model.id for model in api.parse_models(call.get("models").json())]
 
 
-def live_models() -> list[str]:
-    """Image models of the configured server (OPENAI_BASE_URL, OPENAI_API_KEY) for the refresh button."""
-    call = _connect("model list", "", None, "", api.DEFAULT_KEY_ENV)
+def live_models(base_url: str = "", api_key_env: str = api.DEFAULT_KEY_ENV) -> list[str]:
+    """Image models of the node's server for the refresh button: its base_url and api_key_env, else
+    OPENAI_BASE_URL and OPENAI_API_KEY, under the same key-destination rule as the node."""
+    call = _connect("model list", "", None, base_url, api_key_env)
     with call.context():
         return api.image_model_ids(api.parse_models(call.get("models").json()))
 
 
-MODEL_LISTS = {"openai": live_models}
+MODEL_LISTS = {"openai": LiveModels(api.PROVIDER.label, live_models, api.CATALOGUE.able, connection=("base_url", "api_key_env"))}
 PROVIDERS = (api.PROVIDER,)
 
 NODES = {

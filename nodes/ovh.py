@@ -46,7 +46,9 @@ class OvhSdxlTextToImage(RemoteImageNode):
         "Generate 1024x1024 images with Stable Diffusion XL on OVH AI Endpoints. Works without a token "
         "(2 calls a minute per IP); set OVH_AI_ENDPOINTS_ACCESS_TOKEN for 400 a minute. One call per image."
     )
+    SEARCH_ALIASES = ["ovh", "sdxl", "stable diffusion", "stable diffusion xl", "text to image", "txt2img", "no key"]
     CATEGORY = f"{CATEGORY}/OVH"
+    PROVIDER_LABEL = ovh.PROVIDER.label
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)
     OUTPUT_TOOLTIPS = ("The generated 1024x1024 images as one batch, in order.",)
@@ -84,6 +86,9 @@ class OvhSdxlTextToImage(RemoteImageNode):
         blobs = run_in_order([generate_one] * count, node_id=unique_id, what="call")
         image, _ = to_tensors(call, blobs)
         return (image,)
+
+    def progress_note(self) -> str:
+        return "" if key_status(ovh.PROVIDER)["configured"] else ovh.anonymous_note()
 
 
 NODES = {

@@ -4,7 +4,7 @@ from workflow_builder import Workflow
 
 
 def examples() -> dict:
-    generate = Workflow("AIGNE Hub: generate a wide image with openai/gpt-image-2 in high quality, save")
+    generate = Workflow("AIGNE Hub: generate a wide image with gpt-image-2 in high quality, save")
     gen = generate.node(
         "HostedImages_AigneHubImageGenerate",
         pos=(40, 80),
@@ -18,7 +18,7 @@ def examples() -> dict:
     generate.link(gen, 0, save, "images")
     generate.link(gen, 1, info, "source")
 
-    edit = Workflow("AIGNE Hub: edit an image with openai/gpt-image-2 (the hub's native route), sharpen, save")
+    edit = Workflow("AIGNE Hub: edit an image with gpt-image-2 on the hub's native route, sharpen, save")
     load = edit.node("LoadImage", pos=(40, 80), image="hosted_images_masked_input.png")
     ed = edit.node(
         "HostedImages_AigneHubImageEdit",

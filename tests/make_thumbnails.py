@@ -1,4 +1,4 @@
-"""Writes example_workflows/<name>.jpg, the template browser's thumbnails: what each example
+"""Writes example_workflows/<title>.jpg, the template browser's thumbnails: what each example
 makes when run in a real ComfyUI against the local emulator (so they show emulator pictures).
 
     COMFYUI_DIR=... COMFYUI_PYTHON=... python tests/make_thumbnails.py
@@ -18,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from conftest import ROOT, mod  # noqa: E402
+from make_examples import all_examples, template_name  # noqa: E402
 from test_comfyui_integration import ComfyUI  # noqa: E402
 
 SIZE = 512
@@ -45,6 +46,7 @@ def main() -> None:
     environment = dict(os.environ)
     for item in emulated.values():
         environment.update(item.environment(server.url))
+    titles = {name: template_name(workflow) for name, workflow in all_examples().items()}
     with tempfile.TemporaryDirectory() as base:
         comfy = ComfyUI(Path(base) / "comfyui", environment)
         try:
@@ -61,7 +63,7 @@ def main() -> None:
                 else:  # a model list: show the ids it printed
                     node = next(n for n in prompt.values() if n["class_type"].endswith("ListModels"))
                     picture = text_card(node["class_type"].replace("HostedImages_", ""), listing(comfy, prompt))
-                target = ROOT / "example_workflows" / f"{path.stem}.jpg"
+                target = ROOT / "example_workflows" / f"{titles[path.stem]}.jpg"
                 picture.save(target, "JPEG", quality=82)
                 print("wrote", target.name)
         finally:

@@ -1,12 +1,21 @@
-"""The ComfyUI glue, with stand-ins that behave like ComfyUI's interrupt flag and progress hook."""
+"""The ComfyUI glue (interrupts, progress bar, progress text), with stand-ins that behave like
+ComfyUI's interrupt flag and progress hook."""
 
 from __future__ import annotations
 
+import asyncio
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
 import pytest
 
-from conftest import mod
+from conftest import mod, run_node
 
 comfy = mod("nodes.core.comfy")
+errors = mod("nodes.core.errors")
 
 
 class FakeModelManagement:
@@ -74,3 +83,117 @@ def test_outside_a_prompt_the_flag_is_ignored(fake_comfy):
         assert comfy.interrupted() is False
         comfy.raise_if_interrupted()
     assert comfy.interrupted() is True
+
+
+def test_the_stand_in_interrupt_is_not_an_exception():
+    """Like newer ComfyUI's: ``except Exception`` must never turn a Cancel into an error."""
+    assert issubclass(comfy.InterruptProcessingException, BaseException)
+    assert not issubclass(comfy.InterruptProcessingException, Exception)
+
+
+class RecordingBar:
+    """comfy.utils.ProgressBar's interface; records the thread each update runs on."""
+
+    def __init__(self, total, node_id=None):
+        self.threads = []
+
+    def update(self, steps):
+        self.threads.append(threading.get_ident())
+
+
+def test_progress_from_worker_threads_runs_on_the_nodes_event_loop(monkeypatch):
+    """comfy.utils.ProgressBar and ComfyUI's progress registry are not thread-safe."""
+    monkeypatch.setattr(comfy, "_comfy_utils", SimpleNamespace(ProgressBar=RecordingBar))
+
+    def node_body():  # what a node's ``call`` does in its worker thread
+        bar = comfy.ProgressBar(8)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: bar.update(1), range(8)))
+        return bar
+
+    async def node():
+        comfy.remember_event_loop()
+        bar = await asyncio.to_thread(node_body)
+        await asyncio.sleep(0.05)  # the queued updates run
+        return bar, threading.get_ident()
+
+    bar, loop_thread = asyncio.run(node())
+    assert bar._bar.threads == [loop_thread] * 8
+
+
+def test_without_an_event_loop_progress_updates_are_serialised(monkeypatch):
+    inside = []
+
+    class SlowBar(RecordingBar):
+        def update(self, steps):
+            inside.append(1)
+            assert len(inside) == 1, "two updates ran at once"
+            time.sleep(0.01)
+            inside.pop()
+            super().update(steps)
+
+    monkeypatch.setattr(comfy, "_comfy_utils", SimpleNamespace(ProgressBar=SlowBar))
+    bar = comfy.ProgressBar(8)
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: bar.update(1), range(8)))
+    assert len(bar._bar.threads) == 8
+
+
+# --- the node's last progress line -------------------------------------------------------------
+
+ionos_nodes = mod("nodes.ionos")
+
+
+@pytest.fixture
+def progress_lines(monkeypatch):
+    """Every progress line the pack sends, as (node id, text)."""
+    lines = []
+    monkeypatch.setattr(comfy, "progress_text", lambda node_id, text: lines.append((node_id, text)))
+    return lines
+
+
+def generate(**overrides):
+    inputs = dict(model="black-forest-labs/FLUX.1-schnell", prompt="a fox", size="1024x1024", n=2, seed=0, unique_id="7")
+    return run_node(ionos_nodes.IonosImageGenerate, **{**inputs, **overrides})
+
+
+def test_success_ends_with_done_and_the_image_count(ionos, progress_lines):
+    ionos.inject(delay=1.2)  # long enough for "waiting for the provider" lines
+    generate()
+    assert any("waiting for the provider" in text for _, text in progress_lines)
+    node, last = progress_lines[-1]
+    assert node == "7" and re.fullmatch(r"IONOS · done · 2 images · \d+s", last)
+
+
+def test_a_recovered_retry_ends_with_done(ionos, progress_lines):
+    ionos.inject(status=503, message="busy", times=1)
+    generate()
+    assert any("HTTP 503, retrying" in text for _, text in progress_lines)
+    assert progress_lines[-1][1].startswith("IONOS · done · 2 images")
+
+
+def test_failure_ends_with_failed_and_the_reason(ionos, progress_lines):
+    ionos.inject(status=500, message="maintenance window")
+    with pytest.raises(errors.RemoteImageError):
+        generate()
+    last = progress_lines[-1][1]
+    assert last.startswith("IONOS · failed · ") and "maintenance window" in last and "\n" not in last
+
+
+def test_refused_input_ends_with_failed(ionos, progress_lines):
+    with pytest.raises(errors.InputError):
+        generate(prompt="")
+    assert progress_lines[-1][1].startswith("IONOS · failed · 0s: ")
+
+
+def test_cancel_ends_with_cancelled(ionos, progress_lines):
+    ionos.inject(delay=5)
+    threading.Timer(0.3, comfy.request_interrupt).start()
+    with pytest.raises(comfy.InterruptProcessingException):
+        generate()
+    assert re.fullmatch(r"IONOS · cancelled · \d+s", progress_lines[-1][1])
+
+
+def test_list_models_ends_with_the_model_count(ionos, progress_lines):
+    (text,) = run_node(ionos_nodes.IonosListModels, filter="flux", unique_id="3")
+    assert progress_lines[-1] == ("3", f"IONOS · done · {len(text.splitlines())} models · 0s")

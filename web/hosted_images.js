@@ -1,6 +1,12 @@
-// Hosted Image APIs: a refresh button beside each model list, and a view of which providers
-// have keys. Keys never reach the browser: the server fetches model lists with them and only
-// says whether a key is configured and from where.
+// Hosted Image APIs in ComfyUI's frontend (the classic canvas and "Nodes 2.0" alike):
+// - a "refresh models" button right under each model list, loading the provider's live models
+//   that can do the node's operation (for OpenAI-compatible nodes: from the node's own base_url
+//   with the key named in its api_key_env, under the server's key-destination rule);
+// - "(type a model id…)" at the end of every model list, for ids no list knows;
+// - seeds the provider never receives start "fixed", so Run does not bill again for nothing;
+// - search aliases on ComfyUI versions whose /object_info does not carry them yet;
+// - a "Hosted Images" sidebar tab: which providers have keys, from where, and which endpoint each
+//   calls. Keys never reach the browser: the server fetches model lists with them.
 //
 // Everything here is optional sugar: on a frontend without these APIs it does nothing, and the
 // model inputs still accept any name in API-format workflows.
@@ -8,6 +14,9 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 
 const ROUTE = "/hosted_images";
+const PACK_PREFIX = "HostedImages_";
+const TYPE_AN_ID = "(type a model id…)";
+const CONNECTION_INPUTS = ["base_url", "api_key_env"];
 
 function notify(severity, summary, detail) {
   const toast = app.extensionManager?.toast;
@@ -27,55 +36,159 @@ async function fetchJson(path) {
     body = { error: `HTTP ${response.status}` };
   }
   if (!response.ok || body.error) {
-    throw new Error(body.error || `HTTP ${response.status}`);
+    const error = new Error(body.error || `HTTP ${response.status}`);
+    error.label = body.label;
+    throw error;
   }
   return body;
 }
 
-// Reload a model combo's options from the provider, keeping the current value selectable.
-export async function refreshModels(node, widget, provider) {
-  const body = await fetchJson(`${ROUTE}/models/${encodeURIComponent(provider)}?refresh=1`);
+// --- model lists ---------------------------------------------------------------------------------
+
+// Give a combo a new list. The options object itself is replaced, not changed in place: the
+// frontend's Nodes 2.0 widgets copy `options` when they render and see a change only through the
+// widget's `options` setter (frontend 1.3x and later); older frontends read the array each time.
+function setModelChoices(node, widget, ids) {
   const current = widget.value;
-  const models = Array.from(new Set([current, ...body.models].filter(Boolean)));
-  widget.options.values = models;
+  const models = [...new Set([current, ...ids].filter((id) => id && id !== TYPE_AN_ID))];
+  const options = { ...widget.options, values: [...models, TYPE_AN_ID] };
+  try {
+    widget.options = options;
+  } catch (_) {
+    widget.options.values = options.values; // a frontend whose options cannot be replaced
+  }
   widget.value = current;
   node.setDirtyCanvas?.(true, true);
   return models;
 }
 
-function modelSpec(nodeData) {
-  for (const section of ["required", "optional"]) {
-    const spec = nodeData?.input?.[section]?.model;
-    const provider = spec?.[1]?.hosted_images_provider;
-    if (provider) return provider;
+// The node's operation: an edit node takes the image it edits.
+function operationOf(nodeData) {
+  return nodeData?.input?.required?.image?.[0] === "IMAGE" ? "edit" : "generate";
+}
+
+export async function refreshModels(node, widget, provider, operation) {
+  const query = new URLSearchParams({ operation, refresh: "1" });
+  for (const name of CONNECTION_INPUTS) {
+    const input = node.widgets?.find((w) => w.name === name);
+    if (input) query.set(name, input.value ?? "");
   }
-  return null;
+  const body = await fetchJson(`${ROUTE}/models/${encodeURIComponent(provider)}?${query}`);
+  setModelChoices(node, widget, body.models);
+  return body;
+}
+
+async function askForModelId(current) {
+  const message = "the id as the provider names it";
+  const dialog = app.extensionManager?.dialog;
+  const answer = dialog?.prompt
+    ? await dialog.prompt({ title: "Model id", message, defaultValue: current })
+    : window.prompt(message, current);
+  return typeof answer === "string" ? answer.trim() : "";
+}
+
+// "(type a model id…)" asks for an id and selects it; the list keeps it from then on.
+function acceptTypedIds(node, widget) {
+  setModelChoices(node, widget, widget.options.values ?? []);
+  let previous = widget.value;
+  const callback = widget.callback;
+  widget.callback = function (value, ...rest) {
+    if (value !== TYPE_AN_ID) {
+      previous = value;
+      return callback?.call(this, value, ...rest);
+    }
+    widget.value = previous;
+    askForModelId(previous).then((id) => {
+      if (!id) return;
+      setModelChoices(node, widget, [...widget.options.values, id]);
+      widget.value = previous = id;
+      callback?.call(this, id, ...rest);
+      node.setDirtyCanvas?.(true, true);
+    });
+  };
+}
+
+function addRefreshButton(node, widget, provider, operation) {
+  const button = node.addWidget("button", "refresh models", null, async () => {
+    try {
+      const body = await refreshModels(node, widget, provider, operation);
+      notify("success", `${body.label} models refreshed`, `${body.models.length} models can ${operation === "edit" ? "edit" : "generate"}`);
+    } catch (error) {
+      notify("error", `Could not load ${error.label || provider} models`, String(error.message || error));
+    }
+  });
+  // A button holds no value: keep it out of saved workflows so widget counts stay stable.
+  button.serialize = false;
+  button.options = { ...(button.options || {}), serialize: false };
+  // Right under the model list, not at the bottom of the node.
+  const widgets = node.widgets;
+  widgets.splice(widgets.indexOf(button), 1);
+  widgets.splice(widgets.indexOf(widget) + 1, 0, button);
+}
+
+// --- seeds ---------------------------------------------------------------------------------------
+
+// Frontends before 1.3x read control_after_generate as a bare flag and start every seed on
+// "randomize": set the mode the pack asks for on new nodes (a loaded workflow keeps its own).
+function applySeedDefaults(node, nodeData) {
+  for (const section of ["required", "optional"]) {
+    for (const [name, spec] of Object.entries(nodeData?.input?.[section] ?? {})) {
+      const mode = spec?.[1]?.hosted_images_control_default;
+      const control = mode && node.widgets?.find((w) => w.name === name)?.linkedWidgets?.[0];
+      if (control && control.options?.values?.includes?.(mode)) control.value = mode;
+    }
+  }
 }
 
 app.registerExtension({
   name: "HostedImages.ModelRefresh",
 
+  // ComfyUI before 0.4 leaves SEARCH_ALIASES out of /object_info; newer frontends search them.
+  async addCustomNodeDefs(defs) {
+    const ours = Object.keys(defs).filter((name) => name.startsWith(PACK_PREFIX) && !defs[name].search_aliases?.length);
+    if (!ours.length) return;
+    try {
+      const aliases = await fetchJson(`${ROUTE}/search_aliases`);
+      for (const name of ours) if (aliases[name]?.length) defs[name].search_aliases = aliases[name];
+    } catch (error) {
+      console.warn("[Hosted Images] search aliases:", error);
+    }
+  },
+
   async beforeRegisterNodeDef(nodeType, nodeData) {
-    const provider = modelSpec(nodeData);
-    if (!provider) return;
+    if (!nodeData?.name?.startsWith(PACK_PREFIX)) return;
+    const modelSpec = nodeData.input?.required?.model;
+    const hasModelList = Array.isArray(modelSpec?.[0]);
+    const provider = modelSpec?.[1]?.hosted_images_provider;
+    const operation = operationOf(nodeData);
+
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
-      const widget = this.widgets?.find((w) => w.name === "model");
-      if (widget && typeof this.addWidget === "function") {
-        const button = this.addWidget("button", "refresh models", null, async () => {
-          try {
-            const models = await refreshModels(this, widget, provider);
-            notify("success", "Model list refreshed", `${models.length} models from ${provider}`);
-          } catch (error) {
-            notify("error", `Could not load ${provider} models`, String(error.message || error));
-          }
-        });
-        // A button holds no value: keep it out of saved workflows so widget counts stay stable.
-        button.serialize = false;
-        button.options = { ...(button.options || {}), serialize: false };
+      applySeedDefaults(this, nodeData);
+      const widget = hasModelList && this.widgets?.find((w) => w.name === "model");
+      if (widget) {
+        acceptTypedIds(this, widget);
+        if (provider && typeof this.addWidget === "function") addRefreshButton(this, widget, provider, operation);
       }
       return result;
+    };
+
+    if (!hasModelList) return;
+    const onConfigure = nodeType.prototype.onConfigure;
+    nodeType.prototype.onConfigure = function () {
+      const result = onConfigure?.apply(this, arguments);
+      // a saved workflow may name a model the list does not know: keep it selectable
+      const widget = this.widgets?.find((w) => w.name === "model");
+      if (widget && !widget.options?.values?.includes?.(widget.value)) setModelChoices(this, widget, widget.options.values ?? []);
+      return result;
+    };
+    const onSerialize = nodeType.prototype.onSerialize;
+    nodeType.prototype.onSerialize = function (data) {
+      // Older frontends leave a hole where a widget without a value (the button) sits; the
+      // values are read back in order, so close it.
+      if (Array.isArray(data?.widgets_values)) data.widgets_values = data.widgets_values.filter(() => true);
+      return onSerialize?.apply(this, arguments);
     };
   },
 
@@ -86,31 +199,55 @@ app.registerExtension({
       id: "hosted-images-keys",
       icon: "pi pi-key",
       title: "Hosted Images",
-      tooltip: "Which hosted image providers have keys",
+      tooltip: "Hosted Images: keys and endpoints",
       type: "custom",
-      render: async (element) => {
-        element.textContent = "Loading…";
-        try {
-          const keys = await fetchJson(`${ROUTE}/keys`);
-          const table = document.createElement("table");
-          table.style.cssText = "margin:8px;border-collapse:collapse;font-size:13px";
-          for (const [id, status] of Object.entries(keys)) {
-            const row = table.insertRow();
-            row.insertCell().textContent = status.label || id;
-            const state = row.insertCell();
-            state.textContent = status.configured
-              ? `key from ${status.source}`
-              : status.required === false
-                ? "no key (anonymous, rate-limited)"
-                : `no key: set ${status.variable}`;
-            state.style.padding = "2px 8px";
-            if (status.warning) state.title = status.warning;
-          }
-          element.replaceChildren(table);
-        } catch (error) {
-          element.textContent = `Could not read key status: ${error.message || error}`;
-        }
-      },
+      render: (element) => renderKeyStatus(element),
     });
   },
 });
+
+// --- the sidebar tab -----------------------------------------------------------------------------
+
+function line(parent, tag, text, css = "") {
+  const child = document.createElement(tag);
+  child.textContent = text;
+  if (css) child.style.cssText = css;
+  parent.appendChild(child);
+  return child;
+}
+
+function keyText(status) {
+  if (status.error) return `key: ${status.error}`;
+  if (status.configured) return `key: from ${status.source}`;
+  if (status.required === false) return "no key: anonymous calls (rate-limited)";
+  return `no key: set ${status.variable}`;
+}
+
+function endpointText(endpoint) {
+  if (!endpoint?.host) return `endpoint: ${endpoint?.error || "unknown"}`;
+  return `endpoint: ${endpoint.host}${endpoint.local ? " (this machine)" : ""}`;
+}
+
+async function renderKeyStatus(element) {
+  element.replaceChildren();
+  const panel = line(element, "div", "", "padding:12px;font-size:13px;line-height:1.45;overflow-wrap:anywhere");
+  line(panel, "h3", "Hosted Images", "margin:0 0 4px;font-size:15px");
+  line(panel, "p", "Keys stay on the server: this shows only whether each provider has one, where it comes from, and where its calls go.",
+    "margin:0 0 12px;opacity:.75");
+  const list = line(panel, "div", "Loading…");
+  try {
+    const keys = await fetchJson(`${ROUTE}/keys`);
+    list.replaceChildren();
+    for (const [id, status] of Object.entries(keys)) {
+      const item = line(list, "section", "", "margin:0 0 10px;padding:8px 10px;border-radius:6px;background:rgba(127,127,127,.12)");
+      item.dataset.provider = id;
+      line(item, "div", status.label || id, "font-weight:600");
+      const key = line(item, "div", keyText(status));
+      if (!status.configured && status.required !== false) key.style.color = "var(--p-orange-400, #e8a33d)";
+      if (status.warning) line(item, "div", `warning: ${status.warning}`, "color:var(--p-orange-400, #e8a33d)");
+      line(item, "div", endpointText(status.endpoint), "opacity:.85");
+    }
+  } catch (error) {
+    list.textContent = `Could not read the key status: ${error.message || error}`;
+  }
+}

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .. import NODE_CLASS_MAPPINGS
-from ..core import images
+from ..core import comfy, images
 from ..emulator import start_all
 
 # (label, key variable, node id, inputs) -- run in order; "{previous}" takes the last image.
@@ -79,6 +79,14 @@ def save(image: torch.Tensor, folder: Path, name: str) -> list[Path]:
 
 
 def main(argv=None) -> int:
+    try:
+        return run_demo(argv)
+    except (comfy.InterruptProcessingException, KeyboardInterrupt):  # not an Exception: never a "FAILED" step
+        print("\nInterrupted; the images written so far are kept.")
+        return 130
+
+
+def run_demo(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="out/demo", help="folder for the images (default: out/demo)")
     parser.add_argument("--emulator-only", action="store_true", help="use the emulator even where a key is set")

@@ -6,6 +6,7 @@ progress goes to the log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import logging
@@ -20,8 +21,9 @@ try:  # ComfyUI's interrupt flag and the exception its executor shows as "interr
 except Exception:  # noqa: BLE001 -- anything wrong with ComfyUI's import means "no ComfyUI"
     _mm = None
 
-    class InterruptProcessingException(Exception):  # type: ignore[no-redef]
-        """Stands in for ComfyUI's exception of the same name."""
+    class InterruptProcessingException(BaseException):  # type: ignore[no-redef]
+        """Stands in for ComfyUI's exception of the same name (a BaseException in newer ComfyUI, so
+        that ``except Exception`` never turns a Cancel into an error)."""
 
 
 try:
@@ -38,6 +40,10 @@ _local_interrupt = threading.Event()
 # Calls made outside a prompt (the model-list route) must ignore the prompt's interrupt flag,
 # which ComfyUI leaves set until the next prompt starts.
 _outside_prompt = contextvars.ContextVar("hosted_images_outside_prompt", default=False)
+# The event loop a node's coroutine runs on; worker threads (which inherit it through
+# asyncio.to_thread) hand their progress-bar updates to it, because ComfyUI's progress hook and
+# its progress registry are not thread-safe.
+_node_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar("hosted_images_node_loop", default=None)
 
 
 @contextlib.contextmanager
@@ -47,6 +53,14 @@ def outside_prompt():
         yield
     finally:
         _outside_prompt.reset(token)
+
+
+def remember_event_loop() -> None:
+    """Called from a node's coroutine: progress updates of its worker threads then run on its loop."""
+    try:
+        _node_loop.set(asyncio.get_running_loop())
+    except RuntimeError:  # not in a coroutine: updates run in the calling thread, under a lock
+        pass
 
 
 def request_interrupt() -> None:
@@ -99,10 +113,17 @@ def progress_text(node_id: str | None, text: str) -> None:
 
 
 class ProgressBar:
-    """ComfyUI's progress bar across several images, or nothing outside ComfyUI."""
+    """ComfyUI's progress bar across several images, or nothing outside ComfyUI.
+
+    ``update`` may be called from any thread: it runs on the node's event loop when there is one
+    (see ``remember_event_loop``), else under a lock.
+    """
+
+    _lock = threading.Lock()
 
     def __init__(self, total: int, node_id: str | None = None):
         self._bar = None
+        self._loop = _node_loop.get()
         if _comfy_utils is not None and total > 1:
             try:
                 self._bar = _comfy_utils.ProgressBar(total, node_id=node_id)
@@ -112,9 +133,21 @@ class ProgressBar:
                 self._bar = None
 
     def update(self, steps: int = 1) -> None:
-        # Called from worker threads. ComfyUI's progress hook raises on interrupt *and clears the
-        # flag*, which would hide the interrupt from the other calls still running: skip it then.
-        if self._bar is None or interrupted():
+        if self._bar is None:
+            return
+        if self._loop is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._apply, steps)
+                return
+            except RuntimeError:  # the loop has closed: the node is over, but count the step here
+                pass
+        with self._lock:
+            self._apply(steps)
+
+    def _apply(self, steps: int) -> None:
+        # ComfyUI's progress hook raises on interrupt *and clears the flag*, which would hide the
+        # interrupt from the calls still running: skip it then.
+        if interrupted():
             return
         try:
             self._bar.update(steps)

@@ -132,6 +132,11 @@ class Catalogue:
                 return entry
         return None
 
+    def able(self, ids: list[str], operation: str) -> list[str]:
+        """The ids of a live list that can do ``operation``: known models by their entry, the
+        others (newer than the catalogue, or another server's) as they are."""
+        return [i for i in ids if (entry := self.find(i)) is None or entry.can(operation)]
+
     def is_retired(self, entry: Model, on: datetime.date) -> bool:
         return entry.shutdown is not None and entry.shutdown <= on
 
