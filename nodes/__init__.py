@@ -1,18 +1,25 @@
-"""Node registry: every provider's node module contributes its NODES table here."""
+"""Node registry: every node module (``nodes/<provider>.py``) contributes its NODES table here,
+and its provider's descriptor and live model list to the server routes."""
 
 from __future__ import annotations
 
-from . import agnic, aigne, ionos, openai_compat, ovh
+import importlib
+import pkgutil
 
-_MODULES = (ionos, aigne, agnic, ovh, openai_compat)
+NOT_NODE_MODULES = {"common", "routes"}  # the facade and the server routes; every other module here is a provider's nodes
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
-MODEL_LISTS = {}  # provider id -> function returning the live model ids (for the server route)
-PROVIDERS = {}  # provider id -> core.credentials.Provider (for the key status route)
-for _module in _MODULES:
-    MODEL_LISTS.update(getattr(_module, "MODEL_LISTS", {}))
-    PROVIDERS.update({provider.id: provider for provider in getattr(_module, "PROVIDERS", ())})
+MODEL_LISTS = {}  # provider id -> common.LiveModels (for the refresh button's route)
+PROVIDERS = {}  # provider id -> core.provider.Provider (for the key status route)
+for _found in pkgutil.iter_modules(__path__):
+    if _found.ispkg or _found.name in NOT_NODE_MODULES:
+        continue
+    _module = importlib.import_module(f".{_found.name}", __name__)
     for _node_id, (_cls, _display_name) in _module.NODES.items():
         NODE_CLASS_MAPPINGS[_node_id] = _cls
         NODE_DISPLAY_NAME_MAPPINGS[_node_id] = _display_name
+        PROVIDERS.setdefault(_cls.PROVIDER.id, _cls.PROVIDER)
+    _live = getattr(_module, "LIVE_MODELS", None)
+    if _live is not None:
+        MODEL_LISTS[_live.provider.id] = _live

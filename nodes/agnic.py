@@ -8,33 +8,25 @@ from .common import (
     Call,
     ListModelsNode,
     LiveList,
-    RemoteImageError,
     LiveModels,
+    RemoteImageError,
     RemoteImageNode,
     count_input,
-    fetch_payloads,
-    images,
+    encode_edit_inputs,
     model_input,
     node_id,
     prompt_input,
-    run_in_order,
+    run_calls,
     seed_input,
-    to_tensors,
 )
 from .providers import agnic
 
 _CATEGORY = f"{CATEGORY}/Agnic"
 
 
-def _call(operation: str, model: str = "", unique_id=None) -> Call:
-    return Call(
-        agnic.PROVIDER, operation, model=model, node_id=unique_id, error_message=agnic.error_message, status_hints=agnic.STATUS_HINTS
-    )
-
-
 def _listed() -> tuple[dict[str, list[str]], list[str]]:
     """The gateway's model list: each model's output modalities, and the image models."""
-    call = _call("model list")
+    call = Call(agnic.PROVIDER, "model list")
     with call.context():
         body = call.get("models").json()
         return agnic.model_outputs(body), agnic.image_model_ids(body)
@@ -91,21 +83,23 @@ def _join_texts(texts: list[str]) -> str:
     return "\n\n".join(f"[{index + 1}] {text}" for index, text in enumerate(texts) if text)
 
 
-def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=(), **options):
-    """Validate everything, then run ``count`` chat calls concurrently -> (IMAGE, text)."""
-    call = _call(operation, options.get("model", ""), unique_id)
+def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | None = None, **options):
+    """Check everything (then encode the input ``image`` and ``more`` images by name: an edit), then
+    run ``count`` chat calls concurrently -> (IMAGE, text)."""
+    edit = image is not None
     with call.context():
-        model = agnic.check_options(**options, edit=bool(image_urls))
+        model = call.model = agnic.check_options(**options, edit=edit)
         agnic.check_count(count)  # before the model list is fetched: a bad input sends nothing
+        image_urls = encode_edit_inputs(image, how=agnic.UPLOADS, more=more).images if edit else ()
         gateway = call.base_url
         # the model list is fetched only when nothing else says what the model answers in
         needs_list = options["modalities"] == agnic.AUTO and not agnic.knows_outputs(model)
         listed = _live.get(gateway) if needs_list else _live.cached(gateway)
+        options["model"] = model
         bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options)
         ids = agnic.gateway_ids(model)
         listed_id = agnic.id_to_send(model, listed and listed[1])
-        note = agnic.CATALOGUE.notice(model)
-    texts = [""] * count
+        call.note = agnic.CATALOGUE.notice(model)
 
     def send(job: Call, body: dict):
         """Post ``body``; a "not a valid model ID" for a model known under two ids is tried once
@@ -127,30 +121,25 @@ def _generate(operation: str, unique_id, *, count: int, seed: int, image_urls=()
             _answered[(gateway, known)] = body["model"]
         return reply
 
-    def one(index: int) -> list[bytes]:
-        job = _call(operation, model, unique_id)
-        job.note = note
-        with job.context():
-            try:
-                reply = send(job, {**bodies[index], "model": _answered.get((gateway, model), listed_id)})
-            except RemoteImageError as exc:
-                if agnic.is_unknown_model(exc):
-                    listed = _live.get(job.base_url)
-                    exc.hint = agnic.CATALOGUE.unknown_model_hint(model, agnic.EDIT if image_urls else agnic.GENERATE, listed and listed[1])
-                raise
-            result = agnic.parse_chat(reply.json())
-            texts[index] = result.text
-            return fetch_payloads(job, result, asked=1)  # one image per call
+    def one(job: Call, index: int):
+        try:
+            reply = send(job, {**bodies[index], "model": _answered.get((gateway, model), listed_id)})
+        except RemoteImageError as exc:
+            if agnic.is_unknown_model(exc):
+                listed = _live.get(job.base_url)
+                exc.hint = agnic.CATALOGUE.unknown_model_hint(model, agnic.EDIT if edit else agnic.GENERATE, listed and listed[1])
+            raise
+        return agnic.parse_chat(reply.json())
 
-    # every call finds its id itself: a first call alone would cost a generation's time, a 400 costs nothing
-    batches = run_in_order([lambda i=i: one(i) for i in range(count)], node_id=unique_id, what="call")
-    image, _ = to_tensors(call, [blob for batch in batches for blob in batch])
-    return image, _join_texts(texts)
+    # one image per call; every call finds its id itself: a first call alone would cost a
+    # generation's time, a 400 costs nothing
+    batch = run_calls(call, one, count=count)
+    return batch.image, _join_texts([result.text for result in batch.results])
 
 
 class _AgnicImageNode(RemoteImageNode):
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = agnic.PROVIDER.label
+    PROVIDER = agnic.PROVIDER
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "text")
     OUTPUT_TOOLTIPS = ("The images, one per call, in order.", "What the model wrote next to its images.")
@@ -176,8 +165,7 @@ class AgnicImageGenerate(_AgnicImageNode):
 
     def call(self, model, prompt, aspect_ratio, image_size, modalities, count, seed=0, unique_id=None):
         return _generate(
-            "image generation",
-            unique_id,
+            Call(agnic.PROVIDER, "image generation", model=model, node_id=unique_id),
             model=model,
             prompt=prompt,
             aspect_ratio=aspect_ratio,
@@ -213,13 +201,18 @@ class AgnicImageEdit(_AgnicImageNode):
         }
 
     def call(self, image, prompt, model, aspect_ratio, image_size, modalities, count, seed=0, image_2=None, image_3=None, unique_id=None):
-        options = dict(model=model, prompt=prompt, aspect_ratio=aspect_ratio, image_size=image_size, modalities=modalities)
-        call = _call("image edit", model, unique_id)
-        with call.context():
-            agnic.check_options(**options, edit=True)  # before the (slower) encoding
-            inputs = [(name, value) for name, value in (("image", image), ("image_2", image_2), ("image_3", image_3)) if value is not None]
-            urls = [images.data_url(blob) for name, value in inputs for blob in images.encode_images(value, what=name)]
-        return _generate("image edit", unique_id, count=count, seed=seed, image_urls=urls, **options)
+        return _generate(
+            Call(agnic.PROVIDER, "image edit", model=model, node_id=unique_id),
+            model=model,
+            prompt=prompt,
+            aspect_ratio=aspect_ratio,
+            image_size=image_size,
+            modalities=modalities,
+            count=count,
+            seed=seed,
+            image=image,
+            more={"image_2": image_2, "image_3": image_3},
+        )
 
 
 class AgnicListModels(ListModelsNode):
@@ -229,17 +222,16 @@ class AgnicListModels(ListModelsNode):
     )
     SEARCH_ALIASES = ["agnic models", "openrouter models", "list models", "model ids"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = agnic.PROVIDER.label
+    PROVIDER = agnic.PROVIDER
     FILTER_EXAMPLE = "gemini"
 
     def list_models(self, unique_id=None) -> list[str]:
-        call = _call("model list", unique_id=unique_id)
+        call = Call(agnic.PROVIDER, "model list", node_id=unique_id)
         with call.context():
             return agnic.image_model_ids(call.get("models").json())
 
 
-MODEL_LISTS = {"agnic": LiveModels(agnic.PROVIDER.label, AgnicListModels().list_models, agnic.CATALOGUE.able)}
-PROVIDERS = (agnic.PROVIDER,)
+LIVE_MODELS = LiveModels(agnic.PROVIDER, AgnicListModels().list_models)
 
 NODES = {
     node_id("AgnicImageGenerate"): (AgnicImageGenerate, "Agnic Image Generate"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from .common import (
     CATEGORY,
-    EXPIRED_LINK_STATUSES,
     HIDDEN,
     Call,
     LiveList,
@@ -12,16 +11,13 @@ from .common import (
     RemoteImageError,
     RemoteImageNode,
     count_input,
-    fetch_payloads,
-    images,
+    encode_edit_inputs,
     model_input,
     node_id,
     prompt_input,
-    run_in_order,
+    run_calls,
     seed_input,
-    shortfall,
     size_inputs,
-    to_tensors,
 )
 from .providers import aigne
 
@@ -49,23 +45,11 @@ _N_TOOLTIP = (
 _paths: dict[str, str] = {}
 
 
-def _call(operation: str, model: str, unique_id, base_url: str, reader=aigne.error_message) -> Call:
-    return Call(
-        aigne.PROVIDER,
-        operation,
-        model=model,
-        node_id=unique_id,
-        base_url_override=base_url,
-        error_message=reader,
-        status_hints=aigne.STATUS_HINTS,
-    )
-
-
 def _hub_models(base_url: str = "") -> list[str]:
     """The hub's image models, from its public model list."""
-    call = _call("model list", "", None, base_url)
+    call = Call(aigne.PROVIDER, "model list", base_url_override=base_url)
     with call.context():
-        return aigne.parse_hub_models(call.get(aigne.MODELS_PATH).json())
+        return aigne.image_model_ids(call.get(aigne.MODELS_PATH).json())
 
 
 _live = LiveList(_hub_models)
@@ -80,65 +64,31 @@ def _gpt_options() -> dict:
     }
 
 
-def _download(call: Call, result, asked: int) -> list[bytes]:
-    """The result files, links downloaded at once (without the key; they expire)."""
-    try:
-        return fetch_payloads(call, result, asked=asked)
-    except RemoteImageError as exc:
-        if exc.status in EXPIRED_LINK_STATUSES:
-            exc.message = (
-                f"the hub answered with a link to the image, but the link no longer works (HTTP {exc.status}): "
-                f"it has expired or was removed; such links last about an hour. {exc.message}"
-            )
-            exc.hint = "run the node again; set response_format to b64_json to get the image inside the reply"
-        raise
-
-
-def _failed(call: Call, operation: str, error: RemoteImageError, reader) -> RemoteImageError:
+def _failed(call: Call, operation: str, error: RemoteImageError) -> RemoteImageError:
     """The hub's "no such model" names the models to use instead (its live list, else the catalogue)."""
-    if aigne.is_unknown_model(error, reader):
+    if aigne.is_unknown_model(error):
         error.hint = aigne.CATALOGUE.unknown_model_hint(call.model, operation, _live.get(call.base_url, call.base_url))
     return error
 
 
-def _generate_once(plan, body: dict, unique_id, base_url: str, path: str, note: str):
+def _generate_once(job: Call, body: dict, path: str):
     """One call on the path that works for this hub: the remembered one, else ``path`` and then the
     other known paths (a hub answers a path it does not serve with a 404 that costs nothing)."""
-    hub = _call("image generation", plan.model, unique_id, base_url).base_url
+    hub = job.base_url
     candidates = aigne.paths_to_try(path, _paths.get(hub))
     for position, candidate in enumerate(candidates, 1):
-        reader = aigne.ErrorReader()
-        call = _call("image generation", plan.model, unique_id, base_url, reader)
-        call.note = note
-        with call.context():
-            try:
-                reply = call.post_json(candidate, body)
-            except RemoteImageError as exc:
-                if not aigne.is_missing_route(exc, reader):
-                    raise _failed(call, aigne.GENERATE, exc, reader) from None
-                if position == len(candidates):
-                    exc.message = f"the hub serves none of the known generation paths ({', '.join(candidates)}): {exc.message}"
-                    raise
-                continue
-            _paths[hub] = candidate
-            result = aigne.parse_images(reply.json())
-            return _download(call, result, plan.n), result.info
-
-
-def _in_calls(plan, one, unique_id, first_alone: bool) -> tuple[list[bytes], list[dict]]:
-    """Run ``plan.calls`` calls of ``one(index) -> (blobs, info)`` a few at a time, in order."""
-    infos: list = [None] * plan.calls
-
-    def job(index: int) -> list[bytes]:
-        blobs, infos[index] = one(index)
-        return blobs
-
-    jobs = [lambda i=i: job(i) for i in range(plan.calls)]
-    if first_alone and plan.calls > 1:  # the first call finds the path the others then use
-        first = job(0)
-        jobs[0] = lambda: first
-    batches = run_in_order(jobs, node_id=unique_id, what="call")
-    return [blob for batch in batches for blob in batch], infos
+        attempt = job.sibling()
+        try:
+            reply = attempt.post_json(candidate, body)
+        except RemoteImageError as exc:
+            if not aigne.is_missing_route(exc):
+                raise _failed(attempt, aigne.GENERATE, exc) from None
+            if position == len(candidates):
+                exc.message = f"the hub serves none of the known generation paths ({', '.join(candidates)}): {exc.message}"
+                raise
+            continue
+        _paths[hub] = candidate
+        return aigne.parse_images(reply.json())
 
 
 class AigneHubImageGenerate(RemoteImageNode):
@@ -148,7 +98,7 @@ class AigneHubImageGenerate(RemoteImageNode):
     )
     SEARCH_ALIASES = ["aigne", "arcblock", "dall-e", "gpt image", "text to image", "txt2img"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = aigne.PROVIDER.label
+    PROVIDER = aigne.PROVIDER
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", _INFO_TOOLTIP)
@@ -194,19 +144,21 @@ class AigneHubImageGenerate(RemoteImageNode):
 
     def call(self, prompt, model, size, width, height, n, quality, background, output_format, output_compression, moderation,
              response_format, seed=0, path=aigne.GENERATION_PATH, base_url="", unique_id=None):
-        call = _call("image generation", model, unique_id, base_url)
+        call = Call(aigne.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             path = aigne.check_path(path)
             plan = aigne.generation_plan(
                 model=model, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), quality=quality,
                 background=background, output_format=output_format, output_compression=output_compression, moderation=moderation,
             )
-            body = aigne.generation_body(plan, response_format)
-            note = aigne.CATALOGUE.notice(plan.model)
+            body = plan.generation_body(response_format)
+            call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
             remembered = call.base_url in _paths
-        blobs, infos = _in_calls(plan, lambda i: _generate_once(plan, body, unique_id, base_url, path, note), unique_id, not remembered)
-        image, _ = to_tensors(call, blobs)
-        return image, aigne.describe_calls(infos, note, shortfall(call, plan.calls * plan.n, len(blobs)))
+        # unless this hub's path is known, the first call finds it before the others start
+        batch = run_calls(
+            call, lambda job, _: _generate_once(job, body, path), count=plan.calls, per_call=plan.n, first_alone=not remembered
+        )
+        return batch.image, batch.describe(call.note)
 
 
 class AigneHubImageEdit(RemoteImageNode):
@@ -216,7 +168,7 @@ class AigneHubImageEdit(RemoteImageNode):
     )
     SEARCH_ALIASES = ["aigne", "arcblock", "gpt image", "image to image", "img2img", "edit image", "combine images"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = aigne.PROVIDER.label
+    PROVIDER = aigne.PROVIDER
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", _INFO_TOOLTIP)
@@ -246,40 +198,30 @@ class AigneHubImageEdit(RemoteImageNode):
 
     def call(self, image, prompt, model, size, width, height, n, quality, background, output_format, output_compression,
              seed=0, image_2=None, base_url="", unique_id=None):
-        call = _call("image edit", model, unique_id, base_url)
+        call = Call(aigne.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             plan = aigne.edit_plan(
                 model=model, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), quality=quality,
                 background=background, output_format=output_format, output_compression=output_compression,
             )
-            blobs = images.encode_images(image)
-            if image_2 is not None:
-                blobs += images.encode_images(image_2, what="image_2")
-            body = aigne.edit_body(plan, [aigne.file_content(blob, index) for index, blob in enumerate(blobs)])
-            note = aigne.CATALOGUE.notice(plan.model)
+            body = plan.edit_body(encode_edit_inputs(image, how=aigne.UPLOADS, more={"image_2": image_2}).images)
+            call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
 
-        def edit_once(index: int):
-            reader = aigne.ErrorReader()
-            job = _call("image edit", plan.model, unique_id, base_url, reader)
-            job.note = note
-            with job.context():
-                try:
-                    reply = job.post_json(aigne.NATIVE_PATH, body)
-                except RemoteImageError as exc:
-                    if aigne.is_missing_route(exc, reader):
-                        exc.hint = f"this hub does not serve the native image route {aigne.NATIVE_PATH}, which edits need; update the hub"
-                        raise
-                    raise _failed(job, aigne.EDIT, exc, reader) from None
-                result = aigne.parse_native(reply.json())
-                return _download(job, result, plan.n), result.info
+        def edit_once(job: Call, _):
+            try:
+                reply = job.post_json(aigne.NATIVE_PATH, body)
+            except RemoteImageError as exc:
+                if aigne.is_missing_route(exc):
+                    exc.hint = f"this hub does not serve the native image route {aigne.NATIVE_PATH}, which edits need; update the hub"
+                    raise
+                raise _failed(job, aigne.EDIT, exc) from None
+            return aigne.parse_native(reply.json())
 
-        edited, infos = _in_calls(plan, edit_once, unique_id, False)
-        image, _ = to_tensors(call, edited)
-        return image, aigne.describe_calls(infos, note, shortfall(call, plan.calls * plan.n, len(edited)))
+        batch = run_calls(call, edit_once, count=plan.calls, per_call=plan.n)
+        return batch.image, batch.describe(call.note)
 
 
-MODEL_LISTS = {"aigne": LiveModels(aigne.PROVIDER.label, _hub_models, aigne.CATALOGUE.able, connection=("base_url",))}
-PROVIDERS = (aigne.PROVIDER,)
+LIVE_MODELS = LiveModels(aigne.PROVIDER, _hub_models, connection=("base_url",))
 
 NODES = {
     node_id("AigneHubImageGenerate"): (AigneHubImageGenerate, "AIGNE Hub Image Generate"),

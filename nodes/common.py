@@ -1,8 +1,10 @@
 """The small facade node modules build on: shared inputs, running calls off the event loop,
-turning provider results into tensors, and running one-image-per-call batches in order.
+encoding an edit's inputs as the provider declares, and running a node's provider calls into one
+ordered batch of images -- with nothing paid for lost.
 
-Node modules import only this module and their own provider module; what they need from the
-core (``Call``, ``images``, ``RemoteImageError``, ``key_status``) is re-exported here."""
+Node modules import only this module and their own provider module: the operations they need
+from the core (``Call``, ``encode_edit_inputs``, ``RemoteImageError``) are offered here, and
+no core module is handed on whole."""
 
 from __future__ import annotations
 
@@ -15,13 +17,16 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Generic, Sequence, TypeVar
+from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from .core import comfy, images
-from .core.credentials import key_status, redact  # noqa: F401 -- key_status is re-exported for node modules
+from .core import comfy
+from .core.credentials import anonymous_mode
 from .core.errors import RemoteImageError
-from .core.transport import EXPIRED_LINK_STATUSES, Call  # noqa: F401 -- re-exported for node modules
-from .providers.results import ImageResult
+from .core.images import ResultNotDecoded, decode_images, encode_edit_inputs, sniff_format  # noqa: F401 -- encode_edit_inputs: for node modules
+from .core.provider import Provider
+from .core.redaction import redact
+from .core.transport import Call
+from .providers.results import ImageResult, describe_calls
 
 log = logging.getLogger("hosted_images")
 
@@ -93,11 +98,17 @@ def size_inputs(choices: Sequence[str], tooltip: str) -> dict:
 class LiveModels:
     """What the refresh button's server route needs from a provider's node module."""
 
-    label: str
+    provider: Provider
     fetch: Callable[..., list[str]]  # (**connection) -> the live image model ids; blocking
-    # (ids, "generate" | "edit") -> the ids that can do the operation; by default every one
-    for_operation: Callable[[list[str], str], list[str]] = lambda ids, operation: ids
     connection: tuple[str, ...] = ()  # node inputs the route passes on to fetch, e.g. base_url
+
+    @property
+    def label(self) -> str:
+        return self.provider.label
+
+    def for_operation(self, ids: list[str], operation: str) -> list[str]:
+        """The ids that can do the operation ("generate" or "edit"), by the provider's catalogue."""
+        return self.provider.catalogue.able(ids, operation)
 
 
 class RemoteImageNode:
@@ -105,7 +116,7 @@ class RemoteImageNode:
 
     FUNCTION = "run"
     NOT_IDEMPOTENT = True
-    PROVIDER_LABEL = ""  # the provider as messages name it, e.g. "IONOS"
+    PROVIDER: Provider  # the provider's descriptor (``providers.<provider>.PROVIDER``)
 
     @classmethod
     def VALIDATE_INPUTS(cls, model=None):
@@ -128,14 +139,15 @@ class RemoteImageNode:
 
     def _last_line(self, node, text: str) -> None:
         note = self.progress_note()
-        comfy.progress_text(node, " · ".join(part for part in (self.PROVIDER_LABEL, text, note) if part))
+        comfy.progress_text(node, " · ".join(part for part in (self.PROVIDER.label, text, note) if part))
 
     def call(self, **inputs):  # pragma: no cover - every node overrides it
         raise NotImplementedError
 
     def progress_note(self) -> str:
-        """Extra text for the last progress line, e.g. that calls are anonymous and rate-limited."""
-        return ""
+        """Extra text for the last progress line: that calls are anonymous and rate-limited, when they are."""
+        mode = anonymous_mode(self.PROVIDER)
+        return mode.note if mode else ""
 
     def summary(self, result: tuple) -> str:
         """What a finished run returned, for its last progress line."""
@@ -231,7 +243,58 @@ class LiveList(Generic[T]):
                 live._items.clear()
 
 
-# --- results -> tensors -----------------------------------------------------------------------
+# --- a node's provider calls -> one ordered batch of images ---------------------------------------
+
+
+@dataclass
+class Batch:
+    """What a node's calls brought back: the images in call order, one result per call."""
+
+    image: Any  # IMAGE [B,H,W,3]
+    mask: Any  # MASK [B,H,W] from the results' alpha (1 where transparent)
+    results: list[ImageResult]
+    warning: str  # "asked for n images, got m", or ''
+
+    def describe(self, notice: str = "") -> str:
+        """The info output: the first reply's fields, usage added up over the calls, the notice
+        and the warning."""
+        return describe_calls(self.results, notice, self.warning)
+
+
+def run_calls(
+    call: Call,
+    one: Callable[[Call, int], ImageResult],
+    *,
+    count: int = 1,
+    per_call: int = 1,
+    what: str = "call",
+    first_alone: bool = False,
+) -> Batch:
+    """Run ``count`` provider calls -- ``one(job, index)`` sends one with its own ``job`` (a
+    ``call.sibling()``) and parses the reply -- a few at a time, then decode their images, in order.
+
+    Each call's result links are downloaded at once (they expire), at most ``per_call`` images
+    each. A progress bar counts the calls. If some calls fail, the others still finish (they may
+    have been billed): the error then says which failed and where the images of the ones that
+    worked were saved. On Cancel, the images of the calls that had finished are saved too; so are
+    the others when one result does not decode. ``first_alone``: the first call runs before the
+    others start (it finds what they then reuse, e.g. the path a hub serves)."""
+
+    def job(index: int) -> tuple[ImageResult, list[bytes]]:
+        sent = call.sibling()
+        with sent.context():
+            result = one(sent, index)
+            return result, fetch_payloads(sent, result, asked=per_call)
+
+    jobs = [lambda i=i: job(i) for i in range(count)]
+    if first_alone and count > 1:
+        first = job(0)
+        jobs[0] = lambda: first
+    done = _in_order(jobs, node_id=call.node_id, what=what)
+    blobs = [blob for _, batch in done for blob in batch]
+    warning = shortfall(call, count * per_call, len(blobs))
+    image, mask = to_tensors(call, blobs)
+    return Batch(image, mask, [result for result, _ in done], warning)
 
 
 def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes]:
@@ -275,8 +338,8 @@ def to_tensors(call: Call, blobs: list[bytes]):
     names the folder and the failing result; on Cancel all of them are saved."""
     try:
         with call.context():
-            return images.decode_images(blobs)
-    except images.ResultNotDecoded as exc:
+            return decode_images(blobs)
+    except ResultNotDecoded as exc:
         kept = [(number, blob) for number, blob in enumerate(blobs, 1) if number - 1 != exc.index]
         folder = save_unsaved(kept)
         if folder:
@@ -288,16 +351,8 @@ def to_tensors(call: Call, blobs: list[bytes]):
         raise
 
 
-# --- several calls for one node ---------------------------------------------------------------
-
-
-def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None, what: str = "call") -> list[T]:
-    """Run jobs concurrently (a few at a time) and return their results in order.
-
-    If some fail, the others still finish (they may have been billed); the error then says which
-    failed and where the images of the ones that worked were saved, so nothing paid for is lost.
-    On Cancel, the images of the calls that had finished are saved too.
-    """
+def _in_order(jobs: Sequence[Callable[[], tuple[ImageResult, list[bytes]]]], *, node_id: str | None, what: str) -> list:
+    """Run jobs concurrently (a few at a time) and return their results in order (see ``run_calls``)."""
     if len(jobs) == 1:
         return [jobs[0]()]
     bar = comfy.ProgressBar(len(jobs), node_id)
@@ -316,7 +371,7 @@ def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None,
         list(pool.map(job_runner, range(len(jobs))))
     if not failures:
         return results
-    finished = [blob for result in results if result is not None for blob in _blobs(result)]
+    finished = [blob for result in results if result is not None for blob in result[1]]
     if comfy.interrupted() or any(isinstance(exc, comfy.InterruptProcessingException) for exc in failures.values()):
         keep_paid_results(node_id, finished)
         raise comfy.InterruptProcessingException()
@@ -332,10 +387,6 @@ def run_in_order(jobs: Sequence[Callable[[], T]], *, node_id: str | None = None,
     if isinstance(first, RemoteImageError):
         error.provider, error.operation, error.model = first.provider, first.operation, first.model
     raise error
-
-
-def _blobs(result) -> list[bytes]:
-    return [blob for blob in (result if isinstance(result, list) else [result]) if isinstance(blob, bytes)]
 
 
 # --- nothing paid for is lost -----------------------------------------------------------------
@@ -367,7 +418,7 @@ def save_unsaved(numbered: list[tuple[int, bytes]]) -> str:
         except FileExistsError:
             continue
     for number, blob in numbered:
-        extension = (images.sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
+        extension = (sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
         (folder / f"result_{number:03d}.{extension}").write_bytes(blob)
     return str(folder)
 

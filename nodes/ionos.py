@@ -10,30 +10,23 @@ from .common import (
     LiveModels,
     RemoteImageNode,
     count_input,
-    fetch_payloads,
-    images,
+    encode_edit_inputs,
     model_input,
     node_id,
     prompt_input,
-    run_in_order,
+    run_calls,
     seed_input,
-    shortfall,
-    to_tensors,
 )
 from .providers import ionos
 
 _CATEGORY = f"{CATEGORY}/IONOS"
 
 
-def _call(operation: str, model: str = "", unique_id=None) -> Call:
-    return Call(ionos.PROVIDER, operation, model=model, node_id=unique_id, status_hints=ionos.STATUS_HINTS)
-
-
 class IonosImageGenerate(RemoteImageNode):
     DESCRIPTION = "Generate images from a prompt with the IONOS AI Model Hub (needs IONOS_API_TOKEN)."
     SEARCH_ALIASES = ["ionos", "text to image", "txt2img", "flux", "sdxl", "stable diffusion", "generate image"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = ionos.PROVIDER.label
+    PROVIDER = ionos.PROVIDER
     RETURN_TYPES = ("IMAGE", "STRING")
     RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", "What the reply said besides the images (usage).")
@@ -52,15 +45,11 @@ class IonosImageGenerate(RemoteImageNode):
         }
 
     def call(self, model, prompt, size, n, seed=0, unique_id=None):
-        call = _call("image generation", model, unique_id)
+        call = Call(ionos.PROVIDER, "image generation", model=model, node_id=unique_id)
         with call.context():
             body = ionos.generation_body(model=model, prompt=prompt, size=size, n=n)
-            result = ionos.parse_images(call.post_json("images/generations", body).json())
-            warning = shortfall(call, n, len(result.images))
-            if warning:
-                result.info["warning"] = warning
-            image, _ = to_tensors(call, fetch_payloads(call, result, asked=n))
-        return image, result.describe()
+        batch = run_calls(call, lambda job, _: ionos.parse_images(job.post_json("images/generations", body).json()), per_call=n)
+        return batch.image, batch.describe()
 
 
 class IonosImageEdit(RemoteImageNode):
@@ -70,7 +59,7 @@ class IonosImageEdit(RemoteImageNode):
     )
     SEARCH_ALIASES = ["ionos", "inpaint", "image to image", "img2img", "edit image", "mask", "flux"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = ionos.PROVIDER.label
+    PROVIDER = ionos.PROVIDER
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("image",)
     OUTPUT_TOOLTIPS = ("The edited images, n per input image, in input order.",)
@@ -94,57 +83,42 @@ class IonosImageEdit(RemoteImageNode):
         }
 
     def call(self, image, prompt, model, size, n, output_format, seed=0, mask=None, unique_id=None):
-        call = _call("image edit", model, unique_id)
+        call = Call(ionos.PROVIDER, "image edit", model=model, node_id=unique_id)
         with call.context():
-            model = ionos.check_edit(model=model, prompt=prompt, n=n, output_format=output_format)
-            images.check_image(image)
-            width, height = images.image_size(image)
-            size = ionos.edit_size(size, width, height)
-            masks = images.fit_masks(mask, image.shape[0], width, height)
-            pixels = images.to_uint8(image)
+            inputs = encode_edit_inputs(image, mask, how=ionos.UPLOADS)
+            fields = ionos.check_edit(
+                model=model, prompt=prompt, size=size, n=n, output_format=output_format, input_size=(inputs.width, inputs.height)
+            )
+            call.model = fields["model"]
 
-        def edit_one(index: int):
-            job = _call("image edit", model, unique_id)
-            with job.context():
-                mask_url = images.data_url(images.mask_to_alpha_png(masks[index])) if masks is not None else None
-                fields = ionos.edit_fields(
-                    model=model,
-                    prompt=prompt,
-                    image_url=images.data_url(images.encode_array(pixels[index])),
-                    mask_url=mask_url,
-                    size=size,
-                    n=n,
-                    output_format=output_format,
-                )
-                result = ionos.parse_images(job.post_multipart("images/edits", fields).json())
-                return fetch_payloads(job, result, asked=n)
+        def edit_one(job: Call, index: int):
+            mask_url = inputs.masks[index] if inputs.masks else None
+            parts = ionos.edit_fields(fields, [inputs.images[index]], mask_url)
+            return ionos.parse_images(job.post_multipart("images/edits", parts).json())
 
-        batches = run_in_order([lambda i=i: edit_one(i) for i in range(len(pixels))], node_id=unique_id, what="edit")
-        blobs = [blob for batch in batches for blob in batch]
-        shortfall(call, n * len(pixels), len(blobs))  # this node has no info output: the progress text says it
-        edited, _ = to_tensors(call, blobs)
-        return (edited,)
+        # this node has no info output: a shortfall is said in the progress text only
+        batch = run_calls(call, edit_one, count=len(inputs.images), per_call=n, what="edit")
+        return (batch.image,)
 
 
 class IonosListModels(ListModelsNode):
     DESCRIPTION = "List the models of the IONOS AI Model Hub, one id per line (chat, embedding and image models together)."
     SEARCH_ALIASES = ["ionos models", "list models", "model ids"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = ionos.PROVIDER.label
+    PROVIDER = ionos.PROVIDER
 
     def list_models(self, unique_id=None) -> list[str]:
-        call = _call("model list", unique_id=unique_id)
-        with call.context():
-            return ionos.parse_model_ids(call.get("models").json())
+        return ionos.parse_model_ids(_models(unique_id))
 
 
-def live_models() -> list[str]:
-    """The image models of the live list, for the refresh button (the key stays on the server)."""
-    return ionos.image_model_ids(IonosListModels().list_models())
+def _models(unique_id=None):
+    call = Call(ionos.PROVIDER, "model list", node_id=unique_id)
+    with call.context():
+        return call.get("models").json()
 
 
-MODEL_LISTS = {"ionos": LiveModels(ionos.PROVIDER.label, live_models, ionos.CATALOGUE.able)}
-PROVIDERS = (ionos.PROVIDER,)
+# the image models of the live list, for the refresh button (the key stays on the server)
+LIVE_MODELS = LiveModels(ionos.PROVIDER, lambda: ionos.image_model_ids(_models()))
 
 NODES = {
     node_id("IonosImageGenerate"): (IonosImageGenerate, "IONOS Image Generate"),

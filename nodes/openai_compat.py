@@ -8,19 +8,17 @@ from .common import (
     Call,
     ListModelsNode,
     LiveList,
-    RemoteImageError,
     LiveModels,
+    RemoteImageError,
     RemoteImageNode,
     count_input,
-    fetch_payloads,
-    images,
+    encode_edit_inputs,
     model_input,
     node_id,
     prompt_input,
+    run_calls,
     seed_input,
-    shortfall,
     size_inputs,
-    to_tensors,
 )
 from .providers import openai_compat as api
 
@@ -75,11 +73,12 @@ def _options(*, edit: bool) -> dict:
     return options
 
 
-def _connect(operation: str, model: str, unique_id, base_url: str, api_key_env: str) -> Call:
-    """A call with the key from what api_key_env names; the transport decides where it may go."""
-    return Call(
-        api.PROVIDER, operation, model=model, node_id=unique_id, base_url_override=(base_url or "").strip(), key_from=api_key_env
-    )
+def _models(base_url: str, api_key_env: str, unique_id=None):
+    """The server's ``GET /models`` reply, with the key from what api_key_env names (the
+    transport decides where it may go)."""
+    call = Call(api.PROVIDER, "model list", node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
+    with call.context():
+        return call.get("models").json()
 
 
 def _server_models(call: Call):
@@ -91,34 +90,36 @@ def _server_models(call: Call):
 _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
 
 
-def _post(call: Call, operation: str, send, asked: int):
+def _run(call: Call, operation: str, send, n: int):
     """Send, first announcing on the node a shutdown the catalogue knows; nothing else is sent
     before the image call. After it: a "no such model" answer names the models to use instead
     (from the server's live list, else the catalogue); a success announces a shutdown date the
     server's list gives (fetched at most every ten minutes; a failed fetch is ignored); fewer
-    images than ``asked`` are said on the node."""
+    images than ``n`` are said on the node. -> (IMAGE, MASK, info)"""
     endpoint = f"{call.base_url} {call.provider.key_env}"
     call.note = api.CATALOGUE.notice(call.model)
     if call.note:
         call.progress()
-    try:
-        result = api.parse_images(send().json())
-    except RemoteImageError as exc:
-        if api.is_unknown_model(exc):
-            models = _live.get(endpoint, call)
-            live = api.image_model_ids(models) if models is not None else None
-            exc.hint = api.CATALOGUE.unknown_model_hint(call.model, operation, live)
-        raise
-    notice = api.CATALOGUE.notice(call.model, live_shutdown=api.live_shutdown(_live.get(endpoint, call), call.model))
-    if notice != call.note:
-        call.note = notice
-        call.progress()
-    if call.note:
-        result.info["notice"] = call.note
-    warning = shortfall(call, asked, len(result.images))
-    if warning:
-        result.info["warning"] = warning
-    return result
+
+    def one(job: Call, _):
+        try:
+            result = api.parse_images(send(job).json())
+        except RemoteImageError as exc:
+            if api.is_unknown_model(exc):
+                models = _live.get(endpoint, job)
+                live = api.image_ids(models) if models is not None else None
+                exc.hint = api.CATALOGUE.unknown_model_hint(job.model, operation, live)
+            raise
+        notice = api.CATALOGUE.notice(job.model, live_shutdown=api.live_shutdown(_live.get(endpoint, job), job.model))
+        if notice != job.note:
+            job.note = notice
+            job.progress()
+        if job.note:
+            result.info["notice"] = job.note
+        return result
+
+    batch = run_calls(call, one, per_call=n)
+    return batch.image, batch.mask, batch.describe()
 
 
 _OUTPUTS = ("IMAGE", "MASK", "STRING")
@@ -132,7 +133,7 @@ class OpenAICompatImageGenerate(RemoteImageNode):
     )
     SEARCH_ALIASES = ["openai", "dall-e", "dalle", "gpt image", "gpt-image", "chatgpt image", "text to image", "txt2img", "local server"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = api.PROVIDER.label
+    PROVIDER = api.PROVIDER
     RETURN_TYPES = _OUTPUTS
     RETURN_NAMES = _OUTPUT_NAMES
     OUTPUT_TOOLTIPS = (
@@ -163,16 +164,14 @@ class OpenAICompatImageGenerate(RemoteImageNode):
 
     def call(self, model, prompt, n, size, width, height, quality, background, output_format, output_compression,
              moderation, response_format, seed=0, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
-        call = _connect("image generation", model, unique_id, base_url, api_key_env)
+        call = Call(api.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
         with call.context():
             body = api.generation_body(
                 model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
                 background=background, moderation=moderation, output_format=output_format,
                 output_compression=output_compression, response_format=response_format,
             )
-            result = _post(call, api.GENERATE, lambda: call.post_json("images/generations", body), n)
-            image, mask = to_tensors(call, fetch_payloads(call, result, asked=n))
-        return image, mask, result.describe()
+        return _run(call, api.GENERATE, lambda job: job.post_json("images/generations", body), n)
 
 
 class OpenAICompatImageEdit(RemoteImageNode):
@@ -182,7 +181,7 @@ class OpenAICompatImageEdit(RemoteImageNode):
     )
     SEARCH_ALIASES = ["openai", "dall-e", "gpt image", "gpt-image", "inpaint", "image to image", "img2img", "edit image", "mask"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = api.PROVIDER.label
+    PROVIDER = api.PROVIDER
     RETURN_TYPES = _OUTPUTS
     RETURN_NAMES = _OUTPUT_NAMES
     OUTPUT_TOOLTIPS = (
@@ -216,30 +215,23 @@ class OpenAICompatImageEdit(RemoteImageNode):
 
     def call(self, image, prompt, model, n, size, width, height, quality, background, output_format, output_compression,
              input_fidelity, response_format, seed=0, mask=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
-        call = _connect("image edit", model, unique_id, base_url, api_key_env)
+        call = Call(api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
         with call.context():
             fields = api.check_edit(
                 model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
                 background=background, output_format=output_format, output_compression=output_compression,
                 input_fidelity=input_fidelity, response_format=response_format,
             )
-            images.check_image(image)
-            width, height = images.image_size(image)
-            masks = images.fit_masks(mask, image.shape[0], width, height)
-            uploads = images.encode_images(image)
-            mask_png = images.mask_to_alpha_png(masks[0]) if masks is not None else None
-            api.check_uploads(fields["model"], uploads, mask_png)
-            parts = api.edit_fields(fields, uploads, mask_png)
-            result = _post(call, api.EDIT, lambda: call.post_multipart("images/edits", parts), n)
-            edited, alpha = to_tensors(call, fetch_payloads(call, result, asked=n))
-        return edited, alpha, result.describe()
+            inputs = encode_edit_inputs(image, mask, how=api.UPLOADS)
+            parts = api.edit_fields(fields, inputs.images, inputs.masks[0] if inputs.masks else None)
+        return _run(call, api.EDIT, lambda job: job.post_multipart("images/edits", parts), n)
 
 
 class OpenAICompatListModels(ListModelsNode):
     DESCRIPTION = "List the models of an OpenAI-compatible server (GET /models), one id per line."
     SEARCH_ALIASES = ["openai models", "list models", "model ids", "local server"]
     CATEGORY = _CATEGORY
-    PROVIDER_LABEL = api.PROVIDER.label
+    PROVIDER = api.PROVIDER
     FILTER_EXAMPLE = "image"
 
     @classmethod
@@ -247,21 +239,16 @@ class OpenAICompatListModels(ListModelsNode):
         return _connection_inputs()
 
     def list_models(self, unique_id=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV) -> list[str]:
-        call = _connect("model list", "", unique_id, base_url, api_key_env)
-        with call.context():
-            return [model.id for model in api.parse_models(call.get("models").json())]
+        return [model.id for model in api.parse_models(_models(base_url, api_key_env, unique_id))]
 
 
 def live_models(base_url: str = "", api_key_env: str = api.DEFAULT_KEY_ENV) -> list[str]:
     """Image models of the node's server for the refresh button: its base_url and api_key_env, else
     OPENAI_BASE_URL and OPENAI_API_KEY, under the same key-destination rule as the node."""
-    call = _connect("model list", "", None, base_url, api_key_env)
-    with call.context():
-        return api.image_model_ids(api.parse_models(call.get("models").json()))
+    return api.image_model_ids(_models(base_url, api_key_env))
 
 
-MODEL_LISTS = {"openai": LiveModels(api.PROVIDER.label, live_models, api.CATALOGUE.able, connection=("base_url", "api_key_env"))}
-PROVIDERS = (api.PROVIDER,)
+LIVE_MODELS = LiveModels(api.PROVIDER, live_models, connection=("base_url", "api_key_env"))
 
 NODES = {
     node_id("OpenAICompatImageGenerate"): (OpenAICompatImageGenerate, "OpenAI-compatible Image Generate"),

@@ -78,20 +78,54 @@ def _imports(path: Path) -> set[str]:
     return names
 
 
+# Who may import what inside the core: each module, the core modules it may import (relative
+# names). Anything else -- another core module, or a layer above the core -- breaks the layering.
+CORE_IMPORTS = {
+    "errors": set(),
+    "provider": set(),  # the descriptor: pure data
+    "comfy": set(),  # the only module importing ComfyUI
+    "payloads": {"errors"},
+    "validation": {"errors"},
+    "redaction": {"provider"},  # key shapes come from the registered descriptors
+    "envelopes": {"errors", "provider", "redaction", "validation"},
+    "credentials": {"comfy", "errors", "provider", "redaction"},
+    "retries": {"envelopes", "errors"},  # pure: testable with a fake send
+    "images": {"comfy", "errors", "payloads", "redaction"},
+    "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction"},  # the only one opening connections
+    "transport": {"comfy", "credentials", "envelopes", "errors", "exchange", "payloads", "provider", "retries", "validation"},
+}
+PROVIDER_MAY_IMPORT = {"errors", "validation", "payloads", "envelopes", "provider", "redaction"}  # pure core modules
+
+
 def test_layers_are_enforced():
-    """Provider modules are pure; only the glue imports ComfyUI; only transport opens sockets;
-    node modules see the core only through the facade (common.py)."""
+    """Provider modules are pure; only the glue imports ComfyUI; only the exchange opens sockets;
+    only the transport asks for a key; node modules see the core only through the facade (common.py)."""
     for path in (ROOT / "nodes" / "providers").glob("*.py"):
         imported = _imports(path)
         assert not imported & {"torch", "requests", "socket", "urllib3", "comfy", "server", "PIL", "numpy"}, path.name
-        assert not any(name.startswith("..core.transport") or name.startswith("..core.images") for name in imported), path.name
+        core = {name.split(".")[3] for name in imported if name.startswith("..core.")} | _core_modules_from(path, "..core")
+        assert core <= PROVIDER_MAY_IMPORT, f"{path.name} imports core modules {sorted(core - PROVIDER_MAY_IMPORT)}"
     for path in (ROOT / "nodes").rglob("*.py"):
         rel = path.relative_to(ROOT / "nodes").as_posix()
         imported = _imports(path)
         if rel != "core/comfy.py":
             assert not imported & {"comfy", "server", "folder_paths", "comfy_extras", "comfy_api"}, rel
-        if not rel.startswith(("core/transport.py", "emulator/", "cli/")):
-            assert not imported & {"requests", "urllib3", "socket", "http"}, f"{rel} opens connections; only core/transport may"
+        if not rel.startswith(("core/exchange.py", "emulator/", "cli/")):
+            assert not imported & {"requests", "urllib3", "socket", "http"}, f"{rel} opens connections; only core/exchange may"
+        if rel != "core/transport.py":
+            asks = _names_imported(path, "credentials") & {"api_key", "require_key"}
+            assert not asks, f"{rel} asks for a key ({sorted(asks)}); only core/transport may"
+        if not rel.startswith("core/"):
+            reached = {name.split(".")[-1] for name in imported if name.split(".")[-1] in ("exchange", "retries")}
+            assert not reached, f"{rel} reaches into {sorted(reached)}; Call (core/transport) is the way in"
+    core_files = {p.stem for p in (ROOT / "nodes" / "core").glob("*.py")} - {"__init__"}
+    assert core_files == set(CORE_IMPORTS), f"core modules without a row in CORE_IMPORTS: {sorted(core_files ^ set(CORE_IMPORTS))}"
+    for name, allowed in CORE_IMPORTS.items():
+        path = ROOT / "nodes" / "core" / f"{name}.py"
+        relative = {module for module in _imports(path) if module.startswith(".")}
+        assert not any(module.startswith("..") for module in relative), f"core/{name}.py imports a layer above the core"
+        used = {module.lstrip(".") for module in relative if module != "."} | _core_modules_from(path, ".")
+        assert used <= allowed, f"core/{name}.py imports {sorted(used - allowed)}, which it may not"
     for path in ROOT.glob("nodes/*.py"):  # node modules: no HTTP, no pixel code
         assert not _imports(path) & {"requests", "PIL", "numpy"}, path.name
     node_modules = [p for p in ROOT.glob("nodes/*.py") if p.stem not in ("__init__", "common", "routes")]
@@ -100,6 +134,28 @@ def test_layers_are_enforced():
         relative = {name for name in _imports(path) if name.startswith(".")}
         assert relative <= {".common", ".providers"}, f"{path.name} imports {sorted(relative - {'.common', '.providers'})}"
         assert _provider_imports(path) <= {path.stem}, f"{path.name} imports another provider's module"
+
+
+def _core_modules_from(path: Path, package: str) -> set[str]:
+    """Modules named in ``from <package> import a, b`` (e.g. ``from ..core import validation``)."""
+    level = package.count(".")
+    module = package.lstrip(".") or None
+    return {
+        alias.name
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.level == level and node.module == module
+        for alias in node.names
+    }
+
+
+def _names_imported(path: Path, module: str) -> set[str]:
+    """Names imported from a module whose last part is ``module`` (e.g. ``.credentials``)."""
+    return {
+        alias.name
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[-1] == module
+        for alias in node.names
+    }
 
 
 def _provider_imports(path: Path) -> set[str]:

@@ -1,4 +1,4 @@
-"""Where keys and base URLs come from, and how they are kept out of every message.
+"""Where keys and base URLs come from, and where a key may go.
 
 Order for each provider: its environment variable, then the optional credentials file (an INI
 file outside ComfyUI's user folder, because ComfyUI serves that folder to any client). Nothing
@@ -14,13 +14,13 @@ import logging
 import os
 import re
 import stat
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import comfy
 from .errors import InputError, RemoteImageError
+from .provider import Anonymous, Provider
+from .redaction import clip, remember_secret
 
 log = logging.getLogger("hosted_images")
 
@@ -28,111 +28,6 @@ CREDENTIALS_ENV = "HOSTED_IMAGES_CREDENTIALS"
 DEFAULT_CREDENTIALS_FILE = Path("~/.config/comfyui-hosted-image-apis/credentials.ini")
 TRUSTED_HOSTS_ENV = "HOSTED_IMAGES_TRUSTED_HOSTS"  # hosts a key may go to besides the configured one
 KEY_VARIABLES_ENV = "HOSTED_IMAGES_KEY_VARIABLES"  # variables a node's api_key_env may name
-
-
-@dataclass(frozen=True)
-class Provider:
-    """Static facts about one provider: its name, variables and default endpoint."""
-
-    id: str  # section name in the credentials file, route names
-    label: str  # what users read in messages
-    key_env: str
-    base_url_env: str
-    default_base_url: str  # "" when the user must name one
-    key_required: bool = True
-
-
-# --- secrets and redaction -------------------------------------------------------------------
-
-_secrets: set[str] = set()
-_secrets_lock = threading.Lock()
-
-# Shapes of credentials that must never be printed even if we did not issue them ourselves.
-_SECRET_PATTERNS = [
-    re.compile(r"(?i)(bearer\s+)[^\s,;\"']+"),
-    re.compile(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}"),
-    re.compile(r"agnic_tok_[A-Za-z0-9_-]+"),
-    re.compile(r"sk-[A-Za-z0-9_-]{8,}"),
-    re.compile(r"blocklet-[A-Za-z0-9_-]{8,}"),
-]
-
-
-def _remember_secret(value: str) -> None:
-    if len(value) >= 4:
-        with _secrets_lock:
-            _secrets.add(value)
-
-
-MIN_KEY_PIECE = 8  # a piece of a known key this long, left at the end of a cut text, is redacted too
-
-
-def redact(text: str) -> str:
-    """Return ``text`` with every known key, and anything shaped like one, replaced by ***.
-
-    A text that was cut short may end in the first part of a key: that part goes as well.
-    """
-    if not text:
-        return text
-    with _secrets_lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, "***")
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: (m.group(1) if m.groups() else "") + "***", text)
-    return _without_cut_key(text, known)
-
-
-def _without_cut_key(text: str, known: list[str]) -> str:
-    for secret in known:
-        if len(secret) < MIN_KEY_PIECE:
-            continue
-        start = text.find(secret[:MIN_KEY_PIECE], max(0, len(text) - len(secret)))
-        while start != -1:
-            if secret.startswith(text[start:]):
-                return text[:start] + "***"
-            start = text.find(secret[:MIN_KEY_PIECE], start + 1)
-    return text
-
-
-# Terminal escape sequences and control characters (all but tab and newline), and the Unicode
-# controls that reorder text: a provider's text must not repaint a user's terminal or log viewer.
-_ESCAPE_SEQUENCE = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def strip_controls(text: str) -> str:
-    return _CONTROL.sub("", _ESCAPE_SEQUENCE.sub("", text)) if text else text
-
-
-def clip(text: str, limit: int) -> str:
-    """Provider text fit to show: controls stripped and keys redacted *before* it is cut to
-    ``limit`` characters, so a cut can never leave a long piece of a key behind."""
-    if not text:
-        return text
-    with _secrets_lock:
-        reach = max(map(len, _secrets), default=0)
-    # enough beyond the cut for any known key that crosses it; keys of a known shape are
-    # recognised even when cut, by their shape
-    head = redact(strip_controls(text[: limit + reach + 64]))
-    if len(head) <= limit and len(text) <= limit + reach + 64:
-        return head
-    return redact(head[:limit]) + "…"
-
-
-class RedactingFilter(logging.Filter):
-    """Scrubs keys and terminal controls from every record that passes through the pack's logger."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(strip_controls(message))
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        return True
-
-
-log.addFilter(RedactingFilter())
-logging.getLogger("urllib3").addFilter(RedactingFilter())
 
 
 # --- the credentials file --------------------------------------------------------------------
@@ -213,7 +108,7 @@ def api_key(provider: Provider) -> tuple[str, str]:
         source = f"credentials file {credentials_path()} [{provider.id}]"
     if not value:
         return "", ""
-    _remember_secret(value)
+    remember_secret(value)
     _check_key_characters(provider, value, source)
     return value, source
 
@@ -260,6 +155,15 @@ def key_status(provider: Provider) -> dict:
     return status
 
 
+def anonymous_mode(provider: Provider) -> Anonymous | None:
+    """How calls of ``provider`` go without a key, when they do: its anonymous mode (note and
+    hints), if it has one to tell and no key is configured; else None."""
+    mode = provider.anonymous
+    if mode is None or not (mode.note or mode.status_hints) or key_status(provider)["configured"]:
+        return None
+    return mode
+
+
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")  # by convention; a key is never all capitals
 
 
@@ -279,13 +183,13 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
     if name == provider.key_env:
         return provider
     if not name:
-        return dataclasses.replace(provider, id=f"{provider.id}:anonymous", key_env="", key_required=False)
+        return dataclasses.replace(provider, id=f"{provider.id}:anonymous", key_env="", anonymous=Anonymous())
     if _ENV_NAME.match(name) and name in _listed(KEY_VARIABLES_ENV):
         return dataclasses.replace(provider, id=f"{provider.id}:{name}", key_env=name)
     parser = _credentials_file(provider.label)
     if parser is not None and parser.has_section(name):
         # the section's own base_url (else the provider's default endpoint) is where its key may go
-        return dataclasses.replace(provider, id=name, key_env="", base_url_env="", key_required=True)
+        return dataclasses.replace(provider, id=name, key_env="", base_url_env="", anonymous=None)
     if not _ENV_NAME.match(name):
         raise InputError(
             "api_key_env must be the NAME of an environment variable (capital letters, digits and _, e.g. "

@@ -3,6 +3,7 @@
 Every failure a user can meet -- a refused input, a provider's error reply, a network fault, an
 undecodable result -- is a ``RemoteImageError`` whose message says which provider and operation
 failed, the HTTP status, the provider's own words, its trace id and what to do about it.
+(``Unanswered`` never reaches users: the transport words it as a ``RemoteImageError``.)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class RemoteImageError(Exception):
         trace_id: str = "",
         hint: str = "",
         retry_after: float | None = None,
+        json_reply: bool = False,
     ):
         self.message = message
         self.provider = provider
@@ -31,6 +33,7 @@ class RemoteImageError(Exception):
         self.trace_id = trace_id
         self.hint = hint
         self.retry_after = retry_after
+        self.json_reply = json_reply  # the provider's error reply was JSON (its envelope), not a page
         super().__init__(message)
 
     def add_context(self, *, provider: str = "", operation: str = "", model: str = "") -> "RemoteImageError":
@@ -68,3 +71,20 @@ class InputError(RemoteImageError):
         where = " ".join(part for part in (self.provider, self.operation) if part)
         prefix = f"{where}: " if where else ""
         return f"{prefix}invalid input (nothing was sent): {self.message}"
+
+
+class Unanswered(Exception):
+    """A request that got no complete reply, as the exchange saw it; ``envelopes`` words it for
+    users and the retry policy reads ``how``."""
+
+    NEVER_CONNECTED = "never connected"  # nothing reached the provider, so a retry is free
+    READ_TIMEOUT = "read timeout"  # sent, and no reply in time: it may have been billed
+    TLS = "TLS error"
+    NOT_A_URL = "not a URL"
+    DROPPED = "dropped"  # sent, and the connection ended before the reply was complete
+
+    def __init__(self, how: str, host: str, reason: str):
+        super().__init__(f"{how}: {host}: {reason}")
+        self.how = how
+        self.host = host
+        self.reason = reason

@@ -13,16 +13,17 @@ import io
 import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps
 
 from . import comfy
-from .credentials import clip
+from .redaction import clip
 from .errors import InputError, RemoteImageError
-from .payloads import data_url, sniff_format  # noqa: F401 -- re-exported for node modules
+from .payloads import Uploads, data_url, sniff_format
 
 # Results are refused before anything is decoded when their headers claim too much: each must be
 # at most MAX_PIXELS (8K UHD, 7680x4320, is 33 megapixels; larger is treated as a decompression
@@ -134,17 +135,6 @@ def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPL
     return _parallel_map(lambda item: encode_array(to_uint8(item), fmt, png_level=png_level), list(image.detach()))
 
 
-def encode_with_alpha(image: torch.Tensor, edit: np.ndarray) -> list[bytes]:
-    """Every batch item as an RGBA PNG whose alpha is 0 where ``edit`` (uint8, 255 = edit) marks.
-
-    For APIs that read the edit area from the image's own transparency (OpenAI's dall-e-2).
-    """
-    check_image(image)
-    pixels = to_uint8(image)
-    alpha = 255 - np.broadcast_to(edit, pixels.shape[:3])
-    return _parallel_map(lambda item: encode_array(np.dstack(item), "png"), list(zip(pixels, alpha)))
-
-
 def image_size(image: torch.Tensor) -> tuple[int, int]:
     """(width, height) of an IMAGE batch."""
     return int(image.shape[2]), int(image.shape[1])
@@ -171,23 +161,18 @@ def _as_mask_batch(mask) -> torch.Tensor:
     return mask
 
 
-def is_placeholder_mask(mask) -> bool:
-    """LoadImage's stand-in for "this image has no alpha": a 64x64 mask of zeros."""
-    if mask is None:
-        return True
-    batch = _as_mask_batch(mask)
-    return tuple(batch.shape[1:]) == (64, 64) and not bool(batch.any())
-
-
 def fit_masks(mask, batch: int, width: int, height: int) -> np.ndarray | None:
     """MASK -> uint8 [batch,H,W] at the image's size (255 = edit), or None for "no mask".
 
     One mask serves a whole batch; otherwise the batch sizes must agree. A mask of another size
     is resized when its shape is the image's scaled, refused when its aspect ratio differs.
     """
-    if is_placeholder_mask(mask):
+    if mask is None:
         return None
-    masks = _as_mask_batch(mask).detach().to("cpu", torch.float32)
+    masks = _as_mask_batch(mask)
+    if tuple(masks.shape[1:]) == (64, 64) and not bool(masks.any()):
+        return None  # LoadImage's stand-in for "this image has no alpha": a 64x64 mask of zeros
+    masks = masks.detach().to("cpu", torch.float32)
     if masks.shape[0] not in (1, batch):
         raise InputError(
             f"the mask batch has {masks.shape[0]} masks but the image batch has {batch} images; "
@@ -215,9 +200,36 @@ def mask_to_alpha_png(edit: np.ndarray) -> bytes:
     return encode_array(rgba, "png")
 
 
-def mask_to_grey_png(edit: np.ndarray) -> bytes:
-    """uint8 HxW (255 = edit) -> greyscale PNG, white where the mask edits."""
-    return encode_array(np.ascontiguousarray(edit), "png")
+# --- an edit's inputs, as a provider takes them ------------------------------------------------
+
+
+@dataclass
+class EditInputs:
+    images: list  # PNG bytes or data URLs: every batch item of the first input, then the other inputs'
+    masks: list | None  # as ``Uploads.masks`` says, in the same form; None: no mask (or an empty one)
+    width: int  # of the first input
+    height: int
+
+
+def encode_edit_inputs(image, mask=None, *, how: Uploads, more: Mapping[str, Any] | None = None) -> EditInputs:
+    """Check an edit's IMAGE (and MASK) and encode them as the provider declares (``how``).
+
+    ``more``: further IMAGE inputs by name (None: not connected), sent after the first one's
+    images. The mask is fit to the first input's size (one mask serves a whole batch)."""
+    files = encode_images(image)
+    width, height = image_size(image)
+    for name, extra in (more or {}).items():
+        if extra is not None:
+            files += encode_images(extra, what=name)
+    masks = None
+    if how.masks:
+        edit = fit_masks(mask, image.shape[0], width, height)
+        if edit is not None:
+            masks = _parallel_map(mask_to_alpha_png, list(edit[:1] if how.masks == "first" else edit))
+    if how.data_url:
+        files = [data_url(blob) for blob in files]
+        masks = [data_url(blob) for blob in masks] if masks is not None else None
+    return EditInputs(files, masks, width, height)
 
 
 # --- bytes -> tensors -------------------------------------------------------------------------

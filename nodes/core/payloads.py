@@ -8,11 +8,24 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from .errors import RemoteImageError
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """How a provider takes an edit's input images and mask: what ``images.encode_edit_inputs`` makes.
+
+    Every image is a PNG file (bytes), or with ``data_url`` a ``data:`` URL. The mask is an RGBA
+    PNG whose alpha is 0 where the MASK is 1, in the same form: one per image of the first input
+    with ``masks="each"``, one for its first image with ``masks="first"``, none with ``""``."""
+
+    data_url: bool = False
+    masks: str = ""  # "", "first" or "each"
 
 
 # --- sniffing ---------------------------------------------------------------------------------

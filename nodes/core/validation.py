@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
 from .errors import InputError
 
@@ -83,3 +83,33 @@ def fit_size(width: int, height: int, *, low: int, high: int, multiple: int) -> 
         return max(low, min(high, side))
 
     return snap(width * scale), snap(height * scale)
+
+
+def _text_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for name, item in value.items():
+            yield from _text_leaves(item, f"{path}.{name}" if path else str(name))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _text_leaves(item, f"{path}[{index}]")
+
+
+def sendable(json_body: Any, files: list | None) -> None:
+    """Text that cannot be encoded (a lone surrogate) is refused before sending, naming the field,
+    whichever node built the request -- never a UnicodeEncodeError from deep inside requests."""
+    fields = _text_leaves(json_body) if json_body is not None else ((name, part[1]) for name, part in files or [])
+    for name, text in fields:
+        if isinstance(text, str):
+            valid_text(text, what=name or "a text field")
+
+
+MIB = 1024 * 1024
+
+
+def readable_size(size: int) -> str:
+    """A byte count as messages say it: "100,000 bytes" below 1 MB, else "2 MB" or "4.2 MB"."""
+    if size < MIB:
+        return f"{size:,} bytes"
+    return f"{size // MIB} MB" if size % MIB == 0 else f"{size / MIB:.1f} MB"

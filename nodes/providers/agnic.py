@@ -9,21 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-from ..core.envelopes import default_error_message
 from ..core import validation as check
-from ..core.credentials import Provider
+from ..core.envelopes import default_error_message
 from ..core.errors import RemoteImageError
+from ..core.payloads import Uploads
+from ..core.provider import Provider, register
 from . import agnic_models, openai_wire
 from .catalogue import EDIT, GENERATE
 from .results import ImageResult
-
-PROVIDER = Provider(
-    id="agnic",
-    label="Agnic",
-    key_env="AGNIC_API_KEY",
-    base_url_env="AGNIC_BASE_URL",
-    default_base_url="https://api.agnic.ai/v1",
-)
 
 CATALOGUE = agnic_models.CATALOGUE
 DEFAULT_MODEL = agnic_models.DEFAULT_MODEL
@@ -37,12 +30,7 @@ MODALITIES = {"image+text": ["image", "text"], "image": ["image"]}
 MODALITY_CHOICES = [AUTO, *MODALITIES]
 MAX_COUNT = 8  # calls per node run; each is billed
 MAX_SEED = 2**31 - 1  # models take 32-bit seeds; larger ComfyUI seeds are folded into range
-
-STATUS_HINTS = {
-    402: "out of credits, or the key reached its spending limit: add credits or raise the limit in the Agnic dashboard",
-    403: "refused by content moderation: change the prompt or the input image",
-    404: "check the model id (Agnic List Models shows the image models) and the base URL",
-}
+UPLOADS = Uploads(data_url=True)  # every input image as a data URL in the chat message
 
 _MODALITY_404 = re.compile(r"output modalit", re.I)
 _UNKNOWN_MODEL = re.compile(r"not a valid model", re.I)
@@ -110,15 +98,8 @@ def chat_body(
     image_urls: Sequence[str] = (),
     live_outputs: dict[str, list[str]] | None = None,
 ) -> dict:
-    """One ``POST /chat/completions`` body; input images become ``image_url`` parts after the text."""
-    model = check_options(
-        model=model,
-        prompt=prompt,
-        aspect_ratio=aspect_ratio,
-        image_size=image_size,
-        modalities=modalities,
-        edit=bool(image_urls),
-    )
+    """One ``POST /chat/completions`` body from inputs ``check_options`` passed; input images
+    become ``image_url`` parts after the text."""
     if image_urls:
         content: Any = [{"type": "text", "text": prompt}]
         content += [{"type": "image_url", "image_url": {"url": url}} for url in image_urls]
@@ -147,7 +128,6 @@ def check_count(count) -> int:
 
 def chat_bodies(*, count: int, seed: int, **options) -> list[dict]:
     """``count`` bodies for ``count`` calls; call i gets seed + i, so the images differ."""
-    check_count(count)
     body = chat_body(**options)
     return [{**body, "seed": (seed + index) % (MAX_SEED + 1)} for index in range(count)]
 
@@ -260,3 +240,22 @@ def is_unknown_model(error: RemoteImageError) -> bool:
 def error_message(body: Any) -> str:
     """OpenRouter's or Agnic's envelope, plus the metadata that says why (moderation, provider)."""
     return default_error_message(body) + error_details(body)
+
+
+PROVIDER = register(
+    Provider(
+        id="agnic",
+        label="Agnic",
+        key_env="AGNIC_API_KEY",
+        base_url_env="AGNIC_BASE_URL",
+        default_base_url="https://api.agnic.ai/v1",
+        status_hints={
+            402: "out of credits, or the key reached its spending limit: add credits or raise the limit in the Agnic dashboard",
+            403: "refused by content moderation: change the prompt or the input image",
+            404: "check the model id (Agnic List Models shows the image models) and the base URL",
+        },
+        error_reader=error_message,
+        key_patterns=(r"agnic_tok_[A-Za-z0-9_-]+",),
+        catalogue=CATALOGUE,
+    )
+)

@@ -16,21 +16,14 @@ import re
 from typing import Any
 
 from ..core import validation as check
-from ..core.credentials import Provider
 from ..core.envelopes import default_error_message
 from ..core.errors import InputError, RemoteImageError
-from ..core.payloads import b64decode, b64encode, mime_type, split_data_url
+from ..core.payloads import Uploads, b64decode, b64encode, mime_type, split_data_url
+from ..core.provider import Provider, register
+from ..core.validation import readable_size
 from . import aigne_models, catalogue, openai_wire
 from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
 from .results import ImageResult, ResultImage
-
-PROVIDER = Provider(
-    id="aigne",
-    label="AIGNE Hub",
-    key_env="AIGNE_HUB_API_KEY",
-    base_url_env="AIGNE_HUB_BASE_URL",
-    default_base_url="",  # every hub has its own URL (and mount path): the user must name it
-)
 
 CATALOGUE = aigne_models.CATALOGUE
 DEFAULT_MODEL = aigne_models.DEFAULT_MODEL
@@ -56,14 +49,7 @@ MAX_N = 10
 MAX_BODY_BYTES = 30 * 1024 * 1024  # the hub refuses larger request bodies
 # the native route's option names (the framework reads camelCase)
 NATIVE_NAMES = {"output_format": "outputFormat", "output_compression": "outputCompression"}
-
-STATUS_HINTS = {
-    402: "the AIGNE Hub credits of this key are used up; buy more at the link in the message (or ask "
-    "the hub's admin), then run again",
-    404: f"the hub has no such endpoint: AIGNE_HUB_BASE_URL must include the hub's mount path; hubs built "
-    f"from the hub's code serve {GENERATION_PATH}",
-    500: "the hub or its upstream provider failed (an upstream rate limit also shows as 500); try again later",
-}
+UPLOADS = Uploads()  # PNG files, sent as FileContent (base64 in the JSON body)
 
 _PATH = re.compile(r"^/[\w./~-]*$")
 # OpenAI's GPT image models, by name: the hub's framework drops n (and response_format) for every
@@ -131,6 +117,37 @@ class Plan:
         self.calls = n if self.gpt_image or (self.rules is not None and self.rules.max_n == 1) else 1
         self.n = 1 if self.calls > 1 else n
 
+    def generation_body(self, response_format: str) -> dict:
+        """One call's JSON body for the v2 (OpenAI-style) route; response_format only goes to models
+        other than GPT image models (those always answer base64 and refuse it)."""
+        check.choice(response_format, RESPONSE_FORMATS, what="response_format")
+        body = {"prompt": self.prompt, "model": self.model, "n": self.n, "size": self.size, **self.options}
+        if self.rules is None and not self.gpt_image:
+            body["response_format"] = response_format
+        return body
+
+    def edit_body(self, images: list[bytes]) -> dict:
+        """The native route's body: ``{"input": {prompt, image: [FileContent], n, size, outputFileType,
+        modelOptions: {model, ...options}}}``; "file" asks for the images inside the reply."""
+        files = [_file_content(blob, index) for index, blob in enumerate(images)]
+        total = sum(len(f["data"]) for f in files) + len(self.prompt.encode("utf-8"))
+        if total > MAX_BODY_BYTES:
+            raise InputError(
+                f"the input images come to {readable_size(total)} as base64; AIGNE Hub accepts at most "
+                f"{readable_size(MAX_BODY_BYTES)} per request: send fewer or smaller images"
+            )
+        model_options = {"model": self.model, **{NATIVE_NAMES.get(k, k): v for k, v in self.options.items()}}
+        return {
+            "input": {
+                "prompt": self.prompt,
+                "image": files,
+                "n": self.n,
+                "size": self.size,
+                "outputFileType": "file",
+                "modelOptions": model_options,
+            }
+        }
+
 
 def _form(size: str) -> str:
     width, height = check.parse_size(size)
@@ -142,48 +159,14 @@ def generation_plan(*, model: str, prompt: str, n: int, size: str, on: datetime.
     return Plan(model=model, prompt=prompt, n=n, size=size, options=options, operation=GENERATE, on=on)
 
 
-def generation_body(plan: Plan, response_format: str) -> dict:
-    """One call's JSON body for the v2 (OpenAI-style) route; response_format only goes to models
-    other than GPT image models (those always answer base64 and refuse it)."""
-    check.choice(response_format, RESPONSE_FORMATS, what="response_format")
-    body = {"prompt": plan.prompt, "model": plan.model, "n": plan.n, "size": plan.size, **plan.options}
-    if plan.rules is None and not plan.gpt_image:
-        body["response_format"] = response_format
-    return body
-
-
 def edit_plan(*, model: str, prompt: str, n: int, size: str, on: datetime.date | None = None, **options) -> Plan:
     """``options``: quality, background, output_format, output_compression."""
     return Plan(model=model, prompt=prompt, n=n, size=size, options=options, operation=EDIT, on=on)
 
 
-def file_content(blob: bytes, index: int) -> dict:
+def _file_content(blob: bytes, index: int) -> dict:
     """One input image as the framework's FileContent."""
     return {"type": "file", "data": b64encode(blob), "mimeType": mime_type(blob), "filename": f"image_{index + 1}.png"}
-
-
-def edit_body(plan: Plan, files: list[dict]) -> dict:
-    """The native route's body: ``{"input": {prompt, image: [FileContent], n, size, outputFileType,
-    modelOptions: {model, ...options}}}``; "file" asks for the images inside the reply."""
-    if not files:
-        raise InputError("no input image; connect at least one image to edit")
-    total = sum(len(f["data"]) for f in files) + len(plan.prompt.encode("utf-8"))
-    if total > MAX_BODY_BYTES:
-        raise InputError(
-            f"the input images come to {total / 1048576:.1f} MB as base64; AIGNE Hub accepts at most "
-            f"{MAX_BODY_BYTES // 1048576} MB per request: send fewer or smaller images"
-        )
-    model_options = {"model": plan.model, **{NATIVE_NAMES.get(k, k): v for k, v in plan.options.items()}}
-    return {
-        "input": {
-            "prompt": plan.prompt,
-            "image": files,
-            "n": plan.n,
-            "size": plan.size,
-            "outputFileType": "file",
-            "modelOptions": model_options,
-        }
-    }
 
 
 # --- replies ------------------------------------------------------------------------------------
@@ -214,34 +197,9 @@ def parse_native(body: Any) -> ImageResult:
     return ImageResult(images=results, info={k: v for k, v in body.items() if k != "images"})
 
 
-def describe_calls(infos: list[dict], notice: str = "", warning: str = "") -> str:
-    """The info output of n calls: the first reply's fields, usage figures added up, the notice
-    and a warning (fewer images than asked)."""
-    merged = dict(infos[0])
-    if len(infos) > 1:
-        merged["usage"] = _added_up([info.get("usage") or {} for info in infos])
-        merged["calls"] = len(infos)
-    if notice:
-        merged["notice"] = notice
-    if warning:
-        merged["warning"] = warning
-    return ImageResult(images=[], info=merged).describe()
-
-
-def _added_up(usages: list[dict]) -> dict:
-    """Numbers added up per key (a missing or null figure counts as none); anything else: the first."""
-    total: dict = {}
-    for usage in usages:
-        for key, value in usage.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(total.get(key), (int, float, type(None))):
-                total[key] = (total.get(key) or 0) + value
-            else:
-                total.setdefault(key, value)
-    return total
-
-
-def parse_hub_models(body: Any) -> list[str]:
-    """The hub's ``GET /api/ai-providers/models?type=image``: ``[{"key": "provider/model", "type"}]``."""
+def image_model_ids(body: Any) -> list[str]:
+    """The image models of the hub's ``GET /api/ai-providers/models?type=image``:
+    ``[{"key": "provider/model", "type"}]``."""
     items = body if isinstance(body, list) else body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise RemoteImageError("the hub's model list is not a list")
@@ -252,24 +210,13 @@ def parse_hub_models(body: Any) -> list[str]:
 # --- errors -------------------------------------------------------------------------------------
 
 
-class ErrorReader:
-    """The hub's error reader for one call; it notes whether the error came as JSON -- a 404 that
-    is not JSON is a route this hub does not serve (Express's "Cannot POST ..." page)."""
-
-    def __init__(self) -> None:
-        self.json_reply = False
-
-    def __call__(self, body: Any) -> str:
-        self.json_reply = True
-        return error_message(body)
+def is_missing_route(error: RemoteImageError) -> bool:
+    """A 404 that is not JSON: a route this hub does not serve (Express's "Cannot POST ..." page)."""
+    return error.status == 404 and not error.json_reply
 
 
-def is_missing_route(error: RemoteImageError, reader: ErrorReader) -> bool:
-    return error.status == 404 and not reader.json_reply
-
-
-def is_unknown_model(error: RemoteImageError, reader: ErrorReader) -> bool:
-    return (error.status == 404 and reader.json_reply) or bool(_UNKNOWN_MODEL.search(error.message))
+def is_unknown_model(error: RemoteImageError) -> bool:
+    return (error.status == 404 and error.json_reply) or bool(_UNKNOWN_MODEL.search(error.message))
 
 
 def credit_message(body: Any) -> str:
@@ -292,3 +239,34 @@ def credit_message(body: Any) -> str:
 def error_message(body: Any) -> str:
     """The hub's words from any of its envelopes, keeping the 402 payment link."""
     return credit_message(body) or default_error_message(body)
+
+
+def explain_expired_link(error: RemoteImageError) -> None:
+    """A result link that no longer works: the hub's links last about an hour, and b64_json avoids them."""
+    error.message = (
+        f"the hub answered with a link to the image, but the link no longer works (HTTP {error.status}): "
+        f"it has expired or was removed; such links last about an hour. {error.message}"
+    )
+    error.hint = "run the node again; set response_format to b64_json to get the image inside the reply"
+
+
+PROVIDER = register(
+    Provider(
+        id="aigne",
+        label="AIGNE Hub",
+        key_env="AIGNE_HUB_API_KEY",
+        base_url_env="AIGNE_HUB_BASE_URL",
+        default_base_url="",  # every hub has its own URL (and mount path): the user must name it
+        status_hints={
+            402: "the AIGNE Hub credits of this key are used up; buy more at the link in the message (or ask "
+            "the hub's admin), then run again",
+            404: f"the hub has no such endpoint: AIGNE_HUB_BASE_URL must include the hub's mount path; hubs built "
+            f"from the hub's code serve {GENERATION_PATH}",
+            500: "the hub or its upstream provider failed (an upstream rate limit also shows as 500); try again later",
+        },
+        error_reader=error_message,
+        key_patterns=(r"blocklet-[A-Za-z0-9_-]{8,}",),  # the hub's access keys
+        explain_expired_link=explain_expired_link,
+        catalogue=CATALOGUE,
+    )
+)

@@ -2,30 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..core import validation as check
-from ..core.credentials import Provider
+from ..core.payloads import Uploads
+from ..core.provider import Provider, register
 from . import ionos_models, openai_wire
 from .catalogue import AUTO, EDIT, GENERATE
 
-PROVIDER = Provider(
-    id="ionos",
-    label="IONOS",
-    key_env="IONOS_API_TOKEN",
-    base_url_env="IONOS_BASE_URL",
-    default_base_url="https://openai.inference.de-txl.ionos.com/v1",
-)
-
 CATALOGUE = ionos_models.CATALOGUE
+PROVIDER = register(
+    Provider(
+        id="ionos",
+        label="IONOS",
+        key_env="IONOS_API_TOKEN",
+        base_url_env="IONOS_BASE_URL",
+        default_base_url="https://openai.inference.de-txl.ionos.com/v1",
+        status_hints={
+            401: "AI Model Hub tokens are long JWTs that start with eyJ",
+            429: "IONOS allows 10 images a minute (burst 20); wait a minute and run again",
+        },
+        key_patterns=(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}",),  # AI Model Hub tokens are JWTs
+        catalogue=CATALOGUE,
+    )
+)
+UPLOADS = Uploads(data_url=True, masks="each")  # one edit call per image, its mask beside it, both as data URLs
 GENERATE_MODELS = CATALOGUE.served(GENERATE)
 EDIT_MODELS = CATALOGUE.served(EDIT)
 GENERATION_SIZES = list(ionos_models.GENERATION.sizes)
 OUTPUT_FORMATS = list(ionos_models.EDIT_FORMATS)
 MAX_N = ionos_models.MAX_N
-
-STATUS_HINTS = {
-    401: "AI Model Hub tokens are long JWTs that start with eyJ",
-    429: "IONOS allows 10 images a minute (burst 20); wait a minute and run again",
-}
 
 
 def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
@@ -37,7 +43,7 @@ def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
     return openai_wire.request_body(model=model, prompt=prompt, size=size, n=n, response_format="b64_json")
 
 
-def edit_size(size: str, input_width: int, input_height: int) -> str:
+def _edit_size(size: str, input_width: int, input_height: int) -> str:
     """``auto`` is the input's own size fit to IONOS's rules (multiples of 16, 64..2048)."""
     rule = ionos_models.EDIT_SIZE_RULE
     bounds = dict(low=rule.min_edge, high=rule.max_edge, multiple=rule.multiple)
@@ -48,33 +54,38 @@ def edit_size(size: str, input_width: int, input_height: int) -> str:
     return f"{width}x{height}"
 
 
-def check_edit(*, model: str, prompt: str, n: int, output_format: str) -> str:
+def check_edit(*, model: str, prompt: str, size: str, n: int, output_format: str, input_size: tuple[int, int]) -> dict:
+    """The edit's text fields, checked (``input_size``: the input image's width and height, which
+    ``auto`` keeps)."""
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, EDIT) or ionos_models.EDITING  # the endpoint's rules for models it does not list
     check.prompt(prompt, max_chars=rules.prompt_limit)
     check.count(n, high=rules.max_n)
     check.choice(output_format, OUTPUT_FORMATS, what="output_format")
-    return model
+    return {"model": model, "prompt": prompt, "size": _edit_size(size, *input_size), "n": n, "output_format": output_format}
 
 
-def edit_fields(*, model: str, prompt: str, image_url: str, mask_url: str | None, size: str, n: int, output_format: str) -> list[tuple[str, str]]:
-    """Every field a plain text part: IONOS takes the image and mask as (data) URLs, not files."""
-    fields = [
-        ("model", model),
-        ("prompt", prompt),
+def edit_fields(fields: dict, images: list[str], mask: str | None) -> list[tuple[str, str]]:
+    """One edit call's multipart parts, every one a text part: IONOS takes the image and the mask
+    as (data) URLs, not files -- one image per call."""
+    (image_url,) = images
+    parts = [
+        ("model", fields["model"]),
+        ("prompt", fields["prompt"]),
         ("url", image_url),
-        ("size", size),
-        ("n", str(n)),
-        ("output_format", output_format),
+        ("size", fields["size"]),
+        ("n", str(fields["n"])),
+        ("output_format", fields["output_format"]),
     ]
-    if mask_url:
-        fields.append(("mask_image", mask_url))
-    return fields
+    if mask:
+        parts.append(("mask_image", mask))
+    return parts
 
 
-def image_model_ids(ids: list[str]) -> list[str]:
-    """IONOS lists chat, embedding and image models together, with no capability field."""
-    return openai_wire.image_like_ids(ids, GENERATE_MODELS)
+def image_model_ids(body: Any) -> list[str]:
+    """The image models of a ``GET /models`` reply: IONOS lists chat, embedding and image models
+    together, with no capability field."""
+    return openai_wire.image_like_ids(parse_model_ids(body), GENERATE_MODELS)
 
 
 parse_images = openai_wire.parse_images

@@ -14,22 +14,27 @@ import re
 from typing import Any
 
 from ..core import validation as check
-from ..core.credentials import Provider
 from ..core.errors import InputError, RemoteImageError
+from ..core.payloads import Uploads
+from ..core.provider import Provider, register
+from ..core.validation import readable_size
 from . import catalogue, openai_models, openai_wire
 from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
-
-PROVIDER = Provider(
-    id="openai",
-    label="OpenAI-compatible",
-    key_env=DEFAULT_KEY_ENV,
-    base_url_env="OPENAI_BASE_URL",
-    default_base_url="https://api.openai.com/v1",
-)
-
 CATALOGUE = openai_models.CATALOGUE
+PROVIDER = register(
+    Provider(
+        id="openai",
+        label="OpenAI-compatible",
+        key_env=DEFAULT_KEY_ENV,
+        base_url_env="OPENAI_BASE_URL",
+        default_base_url="https://api.openai.com/v1",
+        key_patterns=(r"sk-[A-Za-z0-9_-]{8,}",),  # OpenAI's keys, and many servers' that copy them
+        catalogue=CATALOGUE,
+    )
+)
+UPLOADS = Uploads(masks="first")  # the images as PNG files (a batch as image[]), the mask for the first one
 DEFAULT_MODEL = openai_models.DEFAULT_MODEL
 GENERATE_MODELS = CATALOGUE.served(GENERATE)
 EDIT_MODELS = CATALOGUE.served(EDIT)
@@ -124,16 +129,18 @@ def check_uploads(model: str, uploads: list[bytes], mask: bytes | None) -> None:
     for what, blob, limit in files:
         if len(blob) >= limit:
             raise InputError(
-                f"{what} is {len(blob) / 1048576:.1f} MB as PNG; {model or 'the server'} takes files under "
-                f"{limit // 1048576} MB -- scale the image down"
+                f"{what} is {readable_size(len(blob))} as PNG; {model or 'the server'} takes files under "
+                f"{readable_size(limit)} -- scale the image down"
             )
 
 
-def edit_fields(fields: dict, uploads: list[bytes], mask: bytes | None) -> list[tuple]:
-    """Multipart parts: the text fields, ``image`` (one file) or repeated ``image[]``, ``mask``."""
+def edit_fields(fields: dict, images: list[bytes], mask: bytes | None) -> list[tuple]:
+    """One edit call's multipart parts: the text fields, ``image`` (one file) or repeated
+    ``image[]``, ``mask`` -- the files checked against the upload rules first."""
+    check_uploads(fields["model"], images, mask)
     parts: list[tuple] = [(name, str(value)) for name, value in fields.items()]
-    name = "image" if len(uploads) == 1 else "image[]"
-    parts += [(name, (f"image_{i + 1}.png", blob, "image/png")) for i, blob in enumerate(uploads)]
+    name = "image" if len(images) == 1 else "image[]"
+    parts += [(name, (f"image_{i + 1}.png", blob, "image/png")) for i, blob in enumerate(images)]
     if mask is not None:
         parts.append(("mask", ("mask.png", mask, "image/png")))
     return parts
@@ -171,10 +178,15 @@ def _date(value: Any) -> datetime.date | None:
         return None
 
 
-def image_model_ids(models: list[ServerModel]) -> list[str]:
+def image_ids(models: list[ServerModel]) -> list[str]:
     """The ids that look like image models; all of them when none does (a server with other names)."""
     ids = [m.id for m in models]
     return openai_wire.image_like_ids(ids, GENERATE_MODELS) or ids
+
+
+def image_model_ids(body: Any) -> list[str]:
+    """The image models of a ``GET /models`` reply."""
+    return image_ids(parse_models(body))
 
 
 def is_unknown_model(error: RemoteImageError) -> bool:

@@ -5,24 +5,17 @@ from __future__ import annotations
 import json
 
 from ..core import validation as check
-from ..core.credentials import Provider
 from ..core.envelopes import quote_body
 from ..core.errors import InputError, RemoteImageError
 from ..core.payloads import sniff_format
+from ..core.provider import Anonymous, Provider, register
+from ..core.validation import readable_size
 from . import ovh_models
+from .results import ImageResult, ResultImage
 
+KEY_ENV = "OVH_AI_ENDPOINTS_ACCESS_TOKEN"
 # OVH_SDXL_URL is the whole endpoint (…/api/text2image), not a base the pack appends paths to.
 DEFAULT_URL = "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
-
-PROVIDER = Provider(
-    id="ovh",
-    label="OVH AI Endpoints",
-    key_env="OVH_AI_ENDPOINTS_ACCESS_TOKEN",
-    base_url_env="OVH_SDXL_URL",
-    default_base_url=DEFAULT_URL,
-    key_required=False,  # anonymous calls work, rate-limited per IP
-)
-
 MODEL = ovh_models.CATALOGUE.models[0].id  # the endpoint URL picks the model; it is named in messages
 ACCEPT = "application/octet-stream"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # AI Endpoints refuses larger request bodies
@@ -30,24 +23,29 @@ ANONYMOUS_PER_MINUTE = 2  # per IP and model
 TOKEN_PER_MINUTE = 400  # per Public Cloud project and model
 MAX_COUNT = 10
 
-STATUS_HINTS = {
-    413: f"OVH refuses request bodies over {MAX_BODY_BYTES // (1024 * 1024)} MB; shorten the prompts",
-    422: "OVH could not read the request; check the prompt and negative prompt",
-}
-
-
-def anonymous_note() -> str:
-    """Progress text while no token is set."""
-    return f"anonymous: OVH allows {ANONYMOUS_PER_MINUTE} calls a minute without {PROVIDER.key_env}"
-
-
-def rate_limit_hint(anonymous: bool) -> str:
-    if anonymous:
-        return (
-            f"anonymous calls are limited to {ANONYMOUS_PER_MINUTE} a minute per IP; set "
-            f"{PROVIDER.key_env} for {TOKEN_PER_MINUTE} a minute"
-        )
-    return f"calls with a token are limited to {TOKEN_PER_MINUTE} a minute per project"
+PROVIDER = register(
+    Provider(
+        id="ovh",
+        label="OVH AI Endpoints",
+        key_env=KEY_ENV,
+        base_url_env="OVH_SDXL_URL",
+        default_base_url=DEFAULT_URL,
+        status_hints={
+            413: f"OVH refuses request bodies over {readable_size(MAX_BODY_BYTES)}; shorten the prompts",
+            422: "OVH could not read the request; check the prompt and negative prompt",
+            429: f"calls with a token are limited to {TOKEN_PER_MINUTE} a minute per project",
+        },
+        # anonymous calls work, rate-limited per IP
+        anonymous=Anonymous(
+            note=f"anonymous: OVH allows {ANONYMOUS_PER_MINUTE} calls a minute without {KEY_ENV}",
+            status_hints={
+                429: f"anonymous calls are limited to {ANONYMOUS_PER_MINUTE} a minute per IP; set {KEY_ENV} for "
+                f"{TOKEN_PER_MINUTE} a minute",
+            },
+        ),
+        catalogue=ovh_models.CATALOGUE,
+    )
+)
 
 
 def text2image_body(*, prompt: str, negative_prompt: str = "") -> dict:
@@ -75,7 +73,7 @@ def check_count(count) -> int:
     return check.count(count, high=MAX_COUNT, what="count")
 
 
-def image_bytes(content: bytes, content_type: str, status: int) -> bytes:
+def parse_image(content: bytes, content_type: str, status: int) -> ImageResult:
     """The reply's image, judged by its magic bytes whatever Content-Type said; anything else
     (a JSON message, a maintenance page) is an error that quotes it."""
     if sniff_format(content) is None:
@@ -85,4 +83,4 @@ def image_bytes(content: bytes, content_type: str, status: int) -> bytes:
             status=status,
             hint="the endpoint answered but sent no image; check OVH_SDXL_URL points at …/api/text2image",
         )
-    return content
+    return ImageResult(images=[ResultImage(data=content)])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.credentials import clip
+from ..core.redaction import clip
 from ..core.envelopes import INFO_LIMIT, bounded_json
 
 
@@ -35,3 +35,29 @@ class ImageResult:
         if self.text:
             details["text"] = self.text
         return bounded_json(details) if details else ""
+
+
+def describe_calls(results: list[ImageResult], notice: str = "", warning: str = "") -> str:
+    """The info output of one or more calls: the first reply's fields, usage figures added up over
+    the calls, the notice (e.g. a shutdown date) and a warning (fewer images than asked)."""
+    merged = dict(results[0].info)
+    if len(results) > 1:
+        merged["usage"] = _added_up([result.info.get("usage") or {} for result in results])
+        merged["calls"] = len(results)
+    if notice:
+        merged["notice"] = notice
+    if warning:
+        merged["warning"] = warning
+    return ImageResult(images=[], info=merged).describe()
+
+
+def _added_up(usages: list[dict]) -> dict:
+    """Numbers added up per key (a missing or null figure counts as none); anything else: the first."""
+    total: dict = {}
+    for usage in usages:
+        for key, value in usage.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(total.get(key), (int, float, type(None))):
+                total[key] = (total.get(key) or 0) + value
+            else:
+                total.setdefault(key, value)
+    return total

@@ -1,0 +1,419 @@
+"""One HTTP exchange: the only code that opens a connection.
+
+One ``requests.Session`` per provider (connections are reused). Each exchange runs in a worker
+thread while the calling thread watches ComfyUI's interrupt flag several times a second; on an
+interrupt, or when a stage of the reply outlasts the read timeout, the connection is dropped.
+
+The read timeout bounds every stage of a reply: the status line and headers, counted from when
+the request was sent, then the whole body. A reply that trickles in byte by byte would otherwise
+never trip a per-read timeout.
+
+Where requests go (see "Keys and endpoints" in the design notes): a request carrying a key goes
+only to a host configured outside the workflow, to loopback or to a trusted host (the caller
+checks that); redirects are followed here, hop by hop, and a key never follows one to another
+origin; no redirect or result link may lead to a loopback, private or link-local address other
+than the provider endpoint's own host and port -- checked on the address actually connected to,
+so a name that resolves differently the second time (DNS rebinding) gains nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import ipaddress
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping
+from urllib.parse import urljoin, urlsplit
+
+import requests
+import urllib3
+
+from . import comfy
+from .credentials import check_url
+from .envelopes import Fetch, not_json, parse_json, slow_reply, too_large
+from .errors import InputError, RemoteImageError, Unanswered
+from .redaction import clip
+
+POLL_SECONDS = 0.05  # how often a waiting call looks at ComfyUI's interrupt flag
+MAX_RESPONSE_BYTES = 256 * 1024 * 1024
+USER_AGENT = "comfyui-hosted-image-apis/1.0"
+MAX_REDIRECTS = 3
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+# The reply's head is abandoned this long after the read timeout: a head that has not begun by
+# then already ended in requests' own read timeout (with its clearer message); one still
+# trickling in has not, and never will.
+HEAD_GRACE_SECONDS = 0.5
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+    @functools.cached_property
+    def body(self) -> Any:
+        """The JSON value of the content, or None when it is not JSON."""
+        return parse_json(self.content)
+
+    def json(self) -> Any:
+        if self.body is None:
+            raise not_json(self.status, self.content_type, self.content, self.headers)
+        return self.body
+
+
+@dataclass
+class Watch:
+    """What the calling thread does while an exchange runs: the timeouts, and whom to tell."""
+
+    connect_timeout: float
+    read_timeout: float
+    started: float  # time.monotonic() of the call: ``each_second`` runs when a new whole second begins
+    before_each_hop: Callable[[], None]  # e.g. count the attempt, honour an interrupt
+    each_second: Callable[[], None]  # e.g. progress text on the node
+
+
+# --- sessions --------------------------------------------------------------------------------
+
+_sessions: dict[str, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+
+# The connection each worker thread is using, so that an interrupt can drop it even while the
+# provider has not answered yet (closing the response only works once headers have arrived), and
+# when each worker's request went out (the read timeout of the reply's head counts from then).
+_connections: dict[int, Any] = {}
+_sent_at: dict[int, float] = {}
+# What the current worker thread's request may connect to (see ``Destination``).
+_destination = threading.local()
+
+
+@dataclass
+class Destination:
+    """Where one hop of a call may connect: anywhere public, and to a loopback, private or
+    link-local address only when it is the provider endpoint's own host and port."""
+
+    endpoint: tuple[str, int] | None  # the provider endpoint's host and port, if known
+    what: str  # how messages name the hop, e.g. "the result link"
+
+    def refusal(self, address: str, port: int) -> str:
+        """Why connecting to ``address``:``port`` is refused, or ''."""
+        ip = _ip(address)
+        if ip is None or ip.is_global:
+            return ""
+        if self.endpoint is not None and (ip, port) in _addresses(*self.endpoint):
+            return ""
+        kind = "loopback" if ip.is_loopback else "link-local" if ip.is_link_local else "private or reserved"
+        return (
+            f"{self.what} leads to {address} port {port}, a {kind} address that is not the provider's endpoint, "
+            "so it was not followed"
+        )
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        ip = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    return getattr(ip, "ipv4_mapped", None) or ip
+
+
+def _addresses(host: str, port: int) -> set:
+    """Every (address, port) ``host`` resolves to."""
+    try:
+        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return set()
+    return {(_ip(info[4][0].split("%")[0]), port) for info in found}
+
+
+class DestinationRefused(RemoteImageError):
+    """A hop would connect to an address it may not reach; raised inside the connection, so it
+    passes through urllib3 and requests untouched."""
+
+
+def _check_peer(connection, sock) -> None:
+    """Refuse the address a socket is actually connected to (names are resolved by then)."""
+    destination = getattr(_destination, "value", None)
+    if destination is None or getattr(connection, "proxy", None) is not None:
+        return  # through a proxy, the proxy resolves the name and decides
+    try:
+        address, port = sock.getpeername()[:2]
+    except OSError:
+        return
+    refusal = destination.refusal(address.split("%")[0], port)
+    if refusal:
+        with contextlib.suppress(OSError):
+            sock.close()
+        raise DestinationRefused(refusal)
+
+
+class _GuardedConnection:
+    def _new_conn(self):
+        sock = super()._new_conn()
+        _check_peer(self, sock)
+        return sock
+
+    def request(self, *args, **kwargs):
+        if self.sock is not None:  # a pooled connection, made for an earlier hop
+            try:
+                _check_peer(self, self.sock)
+            except DestinationRefused:
+                self.sock = None
+                raise
+        super().request(*args, **kwargs)
+        _sent_at[threading.get_ident()] = time.monotonic()
+
+
+class _GuardedHTTPConnection(_GuardedConnection, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _TrackedPool:
+    def _get_conn(self, timeout=None):
+        connection = super()._get_conn(timeout)
+        _connections[threading.get_ident()] = connection
+        return connection
+
+
+class _TrackedHTTPPool(_TrackedPool, urllib3.HTTPConnectionPool):
+    ConnectionCls = _GuardedHTTPConnection
+
+
+class _TrackedHTTPSPool(_TrackedPool, urllib3.HTTPSConnectionPool):
+    ConnectionCls = _GuardedHTTPSConnection
+
+
+class _Adapter(requests.adapters.HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
+
+
+def _drop_connection(thread_id: int | None, response=None) -> None:
+    """Cut the connection a worker thread is using, before or during the reply.
+
+    ``response.close()`` would wait for the worker's blocked read (it needs the reader's lock),
+    which a trickling body can put off forever; shutting the socket down ends the read at once.
+    """
+    connection = _connections.get(thread_id) or getattr(getattr(response, "raw", None), "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _new_session() -> requests.Session:
+    session = requests.Session()
+    adapter = _Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    return session
+
+
+def session_for(name: str) -> requests.Session:
+    """The shared session of one provider (or "download" for result URLs, which never get a key)."""
+    with _sessions_lock:
+        session = _sessions.get(name)
+        if session is None:
+            session = _sessions[name] = _new_session()
+        return session
+
+
+# --- one request and its redirects -----------------------------------------------------------
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), parts.port or (443 if scheme == "https" else 80)
+
+
+def _literal_refusal(url: str, destination: Destination) -> str:
+    """The refusal of a hop whose host is a literal address -- known before connecting, and
+    checked even when a proxy would connect for us."""
+    _, host, port = origin(url)
+    return destination.refusal(host, port) if _ip(host) is not None else ""
+
+
+def fetch(
+    method: str,
+    url: str,
+    kwargs: dict,
+    *,
+    fetching: Fetch,
+    session_name: str,
+    endpoint: tuple[str, int] | None,
+    watch: Watch,
+    key: str = "",
+    max_bytes: int = MAX_RESPONSE_BYTES,
+) -> Reply:
+    """One request and the redirects it leads to, followed here hop by hop: the key goes only
+    to the origin it was meant for, and each hop's address is checked (``Destination``).
+
+    Raises ``Unanswered`` when a hop got no complete reply, and ``RemoteImageError`` for a hop
+    that may not be made or a reply that was abandoned."""
+    start = origin(url)
+    what = fetching.value
+    hops = 0
+    while True:
+        headers = dict(kwargs["headers"])
+        if key and origin(url) == start:
+            headers["Authorization"] = f"Bearer {key}"
+        destination = Destination(endpoint, what)
+        refusal = _literal_refusal(url, destination)
+        if refusal:
+            raise RemoteImageError(fetching.prefix + refusal)
+        reply = send(method, url, {**kwargs, "headers": headers}, fetching, session_name, destination, watch, max_bytes)
+        location = reply.headers.get("Location")
+        if reply.status not in REDIRECT_STATUSES or not location:
+            return reply
+        host = urlsplit(url).netloc
+        if hops == MAX_REDIRECTS:
+            raise RemoteImageError(f"{fetching.prefix}too many redirects from {host}", hint="check the base URL")
+        try:
+            target = check_url(urljoin(url, location), what="the redirect", plain_http_anywhere=True)
+        except (InputError, ValueError):
+            raise RemoteImageError(
+                f"{fetching.prefix}{host} redirected to {clip(location, 120)}, which is not an http(s) URL "
+                "that can be followed",
+                hint="check the base URL",
+            ) from None
+        if reply.status == 303 or (reply.status in (301, 302) and method == "POST"):
+            method, kwargs = "GET", {"headers": kwargs["headers"]}  # as browsers do: the body is not sent again
+        url, what, hops = target, "a redirect", hops + 1
+
+
+def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str, destination: Destination,
+         watch: Watch, max_bytes: int = MAX_RESPONSE_BYTES) -> Reply:
+    """Run one HTTP exchange in a worker thread; this thread watches for interrupts and deadlines."""
+    comfy.raise_if_interrupted()
+    watch.before_each_hop()
+    cancelled = threading.Event()
+    done = threading.Event()
+    box: dict[str, Any] = {}
+    session = session_for(session_name)
+    timeout = (watch.connect_timeout, watch.read_timeout)
+
+    def exchange() -> None:
+        _destination.value = destination
+        try:
+            # The adapter, not Session.send: a session reads a redirect's whole body and parses
+            # its Location even when told not to follow it; redirects are ``fetch``'s business.
+            prepared = session.prepare_request(requests.Request(method, url, **kwargs))
+            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)  # proxies, TLS
+            response = session.get_adapter(prepared.url).send(prepared, timeout=timeout, **settings)
+            box["response"] = response
+            try:
+                chunks, size = [], 0
+                for chunk in response.iter_content(1 << 18):
+                    if cancelled.is_set():
+                        return
+                    size += len(chunk)
+                    if size > max_bytes:
+                        box["too_large"] = size
+                        return
+                    chunks.append(chunk)
+                box["reply"] = Reply(response.status_code, response.headers, b"".join(chunks), response.url)
+            finally:
+                response.close()
+        except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
+            box["error"] = exc
+        finally:
+            _connections.pop(threading.get_ident(), None)
+            _sent_at.pop(threading.get_ident(), None)
+            _destination.value = None
+            done.set()
+
+    def abandon() -> None:
+        cancelled.set()
+        # the provider sees the hang-up, the worker's read returns at once and it ends on its own
+        _drop_connection(worker.ident, box.get("response"))
+
+    worker = threading.Thread(target=exchange, name=f"hosted-images-{session_name}", daemon=True)
+    worker.start()
+    shown = -1
+    read = watch.read_timeout
+    body_deadline = None  # the read timeout only bounds each wait; these bound each stage
+    while not done.wait(POLL_SECONDS):
+        if comfy.interrupted():
+            abandon()
+            comfy.raise_if_interrupted()
+        now = time.monotonic()
+        if "response" in box:
+            if body_deadline is None:
+                body_deadline = now + read
+            if now > body_deadline:
+                abandon()
+                raise slow_reply(url, fetching, "the reply", "it began", read)
+        else:
+            sent = _sent_at.get(worker.ident)
+            if sent is not None and now > sent + read + HEAD_GRACE_SECONDS:
+                abandon()
+                raise slow_reply(url, fetching, "the status line and headers of the reply", "the request was sent", read)
+        elapsed = int(now - watch.started)
+        if elapsed != shown:
+            shown = elapsed
+            watch.each_second()
+    if "error" in box:
+        error = box["error"]
+        if isinstance(error, DestinationRefused):
+            raise RemoteImageError(fetching.prefix + error.message)
+        if isinstance(error, requests.exceptions.RequestException):
+            raise _unanswered(error) from None
+        raise error
+    if "too_large" in box:
+        raise too_large(max_bytes)
+    return box["reply"]
+
+
+def _unanswered(exc: requests.exceptions.RequestException) -> Unanswered:
+    """What requests raised, as the retry policy and the wording read it."""
+    host = urlsplit(getattr(exc.request, "url", "") or "").netloc
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        how = Unanswered.READ_TIMEOUT
+    elif _never_connected(exc):
+        how = Unanswered.NEVER_CONNECTED
+    elif isinstance(exc, requests.exceptions.SSLError):
+        how = Unanswered.TLS
+    elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)):
+        how = Unanswered.NOT_A_URL
+    else:
+        how = Unanswered.DROPPED
+    return Unanswered(how, host, _reason(exc))
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the request cannot have reached the provider (so a retry is safe)."""
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(exc, requests.exceptions.ReadTimeout):
+        reason = exc.args[0] if exc.args else None
+        reason = getattr(reason, "reason", reason)
+        return isinstance(reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError))
+    return False
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost readable cause, without urllib3's object reprs."""
+    reason = exc.args[0] if exc.args else exc
+    reason = getattr(reason, "reason", reason)
+    text = str(reason)
+    text = re.sub(r"<[^>]*object at 0x[0-9a-f]+>:?\s*", "", text)
+    if "Connection refused" in text:
+        return "connection refused"
+    return clip(text, 200) or type(exc).__name__

@@ -1,0 +1,54 @@
+"""The descriptor: everything the core needs to know about one provider, in one place.
+
+Each provider module (``nodes/providers/<provider>.py``) declares one ``Provider`` and registers
+it. ``Call`` reads its key and endpoint variables, error reader, hints and anonymous mode from it;
+redaction reads the key shapes of every registered provider; the routes, the emulator, the demo
+and the tests read its variables. Pure data: no sockets, no ComfyUI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Anonymous:
+    """How a provider serves calls made without a key (OVH's token is optional)."""
+
+    note: str = ""  # progress text while no key is set, e.g. the lower rate limit
+    status_hints: Mapping[int, str] = field(default_factory=dict)  # replace the provider's own for such calls
+
+
+@dataclass(frozen=True)
+class Provider:
+    id: str  # section name in the credentials file, route names
+    label: str  # what users read in messages
+    key_env: str
+    base_url_env: str
+    default_base_url: str  # "" when the user must name one
+    anonymous: Anonymous | None = None  # None: every call needs a key
+    status_hints: Mapping[int, str] = field(default_factory=dict)  # per HTTP status, beside the pack's own
+    error_reader: Callable[[Any], str] | None = None  # the provider's error envelope -> its words; None: the default reader
+    key_patterns: tuple[str, ...] = ()  # regular expressions of its keys' shape, redacted wherever they appear
+    # a result link that no longer works: adds what the provider's links are like to the error, in place
+    explain_expired_link: Callable[[Any], None] | None = None
+    catalogue: Any = None  # its dated model catalogue (``providers.catalogue.Catalogue``)
+
+    @property
+    def key_required(self) -> bool:
+        return self.anonymous is None
+
+
+_registered: dict[str, Provider] = {}
+
+
+def register(provider: Provider) -> Provider:
+    """Make ``provider`` known to redaction and to whoever lists the providers; returns it."""
+    _registered[provider.id] = provider
+    return provider
+
+
+def registered() -> list[Provider]:
+    """Every registered provider, in the order they were registered."""
+    return list(_registered.values())
