@@ -16,22 +16,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PACK_NAME = "hosted_images_pack"  # ComfyUI names the module after the folder; any name works
 SPECS = ROOT.parent / "shared" / "specs"
 
-FAKE_KEYS = {
-    "IONOS_API_TOKEN": "fake-ionos-token",
-    "AIGNE_HUB_API_KEY": "fake-aigne-key",
-    "AGNIC_API_KEY": "fake-agnic-key",
-    "OVH_AI_ENDPOINTS_ACCESS_TOKEN": "fake-ovh-token",
-    "OPENAI_API_KEY": "fake-openai-key",
-}
-PROVIDER_ENV = [
-    *FAKE_KEYS,
-    "IONOS_BASE_URL",
-    "AIGNE_HUB_BASE_URL",
-    "AGNIC_BASE_URL",
-    "OVH_SDXL_URL",
-    "OPENAI_BASE_URL",
-]
-
 
 def load_pack():
     """Import the pack from its folder with importlib, as ComfyUI's load_custom_node does."""
@@ -48,6 +32,16 @@ def mod(name: str):
     """A submodule of the loaded pack, e.g. mod("nodes.core.images")."""
     load_pack()
     return importlib.import_module(f"{PACK_NAME}.{name}")
+
+
+def _providers():
+    """Every provider's descriptor, as the pack registers them."""
+    return mod("nodes.core.provider").registered()
+
+
+# Every provider's fake key (what its emulator accepts) and variables, from the descriptors.
+FAKE_KEYS = {provider.key_env: mod("nodes.emulator").fake_key(provider.id) for provider in _providers()}
+PROVIDER_ENV = [*FAKE_KEYS, *(provider.base_url_env for provider in _providers())]
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,7 @@ def test_demo_generates_with_every_provider_and_edits_with_a_mask(tmp_path, caps
     assert demo.main(["--out", str(tmp_path), "--emulator-only"]) == 0
     printed = capsys.readouterr().out
     written = sorted(p.name for p in tmp_path.glob("*.png"))
-    for name in ("ionos", "aigne_hub", "agnic", "openai_compatible", "ovh_sdxl"):
+    for name in ("ionos", "aigne_hub", "agnic", "openai_compatible", "ovh_ai_endpoints"):
         assert f"{name}_generate_1.png" in written
     assert {"ionos_edit_1.png", "openai_compatible_edit_1.png"} <= set(written)
     assert f"Wrote {len(written) - 1} images to {tmp_path}" in printed  # the mask preview is not counted

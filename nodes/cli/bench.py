@@ -32,15 +32,15 @@ import torch
 from PIL import Image
 
 from ..core import comfy, images, payloads
-from ..emulator.ionos import IonosApp
-from ..emulator.ovh import OvhApp
+from ..emulator import Emulated, fake_key
+from ..emulator import ionos as ionos_emulator
+from ..emulator import ovh as ovh_emulator
 from ..emulator.server import EmulatorServer
 from ..ionos import IonosImageGenerate
 from ..ovh import OvhSdxlTextToImage
 
 ROOT = Path(__file__).resolve().parents[2]  # the pack's folder (what ComfyUI loads)
-IONOS_TOKEN = "fake-ionos-token"
-OVH_TOKEN = "fake-ovh-token"
+IONOS_TOKEN = fake_key(ionos_emulator.IonosApp.name)
 MB = 1024 * 1024
 
 
@@ -260,18 +260,13 @@ class Servers:
     """An IONOS and an OVH emulator on 127.0.0.1, with the environment pointing the pack at them."""
 
     def __init__(self) -> None:
-        self.ionos = IonosApp(token=IONOS_TOKEN, images_per_minute=1e9, burst=1e9)
-        self.ovh = OvhApp(token=OVH_TOKEN, token_per_minute=1e9)
-        self.server = EmulatorServer({"/ionos": self.ionos, "/ovh": self.ovh}).start()
-        self.ionos_url = f"{self.server.url}/ionos/v1"
-        os.environ.update(
-            {
-                "IONOS_API_TOKEN": IONOS_TOKEN,
-                "IONOS_BASE_URL": self.ionos_url,
-                "OVH_AI_ENDPOINTS_ACCESS_TOKEN": OVH_TOKEN,
-                "OVH_SDXL_URL": f"{self.server.url}/ovh/api/text2image",
-            }
-        )
+        self.ionos = ionos_emulator.IonosApp(images_per_minute=1e9, burst=1e9)
+        self.ovh = ovh_emulator.OvhApp(token_per_minute=1e9)
+        served = [Emulated(self.ionos, ionos_emulator.EMULATOR), Emulated(self.ovh, ovh_emulator.EMULATOR)]
+        self.server = EmulatorServer({item.emulator.prefix: item.app for item in served}).start()
+        for item in served:
+            os.environ.update(item.environment(self.server.url))
+        self.ionos_url = os.environ[ionos_emulator.EMULATOR.provider.base_url_env]
 
     def stop(self) -> None:
         self.server.stop()

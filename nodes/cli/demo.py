@@ -23,29 +23,29 @@ from .. import NODE_CLASS_MAPPINGS
 from ..core import comfy, images
 from ..emulator import start_all
 
-# (label, key variable, node id, inputs) -- run in order; "{previous}" takes the last image.
-# Today's default models (2026-11-29): each node's catalogue is where they come from.
+# (node id, inputs) -- run in order; the provider's name and key variable come from the node's
+# descriptor. Today's default models (2026-11-29): each node's catalogue is where they come from.
 GENERATE_STEPS = [
-    ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageGenerate",
+    ("HostedImages_IonosImageGenerate",
      {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "A lighthouse on a cliff at dawn, watercolour", "size": "1024x1024", "n": 1, "seed": 1}),
-    ("AIGNE Hub", "AIGNE_HUB_API_KEY", "HostedImages_AigneHubImageGenerate",
+    ("HostedImages_AigneHubImageGenerate",
      {"prompt": "An oil painting of a harbour at night", "model": "openai/gpt-image-2", "size": "1024x1024", "width": 1024,
       "height": 1024, "n": 1, "quality": "medium", "background": "auto", "output_format": "auto", "output_compression": 100,
       "moderation": "auto", "response_format": "b64_json", "seed": 1}),
-    ("Agnic", "AGNIC_API_KEY", "HostedImages_AgnicImageGenerate",
+    ("HostedImages_AgnicImageGenerate",
      {"model": "google/gemini-3.1-flash-image", "prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9",
       "image_size": "auto", "modalities": "auto", "count": 1, "seed": 1}),
-    ("OpenAI-compatible", "OPENAI_API_KEY", "HostedImages_OpenAICompatImageGenerate",
+    ("HostedImages_OpenAICompatImageGenerate",
      {"model": "gpt-image-2", "prompt": "A paper boat on a pond, studio light", "n": 1, "size": "1024x1024", "width": 1024,
       "height": 1024, "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100,
       "moderation": "auto", "response_format": "auto", "seed": 1}),
-    ("OVH SDXL", "OVH_AI_ENDPOINTS_ACCESS_TOKEN", "HostedImages_OvhSdxlTextToImage",
+    ("HostedImages_OvhSdxlTextToImage",
      {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry", "count": 1, "seed": 1}),
 ]
 EDIT_STEPS = [
-    ("IONOS", "IONOS_API_TOKEN", "HostedImages_IonosImageEdit",
+    ("HostedImages_IonosImageEdit",
      {"prompt": "A red hot-air balloon in the sky", "model": "black-forest-labs/FLUX.2-klein-4B", "size": "auto", "n": 1, "output_format": "png", "seed": 1}),
-    ("OpenAI-compatible", "OPENAI_API_KEY", "HostedImages_OpenAICompatImageEdit",
+    ("HostedImages_OpenAICompatImageEdit",
      {"prompt": "A yellow kite in the sky", "model": "gpt-image-2", "n": 1, "size": "auto", "width": 1024, "height": 1024,
       "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100, "input_fidelity": "auto",
       "response_format": "auto", "seed": 1}),
@@ -58,6 +58,12 @@ def centre_mask(image: torch.Tensor) -> torch.Tensor:
     y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
     radius = min(width, height) / 4
     return (((x - width / 2) ** 2 + (y - height / 2) ** 2) <= radius**2).float()[None]
+
+
+def _provider(node_id: str, keyed: set[str]) -> tuple[str, str]:
+    """The node's provider as messages name it, and whether it is called for real or emulated."""
+    provider = NODE_CLASS_MAPPINGS[node_id].PROVIDER
+    return provider.label, "real API" if provider.key_env in keyed else "emulator"
 
 
 def slug(label: str) -> str:
@@ -110,8 +116,8 @@ def run_demo(argv=None) -> int:
     failures = 0
     last_image = None
     started = time.monotonic()
-    for label, var, node_id, inputs in GENERATE_STEPS:
-        where = "real API" if var in keyed else "emulator"
+    for node_id, inputs in GENERATE_STEPS:
+        label, where = _provider(node_id, keyed)
         try:
             image = run(node_id, **inputs)[0]
         except Exception as exc:  # noqa: BLE001 -- report every provider, then fail at the end
@@ -128,8 +134,8 @@ def run_demo(argv=None) -> int:
         return 1
     mask = centre_mask(last_image)
     save(mask[..., None].expand(-1, -1, -1, 3), out, "edit_mask")
-    for label, var, node_id, inputs in EDIT_STEPS:
-        where = "real API" if var in keyed else "emulator"
+    for node_id, inputs in EDIT_STEPS:
+        label, where = _provider(node_id, keyed)
         try:
             image = run(node_id, image=last_image, mask=mask, **inputs)[0]
         except Exception as exc:  # noqa: BLE001

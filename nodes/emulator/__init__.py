@@ -1,43 +1,77 @@
 """Local emulators of every provider's API, for building and testing graphs without keys.
 
 ``python -m nodes.emulator`` serves them all on one loopback port and prints the environment
-variables that point ComfyUI (or the demo) at it.
+variables that point ComfyUI (or the demo) at it. Each emulator module declares what it emulates
+(``EMULATOR``); the variables come from that provider's descriptor, while the API's behaviour is
+the emulator's own (its tables are independent of the pack's, so a wrong catalogue fails the tests).
 """
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
-
+from ..core.provider import Provider, registered
 from .server import App, EmulatorServer
+
+
+def fake_key(provider_id: str) -> str:
+    """The key an emulator accepts for a provider: obviously fake, never a real one's shape."""
+    return f"fake-{provider_id}-key"
+
+
+@dataclass(frozen=True)
+class Emulator:
+    """What an emulator module serves: the app that plays a provider's API (its ``name`` is the
+    provider's id), and the path below the app's mount that the provider's base-URL variable ends
+    in (e.g. "/v1")."""
+
+    app: type[App]
+    base_path: str = ""
+
+    @property
+    def provider(self) -> Provider:
+        """The provider's descriptor, registered by the pack's provider module (the emulator
+        imports none: its tables are its own)."""
+        found = {provider.id: provider for provider in registered()}
+        return found[self.app.name]
+
+    @property
+    def prefix(self) -> str:
+        return f"/{self.app.name}"
 
 
 @dataclass
 class Emulated:
-    """One provider's emulator and the variables that point the pack at it."""
+    """One provider's emulator as served, and the variables that point the pack at it."""
 
     app: App
-    key_env: str
-    env: dict[str, str]  # values may use {url}, the server's address
+    emulator: Emulator
+
+    @property
+    def key_env(self) -> str:
+        return self.emulator.provider.key_env
 
     def environment(self, url: str) -> dict[str, str]:
-        return {name: value.format(url=url) for name, value in self.env.items()}
+        provider = self.emulator.provider
+        return {provider.base_url_env: f"{url}{self.emulator.prefix}{self.emulator.base_path}", provider.key_env: fake_key(provider.id)}
+
+
+def emulators() -> list[Emulator]:
+    """Every emulator module's declaration."""
+    found = []
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.startswith("_"):
+            continue
+        declared = getattr(importlib.import_module(f".{module.name}", __name__), "EMULATOR", None)
+        if declared is not None:
+            found.append(declared)
+    return found
 
 
 def all_apps() -> dict[str, Emulated]:
     """prefix -> Emulated, for every provider."""
-    from .agnic import AgnicApp
-    from .aigne import AigneHubApp
-    from .ionos import IonosApp
-    from .openai_compat import OpenAIApp
-    from .ovh import PATH as OVH_PATH, OvhApp
-
-    return {
-        "/ionos": Emulated(IonosApp(), "IONOS_API_TOKEN", {"IONOS_BASE_URL": "{url}/ionos/v1", "IONOS_API_TOKEN": "fake-ionos-token"}),
-        "/aigne": Emulated(AigneHubApp(), "AIGNE_HUB_API_KEY", {"AIGNE_HUB_BASE_URL": "{url}/aigne", "AIGNE_HUB_API_KEY": "fake-aigne-key"}),
-        "/agnic": Emulated(AgnicApp(), "AGNIC_API_KEY", {"AGNIC_BASE_URL": "{url}/agnic/v1", "AGNIC_API_KEY": "fake-agnic-key"}),
-        "/openai": Emulated(OpenAIApp(), "OPENAI_API_KEY", {"OPENAI_BASE_URL": "{url}/openai/v1", "OPENAI_API_KEY": "fake-openai-key"}),
-        "/ovh": Emulated(OvhApp(), "OVH_AI_ENDPOINTS_ACCESS_TOKEN", {"OVH_SDXL_URL": "{url}/ovh" + OVH_PATH, "OVH_AI_ENDPOINTS_ACCESS_TOKEN": "fake-ovh-token"}),
-    }
+    return {emulator.prefix: Emulated(emulator.app(), emulator) for emulator in emulators()}
 
 
 def start_all(host: str = "127.0.0.1", port: int = 0) -> tuple[EmulatorServer, dict[str, Emulated]]:

@@ -25,7 +25,7 @@ import uuid
 
 
 from ..core.payloads import b64encode
-from . import synth
+from . import Emulator, fake_key, synth
 from .server import App, Request, Response
 
 # Written out again, not imported from the client: the emulator is an independent reading of the
@@ -74,7 +74,7 @@ PREVIEWS = {
 class AgnicApp(App):
     name = "agnic"
 
-    def __init__(self, token: str = "fake-agnic-key"):
+    def __init__(self, token: str = fake_key(name)):
         super().__init__()
         self.token = token
         self.models_shape = "openrouter"
@@ -308,3 +308,6 @@ class AgnicApp(App):
                 "usage": usage,
             }
         )
+
+
+EMULATOR = Emulator(AgnicApp, base_path="/v1")

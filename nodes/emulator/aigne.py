@@ -27,7 +27,7 @@ import time
 import uuid
 
 from ..core.payloads import b64encode
-from . import synth
+from . import Emulator, fake_key, synth
 from .openai_compat import GPT_MODELS, OpenAIApp, Refused
 from .server import App, Request, Response
 
@@ -49,7 +49,7 @@ CREDIT_MESSAGE = "Hello, in order to continue chatting, please first buy some cr
 class AigneHubApp(App):
     name = "aigne"
 
-    def __init__(self, key: str = "fake-aigne-key", *, credits: float = 1000.0):
+    def __init__(self, key: str = fake_key(name), *, credits: float = 1000.0):
         super().__init__()
         self.key = key
         self.credits = credits
@@ -324,3 +324,6 @@ def _pixels(size: str, source=None) -> tuple[int, int]:
         return (1536, 1024) if aspect > 1.2 else (1024, 1536) if aspect < 1 / 1.2 else (1024, 1024)
     width, _, height = size.partition("x")
     return int(width), int(height)
+
+
+EMULATOR = Emulator(AigneHubApp)

@@ -10,7 +10,7 @@ import uuid
 
 
 from ..core.payloads import b64encode
-from . import synth
+from . import Emulator, fake_key, synth
 from .server import App, Request, Response
 
 IMAGE_MODELS = {
@@ -49,7 +49,7 @@ class ImageBucket:
 class IonosApp(App):
     name = "ionos"
 
-    def __init__(self, token: str = "fake-ionos-token", images_per_minute: float = 10, burst: float = 20):
+    def __init__(self, token: str = fake_key(name), images_per_minute: float = 10, burst: float = 20):
         super().__init__()
         self.token = token
         self.bucket = ImageBucket(images_per_minute, burst)
@@ -174,3 +174,6 @@ class IonosApp(App):
         if opened is None:
             return self.error(400, f"{field_name}: the image could not be decoded")
         return opened[1]
+
+
+EMULATOR = Emulator(IonosApp, base_path="/v1")

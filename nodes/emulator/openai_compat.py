@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 from ..core.payloads import b64encode
-from . import synth
+from . import Emulator, fake_key, synth
 from .server import App, Part, Request, Response
 
 # Written out on purpose instead of imported from the pack's catalogue: this is an independent
@@ -81,7 +81,7 @@ class Refused(Exception):
 class OpenAIApp(App):
     name = "openai"
 
-    def __init__(self, token: str | None = "fake-openai-key", extra_models: tuple[str, ...] = (), today: datetime.date | None = None):
+    def __init__(self, token: str | None = fake_key(name), extra_models: tuple[str, ...] = (), today: datetime.date | None = None):
         super().__init__()
         self.token = token  # None: a server without auth
         self.extra_models = list(extra_models)  # another server's models: any parameter, links on request
@@ -331,3 +331,6 @@ def _picture(png: bytes, fmt: str, transparent: bool) -> bytes:
     if fmt == "png" and not transparent:
         return png
     return synth.encode(picture, fmt)
+
+
+EMULATOR = Emulator(OpenAIApp, base_path="/v1")

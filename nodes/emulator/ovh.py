@@ -14,7 +14,7 @@ import itertools
 import json
 import math
 
-from . import synth
+from . import Emulator, fake_key, synth
 from .ionos import ImageBucket
 from .server import App, Request, Response
 
@@ -28,7 +28,7 @@ class OvhApp(App):
 
     def __init__(
         self,
-        token: str = "fake-ovh-token",
+        token: str = fake_key(name),
         anonymous_per_minute: float = 2,
         token_per_minute: float = 400,
         content_type: str = "image/jpeg",
@@ -87,3 +87,6 @@ class OvhApp(App):
 
 def _invalid(loc: list, msg: str, kind: str) -> Response:
     return Response.json({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, 422)
+
+
+EMULATOR = Emulator(OvhApp, base_path=PATH)

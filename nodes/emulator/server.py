@@ -118,7 +118,7 @@ class Fault:
 class App:
     """One provider's emulator. Subclasses fill ``routes`` and ``error``."""
 
-    name = "app"
+    name = "app"  # a provider's app: the id of the provider it plays (its descriptor's), also its mount prefix
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
