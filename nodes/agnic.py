@@ -163,17 +163,9 @@ class AgnicImageGenerate(_AgnicImageNode):
             **HIDDEN,
         }
 
-    def call(self, model, prompt, aspect_ratio, image_size, modalities, count, seed=0, unique_id=None):
-        return _generate(
-            Call(agnic.PROVIDER, "image generation", model=model, node_id=unique_id),
-            model=model,
-            prompt=prompt,
-            aspect_ratio=aspect_ratio,
-            image_size=image_size,
-            modalities=modalities,
-            count=count,
-            seed=seed,
-        )
+    def call(self, model, count, seed=0, unique_id=None, **options):  # options: prompt, aspect_ratio, image_size, modalities
+        call = Call(agnic.PROVIDER, "image generation", model=model, node_id=unique_id)
+        return _generate(call, model=model, count=count, seed=seed, **options)
 
 
 class AgnicImageEdit(_AgnicImageNode):
@@ -200,19 +192,10 @@ class AgnicImageEdit(_AgnicImageNode):
             **HIDDEN,
         }
 
-    def call(self, image, prompt, model, aspect_ratio, image_size, modalities, count, seed=0, image_2=None, image_3=None, unique_id=None):
-        return _generate(
-            Call(agnic.PROVIDER, "image edit", model=model, node_id=unique_id),
-            model=model,
-            prompt=prompt,
-            aspect_ratio=aspect_ratio,
-            image_size=image_size,
-            modalities=modalities,
-            count=count,
-            seed=seed,
-            image=image,
-            more={"image_2": image_2, "image_3": image_3},
-        )
+    def call(self, image, model, count, seed=0, image_2=None, image_3=None, unique_id=None, **options):
+        call = Call(agnic.PROVIDER, "image edit", model=model, node_id=unique_id)
+        more = {"image_2": image_2, "image_3": image_3}
+        return _generate(call, model=model, count=count, seed=seed, image=image, more=more, **options)
 
 
 class AgnicListModels(ListModelsNode):

@@ -91,21 +91,25 @@ def _generate_once(job: Call, body: dict, path: str):
         return aigne.parse_images(reply.json())
 
 
-class AigneHubImageGenerate(RemoteImageNode):
+class _AigneHubImageNode(RemoteImageNode):
+    CATEGORY = _CATEGORY
+    PROVIDER = aigne.PROVIDER
+    RETURN_TYPES = ("IMAGE", "STRING")
+    RETURN_NAMES = ("image", "info")
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model=None, size=None):
+        # model and size are checked at run time: API-format workflows may name any model and any WIDTHxHEIGHT
+        return True
+
+
+class AigneHubImageGenerate(_AigneHubImageNode):
     DESCRIPTION = (
         "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY): openai/gpt-image-2 by "
         "default, or any provider/model name the hub offers."
     )
     SEARCH_ALIASES = ["aigne", "arcblock", "dall-e", "gpt image", "text to image", "txt2img"]
-    CATEGORY = _CATEGORY
-    PROVIDER = aigne.PROVIDER
-    RETURN_TYPES = ("IMAGE", "STRING")
-    RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", _INFO_TOOLTIP)
-
-    @classmethod
-    def VALIDATE_INPUTS(cls, model=None, size=None):
-        return True
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -161,21 +165,13 @@ class AigneHubImageGenerate(RemoteImageNode):
         return batch.image, batch.describe(call.note)
 
 
-class AigneHubImageEdit(RemoteImageNode):
+class AigneHubImageEdit(_AigneHubImageNode):
     DESCRIPTION = (
         "Edit images through an AIGNE Hub's native image route: every input image (each batch item, then image_2) "
         "goes up as a FileContent, with openai/gpt-image-2 by default."
     )
     SEARCH_ALIASES = ["aigne", "arcblock", "gpt image", "image to image", "img2img", "edit image", "combine images"]
-    CATEGORY = _CATEGORY
-    PROVIDER = aigne.PROVIDER
-    RETURN_TYPES = ("IMAGE", "STRING")
-    RETURN_NAMES = ("image", "info")
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", _INFO_TOOLTIP)
-
-    @classmethod
-    def VALIDATE_INPUTS(cls, model=None, size=None):
-        return True
 
     @classmethod
     def INPUT_TYPES(cls):

@@ -122,30 +122,31 @@ def _run(call: Call, operation: str, send, n: int):
     return batch.image, batch.mask, batch.describe()
 
 
-_OUTPUTS = ("IMAGE", "MASK", "STRING")
-_OUTPUT_NAMES = ("image", "mask", "info")
-
-
-class OpenAICompatImageGenerate(RemoteImageNode):
-    DESCRIPTION = (
-        "Generate images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it (set "
-        "base_url). Only the parameters the chosen model accepts are sent; 'auto' means not sent."
-    )
-    SEARCH_ALIASES = ["openai", "dall-e", "dalle", "gpt image", "gpt-image", "chatgpt image", "text to image", "txt2img", "local server"]
+class _OpenAICompatImageNode(RemoteImageNode):
     CATEGORY = _CATEGORY
     PROVIDER = api.PROVIDER
-    RETURN_TYPES = _OUTPUTS
-    RETURN_NAMES = _OUTPUT_NAMES
-    OUTPUT_TOOLTIPS = (
-        "The generated images as one batch.",
-        "1 where a result is transparent (background=transparent), else 0.",
-        "usage, a shutdown notice and the other fields of the reply.",
-    )
+    RETURN_TYPES = ("IMAGE", "MASK", "STRING")
+    RETURN_NAMES = ("image", "mask", "info")
 
     @classmethod
     def VALIDATE_INPUTS(cls, model=None, size=None):
         # model and size are checked at run time: API-format workflows may name any model and any WIDTHxHEIGHT
         return True
+
+
+_MASK_AND_INFO = (
+    "1 where a result is transparent (background=transparent), else 0.",
+    "usage, a shutdown notice and the other fields of the reply.",
+)
+
+
+class OpenAICompatImageGenerate(_OpenAICompatImageNode):
+    DESCRIPTION = (
+        "Generate images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it (set "
+        "base_url). Only the parameters the chosen model accepts are sent; 'auto' means not sent."
+    )
+    SEARCH_ALIASES = ["openai", "dall-e", "dalle", "gpt image", "gpt-image", "chatgpt image", "text to image", "txt2img", "local server"]
+    OUTPUT_TOOLTIPS = ("The generated images as one batch.", *_MASK_AND_INFO)
 
     @classmethod
     def INPUT_TYPES(cls):
@@ -174,25 +175,13 @@ class OpenAICompatImageGenerate(RemoteImageNode):
         return _run(call, api.GENERATE, lambda job: job.post_json("images/generations", body), n)
 
 
-class OpenAICompatImageEdit(RemoteImageNode):
+class OpenAICompatImageEdit(_OpenAICompatImageNode):
     DESCRIPTION = (
         "Edit images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it. The images go "
         "up as PNG files (a batch as image[]), the mask as a PNG whose alpha is 0 where MASK is 1."
     )
     SEARCH_ALIASES = ["openai", "dall-e", "gpt image", "gpt-image", "inpaint", "image to image", "img2img", "edit image", "mask"]
-    CATEGORY = _CATEGORY
-    PROVIDER = api.PROVIDER
-    RETURN_TYPES = _OUTPUTS
-    RETURN_NAMES = _OUTPUT_NAMES
-    OUTPUT_TOOLTIPS = (
-        "The edited images as one batch.",
-        "1 where a result is transparent (background=transparent), else 0.",
-        "usage, a shutdown notice and the other fields of the reply.",
-    )
-
-    @classmethod
-    def VALIDATE_INPUTS(cls, model=None, size=None):
-        return True
+    OUTPUT_TOOLTIPS = ("The edited images as one batch.", *_MASK_AND_INFO)
 
     @classmethod
     def INPUT_TYPES(cls):
