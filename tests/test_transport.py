@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import FAKE_KEYS, assert_no_secret, mod
+from conftest import assert_no_secret, mod
 
 server_mod = mod("nodes.emulator.server")
 transport = mod("nodes.core.transport")
