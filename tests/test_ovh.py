@@ -99,7 +99,7 @@ def test_body_is_exactly_prompt_and_negative_prompt_and_no_seed(ovh):
     generate(negative_prompt="blurry", seed=125)
     bodies = [r.json() for r in ovh.requests]
     assert bodies == [{"prompt": PROMPT}, {"prompt": PROMPT}, {"prompt": PROMPT, "negative_prompt": "blurry"}]
-    # byte-for-byte what the seed's snippet sends (json.dumps of the same dict)
+    # byte-for-byte what the snippet of OVH's doc page sends (json.dumps of the same dict)
     assert ovh.requests[2].body == json.dumps({"prompt": PROMPT, "negative_prompt": "blurry"}).encode()
 
 
