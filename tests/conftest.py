@@ -55,6 +55,16 @@ def pack():
     return load_pack()
 
 
+@pytest.hookimpl(trylast=True)  # after pytest's tmp_path machinery is configured
+def pytest_configure(config):
+    """Hypothesis keeps its example database and caches in this run's temporary folder, not in
+    .hypothesis/ of the repository; it writes them while test modules are collected, so a fixture
+    would come too late."""
+    from hypothesis import configuration
+
+    configuration.set_hypothesis_home_dir(config._tmp_path_factory.mktemp("hypothesis"))
+
+
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
     """No real keys, no real credentials file, files only in tmp_path, fast retries, no interrupt left over."""
