@@ -33,7 +33,7 @@ $(VENV)/.torch-installed:
 	else \
 	    $(BIN)/python -m pip install --quiet "$(TORCH)" --index-url $(TORCH_CPU_INDEX); \
 	fi
-	$(BIN)/python -c 'import torch; assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA build"; print(f"torch {torch.__version__}, CPU build")'
+	$(BIN)/python -W ignore -c 'import torch; assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA build"; print(f"torch {torch.__version__}, CPU build")'
 	touch $@
 
 $(VENV)/.demo-installed: $(VENV)/.torch-installed requirements.txt

@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import sys
+import time
 import types
 from pathlib import Path
 
@@ -153,6 +154,15 @@ def pack_logs(caplog):
     """Everything the pack and urllib3 log, at every level."""
     caplog.set_level(logging.DEBUG)
     return caplog
+
+
+def hang_ups(app, expected: int, seconds: float = 5.0) -> list[str]:
+    """The paths whose client hung up before ``app`` had answered, once ``expected`` are in (the
+    server notices within a poll interval) or ``seconds`` have passed: an interrupt, counted."""
+    deadline = time.monotonic() + seconds
+    while len(app.disconnects) < expected and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return list(app.disconnects)
 
 
 def assert_no_secret(text: str, secrets=FAKE_KEYS.values()):

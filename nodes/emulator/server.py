@@ -124,7 +124,7 @@ class App:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
-        self.disconnects: list[str] = []  # paths whose client hung up while we were delaying
+        self.disconnects: list[str] = []  # paths whose client hung up before the reply was complete (delay, endless)
         self.lock = threading.Lock()
         self.in_flight = 0  # requests received and not yet answered
         self.max_in_flight = 0  # the most at once since the last reset: concurrency, counted not timed
@@ -278,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
         response.headers.update(fault.headers)
         response = app.finalize(response)
         if fault.endless:
-            return self._send_endless(response)
+            return self._send_endless(app, request, response)
         if fault.drop_mid_body or fault.truncate:
             self._send(response, cut=len(response.body) // 2)
             self.close_connection = True
@@ -332,7 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(seconds / pieces)
 
-    def _send_endless(self, response: Response) -> None:
+    def _send_endless(self, app: App, request: Request, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""
         self.send_response(response.status)
         for key, value in response.headers.items():
@@ -346,7 +346,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"\0")
                 time.sleep(0.05)
         except OSError:  # the client hung up
-            pass
+            with app.lock:
+                app.disconnects.append(request.path)
         self.close_connection = True
 
 
