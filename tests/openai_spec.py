@@ -1,4 +1,4 @@
-"""Checks requests and replies against OpenAI's published OpenAPI document (../shared/specs).
+"""Checks requests and replies against OpenAI's published OpenAPI document (conftest.SPECS).
 
 The document is OpenAPI 3.1 but still says ``nullable: true`` in places, so schemas are checked
 with openapi-schema-validator's OAS 3.0 validator, taught 3.1's ``type: "null"``: it understands
@@ -16,11 +16,11 @@ import pytest
 from conftest import SPECS
 
 SPEC_FILE = "openai-openapi.yaml"
-SEARCH = [SPECS, Path("/work/shared/specs")]
 
 
 def spec_path() -> Path | None:
-    return next((folder / SPEC_FILE for folder in SEARCH if (folder / SPEC_FILE).is_file()), None)
+    path = SPECS / SPEC_FILE
+    return path if path.is_file() else None
 
 
 @lru_cache(maxsize=1)
@@ -35,7 +35,7 @@ def _document() -> dict:
 def require_spec() -> dict:
     """The parsed document, or a skip naming where it was looked for."""
     if spec_path() is None:
-        pytest.skip(f"{SPEC_FILE} not found in {', '.join(map(str, SEARCH))}: the spec checks need ../shared/specs")
+        pytest.skip(f"{SPEC_FILE} not found in {SPECS}: set HOSTED_IMAGES_SPECS to the folder of the published specs")
     pytest.importorskip("openapi_schema_validator", reason="the spec checks need openapi-schema-validator (tests/requirements.txt)")
     pytest.importorskip("yaml", reason="the spec checks need PyYAML (tests/requirements.txt)")
     return _document()

@@ -1,6 +1,6 @@
 """OpenRouter's published OpenAPI document (the Agnic gateway follows it) as schema validators.
 
-The file lives outside the repository (``../shared/specs``, see specs/SOURCES.md); tests that
+The file lives outside the repository (``conftest.SPECS``); tests that
 need it skip, saying why, when it is absent. It is large, so it is parsed once per session.
 """
 
@@ -18,17 +18,17 @@ from referencing.jsonschema import DRAFT202012
 from conftest import SPECS
 
 FILE = "openrouter-openapi.yaml"
-CANDIDATES = [SPECS / FILE, Path("/work/shared/specs") / FILE]
 URI = "urn:openrouter-openapi"
 
 
 def spec_path() -> Path | None:
-    return next((path for path in CANDIDATES if path.is_file()), None)
+    path = SPECS / FILE
+    return path if path.is_file() else None
 
 
 def require_spec() -> None:
     if spec_path() is None:
-        pytest.skip(f"OpenRouter's OpenAPI file is not here ({' or '.join(map(str, CANDIDATES))}); spec checks skipped")
+        pytest.skip(f"{FILE} not found in {SPECS}: set HOSTED_IMAGES_SPECS to the folder of the published specs")
 
 
 @lru_cache(maxsize=1)

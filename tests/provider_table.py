@@ -125,7 +125,7 @@ TARGETS = [
         api_path="/images/edits",
         run=_ionos_edit,
         run_edit=_ionos_edit,
-        no_links="IONOS answers b64_json only (PROVIDERS.md section 1)",
+        no_links="IONOS answers b64_json only (docs/providers.md section 1)",
         no_images=_empty_data,
         trace_ids=True,
     ),
@@ -156,7 +156,7 @@ TARGETS = [
         api_path="/chat/completions",
         run=_agnic_generate,
         run_edit=_agnic_edit,
-        no_links="Agnic returns images as data URLs inside the reply (PROVIDERS.md section 3)",
+        no_links="Agnic returns images as data URLs inside the reply (docs/providers.md section 3)",
         no_images=_agnic_no_images,
     ),
     Target(
@@ -173,7 +173,7 @@ TARGETS = [
         api_path="/api/text2image",
         run=_ovh_generate,
         raw_bytes=True,
-        no_links="OVH returns the image bytes themselves (PROVIDERS.md section 4)",
+        no_links="OVH returns the image bytes themselves (docs/providers.md section 4)",
     ),
     Target(
         name="openai_compat",

@@ -6,6 +6,7 @@ against a small stand-in for ComfyUI's /upload/image and /view."""
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -96,3 +97,15 @@ def test_the_default_inputs_folder_is_beside_the_workflow_or_its_folder(tmp_path
     assert headless.default_inputs_folder(api / "w.json") == tmp_path / "example_workflows" / "inputs"
     (api / "inputs").mkdir()
     assert headless.default_inputs_folder(api / "w.json") == api / "inputs"
+
+
+def test_without_websocket_client_the_runner_says_what_to_install_before_uploading(comfyui, layout, monkeypatch, tmp_path):
+    app, url = comfyui
+    inputs, _ = layout
+    workflow = inputs.parent / "w.json"
+    workflow.write_text('{"1": {"class_type": "LoadImage", "inputs": {"image": "mine.png"}}}')
+    monkeypatch.setitem(sys.modules, "websocket", None)  # as if it were not installed
+    with pytest.raises(SystemExit) as stopped:
+        headless.main([str(workflow), "--server", url, "--out", str(tmp_path / "out")])
+    assert str(stopped.value) == headless.WEBSOCKET_MISSING and "pip install websocket-client" in str(stopped.value)
+    assert app.uploaded() == []

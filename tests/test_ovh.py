@@ -11,7 +11,7 @@ import pytest
 import requests
 import torch
 
-from conftest import FAKE_KEYS, ROOT, assert_no_secret, mod, run_node
+from conftest import FAKE_KEYS, ROOT, assert_no_secret, hang_ups, mod, run_node
 
 TOKEN_ENV = "OVH_AI_ENDPOINTS_ACCESS_TOKEN"
 TOKEN = FAKE_KEYS[TOKEN_ENV]
@@ -99,7 +99,7 @@ def test_body_is_exactly_prompt_and_negative_prompt_and_no_seed(ovh):
     generate(negative_prompt="blurry", seed=125)
     bodies = [r.json() for r in ovh.requests]
     assert bodies == [{"prompt": PROMPT}, {"prompt": PROMPT}, {"prompt": PROMPT, "negative_prompt": "blurry"}]
-    # byte-for-byte what the seed's snippet sends (json.dumps of the same dict)
+    # byte-for-byte what the snippet of OVH's doc page sends (json.dumps of the same dict)
     assert ovh.requests[2].body == json.dumps({"prompt": PROMPT, "negative_prompt": "blurry"}).encode()
 
 
@@ -119,18 +119,17 @@ def test_count_runs_one_call_per_image_and_keeps_every_result(ovh):
     assert sorted(matches) == [0, 1, 2]
 
 
-def test_count_calls_overlap(ovh):
-    """DESIGN.md: n images from a provider without n, 1 s latency: wall time <= 1.3x one call."""
-    ovh.inject(delay=1.0)
-    started = time.perf_counter()
-    generate()
-    one = time.perf_counter() - started
-    ovh.inject(delay=1.0, times=4)
-    started = time.perf_counter()
-    generate(count=4)
-    four = time.perf_counter() - started
-    print(f"one call {one:.3f}s, four calls {four:.3f}s, ratio {four / one:.2f}")
-    assert four <= 1.3 * one, f"4 calls took {four:.2f}s, one took {one:.2f}s"
+def test_count_calls_run_at_once_a_few_at_a_time(ovh):
+    """n images from a provider without n: the calls overlap, at most MAX_PARALLEL_CALLS at once.
+    Counted at the server, not timed (nodes/cli/bench.py measures the wall-time ratio)."""
+    bound = mod("nodes.common").MAX_PARALLEL_CALLS
+    ovh.inject(gather=bound, times=bound)  # the first calls wait for each other
+    assert generate(count=bound).shape[0] == bound
+    assert ovh.max_in_flight == bound
+    ovh.reset()
+    ovh.inject(gather=bound, times=bound)
+    assert generate(count=bound + 2).shape[0] == bound + 2
+    assert ovh.max_in_flight == bound and len(ovh.requests) == bound + 2
 
 
 def test_image_bytes_are_decoded_whatever_the_content_type(ovh):
@@ -322,10 +321,9 @@ def test_interrupt_stops_a_waiting_call_quickly(ovh):
     comfy = mod("nodes.core.comfy")
     ovh.inject(delay=5)
     threading.Timer(0.2, comfy.request_interrupt).start()
-    started = time.perf_counter()
     with pytest.raises(comfy.InterruptProcessingException):
         generate()
-    assert time.perf_counter() - started < 0.7
+    assert hang_ups(ovh, 1) == ["/api/text2image"], "the call ran on after the interrupt"
 
 
 # --- the local server itself -------------------------------------------------------------------------

@@ -217,7 +217,7 @@ def test_ui_example_matches_node_definitions(path):
 def test_api_example_names_real_inputs(path):
     defs = definitions()
     prompt = json.loads(path.read_text())
-    for node_id, node in prompt.items():
+    for node in prompt.values():
         definition = defs[node["class_type"]]
         known = {n for sec in ("required", "optional") for n in definition["input"].get(sec, {})}
         required = set(definition["input"].get("required", {}))

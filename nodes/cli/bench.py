@@ -1,4 +1,4 @@
-"""Benchmark: the pack against the bare PIL/numpy/requests work it replaces (DESIGN.md, "Performance").
+"""Benchmark: the pack against the bare PIL/numpy/requests work it replaces (docs/design.md, "Performance").
 
     python -m nodes.cli.bench [--quick] [--only TEXT]
 
@@ -276,7 +276,7 @@ GENERATE = {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "A lighthouse
 
 
 def node_call(servers: Servers, loop: asyncio.AbstractEventLoop, repeats: int) -> Figure:
-    """The IONOS generate node, awaited as ComfyUI's executor does, against the seed's snippet."""
+    """The IONOS generate node, awaited as ComfyUI's executor does, against the snippet of IONOS's doc page."""
     node = IonosImageGenerate()
     endpoint = f"{servers.ionos_url}/images/generations"
     header = {"Authorization": f"Bearer {IONOS_TOKEN}", "Content-Type": "application/json"}
@@ -310,7 +310,7 @@ def count_four(servers: Servers, repeats: int) -> Figure:
 def interrupt(servers: Servers, repeats: int) -> Figure:
     """Seconds from an interrupt to the node raising, during a request the server holds for 2 s.
 
-    The reference is the seed's bare ``requests.post`` in the same situation: it cannot be
+    The reference is the bare ``requests.post`` of IONOS's doc page in the same situation: it cannot be
     interrupted, so the caller gets control back only when the reply comes.
     """
     hold, after = 2.0, 0.3

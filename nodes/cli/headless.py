@@ -4,9 +4,10 @@
         --server http://127.0.0.1:8188 --set 1.prompt="a red fox" --out out/headless
 
 Uses only ComfyUI's public API: POST /upload/image for LoadImage inputs, POST /prompt, the /ws
-websocket for progress, GET /history and GET /view. Exits 0 on success, 1 with the failing node's
-own message (or when a saved file's name was refused), 2 when ComfyUI refuses the workflow, 130
-when it was interrupted.
+websocket for progress, GET /history and GET /view. Needs requests and websocket-client
+(``pip install websocket-client``, or the pack's ``headless`` extra). Exits 0 on success, 1 with
+the failing node's own message (or when a saved file's name was refused), 2 when ComfyUI refuses
+the workflow, 130 when it was interrupted.
 
 A workflow is data from anyone: it may name only pictures inside its inputs folder (``inputs/``
 beside the workflow or beside its folder, or --inputs) or files given with --upload, never any
@@ -16,105 +17,32 @@ other file on this machine; and files are written only into --out, under plain f
 from __future__ import annotations
 
 import argparse
-import base64
 import json
-import os
-import socket
 import struct
 import sys
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import requests
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-# --- a minimal websocket client (RFC 6455), enough for ComfyUI's /ws --------------------------
+WEBSOCKET_MISSING = (
+    "the headless runner follows ComfyUI's progress over its websocket and needs the websocket-client "
+    "package (the one ComfyUI's own example scripts use): pip install websocket-client"
+)
 
 
-class WebSocket:
-    def __init__(self, url: str, timeout: float = 30.0):
-        parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "wss" else 80)
-        if parts.scheme == "wss":
-            import ssl
-
-            raw = socket.create_connection((parts.hostname, port), timeout=timeout)
-            self.sock = ssl.create_default_context().wrap_socket(raw, server_hostname=parts.hostname)
-        else:
-            self.sock = socket.create_connection((parts.hostname, port), timeout=timeout)
-        key = base64.b64encode(os.urandom(16)).decode()
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        request = (
-            f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}:{port}\r\nUpgrade: websocket\r\n"
-            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        )
-        self.sock.sendall(request.encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(1024)
-            if not chunk:
-                raise ConnectionError("the websocket handshake was cut off")
-            head += chunk
-        status_line = head.split(b"\r\n", 1)[0]
-        if b" 101 " not in status_line:
-            raise ConnectionError(f"websocket refused: {status_line.decode(errors='replace')}")
-        self.buffer = head.split(b"\r\n\r\n", 1)[1]
-
-    def _read(self, size: int) -> bytes:
-        while len(self.buffer) < size:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("the websocket closed")
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:size], self.buffer[size:]
-        return data
-
-    def receive(self) -> tuple[int, bytes]:
-        """(opcode, payload) of the next whole message; answers pings itself."""
-        message, first_opcode = b"", None
-        while True:
-            b1, b2 = self._read(2)
-            opcode, length = b1 & 0x0F, b2 & 0x7F
-            if length == 126:
-                length = struct.unpack(">H", self._read(2))[0]
-            elif length == 127:
-                length = struct.unpack(">Q", self._read(8))[0]
-            mask = self._read(4) if b2 & 0x80 else None
-            payload = self._read(length)
-            if mask:
-                payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-            if opcode == 0x9:  # ping
-                self._send(0xA, payload)
-                continue
-            if opcode == 0x8:
-                raise ConnectionError("the websocket closed")
-            if opcode in (0x1, 0x2):
-                first_opcode = opcode
-            message += payload
-            if b1 & 0x80:
-                return first_opcode or opcode, message
-
-    def _send(self, opcode: int, payload: bytes) -> None:
-        mask = os.urandom(4)
-        header = bytes([0x80 | opcode])
-        if len(payload) < 126:
-            header += bytes([0x80 | len(payload)])
-        elif len(payload) < 1 << 16:
-            header += bytes([0x80 | 126]) + struct.pack(">H", len(payload))
-        else:
-            header += bytes([0x80 | 127]) + struct.pack(">Q", len(payload))
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
-
-    def close(self) -> None:
-        try:
-            self._send(0x8, b"")
-        except OSError:
-            pass
-        self.sock.close()
+def websocket_client():
+    """The websocket-client module, or SystemExit saying how to install it."""
+    try:
+        import websocket
+    except ImportError:
+        raise SystemExit(WEBSOCKET_MISSING) from None
+    return websocket
 
 
 # --- the runner -----------------------------------------------------------------------------------
@@ -236,7 +164,8 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
     server = server.rstrip("/")
     client_id = uuid.uuid4().hex
     ws_url = server.replace("http://", "ws://").replace("https://", "wss://") + f"/ws?clientId={client_id}"
-    ws = WebSocket(ws_url, timeout=timeout)
+    websocket = websocket_client()
+    ws = websocket.create_connection(ws_url, timeout=timeout)
     try:
         reply = requests.post(f"{server}/prompt", json={"prompt": prompt, "client_id": client_id}, timeout=60)
         if reply.status_code != 200:
@@ -251,8 +180,11 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
             if time.monotonic() > deadline:
                 print(f"no result within {timeout:.0f}s", file=sys.stderr)
                 return EXIT_FAILED
-            opcode, payload = ws.receive()
-            if opcode == 0x2:  # binary: previews, and progress text (event type 3)
+            opcode, payload = ws.recv_data()  # pings are answered inside
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                print("ComfyUI closed the websocket before the run ended", file=sys.stderr)
+                return EXIT_FAILED
+            if opcode == websocket.ABNF.OPCODE_BINARY:  # previews, and progress text (event type 3)
                 if len(payload) > 8 and struct.unpack(">I", payload[:4])[0] == 3:
                     length = struct.unpack(">I", payload[4:8])[0]
                     node_id = payload[8 : 8 + length].decode(errors="replace")
@@ -304,6 +236,7 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the whole run")
     parser.add_argument("--quiet", action="store_true", help="print only errors and saved files")
     args = parser.parse_args(argv)
+    websocket_client()  # before anything is uploaded
     workflow = Path(args.workflow)
     prompt = json.loads(workflow.read_text())
     if "nodes" in prompt and "links" in prompt:

@@ -1,4 +1,4 @@
-"""Agnic AI Gateway emulator, strict to PROVIDERS.md section 3 (OpenRouter-style chat completions).
+"""Agnic AI Gateway emulator, strict to docs/providers.md section 3 (OpenRouter-style chat completions).
 
 Knobs a test (or the demo) can turn besides the base class's fault injection:
 - ``models_shape``: "openrouter" (entries with ``architecture.output_modalities``) or "openai"
@@ -10,7 +10,7 @@ Knobs a test (or the demo) can turn besides the base class's fault injection:
 - ``gone``: ids the gateway answers with "not a valid model ID" besides the ones it never had
   (Google's shut-down ids, the other id of each Gemini pair).
 - ``gemini_ids``: which ids the Gemini 3 image models are served under, as sources disagree
-  (PROVIDERS.md section 0): GA_IDS (Google: the GA ids replaced the previews on 2026-06-25) or
+  (docs/providers.md section 3): GA_IDS (Google: the GA ids replaced the previews on 2026-06-25) or
   PREVIEW_IDS (Agnic's April 2026 lists: ``google/gemini-3.1-flash-image-preview``, and the pro
   model's preview id).
 - ``flagged_words``: prompts containing one get OpenRouter's 403 moderation error.

@@ -1,4 +1,4 @@
-"""AIGNE Hub emulator, strict to PROVIDERS.md sections 0 and 2 (the hub as of 2026-11-29).
+"""AIGNE Hub emulator, strict to docs/providers.md section 2 (the hub as of 2026-11-29).
 
 Routes, as a hub built from AIGNE-io/aigne-hub serves them below its mount path:
 - ``POST /api/v2/image/generations``: OpenAI-style body, reply ``{images, data, model, usage}``

@@ -1,4 +1,4 @@
-"""IONOS AI Model Hub emulator, strict to PROVIDERS.md section 1."""
+"""IONOS AI Model Hub emulator, strict to docs/providers.md section 1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OpenAI Images API emulator, strict to PROVIDERS.md sections 0 and 5 and OpenAI's published spec.
+"""OpenAI Images API emulator, strict to docs/providers.md section 5 and OpenAI's published spec.
 
 Plays api.openai.com as of 2026-11-29 (the gpt-image-2 family; gpt-image-1.5, 1-mini and
 chatgpt-image-latest until their shutdown date; dall-e-2, dall-e-3 and gpt-image-1 answer 404

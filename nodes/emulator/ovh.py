@@ -1,4 +1,4 @@
-"""OVH AI Endpoints SDXL emulator, strict to PROVIDERS.md section 4.
+"""OVH AI Endpoints SDXL emulator, strict to docs/providers.md section 4.
 
 What is documented is followed exactly: ``POST /api/text2image`` with ``{"prompt", "negative_prompt"}``,
 raw 1024x1024 JPEG bytes back (a new image on every call), an optional bearer token, 2 calls a

@@ -1,10 +1,10 @@
 """A small HTTP server that hosts provider emulators ("apps") on loopback.
 
-Each app answers in its provider's exact shapes (see PROVIDERS.md), records every request, and
-can be told to misbehave: a status with the provider's own error envelope, a delay before the
+Each app answers in its provider's exact shapes (see docs/providers.md), records every request
+and the most requests it held at once, and can be told to misbehave: a status with the provider's own error envelope, a delay before the
 headers, a status line and headers trickling in byte by byte, a slow, truncated or never-ending
-body, a dropped connection, any raw body, or its own JSON answer rewritten (e.g. a damaged base64
-field). Tests drive apps in
+body, a dropped connection, any raw body, its own JSON answer rewritten (e.g. a damaged base64
+field), or a reply held until several requests are in flight together. Tests drive apps in
 process; the ``/__emulator/<app>/…`` control routes do the same for a separate process.
 """
 
@@ -96,6 +96,7 @@ class Fault:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before anything is sent
+    gather: int = 0  # hold the reply until this many requests are in flight at once (at most GATHER_SECONDS)
     drop: bool = False  # close the connection without answering
     drop_mid_body: bool = False  # send the headers and half the body, then close
     slow_headers: float = 0.0  # seconds to spread the status line and headers over, a byte at a time
@@ -123,8 +124,11 @@ class App:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.faults: list[Fault] = []
-        self.disconnects: list[str] = []  # paths whose client hung up while we were delaying
+        self.disconnects: list[str] = []  # paths whose client hung up before the reply was complete (delay, endless)
         self.lock = threading.Lock()
+        self.in_flight = 0  # requests received and not yet answered
+        self.max_in_flight = 0  # the most at once since the last reset: concurrency, counted not timed
+        self._in_flight_changed = threading.Condition(self.lock)
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {}
         self.base_url = ""  # set when mounted on a running server
 
@@ -163,6 +167,23 @@ class App:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.max_in_flight = self.in_flight
+
+    def arrived(self, request: Request) -> None:
+        with self.lock:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._in_flight_changed.notify_all()
+
+    def answered(self) -> None:
+        with self.lock:
+            self.in_flight -= 1
+
+    def wait_for_in_flight(self, count: int, seconds: float) -> bool:
+        """Block until ``count`` requests are in flight at once (True) or ``seconds`` pass (False)."""
+        with self.lock:
+            return self._in_flight_changed.wait_for(lambda: self.in_flight >= count, timeout=seconds)
 
     def calls(self, path: str | None = None) -> list[Request]:
         return [r for r in self.requests if path is None or r.path == path]
@@ -195,6 +216,7 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part] | None:
 
 
 ENDLESS_SECONDS = 30.0  # how long an ``endless`` reply trickles before the emulator gives up
+GATHER_SECONDS = 10.0  # how long a ``gather`` fault holds a reply for the others (a client calling one by one)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -218,20 +240,24 @@ class _Handler(BaseHTTPRequestHandler):
         if headers.get("content-type", "").startswith("multipart/form-data"):
             parts = parse_multipart(body, headers["content-type"])
         request = Request(self.command, sub_path, parse_qs(split.query), headers, body, parts)
-        with app.lock:
-            app.requests.append(request)
-        fault = app.take_fault(request)
-        if fault is not None:
-            return self._fault(app, fault, request)
+        app.arrived(request)
         try:
-            response = app.handle(request)
-        except Exception as exc:  # noqa: BLE001 -- an emulator bug must still answer
-            response = app.error(500, f"emulator error: {type(exc).__name__}: {exc}")
-        self._send(app.finalize(response))
+            fault = app.take_fault(request)
+            if fault is not None:
+                return self._fault(app, fault, request)
+            try:
+                response = app.handle(request)
+            except Exception as exc:  # noqa: BLE001 -- an emulator bug must still answer
+                response = app.error(500, f"emulator error: {type(exc).__name__}: {exc}")
+            self._send(app.finalize(response))
+        finally:
+            app.answered()
 
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
     def _fault(self, app: App, fault: Fault, request: Request) -> None:
+        if fault.gather:
+            app.wait_for_in_flight(fault.gather, GATHER_SECONDS)
         if fault.delay and not self._wait_for_client(fault.delay):
             with app.lock:
                 app.disconnects.append(request.path)
@@ -252,7 +278,7 @@ class _Handler(BaseHTTPRequestHandler):
         response.headers.update(fault.headers)
         response = app.finalize(response)
         if fault.endless:
-            return self._send_endless(response)
+            return self._send_endless(app, request, response)
         if fault.drop_mid_body or fault.truncate:
             self._send(response, cut=len(response.body) // 2)
             self.close_connection = True
@@ -306,7 +332,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(seconds / pieces)
 
-    def _send_endless(self, response: Response) -> None:
+    def _send_endless(self, app: App, request: Request, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""
         self.send_response(response.status)
         for key, value in response.headers.items():
@@ -320,7 +346,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"\0")
                 time.sleep(0.05)
         except OSError:  # the client hung up
-            pass
+            with app.lock:
+                app.disconnects.append(request.path)
         self.close_connection = True
 
 
