@@ -8,7 +8,7 @@ The read timeout bounds every stage of a reply: the status line and headers, cou
 the request was sent, then the whole body. A reply that trickles in byte by byte would otherwise
 never trip a per-read timeout.
 
-Where requests go (see "Keys and endpoints" in the design notes): a request carrying a key goes
+Where requests go (docs/design.md, "Keys and endpoints"): a request carrying a key goes
 only to a host configured outside the workflow, to loopback or to a trusted host (the caller
 checks that); redirects are followed here, hop by hop, and a key never follows one to another
 origin; no redirect or result link may lead to a loopback, private or link-local address other
