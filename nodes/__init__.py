@@ -6,7 +6,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-NOT_NODE_MODULES = {"common", "routes"}  # the facade and the server routes; every other module here is a provider's nodes
+# the facade and the server routes; every other module here holds one provider's nodes
+NOT_NODE_MODULES = {"common", "routes"}
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pytest
@@ -38,7 +37,7 @@ def run(outcomes: list, **policy_changes):
         return outcome
 
     try:
-        result = retries.send_with_retries(send, policy(**policy_changes), lambda seconds, why: slept.append((seconds, why)))
+        result = retries.send_with_retries(send, policy(**policy_changes), lambda *wait: slept.append(wait))
     except Unanswered as failure:
         result = failure
     return result, len(sent), slept
@@ -96,7 +95,7 @@ def test_429_asking_for_more_than_the_cap_is_returned_at_once():
 
 
 def test_429_out_of_quota_is_not_retried():
-    quota = FakeReply(429, body=json.loads('{"error": {"code": "insufficient_quota", "message": "You exceeded your quota"}}'))
+    quota = FakeReply(429, body={"error": {"code": "insufficient_quota", "message": "You exceeded your quota"}})
     assert run([quota, FakeReply(200)]) == (quota, 1, [])
 
 

@@ -25,8 +25,9 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -364,7 +365,8 @@ def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str
             sent = _sent_at.get(worker.ident)
             if sent is not None and now > sent + read + HEAD_GRACE_SECONDS:
                 abandon()
-                raise slow_reply(url, fetching, "the status line and headers of the reply", "the request was sent", read)
+                head = "the status line and headers of the reply"
+                raise slow_reply(url, fetching, head, "the request was sent", read)
         elapsed = int(now - watch.started)
         if elapsed != shown:
             shown = elapsed
@@ -390,11 +392,14 @@ def _unanswered(exc: requests.exceptions.RequestException) -> Unanswered:
         how = Unanswered.NEVER_CONNECTED
     elif isinstance(exc, requests.exceptions.SSLError):
         how = Unanswered.TLS
-    elif isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)):
+    elif isinstance(exc, _NOT_A_URL):
         how = Unanswered.NOT_A_URL
     else:
         how = Unanswered.DROPPED
     return Unanswered(how, host, _reason(exc))
+
+
+_NOT_A_URL = (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)
 
 
 def _never_connected(exc: BaseException) -> bool:

@@ -8,8 +8,9 @@ and the tests read its variables. Pure data: no sockets, no ComfyUI.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class Provider:
     default_base_url: str  # "" when the user must name one
     anonymous: Anonymous | None = None  # None: every call needs a key
     status_hints: Mapping[int, str] = field(default_factory=dict)  # per HTTP status, beside the pack's own
-    error_reader: Callable[[Any], str] | None = None  # the provider's error envelope -> its words; None: the default reader
+    error_reader: Callable[[Any], str] | None = None  # its error envelope -> its words; None: the default reader
     key_patterns: tuple[str, ...] = ()  # regular expressions of its keys' shape, redacted wherever they appear
     # a result link that no longer works: adds what the provider's links are like to the error, in place
     explain_expired_link: Callable[[Any], None] | None = None

@@ -17,7 +17,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import comfy
-from .credentials import anonymous_mode, api_key, base_url, check_key_destination, check_url, provider_with_key_from, require_key
+from .credentials import (
+    anonymous_mode,
+    api_key,
+    base_url,
+    check_key_destination,
+    check_url,
+    provider_with_key_from,
+    require_key,
+)
 from .envelopes import (
     EXPIRED_LINK_HINT,
     EXPIRED_LINK_STATUSES,
@@ -60,7 +68,8 @@ class Call:
         try:
             self.provider = provider if key_from is None else provider_with_key_from(provider, key_from)
         except RemoteImageError as exc:
-            raise exc.add_context(provider=provider.label, operation=operation, model=model)
+            exc.add_context(provider=provider.label, operation=operation, model=model)
+            raise
         self.node_id = node_id
         self.policy = policy or Policy()
         self._base_url_override = base_url_override
@@ -85,8 +94,8 @@ class Call:
         try:
             yield self
         except RemoteImageError as exc:
-            fit_to_show(exc)
-            raise exc.add_context(provider=self.provider.label, operation=self.operation, model=self.model)
+            fit_to_show(exc).add_context(provider=self.provider.label, operation=self.operation, model=self.model)
+            raise
 
     @property
     def base_url(self) -> str:
@@ -94,7 +103,8 @@ class Call:
             return base_url(self.provider, self._base_url_override)
 
     def error(self, message: str, **fields) -> RemoteImageError:
-        error = RemoteImageError(message, provider=self.provider.label, operation=self.operation, model=self.model, **fields)
+        where = {"provider": self.provider.label, "operation": self.operation, "model": self.model}
+        error = RemoteImageError(message, **where, **fields)
         return fit_to_show(error)
 
     def post_json(self, path: str, body: dict, *, accept: str = "application/json") -> Reply:
@@ -118,7 +128,10 @@ class Call:
         with self.context():
             url = self.url_for(path)
             sendable(json_body, files)
-            key = require_key(self.provider, self.operation) if self.provider.key_required else api_key(self.provider)[0]
+            if self.provider.key_required:
+                key = require_key(self.provider, self.operation)
+            else:
+                key, _ = api_key(self.provider)
             if key:
                 check_key_destination(self.provider, url)  # every request that carries a key, every node
             kwargs = {"headers": {"Accept": accept}, "json": json_body, "files": files}
@@ -139,7 +152,8 @@ class Call:
                 raise self.error(exc.message) from None
             kwargs = {"headers": {"Accept": "image/*"}}
             try:
-                reply = self._send(Fetch.RESULT_LINK, lambda: self._fetch("GET", url, kwargs, Fetch.RESULT_LINK, max_bytes=max_bytes))
+                link = Fetch.RESULT_LINK
+                reply = self._send(link, lambda: self._fetch("GET", url, kwargs, link, max_bytes=max_bytes))
             except RemoteImageError as exc:
                 if exc.status in EXPIRED_LINK_STATUSES:
                     exc.hint = EXPIRED_LINK_HINT
@@ -182,9 +196,12 @@ class Call:
 
     def _fetch(self, method: str, url: str, kwargs: dict, fetching: Fetch, **options) -> Reply:
         """One request and its redirects (``exchange.fetch``), watched by this call."""
-        watch = Watch(self.policy.connect_timeout, self.policy.read_timeout, self.started, self._count_attempt, self._waiting)
+        policy = self.policy
+        watch = Watch(policy.connect_timeout, policy.read_timeout, self.started, self._count_attempt, self._waiting)
         session = self.provider.id if fetching is Fetch.API else "download"
-        return fetch(method, url, kwargs, fetching=fetching, session_name=session, endpoint=self._endpoint(), watch=watch, **options)
+        return fetch(
+            method, url, kwargs, fetching=fetching, session_name=session, endpoint=self._endpoint(), watch=watch, **options
+        )
 
     def _count_attempt(self) -> None:
         self.attempts += 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
+
 from ..core.provider import Provider, registered
 from .server import App, EmulatorServer
 
@@ -53,8 +54,11 @@ class Emulated:
         return self.emulator.provider.key_env
 
     def environment(self, url: str) -> dict[str, str]:
-        provider = self.emulator.provider
-        return {provider.base_url_env: f"{url}{self.emulator.prefix}{self.emulator.base_path}", provider.key_env: fake_key(provider.id)}
+        provider, emulator = self.emulator.provider, self.emulator
+        return {
+            provider.base_url_env: f"{url}{emulator.prefix}{emulator.base_path}",
+            provider.key_env: fake_key(provider.id),
+        }
 
 
 def emulators() -> list[Emulator]:
