@@ -199,8 +199,9 @@ class Call:
         policy = self.policy
         watch = Watch(policy.connect_timeout, policy.read_timeout, self.started, self._count_attempt, self._waiting)
         session = self.provider.id if fetching is Fetch.API else "download"
+        endpoint = self._endpoint()
         return fetch(
-            method, url, kwargs, fetching=fetching, session_name=session, endpoint=self._endpoint(), watch=watch, **options
+            method, url, kwargs, fetching=fetching, session_name=session, endpoint=endpoint, watch=watch, **options
         )
 
     def _count_attempt(self) -> None:
