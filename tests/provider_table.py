@@ -22,13 +22,9 @@ payloads = mod("nodes.core.payloads")
 
 @dataclass
 class Target:
-    name: str
-    label: str  # the provider as messages name it
+    name: str  # the provider's modules are named after it
     operation: str  # the operation the minimal call performs, as messages name it
     model: str  # the node's default model
-    key_env: str
-    make_app: Callable[[], Any]
-    env: Callable[[str], dict]  # server URL -> the variables that point the pack at it
     api_path: str  # the part of the request path that marks the image call
     run: Callable[..., tuple]  # run(**overrides): the node's outputs
     run_edit: Callable[..., tuple] | None = None  # the node that takes IMAGE inputs, if any
@@ -38,7 +34,30 @@ class Target:
     no_links: str = ""  # why there is no run_with_links
     no_images: Callable[[Any], Any] | None = None  # rewrites a success reply to hold no image
     trace_ids: bool = False  # every reply carries a trace/request id header
+    app: Callable[[], Any] | None = None  # makes the emulator app the tests mount; None: the provider's emulator as it comes
     extra: dict = field(default_factory=dict)
+
+    @property
+    def emulator(self):
+        """The provider's emulator declaration, which knows its descriptor (variables, label)."""
+        return mod(f"nodes.emulator.{self.name}").EMULATOR
+
+    @property
+    def label(self) -> str:
+        """The provider as messages name it."""
+        return self.emulator.provider.label
+
+    @property
+    def key_env(self) -> str:
+        return self.emulator.provider.key_env
+
+    def env(self, url: str) -> dict:
+        """The variables that point the pack at the emulator app served at ``url``."""
+        return self.emulator.environment(url)
+
+    def make_app(self):
+        """A fresh emulator app of this provider, accepting its fake key."""
+        return (self.app or self.emulator.app)()
 
 
 def key(target: Target) -> str:
@@ -54,7 +73,7 @@ def picture(width: int = 64, height: int = 64, batch: int = 1, value: float = 0.
 
 def _ionos_app():
     emulator = mod("nodes.emulator.ionos")
-    app = emulator.IonosApp(token=FAKE_KEYS["IONOS_API_TOKEN"])
+    app = emulator.IonosApp()
     app.bucket = emulator.ImageBucket(per_minute=1e6, burst=1e6)  # tests that want 429s inject them
     return app
 
@@ -116,12 +135,9 @@ def _empty_data(reply):
 TARGETS = [
     Target(
         name="ionos",
-        label="IONOS",
         operation="image edit",
         model="black-forest-labs/FLUX.2-klein-4B",
-        key_env="IONOS_API_TOKEN",
-        make_app=_ionos_app,
-        env=lambda url: {"IONOS_API_TOKEN": FAKE_KEYS["IONOS_API_TOKEN"], "IONOS_BASE_URL": f"{url}/v1"},
+        app=_ionos_app,
         api_path="/images/edits",
         run=_ionos_edit,
         run_edit=_ionos_edit,
@@ -131,12 +147,8 @@ TARGETS = [
     ),
     Target(
         name="aigne",
-        label="AIGNE Hub",
         operation="image generation",
         model="openai/gpt-image-2",
-        key_env="AIGNE_HUB_API_KEY",
-        make_app=lambda: mod("nodes.emulator.aigne").AigneHubApp(key=FAKE_KEYS["AIGNE_HUB_API_KEY"]),
-        env=lambda url: {"AIGNE_HUB_API_KEY": FAKE_KEYS["AIGNE_HUB_API_KEY"], "AIGNE_HUB_BASE_URL": url},
         api_path="/api/v2/image/generations",
         run=_aigne_generate,
         run_edit=_aigne_edit,
@@ -147,12 +159,8 @@ TARGETS = [
     ),
     Target(
         name="agnic",
-        label="Agnic",
         operation="image generation",
         model="google/gemini-3.1-flash-image",
-        key_env="AGNIC_API_KEY",
-        make_app=lambda: mod("nodes.emulator.agnic").AgnicApp(token=FAKE_KEYS["AGNIC_API_KEY"]),
-        env=lambda url: {"AGNIC_API_KEY": FAKE_KEYS["AGNIC_API_KEY"], "AGNIC_BASE_URL": f"{url}/v1"},
         api_path="/chat/completions",
         run=_agnic_generate,
         run_edit=_agnic_edit,
@@ -161,15 +169,8 @@ TARGETS = [
     ),
     Target(
         name="ovh",
-        label="OVH AI Endpoints",
         operation="SDXL text to image",
         model="stable-diffusion-xl-base-1.0",
-        key_env="OVH_AI_ENDPOINTS_ACCESS_TOKEN",
-        make_app=lambda: mod("nodes.emulator.ovh").OvhApp(token=FAKE_KEYS["OVH_AI_ENDPOINTS_ACCESS_TOKEN"]),
-        env=lambda url: {
-            "OVH_AI_ENDPOINTS_ACCESS_TOKEN": FAKE_KEYS["OVH_AI_ENDPOINTS_ACCESS_TOKEN"],
-            "OVH_SDXL_URL": f"{url}/api/text2image",
-        },
         api_path="/api/text2image",
         run=_ovh_generate,
         raw_bytes=True,
@@ -177,12 +178,9 @@ TARGETS = [
     ),
     Target(
         name="openai_compat",
-        label="OpenAI-compatible",
         operation="image generation",
         model="gpt-image-2",
-        key_env="OPENAI_API_KEY",
-        make_app=lambda: mod("nodes.emulator.openai_compat").OpenAIApp(token=FAKE_KEYS["OPENAI_API_KEY"], extra_models=(LOCAL_MODEL,)),
-        env=lambda url: {"OPENAI_API_KEY": FAKE_KEYS["OPENAI_API_KEY"], "OPENAI_BASE_URL": f"{url}/v1"},
+        app=lambda: mod("nodes.emulator.openai_compat").OpenAIApp(extra_models=(LOCAL_MODEL,)),
         api_path="/images/generations",
         run=_openai_generate,
         run_edit=_openai_edit,

@@ -1,1 +1,3 @@
-"""Shared core: images, payloads, transport, credentials, validation and the ComfyUI glue."""
+"""Shared core, from the bottom up: errors, provider (descriptors), comfy (the only ComfyUI import),
+payloads, validation, redaction, envelopes, credentials, retries, images, exchange (the only
+connections) and transport (``Call``, the only code that asks for a key)."""

@@ -41,10 +41,15 @@ class Emulator:
     def prefix(self) -> str:
         return f"/{self.app.name}"
 
+    def environment(self, app_url: str) -> dict[str, str]:
+        """The variables that point the pack at this emulator's app served at ``app_url``."""
+        provider = self.provider
+        return {provider.base_url_env: f"{app_url}{self.base_path}", provider.key_env: fake_key(provider.id)}
+
 
 @dataclass
 class Emulated:
-    """One provider's emulator as served, and the variables that point the pack at it."""
+    """One provider's emulator as served (mounted at its prefix), and the variables that point the pack at it."""
 
     app: App
     emulator: Emulator
@@ -54,11 +59,7 @@ class Emulated:
         return self.emulator.provider.key_env
 
     def environment(self, url: str) -> dict[str, str]:
-        provider, emulator = self.emulator.provider, self.emulator
-        return {
-            provider.base_url_env: f"{url}{emulator.prefix}{emulator.base_path}",
-            provider.key_env: fake_key(provider.id),
-        }
+        return self.emulator.environment(f"{url}{self.emulator.prefix}")
 
 
 def emulators() -> list[Emulator]:
