@@ -48,11 +48,10 @@ class OvhSdxlTextToImage(RemoteImageNode):
         with call.context():
             body = ovh.text2image_body(prompt=prompt, negative_prompt=negative_prompt)
             count = ovh.check_count(count)
-            endpoint = call.base_url  # checked (https, or http to loopback) before anything is sent
         call.progress(f"{count} image{'s' if count > 1 else ''}")
 
         def generate_one(job: Call, _):
-            reply = job.post_json(endpoint, body, accept=ovh.ACCEPT)
+            reply = job.post_json("", body, accept=ovh.ACCEPT)  # OVH_SDXL_URL is the whole endpoint
             return ovh.parse_image(reply.content, reply.content_type, reply.status)
 
         return (run_calls(call, generate_one, count=count).image,)

@@ -118,9 +118,11 @@ class Call:
         return self.request("GET", path)
 
     def url_for(self, path: str) -> str:
+        """``path`` below the base URL ('' = the base URL itself, for a provider whose variable
+        names the whole endpoint), or a whole http(s) URL."""
         if path.startswith(("http://", "https://")):
             return check_url(path, what="endpoint")
-        return f"{self.base_url}/{path.lstrip('/')}"
+        return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
 
     def request(self, method: str, path: str, *, json_body=None, files=None, accept="application/json") -> Reply:
         """Send to the provider's API with its key, retried as the policy allows; an error status
