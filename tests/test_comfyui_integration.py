@@ -29,6 +29,7 @@ import requests
 from PIL import Image
 
 from conftest import FAKE_KEYS, ROOT, mod
+from make_examples import all_examples, template_name
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR", "")
 COMFYUI_PYTHON = os.environ.get("COMFYUI_PYTHON", "")
@@ -169,7 +170,8 @@ def test_every_help_page_is_served(stack, pack):
     for node_id in pack.NODE_CLASS_MAPPINGS:
         served = requests.get(f"{comfy.url}/extensions/{PACK_FOLDER}/docs/{node_id}.md", timeout=30)
         assert served.ok, node_id
-        assert served.text == (ROOT / "web" / "docs" / f"{node_id}.md").read_text(encoding="utf-8")
+        # the bytes: the server names no charset, and requests would guess one (the browser reads UTF-8)
+        assert served.content == (ROOT / "web" / "docs" / f"{node_id}.md").read_bytes(), node_id
 
 
 def test_key_status_route_never_shows_a_key_or_a_path(stack, tmp_path_factory):
@@ -544,7 +546,7 @@ def ui(request, stack, emulators, tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", UI_EXAMPLES, ids=lambda p: p.stem)
-def test_ui_example_opens_without_missing_nodes(ui, path):
+def test_ui_example_opens_without_missing_nodes_and_runs(ui, path, tmp_path):
     ui.open(vue=False, reload=False)
     workflow = path.read_text()
     missing = ui.js(
@@ -560,6 +562,22 @@ def test_ui_example_opens_without_missing_nodes(ui, path):
     )
     assert missing["unknown"] == [] and missing["dialog"] == ""
     assert missing["loaded"] == len(json.loads(workflow)["nodes"])
+    # what Run sends: the frontend's prompt from the UI copy is the API copy's graph, and it runs with its defaults
+    prompt = ui.js("window.app.graphToPrompt().then((p) => p.output)")
+    api_copy = next(ROOT / "example_workflows" / "api" / f"{name}.json" for name, w in all_examples().items() if template_name(w) == path.stem)
+    wanted = json.loads(api_copy.read_text())
+    info = requests.get(f"{ui.comfy.url}/object_info", timeout=30).json()
+
+    def graph(nodes: dict) -> dict:  # 1.27 also sends display-only widgets (PreviewAny's preview), which no node takes
+        def declared(kind: str) -> dict:
+            return {**info[kind]["input"].get("required", {}), **info[kind]["input"].get("optional", {})}
+
+        return {k: (n["class_type"], {i: v for i, v in n["inputs"].items() if i in declared(n["class_type"])}) for k, n in nodes.items()}
+
+    assert graph(prompt) == graph(wanted)
+    code = mod("nodes.cli.headless").run(ui.comfy.url, prompt, tmp_path, timeout=300, quiet=True)
+    assert code == 0, ui.comfy.log_path.read_text()[-3000:]
+    assert bool(list(tmp_path.glob("*.png"))) != ("list_models" in api_copy.stem), "an image example saved nothing, or a list saved images"
 
 
 @pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
