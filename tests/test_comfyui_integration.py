@@ -235,6 +235,28 @@ def test_refresh_asks_the_provider_once_however_often_it_is_pressed(stack):
     assert len(apps["agnic"].calls("/v1/models")) == 1
 
 
+@pytest.mark.parametrize("provider,module", [("ionos", "ionos"), ("aigne", "aigne"), ("agnic", "agnic"), ("openai", "openai_compat")])
+def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stack, provider, module):
+    """What the refresh button loads: the live list (AIGNE's too), filtered by the catalogue per operation."""
+    comfy, _ = stack
+    catalogue = mod(f"nodes.providers.{module}").CATALOGUE
+    lists = {}
+    for operation in ("generate", "edit"):
+        reply = requests.get(f"{comfy.url}/api/hosted_images/models/{provider}?operation={operation}", timeout=60)
+        assert reply.status_code == 200, reply.text
+        lists[operation] = reply.json()["models"]
+        assert lists[operation], f"{provider} offers no model to {operation}"
+        for model in lists[operation]:
+            entry = catalogue.find(model)
+            assert entry is None or entry.can(operation), f"{provider} offers {model} to {operation}"
+    if provider == "ionos":
+        assert "black-forest-labs/FLUX.1-schnell" in lists["generate"] and "black-forest-labs/FLUX.1-schnell" not in lists["edit"]
+    if provider in ("aigne", "openai"):  # chatgpt-image-latest only edits; a model the catalogue does not know is kept
+        edit_only, unknown = ("openai/chatgpt-image-latest", "ideogram/ideogram-v3") if provider == "aigne" else ("chatgpt-image-latest", None)
+        assert edit_only in lists["edit"] and edit_only not in lists["generate"]
+        assert unknown is None or unknown in lists["generate"] and unknown in lists["edit"]
+
+
 def test_search_aliases_route(stack, pack):
     comfy, _ = stack
     aliases = requests.get(f"{comfy.url}/api/hosted_images/search_aliases", timeout=30).json()
