@@ -29,6 +29,7 @@ import requests
 from PIL import Image
 
 from conftest import FAKE_KEYS, ROOT, mod
+from make_examples import all_examples, template_name
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR", "")
 COMFYUI_PYTHON = os.environ.get("COMFYUI_PYTHON", "")
@@ -169,7 +170,8 @@ def test_every_help_page_is_served(stack, pack):
     for node_id in pack.NODE_CLASS_MAPPINGS:
         served = requests.get(f"{comfy.url}/extensions/{PACK_FOLDER}/docs/{node_id}.md", timeout=30)
         assert served.ok, node_id
-        assert served.text == (ROOT / "web" / "docs" / f"{node_id}.md").read_text(encoding="utf-8")
+        # the bytes: the server names no charset, and requests would guess one (the browser reads UTF-8)
+        assert served.content == (ROOT / "web" / "docs" / f"{node_id}.md").read_bytes(), node_id
 
 
 def test_key_status_route_never_shows_a_key_or_a_path(stack, tmp_path_factory):
@@ -231,6 +233,28 @@ def test_refresh_asks_the_provider_once_however_often_it_is_pressed(stack):
         thread.join()
     assert [r.status_code for r in replies] == [200] * 50
     assert len(apps["agnic"].calls("/v1/models")) == 1
+
+
+@pytest.mark.parametrize("provider,module", [("ionos", "ionos"), ("aigne", "aigne"), ("agnic", "agnic"), ("openai", "openai_compat")])
+def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stack, provider, module):
+    """What the refresh button loads: the live list (AIGNE's too), filtered by the catalogue per operation."""
+    comfy, _ = stack
+    catalogue = mod(f"nodes.providers.{module}").CATALOGUE
+    lists = {}
+    for operation in ("generate", "edit"):
+        reply = requests.get(f"{comfy.url}/api/hosted_images/models/{provider}?operation={operation}", timeout=60)
+        assert reply.status_code == 200, reply.text
+        lists[operation] = reply.json()["models"]
+        assert lists[operation], f"{provider} offers no model to {operation}"
+        for model in lists[operation]:
+            entry = catalogue.find(model)
+            assert entry is None or entry.can(operation), f"{provider} offers {model} to {operation}"
+    if provider == "ionos":
+        assert "black-forest-labs/FLUX.1-schnell" in lists["generate"] and "black-forest-labs/FLUX.1-schnell" not in lists["edit"]
+    if provider in ("aigne", "openai"):  # chatgpt-image-latest only edits; a model the catalogue does not know is kept
+        edit_only, unknown = ("openai/chatgpt-image-latest", "ideogram/ideogram-v3") if provider == "aigne" else ("chatgpt-image-latest", None)
+        assert edit_only in lists["edit"] and edit_only not in lists["generate"]
+        assert unknown is None or unknown in lists["generate"] and unknown in lists["edit"]
 
 
 def test_search_aliases_route(stack, pack):
@@ -544,7 +568,7 @@ def ui(request, stack, emulators, tmp_path_factory):
 
 
 @pytest.mark.parametrize("path", UI_EXAMPLES, ids=lambda p: p.stem)
-def test_ui_example_opens_without_missing_nodes(ui, path):
+def test_ui_example_opens_without_missing_nodes_and_runs(ui, path, tmp_path):
     ui.open(vue=False, reload=False)
     workflow = path.read_text()
     missing = ui.js(
@@ -560,6 +584,22 @@ def test_ui_example_opens_without_missing_nodes(ui, path):
     )
     assert missing["unknown"] == [] and missing["dialog"] == ""
     assert missing["loaded"] == len(json.loads(workflow)["nodes"])
+    # what Run sends: the frontend's prompt from the UI copy is the API copy's graph, and it runs with its defaults
+    prompt = ui.js("window.app.graphToPrompt().then((p) => p.output)")
+    api_copy = next(ROOT / "example_workflows" / "api" / f"{name}.json" for name, w in all_examples().items() if template_name(w) == path.stem)
+    wanted = json.loads(api_copy.read_text())
+    info = requests.get(f"{ui.comfy.url}/object_info", timeout=30).json()
+
+    def graph(nodes: dict) -> dict:  # 1.27 also sends display-only widgets (PreviewAny's preview), which no node takes
+        def declared(kind: str) -> dict:
+            return {**info[kind]["input"].get("required", {}), **info[kind]["input"].get("optional", {})}
+
+        return {k: (n["class_type"], {i: v for i, v in n["inputs"].items() if i in declared(n["class_type"])}) for k, n in nodes.items()}
+
+    assert graph(prompt) == graph(wanted)
+    code = mod("nodes.cli.headless").run(ui.comfy.url, prompt, tmp_path, timeout=300, quiet=True)
+    assert code == 0, ui.comfy.log_path.read_text()[-3000:]
+    assert bool(list(tmp_path.glob("*.png"))) != ("list_models" in api_copy.stem), "an image example saved nothing, or a list saved images"
 
 
 @pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
@@ -804,8 +844,8 @@ def test_template_browser_titles_are_readable(ui):
         text = ui.js("document.querySelector('[role=dialog]').innerText")
         seen |= {p.stem for p in UI_EXAMPLES if p.stem in text}
         ui.js(
-            "[...document.querySelectorAll('[role=dialog] *')].filter((e) => e.scrollHeight > e.clientHeight + 5 &&"
-            " getComputedStyle(e).overflowY !== 'visible').forEach((e) => e.scrollTop += 600); true"
+            "[...document.querySelectorAll('[role=dialog] *')].filter((e) => e.scrollHeight > e.clientHeight + 5 && e.clientHeight > 100 &&"
+            " getComputedStyle(e).overflowY !== 'visible').forEach((e) => e.scrollTop += 600); true"  # the grid, not a clamped title
         )
         time.sleep(0.6)
     ui.shot("templates")

@@ -237,3 +237,5 @@ def test_every_template_has_a_thumbnail():
         assert thumbnail.is_file(), f"{path.stem} has no thumbnail"
         with Image.open(thumbnail) as picture:
             assert picture.format == "JPEG" and max(picture.size) <= 512
+    orphans = {path.stem for path in EXAMPLES.glob("*.jpg")} - {path.stem for path in UI_EXAMPLES}
+    assert not orphans, f"thumbnails of examples that no longer exist: {sorted(orphans)}"

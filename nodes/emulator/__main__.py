@@ -27,7 +27,7 @@ def main() -> None:
     for item in emulated.values():
         for name, value in item.environment(server.url).items():
             print(f"export {name}={value}")
-    print(f"\nFault injection: POST {server.url}/<provider>/__emulator/faults with e.g. " + '{"status": 503}. Ctrl-C stops.')
+    print(f"\nFault injection: POST {server.url}/<provider>/__emulator/faults with e.g. " + '{"status": 500} (503 is retried: {"status": 503, "times": 3} to see it fail). Ctrl-C stops.')
     try:
         while True:
             time.sleep(3600)
