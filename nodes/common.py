@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Generic, Sequence, TypeVar
 
-from .core import comfy
+from .core import comfy, journal
 from .core.credentials import anonymous_mode
 from .core.errors import RemoteImageError
 from .core.images import ResultNotDecoded, decode_images, encode_edit_inputs, sniff_format  # noqa: F401 -- encode_edit_inputs: for node modules
@@ -130,7 +130,9 @@ class RemoteImageNode:
         started = time.monotonic()
         comfy.remember_event_loop()
         try:
-            result = await asyncio.to_thread(self.call, **inputs)
+            # spend hook: the node's whole ask against the daily image limits, before anything is sent
+            with journal.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
+                result = await asyncio.to_thread(self.call, **inputs)
         except BaseException as exc:
             self._last_line(node, final_line(exc, time.monotonic() - started))
             raise
@@ -143,6 +145,15 @@ class RemoteImageNode:
 
     def call(self, **inputs):  # pragma: no cover - every node overrides it
         raise NotImplementedError
+
+    def images_asked(self, inputs: dict) -> int:
+        """Every image the node's calls will ask for, for the daily limits: its n or count (0 for
+        nodes without one). Nodes that make n per input image say so by overriding this."""
+        for name in ("n", "count"):
+            value = inputs.get(name)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return max(value, 0)
+        return 0
 
     def progress_note(self) -> str:
         """Extra text for the last progress line: that calls are anonymous and rate-limited, when they are."""
@@ -420,6 +431,7 @@ def save_unsaved(numbered: list[tuple[int, bytes]]) -> str:
     for number, blob in numbered:
         extension = (sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
         (folder / f"result_{number:03d}.{extension}").write_bytes(blob)
+    journal.saved(str(folder), len(numbered))  # spend journal hook: where paid results went
     return str(folder)
 
 

@@ -82,6 +82,10 @@ class IonosImageEdit(RemoteImageNode):
             **HIDDEN,
         }
 
+    def images_asked(self, inputs: dict) -> int:
+        shape = getattr(inputs.get("image"), "shape", None)
+        return super().images_asked(inputs) * (int(shape[0]) if shape else 1)  # n for each input image, one call each
+
     def call(self, image, prompt, model, size, n, output_format, seed=0, mask=None, unique_id=None):
         call = Call(ionos.PROVIDER, "image edit", model=model, node_id=unique_id)
         with call.context():

@@ -9,6 +9,9 @@
   which endpoint it calls -- never a key, never an absolute path.
 - GET /hosted_images/search_aliases: every node's SEARCH_ALIASES, for ComfyUI versions whose
   /object_info does not carry them yet.
+- GET /hosted_images/spend: per provider, today's calls, images and the usage providers reported
+  (credits, cost, tokens), and the daily limits set -- from the spend journal; no key, no prompt,
+  no path.
 
 Each route answers only the ComfyUI page itself and clients outside a browser: a request a web
 page on another site (or a DNS-rebound name) makes is refused with 403.
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from .core import comfy
+from .core import comfy, journal
 from .core.credentials import CREDENTIALS_ENV, base_url, credentials_path, is_loopback_host, key_status
 from .core.errors import InputError, RemoteImageError
 
@@ -253,6 +256,12 @@ def register(model_lists: dict, providers: dict, node_classes: dict) -> bool:
         if (refusal := refused(request)) is not None:
             return refusal
         return web.json_response(await asyncio.to_thread(key_statuses, providers))
+
+    @routes.get(PREFIX + "/spend")
+    async def spend_route(request):
+        if (refusal := refused(request)) is not None:
+            return refusal
+        return web.json_response(await asyncio.to_thread(journal.spend_today, providers))
 
     @routes.get(PREFIX + "/search_aliases")
     async def search_aliases_route(request):

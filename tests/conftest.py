@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import importlib.util
+import json
 import logging
 import sys
 import os
@@ -70,6 +71,9 @@ def clean_environment(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(tmp_path / "no-credentials.ini"))
     monkeypatch.setenv("HOSTED_IMAGES_UNSAVED_DIR", str(tmp_path / "unsaved"))  # paid results of failed runs
+    monkeypatch.setenv("HOSTED_IMAGES_JOURNAL", str(tmp_path / "journal.jsonl"))  # the spend journal
+    for name in [n for n in os.environ if n.startswith("HOSTED_IMAGES_DAILY_IMAGE_LIMIT")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("HOSTED_IMAGES_RETRY_BACKOFF", "0.05")
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
@@ -79,6 +83,15 @@ def clean_environment(monkeypatch, tmp_path):
     forget_what_nodes_learned()
     yield
     comfy.clear_interrupt()
+    journal = tmp_path / "journal.jsonl"
+    if journal.exists():  # every test's calls, the fault matrix's too: never a key in the journal
+        assert_no_secret(journal.read_text(errors="replace"))
+
+
+def journal_lines() -> list[dict]:
+    """The spend journal of the running test, line by line."""
+    path = Path(os.environ["HOSTED_IMAGES_JOURNAL"])
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
 def forget_what_nodes_learned():

@@ -117,6 +117,7 @@ def emulators(tmp_path_factory):
     environment["NO_PROXY"] = "127.0.0.1,localhost"
     environment["LOCAL_SERVER_KEY"] = LOCAL_KEY
     environment["HOSTED_IMAGES_KEY_VARIABLES"] = "LOCAL_SERVER_KEY"  # variables a node's api_key_env may name
+    environment["HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH"] = "500"  # a limit the sidebar shows, never reached here
     yield SimpleNamespace(
         environment=environment,
         apps={prefix.strip("/"): item.app for prefix, item in emulated.items()},
@@ -200,7 +201,7 @@ def test_key_status_route_never_shows_a_key_or_a_path(stack, tmp_path_factory):
     ],
     ids=["origin", "fetch-site", "same-site", "referer", "host"],
 )
-@pytest.mark.parametrize("route", ["models/ionos?refresh=1", "keys", "search_aliases"])
+@pytest.mark.parametrize("route", ["models/ionos?refresh=1", "keys", "search_aliases", "spend"])
 def test_routes_refuse_cross_site_requests(stack, route, headers):
     comfy, apps = stack
     apps["ionos"].reset()
@@ -342,6 +343,46 @@ def test_interrupting_a_slow_call(stack, tmp_path, app, workflow, overrides):
     assert result["code"] == 130  # execution_interrupted
     assert time.monotonic() - started < 5
     apps[app].reset()
+
+
+def journal_of(comfy: ComfyUI) -> list[dict]:
+    path = comfy.base / "output" / "hosted_images" / "journal.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tmp_path):
+    """After the examples, the fault and the interrupts above: one whole line per call, no key, no
+    prompt; the route reports today's lines per provider."""
+    comfy, apps = stack
+    marker = "a lighthouse at dusk, prompt-marker-5521"
+    before = len(journal_of(comfy))
+    apps["ionos"].reset()
+    example = ROOT / "example_workflows" / "api" / "ionos_generate.json"
+    assert run_workflow(comfy, example, tmp_path, [f"1.prompt={marker}", "1.seed=5521", "1.n=2"]) == 0
+    lines = journal_of(comfy)  # every line parses: whole lines only
+    (new,) = lines[before:]
+    assert (new["provider"], new["images_asked"], new["images_returned"], new["outcome"]) == ("ionos", 2, 2, "ok")
+    assert new["node"] == "1" and len(apps["ionos"].calls("/v1/images/generations")) == 1
+    text = (comfy.base / "output" / "hosted_images" / "journal.jsonl").read_text()
+    assert "prompt-marker" not in text and all(key not in text for key in FAKE_KEYS.values())
+    reply = requests.get(f"{comfy.url}/api/hosted_images/spend", timeout=30)
+    assert reply.ok
+    spend = reply.json()["providers"]
+    figures = mod("nodes.core.journal").usage_figures
+    for provider in ("ionos", "aigne", "agnic", "ovh", "openai"):
+        image_calls = [
+            line for line in lines if line["event"] == "call" and line["provider"] == provider and line["images_asked"]
+        ]
+        assert spend[provider]["calls"] == len(image_calls), provider
+        assert spend[provider]["failed"] == sum(line["outcome"] != "ok" for line in image_calls), provider
+        assert spend[provider]["returned"] == sum(line["images_returned"] for line in image_calls), provider
+        for figure in ("credits", "output_tokens"):
+            reported = [figures(line.get("usage")).get(figure) for line in image_calls]
+            known = [value for value in reported if value is not None]
+            assert spend[provider].get(figure) == (pytest.approx(sum(known)) if known else None), (provider, figure)
+    assert spend["ionos"]["calls"] >= 1 and spend["ionos"]["images"] >= 2
+    assert "prompt-marker" not in reply.text and all(key not in reply.text for key in FAKE_KEYS.values())
+    assert str(comfy.base) not in reply.text and str(Path.home()) + "/" not in reply.text
 
 
 # --- the UI in headless Chromium -----------------------------------------------------------------------
@@ -806,7 +847,9 @@ def test_node_search_finds_the_nodes_by_alias(ui):
     ui.browser.press("Escape", 27)
 
 
-def test_sidebar_tab_shows_keys_and_endpoints_without_keys_or_paths(ui, pack):
+def test_sidebar_tab_shows_keys_and_endpoints_without_keys_or_paths(ui, pack, tmp_path):
+    ovh_example = ROOT / "example_workflows" / "api" / "ovh_sdxl_upscale.json"
+    assert run_workflow(ui.comfy, ovh_example, tmp_path, ["1.count=2"]) == 0
     ui.open(vue=False)
     ui.click_js("document.querySelector('.pi-key').closest('button')")
     ui.wait("document.querySelectorAll('section[data-provider]').length === 5")
@@ -827,6 +870,22 @@ def test_sidebar_tab_shows_keys_and_endpoints_without_keys_or_paths(ui, pack):
     for key in FAKE_KEYS.values():
         assert key not in text
     assert not re.search(r"(^|\s)/[a-z]", text), "an absolute path is shown"
+    # under each provider's key status, a table of what today's calls came to, as the route says
+    spend = requests.get(f"{ui.comfy.url}/api/hosted_images/spend", timeout=30).json()
+    tables = ui.js(
+        """Object.fromEntries([...document.querySelectorAll('section[data-provider]')].map((s) => [s.dataset.provider,
+            Object.fromEntries([...s.querySelectorAll('table[data-spend] tr')]
+                .map((r) => [r.dataset.row, r.cells[1].textContent]))]))"""
+    )
+    assert set(tables) == set(spend["providers"])
+    assert all("calls" in rows and "images" in rows for rows in tables.values())
+    for provider, rows in tables.items():
+        assert rows["calls"].split(" ")[0] == str(spend["providers"][provider]["calls"]), (provider, rows)
+    assert int(tables["ovh"]["calls"].split(" ")[0]) >= 2
+    assert tables["ovh"]["limit"] == "500 a day (HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH)"
+    assert spend["date"] in ui.js("document.querySelector('[data-spend-date]').textContent")
+    ui.js("document.querySelector('section[data-provider=ovh]').scrollIntoView(); true")
+    ui.shot("sidebar-spend")
     ui.click_js("document.querySelector('.pi-key').closest('button')")
 
 

@@ -18,7 +18,7 @@ from typing import Callable
 import pytest
 from PIL import ImageFile
 
-from conftest import assert_no_secret, mod
+from conftest import assert_no_secret, journal_lines, mod
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     TARGETS,
     Target,
@@ -243,10 +243,44 @@ def test_fault(target, case, mount, monkeypatch, pack_logs):
         assert_no_secret(text)
 
     assert len(api_calls(app, target)) == expect.requests, "requests made differ from the retry policy"
+    _assert_one_journal_line(target, case, expect, outcome)
     links = downloads(app)
     assert len(links) == expect.downloads
     assert all("authorization" not in request.headers for request in links), "a result link got the key"
     assert_no_secret(pack_logs.text)
+
+
+def _assert_one_journal_line(target, case, expect, outcome):
+    """The call is in the spend journal once (retries are its attempts), saying how it ended."""
+    lines = [line for line in journal_lines() if line["event"] == "call" and line["images_asked"]]
+    assert len(lines) == 1, lines
+    line = lines[0]
+    model = target.link_model if case.needs == "links" else target.model
+    assert (line["provider"], line["operation"], line["model"]) == (target.emulator.provider.id, target.operation, model)
+    assert line["attempts"] == (3 if case.name == "connection_refused" else expect.requests)
+    assert line["images_asked"] == 1 and line["duration_s"] >= 0
+    if line["status"] == 200:  # the provider answered: what the node then made of it is not the call's
+        assert (line["outcome"], line["images_returned"]) == ("ok", 0 if case.name in NO_IMAGE_ANSWERS else 1)
+    elif line["status"] is not None:
+        assert (line["outcome"], line["failure"], line["images_returned"]) == ("failed", "refused", 0)
+        assert line["status"] == outcome.status == expect.status
+    else:
+        assert (line["outcome"], line["failure"]) == ("failed", UNANSWERED[case.name])
+    assert expect.images <= (line["outcome"] == "ok")
+    if target.trace_ids and line["status"] is not None:
+        assert line["request_id"]
+
+
+NO_IMAGE_ANSWERS = {"html_error_page_with_200", "empty_data_array"}
+# how a call that got no HTTP status ended, as the journal names it
+UNANSWERED = {
+    "connection_refused": "connect_failed",
+    "connection_dropped_before_reply": "connection_dropped",
+    "connection_dropped_mid_body": "connection_dropped",
+    "no_headers_before_timeout": "read_timeout",
+    "headers_trickling_beyond_timeout": "no_reply",
+    "slow_body_beyond_timeout": "no_reply",
+}
 
 
 def test_every_case_is_tested_or_not_applicable_with_a_reason():

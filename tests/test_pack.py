@@ -92,7 +92,10 @@ CORE_IMPORTS = {
     "retries": {"envelopes", "errors"},  # pure: testable with a fake send
     "images": {"comfy", "errors", "payloads", "redaction"},
     "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction"},  # the only one opening connections
-    "transport": {"comfy", "credentials", "envelopes", "errors", "exchange", "payloads", "provider", "retries", "validation"},
+    "journal": {"comfy", "errors", "redaction"},  # the spend journal and the daily limits: no sockets, no key
+    "transport": {
+        "comfy", "credentials", "envelopes", "errors", "exchange", "journal", "payloads", "provider", "retries", "validation"
+    },
 }
 PROVIDER_MAY_IMPORT = {"errors", "validation", "payloads", "envelopes", "provider", "redaction"}  # pure core modules
 

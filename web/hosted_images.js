@@ -6,7 +6,8 @@
 // - seeds the provider never receives start "fixed", so Run does not bill again for nothing;
 // - search aliases on ComfyUI versions whose /object_info does not carry them yet;
 // - a "Hosted Images" sidebar tab: which providers have keys, from where, and which endpoint each
-//   calls. Keys never reach the browser: the server fetches model lists with them.
+//   calls, and under each what today's calls came to (from the spend journal). Keys never reach
+//   the browser: the server fetches model lists with them.
 //
 // Everything here is optional sugar: on a frontend without these APIs it does nothing, and the
 // model inputs still accept any name in API-format workflows.
@@ -199,7 +200,7 @@ app.registerExtension({
       id: "hosted-images-keys",
       icon: "pi pi-key",
       title: "Hosted Images",
-      tooltip: "Hosted Images: keys and endpoints",
+      tooltip: "Hosted Images: keys, endpoints and today's spend",
       type: "custom",
       render: (element) => renderKeyStatus(element),
     });
@@ -228,15 +229,53 @@ function endpointText(endpoint) {
   return `endpoint: ${endpoint.host}${endpoint.local ? " (this machine)" : ""}`;
 }
 
+const NUMBER = new Intl.NumberFormat(undefined, { maximumFractionDigits: 4 });
+
+function limitText(limits) {
+  return (limits ?? [])
+    .map((limit) => limit.error ? limit.error : `${NUMBER.format(limit.images)} a day (${limit.variable})`)
+    .join("; ");
+}
+
+// Today's spend of one provider: a small table of what its calls came to.
+function spendTable(parent, spend) {
+  const rows = [["calls", `${spend.calls}${spend.failed ? ` (${spend.failed} failed)` : ""}`]];
+  const returned = spend.returned !== spend.images ? ` (${NUMBER.format(spend.returned)} returned)` : "";
+  rows.push(["images", `${NUMBER.format(spend.images)}${returned}`]);
+  if (spend.limits?.length) rows.push(["limit", limitText(spend.limits)]);
+  if (spend.credits !== undefined) rows.push(["credits", NUMBER.format(spend.credits)]);
+  if (spend.cost !== undefined) rows.push(["cost", NUMBER.format(spend.cost)]);
+  if (spend.input_tokens !== undefined || spend.output_tokens !== undefined) {
+    rows.push(["tokens", `${NUMBER.format(spend.input_tokens ?? 0)} in · ${NUMBER.format(spend.output_tokens ?? 0)} out`]);
+  } else if (spend.total_tokens !== undefined) {
+    rows.push(["tokens", NUMBER.format(spend.total_tokens)]);
+  }
+  const table = line(parent, "table", "", "margin-top:6px;border-collapse:collapse;font-size:12px;width:100%");
+  table.dataset.spend = "";
+  for (const [name, value] of rows) {
+    const row = table.insertRow();
+    row.dataset.row = name;
+    line(row, "td", name, "padding:1px 10px 1px 0;opacity:.75;white-space:nowrap;vertical-align:top;text-align:left");
+    line(row, "td", value, "padding:1px 0;text-align:left;width:100%");
+  }
+}
+
 async function renderKeyStatus(element) {
   element.replaceChildren();
   const panel = line(element, "div", "", "padding:12px;font-size:13px;line-height:1.45;overflow-wrap:anywhere");
   line(panel, "h3", "Hosted Images", "margin:0 0 4px;font-size:15px");
   line(panel, "p", "Keys stay on the server: this shows only whether each provider has one, where it comes from, and where its calls go.",
-    "margin:0 0 12px;opacity:.75");
+    "margin:0 0 4px;opacity:.75");
+  const today = line(panel, "p", "", "margin:0 0 12px;opacity:.75");
   const list = line(panel, "div", "Loading…");
   try {
-    const keys = await fetchJson(`${ROUTE}/keys`);
+    // the spend is optional: without it (an older server) the key status still shows
+    const [keys, spend] = await Promise.all([fetchJson(`${ROUTE}/keys`), fetchJson(`${ROUTE}/spend`).catch(() => null)]);
+    if (spend) {
+      today.textContent = `Today (${spend.date}, this machine's time), from the pack's spend journal: calls, images asked for, ` +
+        "and the usage providers reported.";
+      today.dataset.spendDate = spend.date;
+    }
     list.replaceChildren();
     for (const [id, status] of Object.entries(keys)) {
       const item = line(list, "section", "", "margin:0 0 10px;padding:8px 10px;border-radius:6px;background:rgba(127,127,127,.12)");
@@ -246,6 +285,7 @@ async function renderKeyStatus(element) {
       if (!status.configured && status.required !== false) key.style.color = "var(--p-orange-400, #e8a33d)";
       if (status.warning) line(item, "div", `warning: ${status.warning}`, "color:var(--p-orange-400, #e8a33d)");
       line(item, "div", endpointText(status.endpoint), "opacity:.85");
+      if (spend?.providers?.[id]) spendTable(item, spend.providers[id]);
     }
   } catch (error) {
     list.textContent = `Could not read the key status: ${error.message || error}`;

@@ -1,3 +1,4 @@
 """Shared core, from the bottom up: errors, provider (descriptors), comfy (the only ComfyUI import),
 payloads, validation, redaction, envelopes, credentials, retries, images, exchange (the only
-connections) and transport (``Call``, the only code that asks for a key)."""
+connections), journal (spend and daily limits) and transport (``Call``, the only code that asks
+for a key)."""

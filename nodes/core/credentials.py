@@ -182,14 +182,15 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
     name = (name or "").strip()
     if name == provider.key_env:
         return provider
+    own = provider.own_id  # the copies keep it: the journal and the limits name the provider itself
     if not name:
-        return dataclasses.replace(provider, id=f"{provider.id}:anonymous", key_env="", anonymous=Anonymous())
+        return dataclasses.replace(provider, id=f"{provider.id}:anonymous", key_env="", anonymous=Anonymous(), base_id=own)
     if _ENV_NAME.match(name) and name in _listed(KEY_VARIABLES_ENV):
-        return dataclasses.replace(provider, id=f"{provider.id}:{name}", key_env=name)
+        return dataclasses.replace(provider, id=f"{provider.id}:{name}", key_env=name, base_id=own)
     parser = _credentials_file(provider.label)
     if parser is not None and parser.has_section(name):
         # the section's own base_url (else the provider's default endpoint) is where its key may go
-        return dataclasses.replace(provider, id=name, key_env="", base_url_env="", anonymous=None)
+        return dataclasses.replace(provider, id=name, key_env="", base_url_env="", anonymous=None, base_id=own)
     if not _ENV_NAME.match(name):
         raise InputError(
             "api_key_env must be the NAME of an environment variable (capital letters, digits and _, e.g. "

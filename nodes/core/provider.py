@@ -35,10 +35,16 @@ class Provider:
     # a result link that no longer works: adds what the provider's links are like to the error, in place
     explain_expired_link: Callable[[Any], None] | None = None
     catalogue: Any = None  # its dated model catalogue (``providers.catalogue.Catalogue``)
+    base_id: str = ""  # on a copy that takes its key from what a node names: the id of the provider itself
 
     @property
     def key_required(self) -> bool:
         return self.anonymous is None
+
+    @property
+    def own_id(self) -> str:
+        """The provider's own id whatever key it uses: the spend journal and the daily limits name it."""
+        return self.base_id or self.id
 
 
 _registered: dict[str, Provider] = {}

@@ -16,7 +16,7 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import comfy
+from . import comfy, journal
 from .credentials import (
     anonymous_mode,
     api_key,
@@ -137,7 +137,8 @@ class Call:
             if key:
                 check_key_destination(self.provider, url)  # every request that carries a key, every node
             kwargs = {"headers": {"Accept": accept}, "json": json_body, "files": files}
-            return self._send(Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key))
+            send = lambda: self._send(Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key))  # noqa: E731
+            return journal.journaled(self, url, json_body, files, send)  # spend journal hook: one line per call
 
     def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """Fetch a result URL at once, with no Authorization header and a size cap.

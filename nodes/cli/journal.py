@@ -1,0 +1,98 @@
+"""What the pack's provider calls came to, per day and provider, from the spend journal.
+
+    python -m nodes.cli.journal [--days 7] [--json] [--path FILE]
+
+Days are calendar days in this machine's local time. Without --path: HOSTED_IMAGES_JOURNAL, else
+~/.local/share/comfyui-hosted-image-apis/journal.jsonl (where the pack writes outside ComfyUI);
+ComfyUI's own is <ComfyUI output>/hosted_images/journal.jsonl. Damaged lines are skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from ..core import journal
+
+COLUMNS = (  # (heading, Totals field)
+    ("calls", "calls"),
+    ("failed", "failed"),
+    ("images", "images"),
+    ("returned", "returned"),
+    ("credits", "credits"),
+    ("cost", "cost"),
+    ("tokens in", "input_tokens"),
+    ("tokens out", "output_tokens"),
+)
+
+
+def summary(path: Path, days: int) -> dict:
+    """{"days": {date: {provider: totals}}, "total": {provider: totals}} for the last ``days`` days."""
+    per_day = journal.read_days(path, days)
+    total: dict[str, journal.Totals] = {}
+    for providers in per_day.values():
+        for provider, totals in providers.items():
+            total.setdefault(provider, journal.Totals()).merge(totals)
+    return {
+        "days": {
+            day.isoformat(): {p: t.as_dict() for p, t in sorted(providers.items())}
+            for day, providers in sorted(per_day.items())
+        },
+        "total": {p: t.as_dict() for p, t in sorted(total.items())},
+    }
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4f}".rstrip("0").rstrip(".") or "0"
+    return str(value)
+
+
+def table(report: dict) -> str:
+    """The report as text: a block per day, a row per provider, and the total."""
+    width = max([len("provider"), *(len(p) for day in report["days"].values() for p in day)])
+    head = f"  {'provider':<{width}}" + "".join(f"  {title:>10}" for title, _ in COLUMNS)
+    lines = []
+    for title, providers in [*report["days"].items(), ("total", report["total"])]:
+        lines += [title, head]
+        for provider, totals in providers.items():
+            lines.append(f"  {provider:<{width}}" + "".join(f"  {_cell(totals.get(name)):>10}" for _, name in COLUMNS))
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--days", type=int, default=7, help="the last N days, today included (default 7)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--path", type=Path, help="the journal file (default: where the pack writes outside ComfyUI)")
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error("--days must be 1 or more")
+    path = (args.path or journal.journal_path()).expanduser()
+    try:
+        report = summary(path, args.days)
+    except FileNotFoundError:
+        print(f"no journal at {path}: no provider call was made there yet (or give --path)", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif not report["days"]:
+        print(f"{path}: no calls in the last {args.days} day(s)")
+    else:
+        print(
+            f"{path} -- the last {args.days} day(s), local time; images: asked for by calls that may have been billed"
+        )
+        print(table(report), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
