@@ -7,7 +7,6 @@ here ever returns a key to the node layer: ``transport`` asks for it when it bui
 
 from __future__ import annotations
 
-import configparser
 import dataclasses
 import ipaddress
 import logging
@@ -63,8 +62,8 @@ def _served_by_comfyui(path: Path) -> bool:
     return False
 
 
-def _credentials_file(provider_label: str = "") -> configparser.ConfigParser | None:
-    """The parsed credentials file, or None when there is none."""
+def _credentials_file(provider_label: str = ""):
+    """The parsed credentials file (a ConfigParser), or None when there is none."""
     path = credentials_path()
     if not path.is_file():
         return None
@@ -79,6 +78,8 @@ def _credentials_file(provider_label: str = "") -> configparser.ConfigParser | N
     warning = credentials_file_warning(path)
     if warning:
         log.warning(warning)
+    import configparser  # only when there is a file: most set-ups have none, and it is slow to import
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(path, encoding="utf-8")
