@@ -22,10 +22,16 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 from .core import comfy
 from .core.credentials import anonymous_mode
 from .core.errors import RemoteImageError
-from .core.images import ResultNotDecoded, decode_images, encode_edit_inputs, sniff_format  # noqa: F401 -- encode_edit_inputs: for node modules
+from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
+    ResultNotDecoded,
+    decode_images,
+    encode_edit_inputs,
+    preview_picture,
+    sniff_format,
+)
 from .core.provider import Provider
 from .core.redaction import redact
-from .core.transport import Call
+from .core.transport import Call, Reply
 from .providers.results import ImageResult, describe_calls
 
 log = logging.getLogger("hosted_images")
@@ -295,6 +301,41 @@ def run_calls(
     warning = shortfall(call, count * per_call, len(blobs))
     image, mask = to_tensors(call, blobs)
     return Batch(image, mask, [result for result, _ in done], warning)
+
+
+def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> ImageResult:
+    """Send a request that asks for a stream and read its reply as it arrives: each partial image
+    becomes the node's live preview (ComfyUI's sampler preview channel) and the progress bar
+    counts the partial and completed images; the completed images are the result.
+
+    ``send(events)`` sends the request, handing each event to ``events``; ``stream`` is the
+    provider's reader of its events (``take``, ``show``, ``steps``, ``completed``, ``result``; e.g.
+    ``openai_wire.ImageStream``). Images that completed before the stream failed, or before
+    Cancel, are saved like any partly failed batch's (docs/design.md, "Nothing paid for is
+    lost")."""
+    bar = comfy.ProgressBar(stream.steps, call.node_id)
+    size = comfy.preview_size()
+
+    def show(step: int, blob: bytes | None) -> None:
+        picture = None
+        if blob is not None:
+            try:
+                picture = preview_picture(blob, size)
+            except RemoteImageError as exc:  # only a preview: the result decides
+                log.info("%s: a partial image was not shown: %s", call.provider.label, exc.message)
+        bar.show(step, picture)
+
+    stream.show = show
+    try:
+        return stream.result(send(stream.take))
+    except comfy.InterruptProcessingException:
+        keep_paid_results(call.node_id, stream.completed)
+        raise
+    except RemoteImageError as exc:
+        folder = save_unsaved(list(enumerate(stream.completed, 1)))
+        if folder:
+            exc.message += f"; the {len(stream.completed)} image(s) that had completed were saved to {folder}"
+        raise
 
 
 def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes]:

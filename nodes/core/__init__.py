@@ -1,3 +1,3 @@
 """Shared core, from the bottom up: errors, provider (descriptors), comfy (the only ComfyUI import),
-payloads, validation, redaction, envelopes, credentials, retries, images, exchange (the only
-connections) and transport (``Call``, the only code that asks for a key)."""
+payloads, validation, redaction, envelopes, credentials, retries, sse (event streams), images,
+exchange (the only connections) and transport (``Call``, the only code that asks for a key)."""
