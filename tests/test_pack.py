@@ -90,7 +90,7 @@ CORE_IMPORTS = {
     "envelopes": {"errors", "provider", "redaction", "validation"},
     "credentials": {"comfy", "errors", "provider", "redaction"},
     "retries": {"envelopes", "errors"},  # pure: testable with a fake send
-    "sse": {"errors"},  # pure: event streams parsed from bytes
+    "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
     "images": {"comfy", "errors", "payloads", "redaction"},
     "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
     "transport": {"comfy", "credentials", "envelopes", "errors", "exchange", "payloads", "provider", "retries", "sse", "validation"},

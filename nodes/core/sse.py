@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .errors import RemoteImageError
+from .validation import readable_size
 
 MAX_EVENT_BYTES = 64 * 1024 * 1024  # one event: a 4K PNG as base64 in JSON is about 30 MB
 
@@ -27,8 +28,8 @@ class EventStreamReader:
     or CRLF end a line; ``field: value`` with one optional space; comments and unknown fields are
     skipped; a blank line dispatches; an event without data is dropped)."""
 
-    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES):
-        self.max_event_bytes = max_event_bytes
+    def __init__(self, max_event_bytes: int | None = None):
+        self.max_event_bytes = max_event_bytes or MAX_EVENT_BYTES
         self._buffer = bytearray()
         self._scanned = 0  # bytes of the buffer already known to hold no line end
         self._event = ""
@@ -112,5 +113,5 @@ class EventStreamReader:
 
     def _too_large(self) -> RemoteImageError:
         return RemoteImageError(
-            f"an event of the stream is larger than {self.max_event_bytes // (1024 * 1024)} MB, so the stream was abandoned"
+            f"an event of the stream is larger than {readable_size(self.max_event_bytes)}, so the stream was abandoned"
         )

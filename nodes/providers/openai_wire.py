@@ -101,6 +101,9 @@ class ImageStream:
         kind = str(body.get("type") or event.event)
         if "error" in (event.event, kind) or body.get("error"):
             words = default_error_message(body) or quote_body(event.data.encode())
+            code = body.get("code")  # the Responses API's flat error event carries it beside the message
+            if isinstance(code, str) and code and code not in words:
+                words += f" ({code})"
             done = f"{len(self.images)} of {self.count} image{'' if self.count == 1 else 's'}"
             raise RemoteImageError(f"the provider reported an error in the stream after {done} had completed: {words}")
         if kind.endswith(".partial_image"):
