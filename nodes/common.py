@@ -324,6 +324,12 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
             except RemoteImageError as exc:  # only a preview: the result decides
                 log.info("%s: a partial image was not shown: %s", call.provider.label, exc.message)
         bar.show(step, picture)
+        done = len(stream.completed)
+        stage = [f"{done} of {stream.count} images done"] if done else []
+        if blob is not None:  # this image's partial images so far: the steps past the images done
+            stage.append(f"partial image {step - done * (stream.partials + 1)} of {stream.partials}")
+        call.stage = ", ".join(stage)
+        call.progress(call.stage)
 
     stream.show = show
     try:

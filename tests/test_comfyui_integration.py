@@ -866,6 +866,47 @@ def test_a_model_id_from_the_nodes_own_server_runs(ui):
     assert call.json()["model"] == "sdxl-turbo" and call.bearer == LOCAL_KEY
 
 
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
+    """partial_images=2 with the emulator's stream slowed to an event every 4 s: the node shows the
+    first partial image as its live preview, then the second, each while the model still works."""
+    ui.open(vue=vue)
+    node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
+    ui.js(f'hi.widget({node}, "partial_images").value = 2; true')
+    ui.js("window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; window.app.canvas.setDirty(true, true); true")
+    openai = ui.emulators.apps["openai"]
+    openai.reset()
+    openai.inject(event_gap=4, path="images/generations")
+    ui.js(
+        """(async () => {
+            window.hiPreviews = 0;
+            window.hiDone = false;
+            hi.api.addEventListener("b_preview", () => window.hiPreviews++);
+            hi.api.addEventListener("executed", () => { window.hiDone = true; });
+            await window.app.queuePrompt(0, 1);
+            return true;
+        })()"""
+    )
+    # the preview the node draws: an image the frontend made from the websocket's bytes
+    drawn = (
+        f"[...hi.vueNode({node}).querySelectorAll('img[src^=\"blob:\"]')].filter((i) => i.complete && i.naturalWidth === 512"
+        " && i.getBoundingClientRect().width > 100)"
+        if vue
+        else f"(hi.node({node}).imgs || []).filter((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth === 512)"
+    )
+    sources = []
+    for count in (1, 2):
+        ui.wait(f"window.hiPreviews >= {count}", 30)
+        sources.append(ui.wait(f"(() => {{ const shown = {drawn}; return shown.length === 1 && shown[0].src; }})()", 10))
+        time.sleep(0.5)  # drawn on the canvas
+        ui.shot(f"live-preview-{count}-of-2")
+        assert not ui.js("window.hiDone"), "the result came before the check: the stream was not slowed"
+    assert sources[0] != sources[1], "the second partial image did not replace the first"
+    ui.wait("window.hiDone", 30)
+    (request,) = openai.calls("/v1/images/generations")
+    assert request.json()["partial_images"] == 2 and request.json()["stream"] is True
+
+
 def test_help_panel_shows_the_nodes_page(ui):
     ui.open(vue=False)
     if ui.version == "1.27":  # the node library's "?" button

@@ -136,9 +136,11 @@ def test_an_edit_streams_its_previews_too(openai, previews):
     assert image.shape == (1, 1024, 1024, 3) and json.loads(info)["partial_images"] == 1
 
 
-def test_several_images_stream_in_order(openai, previews):
+def test_several_images_stream_in_order(openai, previews, progress):
     streamed, _, info = generate(n=2, partial_images=1, unique_id="9")
     assert [(u.value, u.preview is not None) for u in previews] == [(1, True), (2, False), (3, True), (4, False)]
+    stages = [text.split(" · ")[-1] for _, text in progress if "image" in text.split(" · ")[-1]]
+    assert stages[:4] == ["partial image 1 of 1", "1 of 2 images done", "1 of 2 images done, partial image 1 of 1", "2 of 2 images done"]
     plain, _, _ = generate(n=2)
     assert torch.equal(streamed, plain)  # the same two pictures in the same order as without a stream
     assert json.loads(info)["usage"]["output_tokens"] == 2 * (272 + 100)

@@ -81,12 +81,13 @@ class Call:
         self.attempts = 0  # requests actually sent, for the progress text and tests
         self.started = time.monotonic()
         self.note = anonymous.note if anonymous else ""  # extra progress text, e.g. "anonymous: 2 calls a minute"
+        self.stage = ""  # what the reply has brought so far, e.g. "partial image 1 of 2"; '' while nothing has
 
     def sibling(self) -> Call:
         """The same call made again (one job of a batch): same provider, key, endpoint, node, hints
         and note, with its own attempts and clock."""
         call = copy.copy(self)
-        call.attempts, call.started = 0, time.monotonic()
+        call.attempts, call.started, call.stage = 0, time.monotonic(), ""
         return call
 
     # ---- public API
@@ -218,7 +219,7 @@ class Call:
         self.attempts += 1
 
     def _waiting(self) -> None:
-        self.progress("waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}")
+        self.progress(self.stage or ("waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}"))
 
     def _sleep(self, seconds: float, why: str) -> None:
         deadline = time.monotonic() + seconds
