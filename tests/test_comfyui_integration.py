@@ -427,7 +427,6 @@ def test_cancelling_a_streaming_generation_drops_the_stream(stack, tmp_path):
     comfy, apps = stack
     app = apps["openai"]
     app.reset()
-    app.disconnects.clear()
     app.inject(event_gap=20, path="images/generations")
     result = {}
     runner = threading.Thread(target=lambda: result.setdefault("code", mod("nodes.cli.headless").run(

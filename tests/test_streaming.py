@@ -4,8 +4,9 @@ the local OpenAI server streaming as OpenAI does (docs/providers.md section 5).
 Previews are captured through the ComfyUI glue (core/comfy.py) with a stand-in for
 comfy.utils.ProgressBar, whose ``update_absolute(value, total, preview)`` is the channel
 ComfyUI's samplers send their previews through. Every request is checked against
-CreateImageRequest / CreateImageEditRequest of OpenAI's published spec when the test ends, and
-the server's events against ImageGenStreamEvent / ImageEditStreamEvent.
+CreateImageRequest / CreateImageEditRequest of OpenAI's published spec when the test ends (the
+``openai`` fixture of test_openai_compat.py), and the server's events against
+ImageGenStreamEvent / ImageEditStreamEvent.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from PIL import Image
 
 import openai_spec
 from conftest import FAKE_KEYS, defaults, hang_ups, load_pack, mod, run_node
+from test_openai_compat import openai, openai_server  # noqa: F401 -- fixtures: requests checked against the spec
 
 KEY = FAKE_KEYS["OPENAI_API_KEY"]
 NODES = load_pack().NODE_CLASS_MAPPINGS
@@ -39,30 +41,6 @@ IMAGES_PATH = "/v1/images/generations"
 EDITS_PATH = "/v1/images/edits"
 
 
-@pytest.fixture(scope="module")
-def openai_server():
-    app = mod("nodes.emulator.openai_compat").OpenAIApp(token=KEY, extra_models=("flux-dev",))
-    server = mod("nodes.emulator.server").EmulatorServer({"": app}).start()
-    yield server, app
-    server.stop()
-
-
-@pytest.fixture
-def openai(openai_server, monkeypatch):
-    server, app = openai_server
-    app.reset()
-    app.disconnects.clear()
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
-    yield app
-    if openai_spec.spec_path() is not None:  # test_openai_compat_spec says why it is skipped otherwise
-        for request in app.requests:
-            if request.path == IMAGES_PATH:
-                openai_spec.check("CreateImageRequest", request.json())
-            elif request.path == EDITS_PATH:
-                openai_spec.check("CreateImageEditRequest", openai_spec.form_instance(request.parts))
-
-
 class PreviewBar:
     """comfy.utils.ProgressBar as main.py hooks it: each update_absolute (value, total, preview)
     is recorded with the time it ran."""
@@ -73,7 +51,9 @@ class PreviewBar:
         self.total, self.node_id = total, node_id
 
     def update_absolute(self, value, total=None, preview=None):
-        PreviewBar.updates.append(SimpleNamespace(at=time.monotonic(), node=self.node_id, value=value, total=total, preview=preview))
+        PreviewBar.updates.append(
+            SimpleNamespace(at=time.monotonic(), node=self.node_id, value=value, total=total, preview=preview)
+        )
 
     def update(self, steps):
         pass
@@ -91,7 +71,10 @@ def generate(**inputs):
 
 
 def edit(**inputs):
-    return run_node(EDIT, **defaults(EDIT, **{"prompt": "add a hat", "image": torch.rand(1, 64, 64, 3), "size": "1024x1024", **inputs}))
+    return run_node(
+        EDIT,
+        **defaults(EDIT, **{"prompt": "add a hat", "image": torch.rand(1, 64, 64, 3), "size": "1024x1024", **inputs}),
+    )
 
 
 def shown(updates) -> list:
@@ -100,7 +83,9 @@ def shown(updates) -> list:
 
 def difference(picture: Image.Image, image: torch.Tensor) -> float:
     """Mean absolute difference (0-255) between a preview and a result image scaled to its size."""
-    final = Image.fromarray((image.numpy() * 255).round().astype(np.uint8)).resize(picture.size, Image.Resampling.BILINEAR)
+    final = Image.fromarray((image.numpy() * 255).round().astype(np.uint8)).resize(
+        picture.size, Image.Resampling.BILINEAR
+    )
     return float(np.abs(np.asarray(picture, np.float32) - np.asarray(final, np.float32)).mean())
 
 
@@ -112,7 +97,13 @@ def test_partial_images_are_previewed_in_order_while_the_stream_runs(openai, pre
     image, mask, info = generate(partial_images=3, unique_id="9")
     returned = time.monotonic()
     (request,) = openai.calls(IMAGES_PATH)
-    assert request.json() == {"model": "gpt-image-2", "prompt": "a red fox", "size": "1024x1024", "partial_images": 3, "stream": True}
+    assert request.json() == {
+        "model": "gpt-image-2",
+        "prompt": "a red fox",
+        "size": "1024x1024",
+        "partial_images": 3,
+        "stream": True,
+    }
     assert request.headers["accept"].startswith("text/event-stream")
     assert [(u.node, u.value, u.total) for u in previews] == [("9", 1, 4), ("9", 2, 4), ("9", 3, 4), ("9", 4, 4)]
     assert [u.preview is not None for u in previews] == [True, True, True, False]
@@ -140,7 +131,12 @@ def test_several_images_stream_in_order(openai, previews, progress):
     streamed, _, info = generate(n=2, partial_images=1, unique_id="9")
     assert [(u.value, u.preview is not None) for u in previews] == [(1, True), (2, False), (3, True), (4, False)]
     stages = [text.split(" · ")[-1] for _, text in progress if "image" in text.split(" · ")[-1]]
-    assert stages[:4] == ["partial image 1 of 1", "1 of 2 images done", "1 of 2 images done, partial image 1 of 1", "2 of 2 images done"]
+    assert stages[:4] == [
+        "partial image 1 of 1",
+        "1 of 2 images done",
+        "1 of 2 images done, partial image 1 of 1",
+        "2 of 2 images done",
+    ]
     plain, _, _ = generate(n=2)
     assert torch.equal(streamed, plain)  # the same two pictures in the same order as without a stream
     assert json.loads(info)["usage"]["output_tokens"] == 2 * (272 + 100)
@@ -148,7 +144,7 @@ def test_several_images_stream_in_order(openai, previews, progress):
 
 def test_a_transparent_result_previews_over_white(openai, previews):
     image, mask, _ = generate(model="gpt-image-2.5-flare", background="transparent", partial_images=1, unique_id="9")
-    (_, picture, _), = shown(previews)
+    ((_, picture, _),) = shown(previews)
     assert picture.mode == "RGB" and picture.getpixel((0, 0)) == (255, 255, 255)  # a transparent corner
     assert mask[0, 0, 0] == 1
 
@@ -194,12 +190,16 @@ def test_a_stream_framed_by_content_length_is_read_too(openai, previews):
 
 
 def test_an_error_event_mid_stream_is_quoted_and_the_completed_image_kept(openai, previews, tmp_path):
-    openai.inject(error_after=2, message="The image model is overloaded.", path=IMAGES_PATH)  # after image 1's partial and result
+    openai.inject(
+        error_after=2, message="The image model is overloaded.", path=IMAGES_PATH
+    )  # after image 1's partial and result
     started = time.monotonic()
     with pytest.raises(RemoteImageError) as caught:
         generate(n=2, partial_images=1)
     text = str(caught.value)
-    assert "error in the stream after 1 of 2 images had completed: The image model is overloaded. (server_error)" in text
+    assert (
+        "error in the stream after 1 of 2 images had completed: The image model is overloaded. (server_error)" in text
+    )
     assert "model gpt-image-2" in text and time.monotonic() - started < 5
     (folder,) = (tmp_path / "unsaved").iterdir()
     assert f"were saved to {folder}" in text
@@ -210,7 +210,9 @@ def test_an_error_event_mid_stream_is_quoted_and_the_completed_image_kept(openai
 
 def test_an_error_event_before_any_image(openai, tmp_path):
     openai.inject(error_after=0, message="Your request was rejected by the safety system.", path=IMAGES_PATH)
-    with pytest.raises(RemoteImageError, match=r"after 0 of 1 image had completed: Your request was rejected") as caught:
+    with pytest.raises(
+        RemoteImageError, match=r"after 0 of 1 image had completed: Your request was rejected"
+    ) as caught:
         generate(partial_images=2)
     assert "saved" not in str(caught.value) and not (tmp_path / "unsaved").exists()
 
@@ -228,7 +230,9 @@ def test_a_stall_longer_than_the_read_timeout_is_abandoned(openai, monkeypatch):
     monkeypatch.setenv("HOSTED_IMAGES_READ_TIMEOUT", "1")
     openai.inject(stall_after=1, stall=20, path=IMAGES_PATH)
     started = time.monotonic()
-    with pytest.raises(RemoteImageError, match=r"sent no event for 1s \(after 1 event\), so it was abandoned") as caught:
+    with pytest.raises(
+        RemoteImageError, match=r"sent no event for 1s \(after 1 event\), so it was abandoned"
+    ) as caught:
         generate(partial_images=2)
     assert time.monotonic() - started < 5 and "HOSTED_IMAGES_READ_TIMEOUT" in caught.value.hint
     assert hang_ups(openai, 1) == [IMAGES_PATH]  # the connection was dropped, not left hanging
@@ -334,8 +338,12 @@ def test_partial_images_out_of_range_are_refused_before_sending(openai, inputs, 
 
 def test_a_model_the_catalogue_knows_cannot_stream_is_refused_before_sending(openai, monkeypatch):
     entry = api.CATALOGUE.find("gpt-image-2")
-    still = {op: catalogue.Operation(r.sizes, r.size_rule, {k: v for k, v in r.options.items() if k != "partial_images"}, r.max_n, r.prompt_limit)
-             for op, r in entry.operations.items()}
+    still = {
+        op: catalogue.Operation(
+            r.sizes, r.size_rule, {k: v for k, v in r.options.items() if k != "partial_images"}, r.max_n, r.prompt_limit
+        )
+        for op, r in entry.operations.items()
+    }
     models = tuple(catalogue.Model(m.id, still) if m.id == "gpt-image-2" else m for m in api.CATALOGUE.models)
     monkeypatch.setattr(api, "CATALOGUE", catalogue.Catalogue(api.CATALOGUE.provider, api.CATALOGUE.checked, models))
     for run in (generate, edit):
@@ -348,8 +356,15 @@ def test_a_model_the_catalogue_knows_cannot_stream_is_refused_before_sending(ope
 
 
 def post(server_url: str, *, json_body=None, data=None, files=None, stream=False):
-    return requests.post(f"{server_url}{EDITS_PATH if files else IMAGES_PATH}", json=json_body, data=data, files=files,
-                         headers={"Authorization": f"Bearer {KEY}"}, stream=stream, timeout=30)
+    return requests.post(
+        f"{server_url}{EDITS_PATH if files else IMAGES_PATH}",
+        json=json_body,
+        data=data,
+        files=files,
+        headers={"Authorization": f"Bearer {KEY}"},
+        stream=stream,
+        timeout=30,
+    )
 
 
 def read_events(reply) -> list:
@@ -366,13 +381,28 @@ def sharpness(data: dict) -> float:
 @pytest.mark.parametrize("operation", ["generate", "edit"])
 def test_the_server_streams_like_openai(openai_server, operation):
     server, _ = openai_server
-    fields = {"model": "gpt-image-2", "prompt": "a red fox", "size": "1024x1024", "quality": "low", "stream": True, "partial_images": 3}
+    fields = {
+        "model": "gpt-image-2",
+        "prompt": "a red fox",
+        "size": "1024x1024",
+        "quality": "low",
+        "stream": True,
+        "partial_images": 3,
+    }
     if operation == "generate":
-        reply, prefix, schema = post(server.url, json_body=fields, stream=True), "image_generation", "ImageGenStreamEvent"
+        reply, prefix, schema = (
+            post(server.url, json_body=fields, stream=True),
+            "image_generation",
+            "ImageGenStreamEvent",
+        )
     else:
         form = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}
         png = mod("nodes.emulator.synth").generate("source", 64, 64)
-        reply, prefix, schema = post(server.url, data=form, files={"image": ("a.png", png, "image/png")}, stream=True), "image_edit", "ImageEditStreamEvent"
+        reply, prefix, schema = (
+            post(server.url, data=form, files={"image": ("a.png", png, "image/png")}, stream=True),
+            "image_edit",
+            "ImageEditStreamEvent",
+        )
     assert reply.status_code == 200 and reply.headers["content-type"] == "text/event-stream"
     assert reply.headers["transfer-encoding"] == "chunked" and "x-request-id" in reply.headers
     events = read_events(reply)
@@ -392,17 +422,26 @@ def test_the_server_streams_like_openai(openai_server, operation):
 
 def test_stream_without_partial_images_sends_only_the_completed_event(openai_server):
     server, _ = openai_server
-    reply = post(server.url, json_body={"model": "gpt-image-2", "prompt": "p", "size": "1024x1024", "stream": True, "partial_images": 0}, stream=True)
+    reply = post(
+        server.url,
+        json_body={"model": "gpt-image-2", "prompt": "p", "size": "1024x1024", "stream": True, "partial_images": 0},
+        stream=True,
+    )
     assert [name for name, _ in read_events(reply)] == ["image_generation.completed"]
 
 
 def test_the_error_event_is_openais_error_object(openai_server):
     server, app = openai_server
     app.inject(error_after=1, message="overloaded")
-    reply = post(server.url, json_body={"model": "gpt-image-2", "prompt": "p", "stream": True, "partial_images": 2}, stream=True)
+    reply = post(
+        server.url, json_body={"model": "gpt-image-2", "prompt": "p", "stream": True, "partial_images": 2}, stream=True
+    )
     events = read_events(reply)
     assert [name for name, _ in events] == ["image_generation.partial_image", "error"]
-    assert events[1][1] == {"type": "error", "error": {"message": "overloaded", "type": "server_error", "param": None, "code": None}}
+    assert events[1][1] == {
+        "type": "error",
+        "error": {"message": "overloaded", "type": "server_error", "param": None, "code": None},
+    }
 
 
 @pytest.mark.parametrize(
@@ -419,23 +458,32 @@ def test_the_error_event_is_openais_error_object(openai_server):
 def test_the_server_refuses_what_openai_refuses(openai_server, body, param, words):
     server, _ = openai_server
     reply = post(server.url, json_body={"model": "gpt-image-2", "prompt": "p", **body})
-    assert reply.status_code == 400 and reply.json()["error"]["param"] == param and words in reply.json()["error"]["message"]
+    assert (
+        reply.status_code == 400
+        and reply.json()["error"]["param"] == param
+        and words in reply.json()["error"]["message"]
+    )
 
 
 @pytest.mark.parametrize("stream", ["True", "1", "yes"])
 def test_the_server_refuses_a_form_stream_that_is_not_true_or_false(openai_server, stream):
     server, _ = openai_server
     png = mod("nodes.emulator.synth").generate("source", 64, 64)
-    reply = post(server.url, data={"model": "gpt-image-2", "prompt": "p", "stream": stream}, files={"image": ("a.png", png, "image/png")})
+    reply = post(
+        server.url,
+        data={"model": "gpt-image-2", "prompt": "p", "stream": stream},
+        files={"image": ("a.png", png, "image/png")},
+    )
     assert reply.status_code == 400 and reply.json()["error"]["param"] == "stream"
 
 
 def test_the_server_records_a_client_that_hangs_up_mid_stream(openai_server):
     server, app = openai_server
     app.reset()
-    app.disconnects.clear()
     app.inject(event_gap=5)
-    reply = post(server.url, json_body={"model": "gpt-image-2", "prompt": "p", "stream": True, "partial_images": 2}, stream=True)
+    reply = post(
+        server.url, json_body={"model": "gpt-image-2", "prompt": "p", "stream": True, "partial_images": 2}, stream=True
+    )
     next(reply.iter_content(None))
     reply.close()  # before the stream ended: the connection is closed, as a cancelled client's is
     assert hang_ups(app, 1) == [IMAGES_PATH]

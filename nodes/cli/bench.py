@@ -392,7 +392,6 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
 
     def measure(pack: bool) -> float:
         servers.openai.reset()
-        servers.openai.disconnects.clear()
         servers.openai.inject(event_gap=gap, times=1)
         if pack:
             seconds = _interrupt_latency(lambda: node.call(**STREAM_GENERATE), comfy.request_interrupt, "interrupted", after)

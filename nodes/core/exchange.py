@@ -286,7 +286,8 @@ def fetch(
         refusal = _literal_refusal(url, destination)
         if refusal:
             raise RemoteImageError(fetching.prefix + refusal)
-        reply = send(method, url, {**kwargs, "headers": headers}, fetching, session_name, destination, watch, max_bytes, events)
+        hop = {**kwargs, "headers": headers}
+        reply = send(method, url, hop, fetching, session_name, destination, watch, max_bytes, events)
         location = reply.headers.get("Location")
         if reply.status not in REDIRECT_STATUSES or not location:
             return reply
@@ -306,9 +307,17 @@ def fetch(
         url, what, hops = target, "a redirect", hops + 1
 
 
-def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str, destination: Destination,
-         watch: Watch, max_bytes: int = MAX_RESPONSE_BYTES,
-         events: Callable[[ServerEvent], None] | None = None) -> Reply:
+def send(
+    method: str,
+    url: str,
+    kwargs: dict,
+    fetching: Fetch,
+    session_name: str,
+    destination: Destination,
+    watch: Watch,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    events: Callable[[ServerEvent], None] | None = None,
+) -> Reply:
     """Run one HTTP exchange in a worker thread; this thread watches for interrupts and deadlines.
 
     ``events``: when given and the reply is a successful event stream, each event is passed to it here,

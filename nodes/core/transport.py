@@ -111,7 +111,9 @@ class Call:
         error = RemoteImageError(message, **where, **fields)
         return fit_to_show(error)
 
-    def post_json(self, path: str, body: dict, *, accept: str = "application/json", events: Events | None = None) -> Reply:
+    def post_json(
+        self, path: str, body: dict, *, accept: str = "application/json", events: Events | None = None
+    ) -> Reply:
         return self.request("POST", path, json_body=body, accept=accept, events=events)
 
     def post_multipart(self, path: str, fields: list[tuple[str, Any]], *, events: Events | None = None) -> Reply:
@@ -129,8 +131,16 @@ class Call:
             return check_url(path, what="endpoint")
         return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
 
-    def request(self, method: str, path: str, *, json_body=None, files=None, accept="application/json",
-                events: Events | None = None) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body=None,
+        files=None,
+        accept="application/json",
+        events: Events | None = None,
+    ) -> Reply:
         """Send to the provider's API with its key, retried as the policy allows; an error status
         raises. ``events``: the request asks for a stream; if the reply is one, each of its events
         goes to ``events`` as it arrives (``exchange.send``), and a reply that is not still comes back."""

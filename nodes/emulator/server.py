@@ -191,6 +191,7 @@ class App:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.disconnects.clear()
             self.max_in_flight = self.in_flight
 
     def arrived(self, request: Request) -> None:

@@ -97,7 +97,8 @@ class ImageStream:
             return
         body = parse_json(event.data)
         if not isinstance(body, dict):
-            raise RemoteImageError(f"a {event.event!r} event of the stream is not a JSON object: {quote_body(event.data.encode())}")
+            quoted = quote_body(event.data.encode())
+            raise RemoteImageError(f"a {event.event!r} event of the stream is not a JSON object: {quoted}")
         kind = str(body.get("type") or event.event)
         if "error" in (event.event, kind) or body.get("error"):
             words = default_error_message(body) or quote_body(event.data.encode())
