@@ -312,7 +312,7 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
     provider's reader of its events (``take``, ``show``, ``steps``, ``completed``, ``result``; e.g.
     ``openai_wire.ImageStream``). Images that completed before the stream failed, or before
     Cancel, are saved like any partly failed batch's (docs/design.md, "Nothing paid for is
-    lost")."""
+    lost"); a stream that breaks off after every image came still gives them, with a warning."""
     bar = comfy.ProgressBar(stream.steps, call.node_id)
     size = comfy.preview_size()
 
@@ -338,6 +338,12 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
         keep_paid_results(call.node_id, stream.completed)
         raise
     except RemoteImageError as exc:
+        if stream.all_came:  # only the stream's end went wrong: every image asked for is here
+            label, count = call.provider.label, stream.count
+            log.warning("%s %s: %s, after all %d image(s) had come", label, call.operation, exc.message, count)
+            result = stream.result()
+            result.info["warning"] = f"the stream broke off after its last image: {exc.message}"
+            return result
         folder = save_unsaved(list(enumerate(stream.completed, 1)))
         if folder:
             exc.message += f"; the {len(stream.completed)} image(s) that had completed were saved to {folder}"

@@ -122,9 +122,14 @@ class ImageStream:
             self.show(len(self.images) * (self.partials + 1), None)
         # other event types (newer ones) carry nothing an image node needs
 
-    def result(self, reply) -> ImageResult:
-        """The completed images (``reply``: the exchange's reply, without content when it streamed)."""
-        if reply.content_type != "text/event-stream":  # the server ignored stream: true
+    @property
+    def all_came(self) -> bool:
+        return len(self.images) >= self.count
+
+    def result(self, reply=None) -> ImageResult:
+        """The completed images (``reply``: the exchange's reply, without content when it streamed;
+        None when the stream broke off after its images)."""
+        if reply is not None and reply.content_type != "text/event-stream":  # the server ignored stream: true
             return parse_images(reply.json())
         if not self.images:
             raise RemoteImageError(
