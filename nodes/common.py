@@ -22,10 +22,16 @@ from typing import Any, Callable, Generic, Sequence, TypeVar
 from .core import comfy, journal
 from .core.credentials import anonymous_mode
 from .core.errors import RemoteImageError
-from .core.images import ResultNotDecoded, decode_images, encode_edit_inputs, sniff_format  # noqa: F401 -- encode_edit_inputs: for node modules
+from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
+    ResultNotDecoded,
+    decode_images,
+    encode_edit_inputs,
+    preview_picture,
+    sniff_format,
+)
 from .core.provider import Provider
 from .core.redaction import redact
-from .core.transport import Call
+from .core.transport import Call, Reply
 from .providers.results import ImageResult, describe_calls
 
 log = logging.getLogger("hosted_images")
@@ -306,6 +312,53 @@ def run_calls(
     warning = shortfall(call, count * per_call, len(blobs))
     image, mask = to_tensors(call, blobs)
     return Batch(image, mask, [result for result, _ in done], warning)
+
+
+def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> ImageResult:
+    """Send a request that asks for a stream and read its reply as it arrives: each partial image
+    becomes the node's live preview (ComfyUI's sampler preview channel) and the progress bar
+    counts the partial and completed images; the completed images are the result.
+
+    ``send(events)`` sends the request, handing each event to ``events``; ``stream`` is the
+    provider's reader of its events (``take``, ``show``, ``steps``, ``completed``, ``result``; e.g.
+    ``openai_wire.ImageStream``). Images that completed before the stream failed, or before
+    Cancel, are saved like any partly failed batch's (docs/design.md, "Nothing paid for is
+    lost"); a stream that breaks off after every image came still gives them, with a warning."""
+    bar = comfy.ProgressBar(stream.steps, call.node_id)
+    size = comfy.preview_size()
+
+    def show(step: int, blob: bytes | None) -> None:
+        picture = None
+        if blob is not None:
+            try:
+                picture = preview_picture(blob, size)
+            except RemoteImageError as exc:  # only a preview: the result decides
+                log.info("%s: a partial image was not shown: %s", call.provider.label, exc.message)
+        bar.show(step, picture)
+        done = len(stream.completed)
+        stage = [f"{done} of {stream.count} images done"] if done else []
+        if blob is not None:  # this image's partial images so far: the steps past the images done
+            stage.append(f"partial image {step - done * (stream.partials + 1)} of {stream.partials}")
+        call.stage = ", ".join(stage)
+        call.progress(call.stage)
+
+    stream.show = show
+    try:
+        return stream.result(send(stream.take))
+    except comfy.InterruptProcessingException:
+        keep_paid_results(call.node_id, stream.completed)
+        raise
+    except RemoteImageError as exc:
+        if stream.all_came:  # only the stream's end went wrong: every image asked for is here
+            label, count = call.provider.label, stream.count
+            log.warning("%s %s: %s, after all %d image(s) had come", label, call.operation, exc.message, count)
+            result = stream.result()
+            result.info["warning"] = f"the stream broke off after its last image: {exc.message}"
+            return result
+        folder = save_unsaved(list(enumerate(stream.completed, 1)))
+        if folder:
+            exc.message += f"; the {len(stream.completed)} image(s) that had completed were saved to {folder}"
+        raise
 
 
 def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes]:

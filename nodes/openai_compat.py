@@ -19,6 +19,7 @@ from .common import (
     run_calls,
     seed_input,
     size_inputs,
+    stream_images,
 )
 from .providers import openai_compat as api
 
@@ -44,6 +45,15 @@ def _connection_inputs() -> dict:
             "Empty: send no key (local servers without auth)."
         )}),
     }
+
+
+def _partial_images_input() -> dict:
+    # the last input, so that workflows saved before it existed keep their values in place
+    return {"partial_images": ("INT", {"default": 0, "min": 0, "max": api.MAX_PARTIAL_IMAGES, "tooltip": (
+        "Live previews: 1-3 partial images streamed while the model works, each shown on the node as it "
+        "arrives. Each partial image is billed as extra output tokens. 0: no stream (not sent). Only GPT image "
+        "models stream; a server that does not simply answers when done."
+    )})}
 
 
 def _options(*, edit: bool) -> dict:
@@ -90,12 +100,14 @@ def _server_models(call: Call):
 _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
 
 
-def _run(call: Call, operation: str, send, n: int):
-    """Send, first announcing on the node a shutdown the catalogue knows; nothing else is sent
-    before the image call. After it: a "no such model" answer names the models to use instead
-    (from the server's live list, else the catalogue); a success announces a shutdown date the
-    server's list gives (fetched at most every ten minutes; a failed fetch is ignored); fewer
-    images than ``n`` are said on the node. -> (IMAGE, MASK, info)"""
+def _run(call: Call, operation: str, send, n: int, partial_images: int):
+    """Send (``send(job, events)``; ``events`` None unless partial images stream), first announcing
+    on the node a shutdown the catalogue knows; nothing else is sent before the image call. With
+    partial images the reply is read as a stream, each one shown on the node as it arrives. After
+    it: a "no such model" answer names the models to use instead (from the server's live list,
+    else the catalogue); a success announces a shutdown date the server's list gives (fetched at
+    most every ten minutes; a failed fetch is ignored); fewer images than ``n`` are said on the
+    node. -> (IMAGE, MASK, info)"""
     endpoint = f"{call.base_url} {call.provider.key_env}"
     call.note = api.CATALOGUE.notice(call.model)
     if call.note:
@@ -103,7 +115,10 @@ def _run(call: Call, operation: str, send, n: int):
 
     def one(job: Call, _):
         try:
-            result = api.parse_images(send(job).json())
+            if partial_images:
+                result = stream_images(job, lambda events: send(job, events), api.ImageStream(n, partial_images))
+            else:
+                result = api.parse_images(send(job, None).json())
         except RemoteImageError as exc:
             if api.is_unknown_model(exc):
                 models = _live.get(endpoint, job)
@@ -159,20 +174,21 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
                 **_options(edit=False),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
-            "optional": _connection_inputs(),
+            "optional": {**_connection_inputs(), **_partial_images_input()},
             **HIDDEN,
         }
 
     def call(self, model, prompt, n, size, width, height, quality, background, output_format, output_compression,
-             moderation, response_format, seed=0, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
+             moderation, response_format, seed=0, base_url="", api_key_env=api.DEFAULT_KEY_ENV, partial_images=0,
+             unique_id=None):
         call = Call(api.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
         with call.context():
             body = api.generation_body(
                 model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
                 background=background, moderation=moderation, output_format=output_format,
-                output_compression=output_compression, response_format=response_format,
+                output_compression=output_compression, response_format=response_format, partial_images=partial_images,
             )
-        return _run(call, api.GENERATE, lambda job: job.post_json("images/generations", body), n)
+        return _run(call, api.GENERATE, lambda job, events: job.post_json("images/generations", body, events=events), n, partial_images)
 
 
 class OpenAICompatImageEdit(_OpenAICompatImageNode):
@@ -198,22 +214,24 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
             "optional": {
                 "mask": ("MASK", {"tooltip": "Where to edit (1 = change), applied to the first image and resized to it. LoadImage's empty mask means the whole image."}),
                 **_connection_inputs(),
+                **_partial_images_input(),
             },
             **HIDDEN,
         }
 
     def call(self, image, prompt, model, n, size, width, height, quality, background, output_format, output_compression,
-             input_fidelity, response_format, seed=0, mask=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV, unique_id=None):
+             input_fidelity, response_format, seed=0, mask=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV,
+             partial_images=0, unique_id=None):
         call = Call(api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
         with call.context():
             fields = api.check_edit(
                 model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
                 background=background, output_format=output_format, output_compression=output_compression,
-                input_fidelity=input_fidelity, response_format=response_format,
+                input_fidelity=input_fidelity, response_format=response_format, partial_images=partial_images,
             )
             inputs = encode_edit_inputs(image, mask, how=api.UPLOADS)
             parts = api.edit_fields(fields, inputs.images, inputs.masks[0] if inputs.masks else None)
-        return _run(call, api.EDIT, lambda job: job.post_multipart("images/edits", parts), n)
+        return _run(call, api.EDIT, lambda job, events: job.post_multipart("images/edits", parts, events=events), n, partial_images)
 
 
 class OpenAICompatListModels(ListModelsNode):

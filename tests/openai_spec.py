@@ -75,6 +75,17 @@ def errors(name: str, instance) -> list[str]:
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:200]}" for e in _validator(name).iter_errors(instance)]
 
 
+def event_schema(union: str, event_type: str) -> str:
+    """The member of a stream-event union (e.g. ImageGenStreamEvent) whose ``type`` is
+    ``event_type``. The union's discriminator has no mapping, which the validator would read as
+    a schema named after the type, so events are checked against their member directly."""
+    for member in schema(union)["anyOf"]:
+        name = member["$ref"].rsplit("/", 1)[-1]
+        if event_type in schema(name)["properties"]["type"]["enum"]:
+            return name
+    raise AssertionError(f"{union} has no event of type {event_type!r}")
+
+
 # The stored document (API version 2.3.0) predates gpt-image-2.5 (2026-09-08): its quality enum
 # lacks the two tiers 2.5 and 2.6 added. A request using one is checked without that field; the
 # values themselves come from the pack's catalogue and are checked by the emulator.
@@ -99,7 +110,7 @@ def form_instance(parts, schema_name: str = "CreateImageEditRequest") -> dict:
     instance: dict = {}
     for part in parts:
         name = part.name[:-2] if part.name.endswith("[]") else part.name
-        declared = properties.get(name, {})
+        declared = _resolved(properties.get(name, {}))
         binary = _is_binary(declared)
         if part.filename is not None:
             assert binary, f"{part.name} was sent as a file, but the schema's {name} is not binary"
@@ -113,6 +124,13 @@ def form_instance(parts, schema_name: str = "CreateImageEditRequest") -> dict:
             assert name not in instance, f"{name} was sent twice"
             instance[name] = value
     return instance
+
+
+def _resolved(declared: dict) -> dict:
+    """A property's schema with a ``$ref`` (e.g. partial_images -> PartialImages) followed."""
+    while "$ref" in declared:
+        declared = schema(declared["$ref"].rsplit("/", 1)[-1])
+    return declared
 
 
 def _is_binary(declared: dict) -> bool:

@@ -12,6 +12,7 @@ matters. HOSTED_IMAGES_SCREENSHOTS=<folder> keeps a screenshot of each UI check.
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import random
@@ -28,7 +29,7 @@ import pytest
 import requests
 from PIL import Image
 
-from conftest import FAKE_KEYS, ROOT, mod
+from conftest import FAKE_KEYS, ROOT, hang_ups, mod
 from make_examples import all_examples, template_name
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR", "")
@@ -383,6 +384,103 @@ def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tm
     assert spend["ionos"]["calls"] >= 1 and spend["ionos"]["images"] >= 2
     assert "prompt-marker" not in reply.text and all(key not in reply.text for key in FAKE_KEYS.values())
     assert str(comfy.base) not in reply.text and str(Path.home()) + "/" not in reply.text
+
+
+# --- live previews of a stream ---------------------------------------------------------------------------
+
+PREVIEW_IMAGE, PREVIEW_IMAGE_WITH_METADATA = 1, 4  # ComfyUI's binary websocket events (protocol.py)
+
+
+def listen_to_a_run(comfy: ComfyUI, prompt: dict, *, metadata: bool, seconds: float = 120) -> list:
+    """Queue ``prompt`` and return what the websocket brings until the run ends, in order:
+    ("preview", metadata or None, JPEG bytes, when) and ("json", type, data, when), ``when`` the
+    time.monotonic() of its arrival. ``metadata``: say, as the
+    frontend does, that this client takes previews with metadata (which node they belong to)."""
+    import websocket  # websocket-client, from tests/requirements.txt
+
+    client_id = f"previews-{random.randrange(10**9)}"
+    ws = websocket.create_connection(f"ws://127.0.0.1:{comfy.port}/ws?clientId={client_id}", timeout=seconds)
+    received = []
+    try:
+        if metadata:
+            ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
+        reply = requests.post(f"{comfy.url}/prompt", json={"prompt": prompt, "client_id": client_id}, timeout=60)
+        assert reply.status_code == 200, reply.text
+        prompt_id = reply.json()["prompt_id"]
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            opcode, payload = ws.recv_data()
+            if opcode == websocket.ABNF.OPCODE_BINARY:
+                event = int.from_bytes(payload[:4], "big")
+                if event == PREVIEW_IMAGE:  # then the image type (1 = JPEG) and the image
+                    received.append(("preview", None, payload[8:], time.monotonic()))
+                elif event == PREVIEW_IMAGE_WITH_METADATA:  # then the metadata's length, the metadata and the image
+                    length = int.from_bytes(payload[4:8], "big")
+                    received.append(("preview", json.loads(payload[8 : 8 + length]), payload[8 + length :], time.monotonic()))
+                continue
+            message = json.loads(payload)
+            data = message.get("data", {})
+            if data.get("prompt_id") not in (None, prompt_id):
+                continue
+            received.append(("json", message.get("type"), data, time.monotonic()))
+            if message.get("type") in ("execution_success", "execution_error", "execution_interrupted"):
+                return received
+        raise AssertionError(f"the run did not end within {seconds:.0f}s: {[m[:2] for m in received]}")
+    finally:
+        ws.close()
+
+
+def streaming_prompt(partial_images: int) -> dict:
+    prompt = json.loads((ROOT / "example_workflows" / "api" / "openai_compat_generate.json").read_text())
+    prompt["1"]["inputs"].update(partial_images=partial_images, seed=random.randrange(1, 10**9))
+    return prompt
+
+
+@pytest.mark.parametrize("metadata", [False, True], ids=["preview-image", "preview-with-metadata"])
+def test_a_streaming_generation_sends_its_previews_before_its_result(stack, metadata):
+    """The partial images reach the websocket as the node's live preview (what KSampler sends),
+    one by one while the stream runs, all before the node's result reaches Save Image."""
+    comfy, apps = stack
+    apps["openai"].reset()
+    apps["openai"].inject(event_gap=0.5, path="images/generations")
+    received = listen_to_a_run(comfy, streaming_prompt(2), metadata=metadata)
+    kinds = [(m[0], m[1] if m[0] == "json" else "") for m in received]
+    assert ("json", "execution_success") in kinds, received[-1]
+    previews = [index for index, m in enumerate(received) if m[0] == "preview"]
+    saved = next(index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executed" and m[2]["node"] == "2")
+    moved_on = next(index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executing" and m[2]["node"] == "2")
+    assert len(previews) == 2 and max(previews) < moved_on < saved, kinds
+    assert received[previews[0]][3] < received[moved_on][3] - 0.7  # shown while the model still worked (0.5 s per event)
+    steps = [(m[2]["value"], m[2]["max"]) for m in received if m[0] == "json" and m[1] == "progress" and m[2]["node"] == "1"]
+    assert steps == [(1, 3), (2, 3), (3, 3)], steps
+    for _, details, jpeg, _ in (received[index] for index in previews):
+        with Image.open(io.BytesIO(jpeg)) as picture:
+            assert picture.format == "JPEG" and picture.size == (512, 512)
+        if metadata:
+            assert details["node_id"] == "1" and details["display_node_id"] == "1" and details["image_type"] == "image/jpeg"
+        else:
+            assert details is None
+    (request,) = apps["openai"].calls("/v1/images/generations")
+    assert request.json()["stream"] is True and request.json()["partial_images"] == 2
+
+
+def test_cancelling_a_streaming_generation_drops_the_stream(stack, tmp_path):
+    comfy, apps = stack
+    app = apps["openai"]
+    app.reset()
+    app.inject(event_gap=20, path="images/generations")
+    result = {}
+    runner = threading.Thread(target=lambda: result.setdefault("code", mod("nodes.cli.headless").run(
+        comfy.url, streaming_prompt(3), tmp_path, timeout=120, quiet=True)))
+    runner.start()
+    deadline = time.monotonic() + 30
+    while not app.calls("/v1/images/generations") and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.5)  # the first partial image is out; the next is 20 s away
+    requests.post(f"{comfy.url}/interrupt", timeout=30)
+    runner.join(15)
+    assert not runner.is_alive() and result["code"] == 130  # execution_interrupted
+    assert hang_ups(app, 1) == ["/v1/images/generations"]
 
 
 # --- the UI in headless Chromium -----------------------------------------------------------------------
@@ -806,6 +904,47 @@ def test_a_model_id_from_the_nodes_own_server_runs(ui):
     assert re.fullmatch(r"OpenAI-compatible · done · 1 image · \d+s", lines[-1]), lines
     (call,) = emulators.local_app.calls("/v1/images/generations")
     assert call.json()["model"] == "sdxl-turbo" and call.bearer == LOCAL_KEY
+
+
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
+    """partial_images=2 with the emulator's stream slowed to an event every 4 s: the node shows the
+    first partial image as its live preview, then the second, each while the model still works."""
+    ui.open(vue=vue)
+    node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
+    ui.js(f'hi.widget({node}, "partial_images").value = 2; true')
+    ui.js("window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; window.app.canvas.setDirty(true, true); true")
+    openai = ui.emulators.apps["openai"]
+    openai.reset()
+    openai.inject(event_gap=4, path="images/generations")
+    ui.js(
+        """(async () => {
+            window.hiPreviews = 0;
+            window.hiDone = false;
+            hi.api.addEventListener("b_preview", () => window.hiPreviews++);
+            hi.api.addEventListener("executed", () => { window.hiDone = true; });
+            await window.app.queuePrompt(0, 1);
+            return true;
+        })()"""
+    )
+    # the preview the node draws: an image the frontend made from the websocket's bytes
+    drawn = (
+        f"[...hi.vueNode({node}).querySelectorAll('img[src^=\"blob:\"]')].filter((i) => i.complete && i.naturalWidth === 512"
+        " && i.getBoundingClientRect().width > 100)"
+        if vue
+        else f"(hi.node({node}).imgs || []).filter((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth === 512)"
+    )
+    sources = []
+    for count in (1, 2):
+        ui.wait(f"window.hiPreviews >= {count}", 30)
+        sources.append(ui.wait(f"(() => {{ const shown = {drawn}; return shown.length === 1 && shown[0].src; }})()", 10))
+        time.sleep(0.5)  # drawn on the canvas
+        ui.shot(f"live-preview-{count}-of-2")
+        assert not ui.js("window.hiDone"), "the result came before the check: the stream was not slowed"
+    assert sources[0] != sources[1], "the second partial image did not replace the first"
+    ui.wait("window.hiDone", 30)
+    (request,) = openai.calls("/v1/images/generations")
+    assert request.json()["partial_images"] == 2 and request.json()["stream"] is True
 
 
 def test_help_panel_shows_the_nodes_page(ui):

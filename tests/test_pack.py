@@ -90,11 +90,12 @@ CORE_IMPORTS = {
     "envelopes": {"errors", "provider", "redaction", "validation"},
     "credentials": {"comfy", "errors", "provider", "redaction"},
     "retries": {"envelopes", "errors"},  # pure: testable with a fake send
+    "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
     "images": {"comfy", "errors", "payloads", "redaction"},
-    "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction"},  # the only one opening connections
+    "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
     "journal": {"comfy", "errors", "redaction"},  # the spend journal and the daily limits: no sockets, no key
     "transport": {
-        "comfy", "credentials", "envelopes", "errors", "exchange", "journal", "payloads", "provider", "retries", "validation"
+        "comfy", "credentials", "envelopes", "errors", "exchange", "journal", "payloads", "provider", "retries", "sse", "validation"
     },
 }
 PROVIDER_MAY_IMPORT = {"errors", "validation", "payloads", "envelopes", "provider", "redaction"}  # pure core modules

@@ -34,9 +34,11 @@ from PIL import Image
 from ..core import comfy, images, payloads
 from ..emulator import Emulated, fake_key
 from ..emulator import ionos as ionos_emulator
+from ..emulator import openai_compat as openai_emulator
 from ..emulator import ovh as ovh_emulator
 from ..emulator.server import EmulatorServer
 from ..ionos import IonosImageGenerate
+from ..openai_compat import OpenAICompatImageGenerate
 from ..ovh import OvhSdxlTextToImage
 
 ROOT = Path(__file__).resolve().parents[2]  # the pack's folder (what ComfyUI loads)
@@ -257,16 +259,19 @@ def print_png_levels(rows: list[tuple[int, float, int]]) -> None:
 
 
 class Servers:
-    """An IONOS and an OVH emulator on 127.0.0.1, with the environment pointing the pack at them."""
+    """IONOS, OVH and OpenAI emulators on 127.0.0.1, with the environment pointing the pack at them."""
 
     def __init__(self) -> None:
         self.ionos = ionos_emulator.IonosApp(images_per_minute=1e9, burst=1e9)
         self.ovh = ovh_emulator.OvhApp(token_per_minute=1e9)
-        served = [Emulated(self.ionos, ionos_emulator.EMULATOR), Emulated(self.ovh, ovh_emulator.EMULATOR)]
+        self.openai = openai_emulator.OpenAIApp()
+        served = [Emulated(self.ionos, ionos_emulator.EMULATOR), Emulated(self.ovh, ovh_emulator.EMULATOR),
+                  Emulated(self.openai, openai_emulator.EMULATOR)]
         self.server = EmulatorServer({item.emulator.prefix: item.app for item in served}).start()
         for item in served:
             os.environ.update(item.environment(self.server.url))
         self.ionos_url = os.environ[ionos_emulator.EMULATOR.provider.base_url_env]
+        self.openai_url = os.environ[openai_emulator.EMULATOR.provider.base_url_env]
 
     def stop(self) -> None:
         self.server.stop()
@@ -307,6 +312,34 @@ def count_four(servers: Servers, repeats: int) -> Figure:
                   **paired(lambda: run(4), lambda: run(1), repeats, warmup=0))
 
 
+def _interrupt_latency(work: Callable[[], object], signal: Callable[[], None], expected: str, after: float) -> float:
+    """Seconds from ``signal()`` (sent ``after`` seconds into ``work``) to ``work`` ending as
+    ``expected``: "interrupted" (ComfyUI's interrupt exception) or "returned"."""
+    ended = {}
+
+    def target():
+        try:
+            work()
+            ended["outcome"] = "returned"
+        except comfy.InterruptProcessingException:
+            ended["outcome"] = "interrupted"
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            ended["outcome"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            ended["at"] = time.perf_counter()
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    time.sleep(after)
+    signalled = time.perf_counter()
+    signal()
+    worker.join(30)
+    comfy.clear_interrupt()
+    if ended.get("outcome") != expected:
+        raise RuntimeError(f"expected the call to have {expected}, got: {ended.get('outcome', 'still running')}")
+    return ended["at"] - signalled
+
+
 def interrupt(servers: Servers, repeats: int) -> Figure:
     """Seconds from an interrupt to the node raising, during a request the server holds for 2 s.
 
@@ -321,36 +354,60 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
 
     def measure(work: Callable[[], object], interrupts: bool) -> float:
         servers.ionos.inject(delay=hold, times=1)
-        ended = {}
-
-        def target():
-            try:
-                work()
-                ended["outcome"] = "returned"
-            except comfy.InterruptProcessingException:
-                ended["outcome"] = "interrupted"
-            except Exception as exc:  # noqa: BLE001 -- reported below
-                ended["outcome"] = f"{type(exc).__name__}: {exc}"
-            finally:
-                ended["at"] = time.perf_counter()
-
-        worker = threading.Thread(target=target, daemon=True)
-        worker.start()
-        time.sleep(after)
-        signalled = time.perf_counter()
-        if interrupts:
-            comfy.request_interrupt()
-        worker.join(30)
-        comfy.clear_interrupt()
-        expected = "interrupted" if interrupts else "returned"
-        if ended.get("outcome") != expected:
-            raise RuntimeError(f"expected the call to have {expected}, got: {ended.get('outcome', 'still running')}")
-        return ended["at"] - signalled
+        signal = comfy.request_interrupt if interrupts else lambda: None
+        return _interrupt_latency(work, signal, "interrupted" if interrupts else "returned", after)
 
     pack_times = [measure(lambda: node.call(**GENERATE), True) for _ in range(repeats)]
     ref_times = [measure(lambda: requests.post(endpoint, json=body, headers=header), False) for _ in range(max(1, repeats // 2))]
     time.sleep(hold)  # let the server's held replies go out before the next figure
     return Figure("interrupt → node raises (bare requests: blocked)", statistics.median(pack_times),
+                  statistics.median(ref_times), "s", 0.5, absolute=True, target="pack ≤ 0.5 s")
+
+
+STREAM_GENERATE = {
+    "model": "gpt-image-2", "prompt": "A lighthouse on a cliff at dawn", "n": 1, "size": "1024x1024", "width": 1024,
+    "height": 1024, "quality": "low", "background": "auto", "output_format": "auto", "output_compression": 100,
+    "moderation": "auto", "response_format": "auto", "partial_images": 3,
+}
+
+
+def interrupt_stream(servers: Servers, repeats: int) -> Figure:
+    """Seconds from an interrupt to the node raising while it reads a stream (partial_images=3),
+    between two events the server sends 2 s apart; the server must see the connection dropped.
+
+    The reference is a bare ``requests.post(..., stream=True)`` reading the events with
+    ``iter_lines`` and checking a stop flag between lines: it can stop only when the next event
+    arrives."""
+    gap, after = 2.0, 0.8  # the first partial image is out within ~0.3 s of the request
+    node = OpenAICompatImageGenerate()
+    endpoint = f"{servers.openai_url}/images/generations"
+    header = {"Authorization": f"Bearer {fake_key(servers.openai.name)}"}
+    body = {"model": "gpt-image-2", "prompt": STREAM_GENERATE["prompt"], "size": "1024x1024", "stream": True, "partial_images": 3}
+
+    def bare(stop: threading.Event):
+        with requests.post(endpoint, json=body, headers=header, stream=True) as reply:
+            for _ in reply.iter_lines():
+                if stop.is_set():
+                    return
+
+    def measure(pack: bool) -> float:
+        servers.openai.reset()
+        servers.openai.inject(event_gap=gap, times=1)
+        if pack:
+            seconds = _interrupt_latency(lambda: node.call(**STREAM_GENERATE), comfy.request_interrupt, "interrupted", after)
+        else:
+            stop = threading.Event()
+            seconds = _interrupt_latency(lambda: bare(stop), stop.set, "returned", after)
+        deadline = time.monotonic() + 5
+        while not servers.openai.disconnects and time.monotonic() < deadline:
+            time.sleep(0.01)
+        if not servers.openai.disconnects:
+            raise RuntimeError("the server never saw the client hang up")
+        return seconds
+
+    pack_times = [measure(True) for _ in range(repeats)]
+    ref_times = [measure(False) for _ in range(max(1, repeats // 2))]
+    return Figure("interrupt mid-stream → node raises (bare: next event)", statistics.median(pack_times),
                   statistics.median(ref_times), "s", 0.5, absolute=True, target="pack ≤ 0.5 s")
 
 
@@ -454,10 +511,13 @@ an event loop as ComfyUI does; its reference is the IONOS docs' snippet, request
 json=body, headers=header), then base64 + PIL + torch. count=4 compares the OVH node's count=4
 to its count=1, every request held 1 s by the server. The interrupt figure is the time from the
 interrupt to the node raising while the server holds the reply 2 s; the reference is the bare
-requests.post, which can only return when the reply comes. Import time and peak memory are
-measured in fresh processes: import time is what loading the pack's __init__.py as ComfyUI does
-(spec_from_file_location) adds after torch, numpy, PIL and requests are imported, with socket
-connects made to fail; peak memory is the rise of the peak RSS (VmHWM, reset through
+requests.post, which can only return when the reply comes. The mid-stream interrupt figure is
+the same for the OpenAI-compatible node reading a stream (partial_images=3) whose events come
+2 s apart, interrupted between the first and the second; the server must see the hang-up; its
+reference is requests' iter_lines over the stream, which can stop only at the next event.
+Import time and peak memory are measured in fresh processes: import time is what loading the
+pack's __init__.py as ComfyUI does (spec_from_file_location) adds after torch, numpy, PIL and
+requests are imported, with socket connects made to fail; peak memory is the rise of the peak RSS (VmHWM, reset through
 /proc/self/clear_refs) while four base64 PNG results are decoded to an IMAGE and a MASK, against
 the IMAGE's size -- RSS sees torch's allocations, which tracemalloc does not."""
 
@@ -490,6 +550,7 @@ def main(argv=None) -> int:
         ("node call", lambda: node_call(servers, loop, repeats * 3)),
         ("count=4", lambda: count_four(servers, slow)),
         ("interrupt", lambda: interrupt(servers, max(3, slow))),
+        ("interrupt mid-stream", lambda: interrupt_stream(servers, max(3, slow))),
         ("import", lambda: import_time(repeats)),
         ("peak memory", peak_memory),
     ]

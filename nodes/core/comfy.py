@@ -36,6 +36,13 @@ try:
 except Exception:  # noqa: BLE001
     _folder_paths = None
 
+try:  # --preview-size: the largest side of a sampler's live preview
+    from comfy.cli_args import args as _comfy_args
+except Exception:  # noqa: BLE001
+    _comfy_args = None
+
+DEFAULT_PREVIEW_SIZE = 512  # ComfyUI's default --preview-size
+
 _local_interrupt = threading.Event()
 # Calls made outside a prompt (the model-list route) must ignore the prompt's interrupt flag,
 # which ComfyUI leaves set until the next prompt starts.
@@ -112,17 +119,24 @@ def progress_text(node_id: str | None, text: str) -> None:
     log.debug("%s", text)
 
 
-class ProgressBar:
-    """ComfyUI's progress bar across several images, or nothing outside ComfyUI.
+def preview_size() -> int:
+    """The largest side of a live preview: ComfyUI's --preview-size, as its samplers use it."""
+    size = getattr(_comfy_args, "preview_size", None)
+    return size if isinstance(size, int) and size > 0 else DEFAULT_PREVIEW_SIZE
 
-    ``update`` may be called from any thread: it runs on the node's event loop when there is one
-    (see ``remember_event_loop``), else under a lock.
+
+class ProgressBar:
+    """ComfyUI's progress bar across several images or stream events, or nothing outside ComfyUI.
+
+    ``update`` and ``show`` may be called from any thread: they run on the node's event loop when
+    there is one (see ``remember_event_loop``), else under a lock.
     """
 
     _lock = threading.Lock()
 
     def __init__(self, total: int, node_id: str | None = None):
         self._bar = None
+        self.total = total
         self._loop = _node_loop.get()
         if _comfy_utils is not None and total > 1:
             try:
@@ -133,24 +147,34 @@ class ProgressBar:
                 self._bar = None
 
     def update(self, steps: int = 1) -> None:
-        if self._bar is None:
-            return
+        if self._bar is not None:
+            self._run(self._bar.update, steps)
+
+    def show(self, value: int, picture=None) -> None:
+        """Move the bar to ``value`` of ``total`` and, with ``picture`` (a PIL image), show it as
+        the node's live preview: the channel KSampler's previews take (``update_absolute`` with
+        ("JPEG", picture, --preview-size))."""
+        if self._bar is not None:
+            preview = ("JPEG", picture, preview_size()) if picture is not None else None
+            self._run(self._bar.update_absolute, value, self.total, preview)
+
+    def _run(self, *update) -> None:
         if self._loop is not None:
             try:
-                self._loop.call_soon_threadsafe(self._apply, steps)
+                self._loop.call_soon_threadsafe(self._apply, *update)
                 return
             except RuntimeError:  # the loop has closed: the node is over, but count the step here
                 pass
         with self._lock:
-            self._apply(steps)
+            self._apply(*update)
 
-    def _apply(self, steps: int) -> None:
+    def _apply(self, update, *args) -> None:
         # ComfyUI's progress hook raises on interrupt *and clears the flag*, which would hide the
         # interrupt from the calls still running: skip it then.
         if interrupted():
             return
         try:
-            self._bar.update(steps)
+            update(*args)
         except InterruptProcessingException:
             if _mm is not None:
                 _mm.interrupt_current_processing(True)  # put the flag back for the other calls

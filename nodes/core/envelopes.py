@@ -317,5 +317,27 @@ def slow_reply(url: str, fetch: Fetch, part: str, since: str, read_timeout: floa
     )
 
 
+def _events(count: int) -> str:
+    return f"{count} event{'' if count == 1 else 's'}"
+
+
+def stalled_stream(url: str, read_timeout: float, events: int) -> RemoteImageError:
+    """A stream that went quiet: the read timeout bounds the wait for each event, not the whole."""
+    host = urlsplit(url).netloc or "the provider"
+    return RemoteImageError(
+        f"the stream from {host} sent no event for {read_timeout:g}s (after {_events(events)}), so it was abandoned",
+        hint="the request was sent, so it may have been billed; it was not retried. Raise "
+        "HOSTED_IMAGES_READ_TIMEOUT for slow models.",
+    )
+
+
+def cut_stream(url: str, events: int, reason: str) -> RemoteImageError:
+    host = urlsplit(url).netloc or "the provider"
+    return RemoteImageError(
+        f"the stream from {host} was cut off after {_events(events)} ({reason})",
+        hint="the request was sent, so it may have been billed; it was not retried",
+    )
+
+
 def too_large(max_bytes: int) -> RemoteImageError:
     return RemoteImageError(f"the reply was larger than {readable_size(max_bytes)} and was refused")

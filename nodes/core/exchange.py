@@ -6,7 +6,9 @@ interrupt, or when a stage of the reply outlasts the read timeout, the connectio
 
 The read timeout bounds every stage of a reply: the status line and headers, counted from when
 the request was sent, then the whole body. A reply that trickles in byte by byte would otherwise
-never trip a per-read timeout.
+never trip a per-read timeout. A reply that is an event stream (asked for with ``events``) is read
+as it arrives instead: each event is handed to the caller's thread as soon as it is complete, and
+the read timeout bounds the wait for each event, not the whole stream.
 
 Where requests go (docs/design.md, "Keys and endpoints"): a request carrying a key goes
 only to a host configured outside the workflow, to loopback or to a trusted host (the caller
@@ -21,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
+import queue
 import re
 import socket
 import threading
@@ -35,9 +38,10 @@ import urllib3
 
 from . import comfy
 from .credentials import check_url
-from .envelopes import Fetch, not_json, parse_json, slow_reply, too_large
+from .envelopes import Fetch, cut_stream, not_json, parse_json, slow_reply, stalled_stream, too_large
 from .errors import InputError, RemoteImageError, Unanswered
 from .redaction import clip
+from .sse import EventStreamReader, ServerEvent
 
 POLL_SECONDS = 0.05  # how often a waiting call looks at ComfyUI's interrupt flag
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
@@ -48,6 +52,7 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # then already ended in requests' own read timeout (with its clearer message); one still
 # trickling in has not, and never will.
 HEAD_GRACE_SECONDS = 0.5
+STREAM_CHUNK = 64 * 1024  # the most read at once from an event stream; less is handed on as it comes
 
 
 @dataclass
@@ -262,9 +267,11 @@ def fetch(
     watch: Watch,
     key: str = "",
     max_bytes: int = MAX_RESPONSE_BYTES,
+    events: Callable[[ServerEvent], None] | None = None,
 ) -> Reply:
     """One request and the redirects it leads to, followed here hop by hop: the key goes only
     to the origin it was meant for, and each hop's address is checked (``Destination``).
+    ``events``: see ``send``.
 
     Raises ``Unanswered`` when a hop got no complete reply, and ``RemoteImageError`` for a hop
     that may not be made or a reply that was abandoned."""
@@ -279,7 +286,8 @@ def fetch(
         refusal = _literal_refusal(url, destination)
         if refusal:
             raise RemoteImageError(fetching.prefix + refusal)
-        reply = send(method, url, {**kwargs, "headers": headers}, fetching, session_name, destination, watch, max_bytes)
+        hop = {**kwargs, "headers": headers}
+        reply = send(method, url, hop, fetching, session_name, destination, watch, max_bytes, events)
         location = reply.headers.get("Location")
         if reply.status not in REDIRECT_STATUSES or not location:
             return reply
@@ -299,14 +307,28 @@ def fetch(
         url, what, hops = target, "a redirect", hops + 1
 
 
-def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str, destination: Destination,
-         watch: Watch, max_bytes: int = MAX_RESPONSE_BYTES) -> Reply:
-    """Run one HTTP exchange in a worker thread; this thread watches for interrupts and deadlines."""
+def send(
+    method: str,
+    url: str,
+    kwargs: dict,
+    fetching: Fetch,
+    session_name: str,
+    destination: Destination,
+    watch: Watch,
+    max_bytes: int = MAX_RESPONSE_BYTES,
+    events: Callable[[ServerEvent], None] | None = None,
+) -> Reply:
+    """Run one HTTP exchange in a worker thread; this thread watches for interrupts and deadlines.
+
+    ``events``: when given and the reply is a successful event stream, each event is passed to it here,
+    in the calling thread, as soon as it has arrived; the reply then comes back without content.
+    Whatever ``events`` raises ends the exchange (the connection is dropped)."""
     comfy.raise_if_interrupted()
     watch.before_each_hop()
     cancelled = threading.Event()
     done = threading.Event()
     box: dict[str, Any] = {}
+    arrived: queue.SimpleQueue[ServerEvent] = queue.SimpleQueue()
     session = session_for(session_name)
     timeout = (watch.connect_timeout, watch.read_timeout)
 
@@ -318,8 +340,13 @@ def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str
             prepared = session.prepare_request(requests.Request(method, url, **kwargs))
             settings = session.merge_environment_settings(prepared.url, {}, True, None, None)  # proxies, TLS
             response = session.get_adapter(prepared.url).send(prepared, timeout=timeout, **settings)
+            box["stream"] = events is not None and _is_event_stream(response)
             box["response"] = response
             try:
+                if box["stream"]:
+                    _read_events(response, arrived, cancelled, max_bytes)
+                    box["reply"] = Reply(response.status_code, response.headers, b"", response.url)
+                    return
                 chunks, size = [], 0
                 for chunk in response.iter_content(1 << 18):
                     if cancelled.is_set():
@@ -350,7 +377,19 @@ def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str
     shown = -1
     read = watch.read_timeout
     body_deadline = None  # the read timeout only bounds each wait; these bound each stage
-    while not done.wait(POLL_SECONDS):
+    dispatched = 0
+    while True:
+        finished = done.wait(POLL_SECONDS)
+        while not arrived.empty():
+            try:
+                events(arrived.get_nowait())
+            except BaseException:
+                abandon()
+                raise
+            dispatched += 1
+            body_deadline = time.monotonic() + read  # in a stream, each event may take the read timeout
+        if finished:
+            break
         if comfy.interrupted():
             abandon()
             comfy.raise_if_interrupted()
@@ -360,6 +399,8 @@ def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str
                 body_deadline = now + read
             if now > body_deadline:
                 abandon()
+                if box["stream"]:
+                    raise stalled_stream(url, read, dispatched)
                 raise slow_reply(url, fetching, "the reply", "it began", read)
         else:
             sent = _sent_at.get(worker.ident)
@@ -375,12 +416,45 @@ def send(method: str, url: str, kwargs: dict, fetching: Fetch, session_name: str
         error = box["error"]
         if isinstance(error, DestinationRefused):
             raise RemoteImageError(fetching.prefix + error.message)
+        if box.get("stream") and isinstance(error, _CONNECTION_ERRORS):
+            if isinstance(error, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
+                raise stalled_stream(url, read, dispatched) from None
+            raise cut_stream(url, dispatched, _reason(error)) from None
         if isinstance(error, requests.exceptions.RequestException):
             raise _unanswered(error) from None
         raise error
     if "too_large" in box:
         raise too_large(max_bytes)
     return box["reply"]
+
+
+_CONNECTION_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+def _is_event_stream(response) -> bool:
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    return 200 <= response.status_code < 300 and kind == "text/event-stream"
+
+
+def _read_events(response, arrived: queue.SimpleQueue, cancelled: threading.Event, max_bytes: int) -> None:
+    """Parse an event stream as its bytes arrive, queueing each complete event."""
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 2: whatever has arrived, up to STREAM_CHUNK
+        pieces = iter(functools.partial(raw.read1, STREAM_CHUNK, decode_content=True), b"")
+    else:  # urllib3 1.26: chunk by chunk of a chunked reply (how providers send streams)
+        pieces = response.iter_content(None)
+    reader = EventStreamReader()
+    size = 0
+    for piece in pieces:
+        if cancelled.is_set():
+            return
+        size += len(piece)
+        if size > max_bytes:
+            raise too_large(max_bytes)
+        for event in reader.feed(piece):
+            arrived.put(event)
+    for event in reader.close():
+        arrived.put(event)
 
 
 def _unanswered(exc: requests.exceptions.RequestException) -> Unanswered:

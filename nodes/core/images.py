@@ -254,6 +254,21 @@ def open_image(data: bytes) -> Image.Image:
     return picture
 
 
+def preview_picture(data: bytes, max_side: int) -> Image.Image:
+    """A streamed partial image as a live preview: RGB (what a JPEG preview holds; transparency
+    over white), its longest side at most ``max_side``. Decoded in the caller's thread, so
+    ComfyUI's event loop only encodes a small picture."""
+    picture = open_image(data)
+    picture.draft("RGB", (max_side, max_side))  # JPEG: decode at a fraction of the size
+    picture = ImageOps.exif_transpose(picture)
+    picture.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
+    if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
+        rgba = picture.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return picture.convert("RGB")
+
+
 class ResultNotDecoded(RemoteImageError):
     """Results that could not be decoded: ``index`` is the failing one (0-based), or None when
     all of them were refused together (over the pixel budget)."""

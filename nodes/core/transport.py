@@ -13,6 +13,7 @@ import contextlib
 import copy
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,11 +40,13 @@ from .exchange import POLL_SECONDS, Reply, Watch, fetch
 from .payloads import sniff_format
 from .provider import Provider
 from .retries import Policy, send_with_retries
+from .sse import ServerEvent
 from .validation import sendable
 
 log = logging.getLogger("hosted_images")  # the pack's logger, redacted (see ``redaction``)
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+Events = Callable[[ServerEvent], None]  # takes each event of a streamed reply
 
 
 class Call:
@@ -78,12 +81,13 @@ class Call:
         self.attempts = 0  # requests actually sent, for the progress text and tests
         self.started = time.monotonic()
         self.note = anonymous.note if anonymous else ""  # extra progress text, e.g. "anonymous: 2 calls a minute"
+        self.stage = ""  # what the reply has brought so far, e.g. "partial image 1 of 2"; '' while nothing has
 
     def sibling(self) -> Call:
         """The same call made again (one job of a batch): same provider, key, endpoint, node, hints
         and note, with its own attempts and clock."""
         call = copy.copy(self)
-        call.attempts, call.started = 0, time.monotonic()
+        call.attempts, call.started, call.stage = 0, time.monotonic(), ""
         return call
 
     # ---- public API
@@ -107,12 +111,15 @@ class Call:
         error = RemoteImageError(message, **where, **fields)
         return fit_to_show(error)
 
-    def post_json(self, path: str, body: dict, *, accept: str = "application/json") -> Reply:
-        return self.request("POST", path, json_body=body, accept=accept)
+    def post_json(
+        self, path: str, body: dict, *, accept: str = "application/json", events: Events | None = None
+    ) -> Reply:
+        return self.request("POST", path, json_body=body, accept=accept, events=events)
 
-    def post_multipart(self, path: str, fields: list[tuple[str, Any]]) -> Reply:
+    def post_multipart(self, path: str, fields: list[tuple[str, Any]], *, events: Events | None = None) -> Reply:
         """``fields``: (name, value) for text parts, (name, (filename, bytes, mime)) for files."""
-        return self.request("POST", path, files=[(n, v if isinstance(v, tuple) else (None, str(v))) for n, v in fields])
+        files = [(n, v if isinstance(v, tuple) else (None, str(v))) for n, v in fields]
+        return self.request("POST", path, files=files, events=events)
 
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
@@ -124,9 +131,19 @@ class Call:
             return check_url(path, what="endpoint")
         return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
 
-    def request(self, method: str, path: str, *, json_body=None, files=None, accept="application/json") -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body=None,
+        files=None,
+        accept="application/json",
+        events: Events | None = None,
+    ) -> Reply:
         """Send to the provider's API with its key, retried as the policy allows; an error status
-        raises."""
+        raises. ``events``: the request asks for a stream; if the reply is one, each of its events
+        goes to ``events`` as it arrives (``exchange.send``), and a reply that is not still comes back."""
         with self.context():
             url = self.url_for(path)
             sendable(json_body, files)
@@ -136,8 +153,10 @@ class Call:
                 key, _ = api_key(self.provider)
             if key:
                 check_key_destination(self.provider, url)  # every request that carries a key, every node
+            if events is not None:
+                accept = f"text/event-stream, {accept}"
             kwargs = {"headers": {"Accept": accept}, "json": json_body, "files": files}
-            send = lambda: self._send(Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key))  # noqa: E731
+            send = lambda: self._send(Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events))  # noqa: E731
             return journal.journaled(self, url, json_body, files, send)  # spend journal hook: one line per call
 
     def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
@@ -211,7 +230,7 @@ class Call:
         self.attempts += 1
 
     def _waiting(self) -> None:
-        self.progress("waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}")
+        self.progress(self.stage or ("waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}"))
 
     def _sleep(self, seconds: float, why: str) -> None:
         deadline = time.monotonic() + seconds

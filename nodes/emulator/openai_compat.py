@@ -3,14 +3,19 @@
 Plays api.openai.com as of 2026-11-29 (the gpt-image-2 family; gpt-image-1.5, 1-mini and
 chatgpt-image-latest until their shutdown date; dall-e-2, dall-e-3 and gpt-image-1 answer 404
 model_not_found) and, through ``extra_models``, the other servers that speak the same API with
-models of their own (any parameter accepted, ``url`` results on request). Result links are served
-under ``/files/`` without auth, as storage links are.
+models of their own (any parameter accepted, ``url`` results on request, ``stream`` ignored).
+Result links are served under ``/files/`` without auth, as storage links are.
+
+GPT image models stream when asked (``stream: true``, ``partial_images`` 0-3): server-sent events,
+per image its partial images (``*.partial_image``, ``partial_image_index`` 0..k-1, each a blurrier
+version of the final picture) then ``*.completed`` with the picture and its usage.
 """
 
 from __future__ import annotations
 
 import datetime
 import io
+import json
 import re
 import time
 import uuid
@@ -20,7 +25,7 @@ from PIL import Image
 
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
-from .server import App, Part, Request, Response
+from .server import App, Part, Request, Response, sse_event
 
 # Written out on purpose instead of imported from the pack's catalogue: this is an independent
 # reading of OpenAI's contract (as of 2026-11-29), so a wrong catalogue fails the tests.
@@ -55,6 +60,8 @@ ENUMS = {
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
 TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
          413: "invalid_request_error", 429: "requests"}
+MAX_PARTIAL_IMAGES = 3
+PARTIAL_IMAGE_TOKENS = 100  # output tokens the emulator bills per partial image
 
 
 def flexible_size_problem(width: int, height: int) -> str:
@@ -116,6 +123,10 @@ class OpenAIApp(App):
     def finalize(self, response: Response) -> Response:
         response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")  # on every reply, faults too
         return response
+
+    def error_event(self, message: str) -> bytes:
+        envelope = json.loads(self.error(500, message).body)
+        return sse_event("error", {"type": "error", **envelope})
 
     def _unauthorized(self, request: Request) -> Response:
         if request.bearer is None:
@@ -192,6 +203,17 @@ class OpenAIApp(App):
             if problem:
                 supported = "auto or WIDTHxHEIGHT" if flexible else ", ".join(repr(v) for v in [*LEGACY_SIZES, "auto"])
                 raise Refused(400, f"Invalid value: '{size}'. {problem} Supported values are: {supported}.", "size", "invalid_value")
+        stream = fields.get("stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise Refused(400, f"Invalid type for 'stream': expected a boolean, but got {type(stream).__name__} instead.", "stream", "invalid_type")
+        partials = fields.get("partial_images")
+        if partials is not None:
+            if isinstance(partials, bool) or not isinstance(partials, int):
+                raise Refused(400, "Invalid type for 'partial_images': expected an integer.", "partial_images", "invalid_type")
+            if not 0 <= partials <= MAX_PARTIAL_IMAGES:
+                raise Refused(400, f"Invalid 'partial_images': must be an integer between 0 and {MAX_PARTIAL_IMAGES}, got {partials}.", "partial_images", "invalid_value")
+            if partials and not stream:
+                raise Refused(400, "partial_images is only supported when stream is true.", "partial_images", "invalid_value")
         if compression is not None and fields.get("output_format", "png") == "png":
             raise Refused(400, "output_compression is only supported for the jpeg and webp output formats.", "output_compression", "invalid_value")
         if fields.get("background") == "transparent" and fields.get("output_format") == "jpeg":
@@ -212,7 +234,7 @@ class OpenAIApp(App):
         width, height = _dimensions(size, (1024, 1024))
         prompt = body["prompt"]
         blobs = [_picture(synth.generate(prompt, width, height, "png", i), body.get("output_format", "png"), body.get("background") == "transparent") for i in range(n)]
-        return self._reply(model, rules, body, blobs, size=f"{width}x{height}", prompt=prompt)
+        return self._reply(model, rules, body, blobs, size=f"{width}x{height}", prompt=prompt, events="image_generation")
 
     # ---- edits
 
@@ -229,6 +251,10 @@ class OpenAIApp(App):
                     fields[name] = int(fields[name])
                 except ValueError:
                     raise Refused(400, f"Invalid type for '{name}': expected an integer.", name, "invalid_type") from None
+        if "stream" in fields:  # a form's booleans are the words true and false
+            if fields["stream"] not in ("true", "false"):
+                raise Refused(400, "Invalid type for 'stream': expected a boolean.", "stream", "invalid_type")
+            fields["stream"] = fields["stream"] == "true"
         files = {p.name for p in request.parts if p.filename is not None}
         if files - {"image", "image[]", "mask"}:
             raise Refused(400, f"Unrecognized file field: {sorted(files - {'image', 'image[]', 'mask'})[0]}", None, "unknown_parameter")
@@ -256,7 +282,7 @@ class OpenAIApp(App):
         width, height = _dimensions(size, _auto_size(*first.size))
         prompt = fields["prompt"]
         blobs = [_picture(synth.edit(first, prompt, width, height, mask, "png", i), fields.get("output_format", "png"), fields.get("background") == "transparent") for i in range(n)]
-        return self._reply(model, rules, fields, blobs, size=f"{width}x{height}", prompt=prompt, input_images=len(pictures))
+        return self._reply(model, rules, fields, blobs, size=f"{width}x{height}", prompt=prompt, input_images=len(pictures), events="image_edit")
 
     def _open(self, part: Part, name: str, limit_mb: int, formats: tuple[str, ...]) -> Image.Image:
         if len(part.data) >= limit_mb * 1024 * 1024:
@@ -272,7 +298,12 @@ class OpenAIApp(App):
 
     # ---- replies
 
-    def _reply(self, model: str, rules: tuple | None, fields: dict, blobs: list[bytes], *, size: str, prompt: str, input_images: int = 0) -> Response:
+    def _reply(self, model: str, rules: tuple | None, fields: dict, blobs: list[bytes], *, size: str, prompt: str,
+               events: str, input_images: int = 0) -> Response:
+        """The JSON reply, or for a GPT image model asked to stream, the event stream (``events``:
+        the events' prefix, image_generation or image_edit)."""
+        if rules is not None and fields.get("stream"):
+            return self._stream(events, fields, blobs, size=size, prompt=prompt, input_images=input_images)
         reply: dict = {"created": int(time.time())}
         if rules is None and fields.get("response_format") == "url":  # another server's links
             items = []
@@ -290,16 +321,55 @@ class OpenAIApp(App):
                 "size": size,
                 "quality": fields.get("quality", "auto") if fields.get("quality", "auto") != "auto" else "medium",
             })
-            text_tokens = len(prompt.split())
-            image_tokens = 65 * input_images
-            output = 272 * len(blobs)
-            reply["usage"] = {
-                "input_tokens": text_tokens + image_tokens,
-                "output_tokens": output,
-                "total_tokens": text_tokens + image_tokens + output,
-                "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
-            }
+            reply["usage"] = _usage(prompt, input_images, len(blobs))
         return Response.json(reply)
+
+    def _stream(self, prefix: str, fields: dict, blobs: list[bytes], *, size: str, prompt: str, input_images: int) -> Response:
+        """Per image: its partial images, then the completed event with the picture and the usage
+        of that image (the request's input tokens on the first)."""
+        partials = fields.get("partial_images") or 0
+        fmt = fields.get("output_format", "png")
+        asked = {
+            "size": fields.get("size", "auto"),
+            "quality": fields.get("quality", "auto"),
+            "background": fields.get("background", "auto"),
+            "output_format": fmt,
+        }
+        done = {**asked, "size": size, "quality": asked["quality"] if asked["quality"] != "auto" else "medium",
+                "background": "transparent" if asked["background"] == "transparent" else "opaque"}
+        events = []
+        for number, blob in enumerate(blobs):
+            for index in range(partials):
+                picture = _partial(blob, fmt, coarseness=2 ** (2 + partials - 1 - index))
+                events.append(sse_event(f"{prefix}.partial_image", {
+                    "type": f"{prefix}.partial_image", "b64_json": b64encode(picture), "created_at": int(time.time()),
+                    **asked, "partial_image_index": index,
+                }))
+            usage = _usage(prompt if number == 0 else "", input_images if number == 0 else 0, 1, partials)
+            events.append(sse_event(f"{prefix}.completed", {
+                "type": f"{prefix}.completed", "b64_json": b64encode(blob), "created_at": int(time.time()), **done, "usage": usage,
+            }))
+        return Response.stream(events)
+
+
+def _usage(prompt: str, input_images: int, images: int, partials: int = 0) -> dict:
+    text_tokens = len(prompt.split())
+    image_tokens = 65 * input_images
+    output = (272 + PARTIAL_IMAGE_TOKENS * partials) * images
+    return {
+        "input_tokens": text_tokens + image_tokens,
+        "output_tokens": output,
+        "total_tokens": text_tokens + image_tokens + output,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
+    }
+
+
+def _partial(final: bytes, fmt: str, coarseness: int) -> bytes:
+    """A partial image: the final picture at 1/``coarseness`` of its size, scaled back up, so it
+    is the same size and visibly blurrier (the coarser, the earlier)."""
+    picture = Image.open(io.BytesIO(final))
+    small = picture.resize((max(1, picture.width // coarseness), max(1, picture.height // coarseness)), Image.Resampling.BOX)
+    return synth.encode(small.resize(picture.size, Image.Resampling.BICUBIC), fmt)
 
 
 def _dimensions(size: str, auto: tuple[int, int]) -> tuple[int, int]:

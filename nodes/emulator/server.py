@@ -4,7 +4,10 @@ Each app answers in its provider's exact shapes (see docs/providers.md), records
 and the most requests it held at once, and can be told to misbehave: a status with the provider's own error envelope, a delay before the
 headers, a status line and headers trickling in byte by byte, a slow, truncated or never-ending
 body, a dropped connection, any raw body, its own JSON answer rewritten (e.g. a damaged base64
-field), or a reply held until several requests are in flight together. Tests drive apps in
+field), or a reply held until several requests are in flight together. A reply that is an
+event stream goes out event by event (chunked, as providers send them) and can be slowed
+between events, stalled, filled with keep-alive comments, cut off mid-event, or ended by the
+provider's error event. Tests drive apps in
 process; the ``/__emulator/<app>/…`` control routes do the same for a separate process.
 """
 
@@ -80,10 +83,20 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    events: list[bytes] | None = None  # an event stream: each item one whole event, sent in turn
 
     @classmethod
     def json(cls, payload: Any, status: int = 200, headers: dict | None = None) -> "Response":
         return cls(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+    @classmethod
+    def stream(cls, events: list[bytes], headers: dict | None = None) -> "Response":
+        return cls(200, b"", {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **(headers or {})}, events)
+
+
+def sse_event(name: str, payload: Any) -> bytes:
+    """One server-sent event: its name and its JSON data, ended by a blank line."""
+    return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
 
 
 @dataclass
@@ -104,6 +117,13 @@ class Fault:
     truncate: bool = False  # announce the full length, send half
     endless: bool = False  # send the headers and half the body, then a byte now and then, never finishing
     rewrite: Callable[[Any], Any] | None = None  # the app answers, then this rewrites its JSON body
+    # an event stream the app answers with:
+    event_gap: float = 0.0  # seconds between its events
+    keep_alive: float = 0.0  # a ": keep-alive" comment this often (and a blank line) while it waits
+    stall_after: int | None = None  # after this many events, wait ``stall`` seconds more
+    stall: float = 0.0
+    cut_after: int | None = None  # after this many events, send half of the next one and close the connection
+    error_after: int | None = None  # after this many events, the app's error event (``message``) ends the stream
     path: str | None = None  # only requests whose path contains this
     times: int = 1
 
@@ -134,6 +154,10 @@ class App:
 
     def error(self, status: int, message: str) -> Response:
         return Response.json({"error": {"message": message}}, status)
+
+    def error_event(self, message: str) -> bytes:
+        """The event a stream of this provider ends with when it fails on the way: its error envelope."""
+        return sse_event("error", json.loads(self.error(500, message).body))
 
     def inject(self, **fault) -> Fault:
         item = Fault(**fault)
@@ -167,6 +191,7 @@ class App:
         with self.lock:
             self.requests.clear()
             self.faults.clear()
+            self.disconnects.clear()
             self.max_in_flight = self.in_flight
 
     def arrived(self, request: Request) -> None:
@@ -249,7 +274,10 @@ class _Handler(BaseHTTPRequestHandler):
                 response = app.handle(request)
             except Exception as exc:  # noqa: BLE001 -- an emulator bug must still answer
                 response = app.error(500, f"emulator error: {type(exc).__name__}: {exc}")
-            self._send(app.finalize(response))
+            response = app.finalize(response)
+            if response.events is not None:
+                return self._send_stream(app, request, response, Fault())
+            self._send(response)
         finally:
             app.answered()
 
@@ -277,6 +305,8 @@ class _Handler(BaseHTTPRequestHandler):
                 response = _rewritten(response, fault.rewrite)
         response.headers.update(fault.headers)
         response = app.finalize(response)
+        if response.events is not None:
+            return self._send_stream(app, request, response, fault)
         if fault.endless:
             return self._send_endless(app, request, response)
         if fault.drop_mid_body or fault.truncate:
@@ -331,6 +361,51 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data[offset : offset + step])
             self.wfile.flush()
             time.sleep(seconds / pieces)
+
+    def _send_stream(self, app: App, request: Request, response: Response, fault: Fault) -> None:
+        """An event stream, one chunk per event, shaped by the fault's stream fields; a client
+        that hangs up is recorded in ``app.disconnects``."""
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for index, event in enumerate(response.events):
+                gap = (fault.event_gap if index else 0.0) + (fault.stall if index == fault.stall_after else 0.0)
+                if not self._wait_streaming(gap, fault.keep_alive):
+                    raise ConnectionResetError
+                if index == fault.cut_after:
+                    self._chunk(event[: len(event) // 2])
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                if index == fault.error_after:
+                    self._chunk(app.error_event(fault.message))
+                    break
+                self._chunk(event)
+            if fault.cut_after is not None and fault.cut_after >= len(response.events):
+                self.connection.shutdown(socket.SHUT_RDWR)  # every event went out, but the stream never ends properly
+                return
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the client hung up
+            with app.lock:
+                app.disconnects.append(request.path)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _wait_streaming(self, seconds: float, keep_alive: float) -> bool:
+        """Wait between events, sending a keep-alive comment every ``keep_alive`` seconds; False
+        when the client hung up."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if not self._wait_for_client(min(left, keep_alive) if keep_alive else left):
+                return False
+            if keep_alive and deadline - time.monotonic() > 0:
+                self._chunk(b": keep-alive\n\n")
+        return True
 
     def _send_endless(self, app: App, request: Request, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""

@@ -97,7 +97,7 @@ class Operation:
             raise InputError(f"{model} does not accept {name} (set it to {unset!r})")
         allowed = self.options[name]
         if allowed and value not in allowed:
-            raise InputError(f"{name} {value!r} is not allowed for {model}; use one of: {', '.join([str(unset), *allowed])}")
+            raise InputError(f"{name} {value!r} is not allowed for {model}; use one of: {', '.join(map(str, [unset, *allowed]))}")
 
 
 @dataclass(frozen=True)

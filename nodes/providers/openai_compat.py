@@ -49,7 +49,8 @@ MODERATIONS = [AUTO, "low"]
 INPUT_FIDELITIES = [AUTO, "high", "low"]
 RESPONSE_FORMATS = [AUTO, "b64_json", "url"]
 DEFAULT_COMPRESSION = 100  # OpenAI's default; any other value is sent
-UNSET = {"output_compression": DEFAULT_COMPRESSION}  # every other option's unset value is AUTO
+MAX_PARTIAL_IMAGES = 3  # the spec's PartialImages
+UNSET = {"output_compression": DEFAULT_COMPRESSION, "partial_images": 0}  # every other option's unset value is AUTO
 MAX_N = 10
 MAX_EDIT_IMAGES = 16
 UPLOAD_LIMIT = 50 * 1024 * 1024  # per image, GPT image models
@@ -92,6 +93,11 @@ def _options(model: str, rules: catalogue.Operation | None, options: dict) -> di
             raise InputError(f"output_compression applies only to jpeg and webp output; set output_format to one of them for {model}")
     if rules is not None and chosen.get("background") == "transparent" and chosen.get("output_format") == "jpeg":
         raise InputError(f"a transparent background needs output_format png or webp for {model}, not jpeg")
+    partials = chosen.get("partial_images")
+    if partials is not None:
+        if isinstance(partials, bool) or not isinstance(partials, int) or not 0 <= partials <= MAX_PARTIAL_IMAGES:
+            raise InputError(f"partial_images is {partials!r}; it must be a whole number from 0 to {MAX_PARTIAL_IMAGES}")
+        chosen["stream"] = True  # partial images come only in a stream
     return chosen
 
 
@@ -109,7 +115,8 @@ def _request(operation: str, *, model: str, prompt: str, n: int, size: str, opti
 
 def generation_body(*, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options) -> dict:
     """The JSON body of POST /images/generations (``options``: quality, background, moderation,
-    output_format, output_compression, response_format; "auto" = not sent)."""
+    output_format, output_compression, response_format, partial_images; "auto" = not sent;
+    partial_images above 0 also sends stream: true)."""
     return _request(GENERATE, model=model, prompt=prompt, n=n, size=size, options=options, on=on)
 
 
@@ -138,7 +145,7 @@ def edit_fields(fields: dict, images: list[bytes], mask: bytes | None) -> list[t
     """One edit call's multipart parts: the text fields, ``image`` (one file) or repeated
     ``image[]``, ``mask`` -- the files checked against the upload rules first."""
     check_uploads(fields["model"], images, mask)
-    parts: list[tuple] = [(name, str(value)) for name, value in fields.items()]
+    parts: list[tuple] = [(name, _form_text(value)) for name, value in fields.items()]
     name = "image" if len(images) == 1 else "image[]"
     parts += [(name, (f"image_{i + 1}.png", blob, "image/png")) for i, blob in enumerate(images)]
     if mask is not None:
@@ -146,9 +153,15 @@ def edit_fields(fields: dict, images: list[bytes], mask: bytes | None) -> list[t
     return parts
 
 
+def _form_text(value) -> str:
+    """A text part's value: booleans as JSON writes them (stream=true), not as Python does."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
 # --- replies ----------------------------------------------------------------------------------
 
 parse_images = openai_wire.parse_images
+ImageStream = openai_wire.ImageStream
 
 
 @dataclasses.dataclass(frozen=True)

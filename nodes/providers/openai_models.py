@@ -31,6 +31,9 @@ GPT_IMAGE_2_SIZES = (
     AUTO, "1024x1024", "1536x1024", "1024x1536", "2048x2048", "2048x1152", "1152x2048", "3840x2160", "2160x3840",
 )
 GPT_IMAGE_2_RULE = SizeRule(multiple=16, max_edge=3840, max_ratio=3, min_pixels=655_360, max_pixels=8_294_400)
+# Streaming: stream plus partial_images 1-3 (CreateImageRequest / CreateImageEditRequest: "only
+# supported for the GPT image models"); a model without this option is refused it before sending.
+PARTIAL_IMAGES = (1, 2, 3)
 QUALITIES = ("low", "medium", "high")
 QUALITIES_2_5 = (*QUALITIES, "xhigh", "max")
 WITH_TRANSPARENCY = ("transparent", "opaque")
@@ -38,7 +41,8 @@ WITH_TRANSPARENCY = ("transparent", "opaque")
 
 def _gpt_image(*, sizes, rule=None, qualities=QUALITIES, backgrounds=WITH_TRANSPARENCY, fidelity=()) -> dict:
     """Generate and edit rules of one GPT image model (``fidelity``: its input_fidelity values)."""
-    shared = {"quality": qualities, "background": backgrounds, "output_format": FORMATS, "output_compression": ()}
+    shared = {"quality": qualities, "background": backgrounds, "output_format": FORMATS, "output_compression": (),
+              "partial_images": PARTIAL_IMAGES}
     generate = Operation(sizes, rule, {**shared, "moderation": ("low",)}, MAX_N, PROMPT_LIMIT)
     edit = Operation(sizes, rule, {**shared, **({"input_fidelity": fidelity} if fidelity else {})}, MAX_N, PROMPT_LIMIT)
     return {GENERATE: generate, EDIT: edit}

@@ -3,11 +3,13 @@ any OpenAI-compatible server). Per-model rules live in the dated catalogues (``*
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from ..core.envelopes import default_error_message, parse_json, quote_body
 from ..core.errors import RemoteImageError
 from ..core.payloads import b64decode, split_data_url
-from .results import ImageResult, ResultImage
+from .results import ImageResult, ResultImage, added_up
 
 # Keys that hold the same base64 payload under different names (AIGNE Hub sends all three).
 B64_KEYS = ("b64_json", "base64", "b64Json")
@@ -61,6 +63,88 @@ def parse_images(body: Any, *, data_keys: tuple[str, ...] = ("data",)) -> ImageR
     if revised:
         info["revised_prompt"] = revised[0] if len(revised) == 1 else revised
     return ImageResult(images=images, info=info)
+
+
+class ImageStream:
+    """A streamed reply of the Images API (``stream: true``, docs/providers.md section 5), event by
+    event: ``take`` each event as it arrives (``*.partial_image``, ``*.completed``, ``error``),
+    then ``result``.
+
+    Each partial image goes to ``show(step, image bytes)`` as it comes, for the node's live
+    preview; each completed image is kept in the order it came (the events carry no image index,
+    so with n > 1 the order is the server's); an error event raises with the provider's own words.
+    ``steps`` counts one step per partial and per completed image; ``show(step, None)`` marks a
+    completed one. A server that ignored ``stream`` and answered with plain JSON gives its result
+    the usual way."""
+
+    def __init__(self, count: int, partials: int):
+        self.count, self.partials = count, partials
+        self.steps = count * (partials + 1)
+        self.images: list[ResultImage] = []
+        self.info: dict[str, Any] = {}
+        self.partials_received = 0
+        self._partials_of_this_image = 0
+        self.show: Callable[[int, bytes | None], None] = lambda step, blob: None
+
+    @property
+    def completed(self) -> list[bytes]:
+        """The completed images received so far (what was paid for, should the stream fail)."""
+        return [image.data for image in self.images if image.data is not None]
+
+    def take(self, event) -> None:
+        """One event (``event.event`` the SSE event name, ``event.data`` its data)."""
+        if event.data.strip() == "[DONE]":  # some servers end their streams the chat way
+            return
+        body = parse_json(event.data)
+        if not isinstance(body, dict):
+            quoted = quote_body(event.data.encode())
+            raise RemoteImageError(f"a {event.event!r} event of the stream is not a JSON object: {quoted}")
+        kind = str(body.get("type") or event.event)
+        if "error" in (event.event, kind) or body.get("error"):
+            words = default_error_message(body) or quote_body(event.data.encode())
+            code = body.get("code")  # the Responses API's flat error event carries it beside the message
+            if isinstance(code, str) and code and code not in words:
+                words += f" ({code})"
+            done = f"{len(self.images)} of {self.count} image{'' if self.count == 1 else 's'}"
+            raise RemoteImageError(f"the provider reported an error in the stream after {done} had completed: {words}")
+        if kind.endswith(".partial_image"):
+            self.partials_received += 1
+            self._partials_of_this_image += 1
+            step = len(self.images) * (self.partials + 1) + min(self._partials_of_this_image, self.partials)
+            self.show(step, _partial_bytes(body))
+        elif kind.endswith(".completed"):
+            self.images.append(image_item(body, len(self.images)))
+            self._partials_of_this_image = 0
+            details = {k: v for k, v in body.items() if k not in ("type", *B64_KEYS, "usage")}
+            self.info = {**details, **self.info}
+            if isinstance(body.get("usage"), dict):  # each completed event reports its own image's usage
+                self.info["usage"] = added_up([self.info.get("usage") or {}, body["usage"]])
+            self.show(len(self.images) * (self.partials + 1), None)
+        # other event types (newer ones) carry nothing an image node needs
+
+    @property
+    def all_came(self) -> bool:
+        return len(self.images) >= self.count
+
+    def result(self, reply=None) -> ImageResult:
+        """The completed images (``reply``: the exchange's reply, without content when it streamed;
+        None when the stream broke off after its images)."""
+        if reply is not None and reply.content_type != "text/event-stream":  # the server ignored stream: true
+            return parse_images(reply.json())
+        if not self.images:
+            raise RemoteImageError(
+                f"the stream ended without a completed image ({self.partials_received} partial image(s) came)",
+                hint="the request was sent, so it may have been billed; it was not retried",
+            )
+        return ImageResult(images=list(self.images), info={**self.info, "partial_images": self.partials_received})
+
+
+def _partial_bytes(body: dict) -> bytes | None:
+    """A partial image's bytes; None when it has none that decode (it is only a preview)."""
+    try:
+        return image_item(body, 0).data
+    except RemoteImageError:
+        return None
 
 
 def parse_model_ids(body: Any) -> list[str]:

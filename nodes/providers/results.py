@@ -42,7 +42,7 @@ def describe_calls(results: list[ImageResult], notice: str = "", warning: str = 
     the calls, the notice (e.g. a shutdown date) and a warning (fewer images than asked)."""
     merged = dict(results[0].info)
     if len(results) > 1:
-        merged["usage"] = _added_up([result.info.get("usage") or {} for result in results])
+        merged["usage"] = added_up([result.info.get("usage") or {} for result in results])
         merged["calls"] = len(results)
     if notice:
         merged["notice"] = notice
@@ -51,8 +51,8 @@ def describe_calls(results: list[ImageResult], notice: str = "", warning: str = 
     return ImageResult(images=[], info=merged).describe()
 
 
-def _added_up(usages: list[dict]) -> dict:
-    """Numbers added up per key (a missing or null figure counts as none); anything else: the first."""
+def added_up(usages: list[dict]) -> dict:
+    """Usage figures: numbers added up per key (a missing or null figure counts as none); anything else: the first."""
     total: dict = {}
     for usage in usages:
         for key, value in usage.items():
