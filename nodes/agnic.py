@@ -32,14 +32,18 @@ def _listed() -> tuple[dict[str, list[str]], list[str]]:
         return agnic.model_outputs(body), agnic.image_model_ids(body)
 
 
-_live = LiveList(_listed)  # per base URL: modalities "auto" for models the catalogue does not describe, and the models to suggest
+_live = LiveList(
+    _listed
+)  # per base URL: modalities "auto" for models the catalogue does not describe, and the models to suggest
 # (base URL, a model id) -> the id of that model the gateway answered to (GA or -preview)
 _answered: dict[tuple[str, str], str] = {}
 
 
 def _seed_input() -> tuple:
     kind, options = seed_input(True, "Agnic")
-    tooltip = options["tooltip"] + " Call i of a count gets seed + i (folded into 0..2^31-1); models without seeds ignore it."
+    tooltip = (
+        options["tooltip"] + " Call i of a count gets seed + i (folded into 0..2^31-1); models without seeds ignore it."
+    )
     return kind, {**options, "tooltip": tooltip}
 
 
@@ -55,10 +59,13 @@ def _options(*, edit: bool) -> dict:
         "aspect_ratio": (ratios, {"default": agnic.AUTO if edit else "1:1", "tooltip": ratio_tip}),
         "image_size": (
             [agnic.AUTO, *agnic.IMAGE_SIZES],
-            {"default": agnic.AUTO, "tooltip": (
-                "Gemini 3 image models: image_config.image_size 1K, 2K or 4K (0.5K: gemini-3.1-flash-image only). "
-                "auto: not sent."
-            )},
+            {
+                "default": agnic.AUTO,
+                "tooltip": (
+                    "Gemini 3 image models: image_config.image_size 1K, 2K or 4K (0.5K: gemini-3.1-flash-image only). "
+                    "auto: not sent."
+                ),
+            },
         ),
         "modalities": (
             agnic.MODALITY_CHOICES,
@@ -96,7 +103,9 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
         needs_list = options["modalities"] == agnic.AUTO and not agnic.knows_outputs(model)
         listed = _live.get(gateway) if needs_list else _live.cached(gateway)
         options["model"] = model
-        bodies = agnic.chat_bodies(count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options)
+        bodies = agnic.chat_bodies(
+            count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options
+        )
         ids = agnic.gateway_ids(model)
         listed_id = agnic.id_to_send(model, listed and listed[1])
         call.note = agnic.CATALOGUE.notice(model)
@@ -127,7 +136,9 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
         except RemoteImageError as exc:
             if agnic.is_unknown_model(exc):
                 listed = _live.get(job.base_url)
-                exc.hint = agnic.CATALOGUE.unknown_model_hint(model, agnic.EDIT if edit else agnic.GENERATE, listed and listed[1])
+                exc.hint = agnic.CATALOGUE.unknown_model_hint(
+                    model, agnic.EDIT if edit else agnic.GENERATE, listed and listed[1]
+                )
             raise
         return agnic.parse_chat(reply.json())
 
@@ -163,7 +174,9 @@ class AgnicImageGenerate(_AgnicImageNode):
             **HIDDEN,
         }
 
-    def call(self, model, count, seed=0, unique_id=None, **options):  # options: prompt, aspect_ratio, image_size, modalities
+    def call(
+        self, model, count, seed=0, unique_id=None, **options
+    ):  # options: prompt, aspect_ratio, image_size, modalities
         call = Call(agnic.PROVIDER, "image generation", model=model, node_id=unique_id)
         return _generate(call, model=model, count=count, seed=seed, **options)
 
@@ -173,7 +186,16 @@ class AgnicImageEdit(_AgnicImageNode):
         "Edit or combine images with a model of the Agnic AI Gateway: every input image (each batch item, "
         "then image_2, image_3) is sent with the prompt in one chat message."
     )
-    SEARCH_ALIASES = ["agnic", "openrouter", "gemini", "nano banana", "image to image", "img2img", "edit image", "combine images"]
+    SEARCH_ALIASES = [
+        "agnic",
+        "openrouter",
+        "gemini",
+        "nano banana",
+        "image to image",
+        "img2img",
+        "edit image",
+        "combine images",
+    ]
 
     @classmethod
     def INPUT_TYPES(cls):

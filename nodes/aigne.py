@@ -37,7 +37,9 @@ _SIZE_TOOLTIP = (
     "at most 3840, aspect ratio up to 3:1, 655,360 to 8,294,400 pixels). gpt-image-1.5 and 1-mini: 1024x1024, "
     "1536x1024, 1024x1536 or auto. Other models: whatever the hub's model takes."
 )
-_INFO_TOOLTIP = "The reply besides the images: the model the hub used and its usage (aigneHubCredits, added up over the calls)."
+_INFO_TOOLTIP = (
+    "The reply besides the images: the model the hub used and its usage (aigneHubCredits, added up over the calls)."
+)
 _N_TOOLTIP = (
     "Images to make (1-10). The hub returns one image per call for OpenAI's GPT image models (gpt-image*, chatgpt-image*), "
     "so n calls run, a few at a time; other models get n in one call."
@@ -59,10 +61,33 @@ _live = LiveList(_hub_models)
 
 def _gpt_options() -> dict:
     return {
-        "quality": (aigne.QUALITIES, {"default": aigne.AUTO, "tooltip": "GPT image models: low, medium, high (2.5 and 2.6 also xhigh, max); auto: not sent."}),
-        "background": (aigne.BACKGROUNDS, {"default": aigne.AUTO, "tooltip": "GPT image models: transparent (not gpt-image-2) or opaque; auto: not sent."}),
-        "output_format": (aigne.OUTPUT_FORMATS, {"default": aigne.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."}),
-        "output_compression": ("INT", {"default": aigne.DEFAULT_COMPRESSION, "min": 0, "max": 100, "tooltip": "jpeg or webp output: 0-100; 100 is not sent."}),
+        "quality": (
+            aigne.QUALITIES,
+            {
+                "default": aigne.AUTO,
+                "tooltip": "GPT image models: low, medium, high (2.5 and 2.6 also xhigh, max); auto: not sent.",
+            },
+        ),
+        "background": (
+            aigne.BACKGROUNDS,
+            {
+                "default": aigne.AUTO,
+                "tooltip": "GPT image models: transparent (not gpt-image-2) or opaque; auto: not sent.",
+            },
+        ),
+        "output_format": (
+            aigne.OUTPUT_FORMATS,
+            {"default": aigne.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."},
+        ),
+        "output_compression": (
+            "INT",
+            {
+                "default": aigne.DEFAULT_COMPRESSION,
+                "min": 0,
+                "max": 100,
+                "tooltip": "jpeg or webp output: 0-100; 100 is not sent.",
+            },
+        ),
     }
 
 
@@ -86,7 +111,9 @@ def _generate_once(job: Call, body: dict, path: str):
             if not aigne.is_missing_route(exc):
                 raise _failed(attempt, aigne.GENERATE, exc) from None
             if position == len(candidates):
-                exc.message = f"the hub serves none of the known generation paths ({', '.join(candidates)}): {exc.message}"
+                exc.message = (
+                    f"the hub serves none of the known generation paths ({', '.join(candidates)}): {exc.message}"
+                )
                 raise
             continue
         _paths[hub] = candidate
@@ -122,7 +149,10 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                 **size_inputs(aigne.GENERATE_SIZES, _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
-                "moderation": (aigne.MODERATIONS, {"default": aigne.AUTO, "tooltip": "GPT image models: low filters less strictly; auto: not sent."}),
+                "moderation": (
+                    aigne.MODERATIONS,
+                    {"default": aigne.AUTO, "tooltip": "GPT image models: low filters less strictly; auto: not sent."},
+                ),
                 "response_format": (
                     aigne.RESPONSE_FORMATS,
                     {
@@ -148,21 +178,49 @@ class AigneHubImageGenerate(_AigneHubImageNode):
             **HIDDEN,
         }
 
-    def call(self, prompt, model, size, width, height, n, quality, background, output_format, output_compression, moderation,
-             response_format, seed=0, path=aigne.GENERATION_PATH, base_url="", unique_id=None):
+    def call(
+        self,
+        prompt,
+        model,
+        size,
+        width,
+        height,
+        n,
+        quality,
+        background,
+        output_format,
+        output_compression,
+        moderation,
+        response_format,
+        seed=0,
+        path=aigne.GENERATION_PATH,
+        base_url="",
+        unique_id=None,
+    ):
         call = Call(aigne.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             path = aigne.check_path(path)
             plan = aigne.generation_plan(
-                model=model, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), quality=quality,
-                background=background, output_format=output_format, output_compression=output_compression, moderation=moderation,
+                model=model,
+                prompt=prompt,
+                n=n,
+                size=aigne.chosen_size(size, width, height),
+                quality=quality,
+                background=background,
+                output_format=output_format,
+                output_compression=output_compression,
+                moderation=moderation,
             )
             body = plan.generation_body(response_format)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
             remembered = call.base_url in _paths
         # unless this hub's path is known, the first call finds it before the others start
         batch = run_calls(
-            call, lambda job, _: _generate_once(job, body, path), count=plan.calls, per_call=plan.n, first_alone=not remembered
+            call,
+            lambda job, _: _generate_once(job, body, path),
+            count=plan.calls,
+            per_call=plan.n,
+            first_alone=not remembered,
         )
         return batch.image, batch.describe(call.note)
 
@@ -194,13 +252,35 @@ class AigneHubImageEdit(_AigneHubImageNode):
             **HIDDEN,
         }
 
-    def call(self, image, prompt, model, size, width, height, n, quality, background, output_format, output_compression,
-             seed=0, image_2=None, base_url="", unique_id=None):
+    def call(
+        self,
+        image,
+        prompt,
+        model,
+        size,
+        width,
+        height,
+        n,
+        quality,
+        background,
+        output_format,
+        output_compression,
+        seed=0,
+        image_2=None,
+        base_url="",
+        unique_id=None,
+    ):
         call = Call(aigne.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             plan = aigne.edit_plan(
-                model=model, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), quality=quality,
-                background=background, output_format=output_format, output_compression=output_compression,
+                model=model,
+                prompt=prompt,
+                n=n,
+                size=aigne.chosen_size(size, width, height),
+                quality=quality,
+                background=background,
+                output_format=output_format,
+                output_compression=output_compression,
             )
             body = plan.edit_body(encode_edit_inputs(image, how=aigne.UPLOADS, more={"image_2": image_2}).images)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)

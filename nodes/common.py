@@ -14,10 +14,11 @@ import os
 import secrets
 import threading
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Generic, Sequence, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .core import comfy, journal
 from .core.credentials import anonymous_mode
@@ -60,8 +61,12 @@ def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provi
     if not tooltip:
         tooltip = "The provider's model id; the list holds the known image models."
         if provider:
-            tooltip += " The refresh models button loads the provider's live list of models that can do this node's operation."
-        tooltip += " '(type a model id…)' at the end of the list takes any other id; API-format workflows may name any model."
+            tooltip += (
+                " The refresh models button loads the provider's live list of models that can do this node's operation."
+            )
+        tooltip += (
+            " '(type a model id…)' at the end of the list takes any other id; API-format workflows may name any model."
+        )
     options = {"default": default, "tooltip": tooltip}
     if provider:
         options["hosted_images_provider"] = provider
@@ -225,7 +230,7 @@ class LiveList(Generic[T]):
     """
 
     seconds = 600.0
-    _all: list["LiveList"] = []
+    _all: list[LiveList] = []
 
     def __init__(self, fetch: Callable[..., T]):
         self._fetch = fetch
@@ -380,7 +385,7 @@ def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes
             comfy.raise_if_interrupted()
             blobs.append(item.data if item.data is not None else call.download(item.url))
     except comfy.InterruptProcessingException:
-        keep_paid_results(call.node_id, [*blobs, *(i.data for i in items[len(blobs):] if i.data is not None)])
+        keep_paid_results(call.node_id, [*blobs, *(i.data for i in items[len(blobs) :] if i.data is not None)])
         raise
     return blobs
 
@@ -431,7 +436,9 @@ def _in_order(jobs: Sequence[Callable[[], tuple[ImageResult, list[bytes]]]], *, 
         finally:
             bar.update(1)
 
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_CALLS, len(jobs)), thread_name_prefix="hosted-images-call") as pool:
+    with ThreadPoolExecutor(
+        max_workers=min(MAX_PARALLEL_CALLS, len(jobs)), thread_name_prefix="hosted-images-call"
+    ) as pool:
         list(pool.map(job_runner, range(len(jobs))))
     if not failures:
         return results

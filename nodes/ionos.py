@@ -48,7 +48,9 @@ class IonosImageGenerate(RemoteImageNode):
         call = Call(ionos.PROVIDER, "image generation", model=model, node_id=unique_id)
         with call.context():
             body = ionos.generation_body(model=model, prompt=prompt, size=size, n=n)
-        batch = run_calls(call, lambda job, _: ionos.parse_images(job.post_json("images/generations", body).json()), per_call=n)
+        batch = run_calls(
+            call, lambda job, _: ionos.parse_images(job.post_json("images/generations", body).json()), per_call=n
+        )
         return batch.image, batch.describe()
 
 
@@ -71,13 +73,24 @@ class IonosImageEdit(RemoteImageNode):
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; a batch makes one call per image."}),
                 "prompt": prompt_input("The change to make (at most 1000 characters)."),
                 "model": model_input(ionos.EDIT_MODELS, ionos.EDIT_MODELS[0], provider="ionos"),
-                "size": ("STRING", {"default": "auto", "tooltip": "WIDTHxHEIGHT, both multiples of 16 from 64 to 2048; 'auto' keeps the input's size and aspect."}),
+                "size": (
+                    "STRING",
+                    {
+                        "default": "auto",
+                        "tooltip": "WIDTHxHEIGHT, both multiples of 16 from 64 to 2048; 'auto' keeps the input's size and aspect.",
+                    },
+                ),
                 "n": count_input("Edited versions per input image (1-10)."),
                 "output_format": (ionos.OUTPUT_FORMATS, {"default": "png", "tooltip": "File format IONOS returns."}),
                 "seed": seed_input(False, "IONOS"),
             },
             "optional": {
-                "mask": ("MASK", {"tooltip": "Where to edit (1 = change). Sent as a PNG whose alpha is 0 there. LoadImage's empty mask means the whole image."}),
+                "mask": (
+                    "MASK",
+                    {
+                        "tooltip": "Where to edit (1 = change). Sent as a PNG whose alpha is 0 there. LoadImage's empty mask means the whole image."
+                    },
+                ),
             },
             **HIDDEN,
         }
@@ -91,7 +104,12 @@ class IonosImageEdit(RemoteImageNode):
         with call.context():
             inputs = encode_edit_inputs(image, mask, how=ionos.UPLOADS)
             fields = ionos.check_edit(
-                model=model, prompt=prompt, size=size, n=n, output_format=output_format, input_size=(inputs.width, inputs.height)
+                model=model,
+                prompt=prompt,
+                size=size,
+                n=n,
+                output_format=output_format,
+                input_size=(inputs.width, inputs.height),
             )
             call.model = fields["model"]
 
@@ -106,7 +124,9 @@ class IonosImageEdit(RemoteImageNode):
 
 
 class IonosListModels(ListModelsNode):
-    DESCRIPTION = "List the models of the IONOS AI Model Hub, one id per line (chat, embedding and image models together)."
+    DESCRIPTION = (
+        "List the models of the IONOS AI Model Hub, one id per line (chat, embedding and image models together)."
+    )
     SEARCH_ALIASES = ["ionos models", "list models", "model ids"]
     CATEGORY = _CATEGORY
     PROVIDER = ionos.PROVIDER

@@ -34,52 +34,115 @@ _SIZE_TOOLTIP = (
 
 def _connection_inputs() -> dict:
     return {
-        "base_url": ("STRING", {"default": "", "tooltip": (
-            "The server's API root, e.g. http://127.0.0.1:8080/v1. Empty: OPENAI_BASE_URL, else "
-            "https://api.openai.com/v1. A key is sent to a URL typed here only for loopback hosts, the "
-            "configured URL's host, or hosts listed in HOSTED_IMAGES_TRUSTED_HOSTS."
-        )}),
-        "api_key_env": ("STRING", {"default": api.DEFAULT_KEY_ENV, "tooltip": (
-            "The NAME of the environment variable that holds the key (never the key itself): OPENAI_API_KEY, "
-            "a variable listed in HOSTED_IMAGES_KEY_VARIABLES, or a section of the credentials file. "
-            "Empty: send no key (local servers without auth)."
-        )}),
+        "base_url": (
+            "STRING",
+            {
+                "default": "",
+                "tooltip": (
+                    "The server's API root, e.g. http://127.0.0.1:8080/v1. Empty: OPENAI_BASE_URL, else "
+                    "https://api.openai.com/v1. A key is sent to a URL typed here only for loopback hosts, the "
+                    "configured URL's host, or hosts listed in HOSTED_IMAGES_TRUSTED_HOSTS."
+                ),
+            },
+        ),
+        "api_key_env": (
+            "STRING",
+            {
+                "default": api.DEFAULT_KEY_ENV,
+                "tooltip": (
+                    "The NAME of the environment variable that holds the key (never the key itself): OPENAI_API_KEY, "
+                    "a variable listed in HOSTED_IMAGES_KEY_VARIABLES, or a section of the credentials file. "
+                    "Empty: send no key (local servers without auth)."
+                ),
+            },
+        ),
     }
 
 
 def _partial_images_input() -> dict:
     # the last input, so that workflows saved before it existed keep their values in place
-    return {"partial_images": ("INT", {"default": 0, "min": 0, "max": api.MAX_PARTIAL_IMAGES, "tooltip": (
-        "Live previews: 1-3 partial images streamed while the model works, each shown on the node as it "
-        "arrives. Each partial image is billed as extra output tokens. 0: no stream (not sent). Only GPT image "
-        "models stream; a server that does not simply answers when done."
-    )})}
+    return {
+        "partial_images": (
+            "INT",
+            {
+                "default": 0,
+                "min": 0,
+                "max": api.MAX_PARTIAL_IMAGES,
+                "tooltip": (
+                    "Live previews: 1-3 partial images streamed while the model works, each shown on the node as it "
+                    "arrives. Each partial image is billed as extra output tokens. 0: no stream (not sent). Only GPT image "
+                    "models stream; a server that does not simply answers when done."
+                ),
+            },
+        )
+    }
 
 
 def _options(*, edit: bool) -> dict:
     options = {
-        "quality": (api.QUALITIES, {"default": api.AUTO, "tooltip": (
-            "auto: not sent. gpt-image-2, 1.5, 1-mini: low, medium, high; gpt-image-2.5 and 2.6 also xhigh and max. "
-            "Other servers: whatever they take."
-        )}),
-        "background": (api.BACKGROUNDS, {"default": api.AUTO, "tooltip": (
-            "auto: not sent. transparent (gpt-image-2.5, 2.6, 1.5, 1-mini; not gpt-image-2) gives a MASK from the "
-            "result's alpha; it needs png or webp output."
-        )}),
-        "output_format": (api.OUTPUT_FORMATS, {"default": api.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."}),
-        "output_compression": ("INT", {"default": api.DEFAULT_COMPRESSION, "min": 0, "max": 100, "tooltip": "jpeg or webp output: 0-100; 100 is the default and is not sent."}),
+        "quality": (
+            api.QUALITIES,
+            {
+                "default": api.AUTO,
+                "tooltip": (
+                    "auto: not sent. gpt-image-2, 1.5, 1-mini: low, medium, high; gpt-image-2.5 and 2.6 also xhigh and max. "
+                    "Other servers: whatever they take."
+                ),
+            },
+        ),
+        "background": (
+            api.BACKGROUNDS,
+            {
+                "default": api.AUTO,
+                "tooltip": (
+                    "auto: not sent. transparent (gpt-image-2.5, 2.6, 1.5, 1-mini; not gpt-image-2) gives a MASK from the "
+                    "result's alpha; it needs png or webp output."
+                ),
+            },
+        ),
+        "output_format": (
+            api.OUTPUT_FORMATS,
+            {"default": api.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."},
+        ),
+        "output_compression": (
+            "INT",
+            {
+                "default": api.DEFAULT_COMPRESSION,
+                "min": 0,
+                "max": 100,
+                "tooltip": "jpeg or webp output: 0-100; 100 is the default and is not sent.",
+            },
+        ),
     }
     if edit:
-        options["input_fidelity"] = (api.INPUT_FIDELITIES, {"default": api.AUTO, "tooltip": (
-            "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; gpt-image-2 "
-            "and later always work at high fidelity and refuse it. auto: not sent."
-        )})
+        options["input_fidelity"] = (
+            api.INPUT_FIDELITIES,
+            {
+                "default": api.AUTO,
+                "tooltip": (
+                    "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; gpt-image-2 "
+                    "and later always work at high fidelity and refuse it. auto: not sent."
+                ),
+            },
+        )
     else:
-        options["moderation"] = (api.MODERATIONS, {"default": api.AUTO, "tooltip": "GPT image models: low filters less strictly; auto: not sent (OpenAI's default)."})
-    options["response_format"] = (api.RESPONSE_FORMATS, {"default": api.AUTO, "tooltip": (
-        "Other servers only: url (downloaded at once, without your key) or b64_json. GPT image models always answer "
-        "base64 and refuse it. auto: not sent."
-    )})
+        options["moderation"] = (
+            api.MODERATIONS,
+            {
+                "default": api.AUTO,
+                "tooltip": "GPT image models: low filters less strictly; auto: not sent (OpenAI's default).",
+            },
+        )
+    options["response_format"] = (
+        api.RESPONSE_FORMATS,
+        {
+            "default": api.AUTO,
+            "tooltip": (
+                "Other servers only: url (downloaded at once, without your key) or b64_json. GPT image models always answer "
+                "base64 and refuse it. auto: not sent."
+            ),
+        },
+    )
     return options
 
 
@@ -160,7 +223,17 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
         "Generate images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it (set "
         "base_url). Only the parameters the chosen model accepts are sent; 'auto' means not sent."
     )
-    SEARCH_ALIASES = ["openai", "dall-e", "dalle", "gpt image", "gpt-image", "chatgpt image", "text to image", "txt2img", "local server"]
+    SEARCH_ALIASES = [
+        "openai",
+        "dall-e",
+        "dalle",
+        "gpt image",
+        "gpt-image",
+        "chatgpt image",
+        "text to image",
+        "txt2img",
+        "local server",
+    ]
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", *_MASK_AND_INFO)
 
     @classmethod
@@ -178,17 +251,55 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
             **HIDDEN,
         }
 
-    def call(self, model, prompt, n, size, width, height, quality, background, output_format, output_compression,
-             moderation, response_format, seed=0, base_url="", api_key_env=api.DEFAULT_KEY_ENV, partial_images=0,
-             unique_id=None):
-        call = Call(api.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
+    def call(
+        self,
+        model,
+        prompt,
+        n,
+        size,
+        width,
+        height,
+        quality,
+        background,
+        output_format,
+        output_compression,
+        moderation,
+        response_format,
+        seed=0,
+        base_url="",
+        api_key_env=api.DEFAULT_KEY_ENV,
+        partial_images=0,
+        unique_id=None,
+    ):
+        call = Call(
+            api.PROVIDER,
+            "image generation",
+            model=model,
+            node_id=unique_id,
+            base_url_override=base_url,
+            key_from=api_key_env,
+        )
         with call.context():
             body = api.generation_body(
-                model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
-                background=background, moderation=moderation, output_format=output_format,
-                output_compression=output_compression, response_format=response_format, partial_images=partial_images,
+                model=model,
+                prompt=prompt,
+                n=n,
+                size=api.chosen_size(size, width, height),
+                quality=quality,
+                background=background,
+                moderation=moderation,
+                output_format=output_format,
+                output_compression=output_compression,
+                response_format=response_format,
+                partial_images=partial_images,
             )
-        return _run(call, api.GENERATE, lambda job, events: job.post_json("images/generations", body, events=events), n, partial_images)
+        return _run(
+            call,
+            api.GENERATE,
+            lambda job, events: job.post_json("images/generations", body, events=events),
+            n,
+            partial_images,
+        )
 
 
 class OpenAICompatImageEdit(_OpenAICompatImageNode):
@@ -196,7 +307,17 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
         "Edit images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it. The images go "
         "up as PNG files (a batch as image[]), the mask as a PNG whose alpha is 0 where MASK is 1."
     )
-    SEARCH_ALIASES = ["openai", "dall-e", "gpt image", "gpt-image", "inpaint", "image to image", "img2img", "edit image", "mask"]
+    SEARCH_ALIASES = [
+        "openai",
+        "dall-e",
+        "gpt image",
+        "gpt-image",
+        "inpaint",
+        "image to image",
+        "img2img",
+        "edit image",
+        "mask",
+    ]
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", *_MASK_AND_INFO)
 
     @classmethod
@@ -212,26 +333,66 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
             "optional": {
-                "mask": ("MASK", {"tooltip": "Where to edit (1 = change), applied to the first image and resized to it. LoadImage's empty mask means the whole image."}),
+                "mask": (
+                    "MASK",
+                    {
+                        "tooltip": "Where to edit (1 = change), applied to the first image and resized to it. LoadImage's empty mask means the whole image."
+                    },
+                ),
                 **_connection_inputs(),
                 **_partial_images_input(),
             },
             **HIDDEN,
         }
 
-    def call(self, image, prompt, model, n, size, width, height, quality, background, output_format, output_compression,
-             input_fidelity, response_format, seed=0, mask=None, base_url="", api_key_env=api.DEFAULT_KEY_ENV,
-             partial_images=0, unique_id=None):
-        call = Call(api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
+    def call(
+        self,
+        image,
+        prompt,
+        model,
+        n,
+        size,
+        width,
+        height,
+        quality,
+        background,
+        output_format,
+        output_compression,
+        input_fidelity,
+        response_format,
+        seed=0,
+        mask=None,
+        base_url="",
+        api_key_env=api.DEFAULT_KEY_ENV,
+        partial_images=0,
+        unique_id=None,
+    ):
+        call = Call(
+            api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env
+        )
         with call.context():
             fields = api.check_edit(
-                model=model, prompt=prompt, n=n, size=api.chosen_size(size, width, height), quality=quality,
-                background=background, output_format=output_format, output_compression=output_compression,
-                input_fidelity=input_fidelity, response_format=response_format, partial_images=partial_images,
+                model=model,
+                prompt=prompt,
+                n=n,
+                size=api.chosen_size(size, width, height),
+                quality=quality,
+                background=background,
+                output_format=output_format,
+                output_compression=output_compression,
+                input_fidelity=input_fidelity,
+                response_format=response_format,
+                partial_images=partial_images,
             )
             inputs = encode_edit_inputs(image, mask, how=api.UPLOADS)
             parts = api.edit_fields(fields, inputs.images, inputs.masks[0] if inputs.masks else None)
-        return _run(call, api.EDIT, lambda job, events: job.post_multipart("images/edits", parts, events=events), n, partial_images)
+        return _run(
+            call,
+            api.EDIT,
+            lambda job, events: job.post_multipart("images/edits", parts, events=events),
+            n,
+            partial_images,
+        )
 
 
 class OpenAICompatListModels(ListModelsNode):

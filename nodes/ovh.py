@@ -33,7 +33,14 @@ class OvhSdxlTextToImage(RemoteImageNode):
         return {
             "required": {
                 "prompt": prompt_input("What the image should show (SDXL understands English best)."),
-                "negative_prompt": ("STRING", {"multiline": True, "default": "", "tooltip": "What the image should not show; left out of the request when empty."}),
+                "negative_prompt": (
+                    "STRING",
+                    {
+                        "multiline": True,
+                        "default": "",
+                        "tooltip": "What the image should not show; left out of the request when empty.",
+                    },
+                ),
                 "count": count_input(
                     "How many images (1-10). The API returns one per call, so this many calls run, a few at a time; "
                     "anonymous calls are limited to 2 a minute."

@@ -26,8 +26,8 @@ import os
 import platform
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
 from .core import comfy, journal
@@ -167,8 +167,11 @@ def model_list(
             return 200, _reply(provider, label, operation, source.for_operation(cached[1], operation), cached=True)
         wait = REFRESH_INTERVAL_SECONDS - (now - _last_fetch.get(provider, float("-inf")))
         if wait > 0:
-            return 429, {"label": label, "retry_after": round(wait, 1),
-                         "error": f"{label}'s models were fetched a moment ago; try again in {wait:.0f} s"}
+            return 429, {
+                "label": label,
+                "retry_after": round(wait, 1),
+                "error": f"{label}'s models were fetched a moment ago; try again in {wait:.0f} s",
+            }
         _last_fetch[provider] = now
         try:
             with comfy.outside_prompt():
@@ -211,7 +214,12 @@ def key_statuses(providers: dict) -> dict:
         if status.get("source", "").startswith("credentials file"):
             status["source"] = f"credentials file, section [{provider.id}]"
         status = {name: without_paths(value) if isinstance(value, str) else value for name, value in status.items()}
-        statuses[provider_id] = {"label": provider.label, "variable": provider.key_env, **status, "endpoint": endpoint_of(provider)}
+        statuses[provider_id] = {
+            "label": provider.label,
+            "variable": provider.key_env,
+            **status,
+            "endpoint": endpoint_of(provider),
+        }
     return statuses
 
 

@@ -7,8 +7,8 @@ import importlib
 import importlib.util
 import json
 import logging
-import sys
 import os
+import sys
 import time
 import types
 from pathlib import Path
@@ -26,7 +26,9 @@ def load_pack():
     """Import the pack from its folder with importlib, as ComfyUI's load_custom_node does."""
     if PACK_NAME in sys.modules:
         return sys.modules[PACK_NAME]
-    spec = importlib.util.spec_from_file_location(PACK_NAME, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    spec = importlib.util.spec_from_file_location(
+        PACK_NAME, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[PACK_NAME] = module
     spec.loader.exec_module(module)
@@ -155,7 +157,9 @@ def progress(monkeypatch):
     """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
     sent: list[tuple[str, str]] = []
     instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append((node, text)))
-    monkeypatch.setitem(sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance)))
+    monkeypatch.setitem(
+        sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance))
+    )
     return sent
 
 

@@ -22,7 +22,9 @@ def examples() -> dict:
     generate.link(gen, 1, info, "source")
 
     edit = Workflow("IONOS: edit the painted area of an image")
-    load = edit.node("LoadImage", pos=(40, 80), image=MASKED_INPUT, title="Load image (paint the mask in the mask editor)")
+    load = edit.node(
+        "LoadImage", pos=(40, 80), image=MASKED_INPUT, title="Load image (paint the mask in the mask editor)"
+    )
     ed = edit.node(
         "HostedImages_IonosImageEdit",
         pos=(420, 80),

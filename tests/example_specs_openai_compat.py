@@ -7,7 +7,9 @@ MASKED_INPUT = "hosted_images_masked_input.png"  # shipped in example_workflows/
 
 def examples() -> dict:
     # gpt-image-2 (the default) has no transparent background; gpt-image-2.5-flare has
-    generate = Workflow("OpenAI-compatible: generate with a transparent background (gpt-image-2.5-flare), save, preview its mask")
+    generate = Workflow(
+        "OpenAI-compatible: generate with a transparent background (gpt-image-2.5-flare), save, preview its mask"
+    )
     gen = generate.node(
         "HostedImages_OpenAICompatImageGenerate",
         pos=(40, 80),
@@ -29,7 +31,9 @@ def examples() -> dict:
     generate.link(gen, 2, info, "source")
 
     edit = Workflow("OpenAI-compatible: edit the painted area of an image with gpt-image-2")
-    load = edit.node("LoadImage", pos=(40, 80), image=MASKED_INPUT, title="Load image (paint the mask in the mask editor)")
+    load = edit.node(
+        "LoadImage", pos=(40, 80), image=MASKED_INPUT, title="Load image (paint the mask in the mask editor)"
+    )
     grow = edit.node("GrowMask", pos=(40, 480), expand=8, tapered_corners=True, title="Grow the painted area a little")
     ed = edit.node(
         "HostedImages_OpenAICompatImageEdit",

@@ -25,7 +25,9 @@ def examples() -> dict:
         negative_prompt="text, watermark",
         seed=7,
     )
-    empty = chain.node("SolidMask", pos=(40, 420), title="Nothing to edit (1024x1024)", value=0.0, width=1024, height=1024)
+    empty = chain.node(
+        "SolidMask", pos=(40, 420), title="Nothing to edit (1024x1024)", value=0.0, width=1024, height=1024
+    )
     area = chain.node("SolidMask", pos=(40, 600), title="Area to edit (512x384)", value=1.0, width=512, height=384)
     mask = chain.node("MaskComposite", pos=(380, 480), title="Place the area at 256,320", x=256, y=320, operation="add")
     edit = chain.node(

@@ -17,9 +17,10 @@ from PIL import Image, ImageDraw, ImageFont
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from conftest import ROOT, mod  # noqa: E402
 from make_examples import all_examples, template_name  # noqa: E402
 from test_comfyui_integration import ComfyUI  # noqa: E402
+
+from conftest import ROOT, mod  # noqa: E402
 
 SIZE = 512
 

@@ -8,7 +8,7 @@ is parsed once per process.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,9 @@ def require_spec() -> dict:
     """The parsed document, or a skip naming where it was looked for."""
     if spec_path() is None:
         pytest.skip(f"{SPEC_FILE} not found in {SPECS}: set HOSTED_IMAGES_SPECS to the folder of the published specs")
-    pytest.importorskip("openapi_schema_validator", reason="the spec checks need openapi-schema-validator (tests/requirements.txt)")
+    pytest.importorskip(
+        "openapi_schema_validator", reason="the spec checks need openapi-schema-validator (tests/requirements.txt)"
+    )
     pytest.importorskip("yaml", reason="the spec checks need PyYAML (tests/requirements.txt)")
     return _document()
 
@@ -50,8 +52,7 @@ def _validator_class():
     """OAS 3.0's validator (``nullable``, bytes for ``format: binary``) that also knows 3.1's
     ``type: "null"``, which the document uses 856 times next to 111 ``nullable: true``."""
     from jsonschema.validators import extend
-    from openapi_schema_validator import OAS30Validator
-    from openapi_schema_validator import _keywords
+    from openapi_schema_validator import OAS30Validator, _keywords
 
     def type_keyword(validator, data_type, instance, schema):
         if instance is None and data_type == "null":
@@ -62,17 +63,22 @@ def _validator_class():
     return extend(OAS30Validator, validators={"type": type_keyword}, type_checker=checker)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(name: str):
     from openapi_schema_validator._format import oas30_format_checker
 
     components = require_spec()["components"]
-    return _validator_class()({"$ref": f"#/components/schemas/{name}", "components": components}, format_checker=oas30_format_checker)
+    return _validator_class()(
+        {"$ref": f"#/components/schemas/{name}", "components": components}, format_checker=oas30_format_checker
+    )
 
 
 def errors(name: str, instance) -> list[str]:
     """Every way ``instance`` breaks the schema ``name`` (empty when it is valid)."""
-    return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:200]}" for e in _validator(name).iter_errors(instance)]
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message[:200]}"
+        for e in _validator(name).iter_errors(instance)
+    ]
 
 
 def event_schema(union: str, event_type: str) -> str:

@@ -6,7 +6,7 @@ need it skip, saying why, when it is absent. It is large, so it is parsed once p
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,7 @@ def _registry() -> Registry:
     return Registry().with_resource(URI, DRAFT202012.create_resource(document))
 
 
-@lru_cache(maxsize=None)
+@cache
 def validator(schema: str) -> OAS31Validator:
     """A validator for ``components/schemas/<schema>`` with every $ref resolved in the document."""
     return OAS31Validator({"$ref": f"{URI}#/components/schemas/{schema}"}, registry=_registry())

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import torch
@@ -34,7 +35,9 @@ class Target:
     no_links: str = ""  # why there is no run_with_links
     no_images: Callable[[Any], Any] | None = None  # rewrites a success reply to hold no image
     trace_ids: bool = False  # every reply carries a trace/request id header
-    app: Callable[[], Any] | None = None  # makes the emulator app the tests mount; None: the provider's emulator as it comes
+    app: Callable[[], Any] | None = (
+        None  # makes the emulator app the tests mount; None: the provider's emulator as it comes
+    )
     extra: dict = field(default_factory=dict)
 
     @property

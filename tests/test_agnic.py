@@ -44,13 +44,29 @@ def app(serve, monkeypatch):
 
 
 def generate(**inputs):
-    args = dict(model=GEMINI, prompt="a red fox in snow", aspect_ratio="1:1", image_size="auto", modalities="image+text", count=1, seed=0)
+    args = dict(
+        model=GEMINI,
+        prompt="a red fox in snow",
+        aspect_ratio="1:1",
+        image_size="auto",
+        modalities="image+text",
+        count=1,
+        seed=0,
+    )
     args.update(inputs)
     return run_node(nodes.AgnicImageGenerate, **args)
 
 
 def edit(image, **inputs):
-    args = dict(prompt="make it autumn", model=GEMINI, aspect_ratio="auto", image_size="auto", modalities="image+text", count=1, seed=0)
+    args = dict(
+        prompt="make it autumn",
+        model=GEMINI,
+        aspect_ratio="auto",
+        image_size="auto",
+        modalities="image+text",
+        count=1,
+        seed=0,
+    )
     args.update(inputs)
     return run_node(nodes.AgnicImageEdit, image=image, **args)
 
@@ -175,14 +191,23 @@ def test_a_refusal_prompt_triggers_it_too(app):
 
 
 def test_an_empty_reply_without_images_is_an_error_not_a_blank_image(app):
-    body = {"id": "gen-1", "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": None}}]}
+    body = {
+        "id": "gen-1",
+        "choices": [{"index": 0, "finish_reason": "length", "message": {"role": "assistant", "content": None}}],
+    }
     app.inject(body=json.dumps(body).encode())
     text = failure(generate)
     assert "no image" in text and "finish reason: length" in text and "no text either" in text
 
 
 def test_an_error_inside_a_200_reply_is_reported(app):
-    body = {"error": {"code": 502, "message": "Provider returned error", "metadata": {"provider_name": "Google", "raw": "overloaded"}}}
+    body = {
+        "error": {
+            "code": 502,
+            "message": "Provider returned error",
+            "metadata": {"provider_name": "Google", "raw": "overloaded"},
+        }
+    }
     app.inject(body=json.dumps(body).encode())
     text = failure(generate)
     assert "Provider returned error" in text and "Google" in text and "overloaded" in text
@@ -202,7 +227,10 @@ def test_an_unknown_model_is_sent_and_refused_by_the_gateway_which_lists_its_mod
     text = failure(generate, model="acme/not-a-model")
     assert "HTTP 400" in text and "acme/not-a-model is not a valid model ID" in text
     assert len(app.calls("/v1/chat/completions")) == 1  # any name is accepted client-side
-    assert "image models the server lists now: black-forest-labs/flux.2-klein-4b, " in text and "openai/gpt-4o-mini" not in text
+    assert (
+        "image models the server lists now: black-forest-labs/flux.2-klein-4b, " in text
+        and "openai/gpt-4o-mini" not in text
+    )
 
 
 # --- today's models: defaults, modalities auto, retired ids -----------------------------------------
@@ -212,15 +240,23 @@ def test_a_prompt_and_the_defaults_make_an_image(app):
     image, text = run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
     assert image.shape == (1, 1024, 1024, 3) and text == "Here is your image."
     assert [r.path for r in app.requests] == ["/v1/chat/completions"]  # the catalogue says what it answers in
-    assert sent(app)[0] == {"model": GEMINI, "messages": [{"role": "user", "content": "a red fox"}], "modalities": ["image", "text"],
-                            "image_config": {"aspect_ratio": "1:1"}, "seed": 0}
+    assert sent(app)[0] == {
+        "model": GEMINI,
+        "messages": [{"role": "user", "content": "a red fox"}],
+        "modalities": ["image", "text"],
+        "image_config": {"aspect_ratio": "1:1"},
+        "seed": 0,
+    }
 
 
-@pytest.mark.parametrize("model,expected", [
-    (FLUX, ["image"]),
-    ("sourceful/riverflow-image-only", ["image"]),  # not in the pack's catalogue: the live list decides
-    ("openai/gpt-5-image-mini", ["image", "text"]),
-])
+@pytest.mark.parametrize(
+    "model,expected",
+    [
+        (FLUX, ["image"]),
+        ("sourceful/riverflow-image-only", ["image"]),  # not in the pack's catalogue: the live list decides
+        ("openai/gpt-5-image-mini", ["image", "text"]),
+    ],
+)
 def test_modalities_auto_follow_the_gateways_model_list(app, model, expected):
     image, _ = generate(model=model, modalities="auto")
     assert sent(app)[0]["modalities"] == expected and image.shape[0] == 1
@@ -262,13 +298,16 @@ def test_a_bad_input_sends_nothing_not_even_the_model_list(app):
     assert app.requests == []
 
 
-@pytest.mark.parametrize("ratio,size,expected", [
-    ("1:8", "auto", (384, 3072)),
-    ("8:1", "auto", (3072, 384)),
-    ("1:4", "auto", (512, 2048)),
-    ("4:1", "2K", (4096, 1024)),
-    ("1:1", "0.5K", (512, 512)),
-])
+@pytest.mark.parametrize(
+    "ratio,size,expected",
+    [
+        ("1:8", "auto", (384, 3072)),
+        ("8:1", "auto", (3072, 384)),
+        ("1:4", "auto", (512, 2048)),
+        ("4:1", "2K", (4096, 1024)),
+        ("1:1", "0.5K", (512, 512)),
+    ],
+)
 def test_gemini_3_1_flash_image_takes_the_new_ratios_and_half_k(app, ratio, size, expected):
     image, _ = generate(aspect_ratio=ratio, image_size=size)
     assert image.shape == (1, expected[1], expected[0], 3)
@@ -278,7 +317,9 @@ def test_gemini_3_1_flash_image_takes_the_new_ratios_and_half_k(app, ratio, size
 
 def test_the_seeds_text_model_is_refused_before_sending(app):
     text = failure(generate, model="google/gemini-2.0-flash")
-    assert "google/gemini-2.0-flash cannot be used for image generation; use one of: google/gemini-3.1-flash-image" in text
+    assert (
+        "google/gemini-2.0-flash cannot be used for image generation; use one of: google/gemini-3.1-flash-image" in text
+    )
     assert app.requests == []
 
 
@@ -286,7 +327,10 @@ def test_an_id_the_gateway_dropped_names_its_successor_and_the_live_models(app):
     app.gone.add("google/gemini-2.5-flash-image")
     text = failure(generate, model="google/gemini-2.5-flash-image")
     assert "google/gemini-2.5-flash-image is not a valid model ID" in text
-    assert "google/gemini-2.5-flash-image is retired; use google/gemini-3.1-flash-image; image models the server lists now:" in text
+    assert (
+        "google/gemini-2.5-flash-image is retired; use google/gemini-3.1-flash-image; image models the server lists now:"
+        in text
+    )
 
 
 def test_a_model_its_maker_shut_down_is_still_sent_with_a_notice(app, monkeypatch):
@@ -297,7 +341,9 @@ def test_a_model_its_maker_shut_down_is_still_sent_with_a_notice(app, monkeypatc
     app.inject(delay=0.3, path="/v1/chat/completions")
     image, _ = generate(model="google/gemini-2.5-flash-image", unique_id="9")
     assert image.shape[0] == 1
-    assert any("was shut down upstream on 2026-10-02; move to google/gemini-3.1-flash-image" in line for line in lines), lines
+    assert any(
+        "was shut down upstream on 2026-10-02; move to google/gemini-3.1-flash-image" in line for line in lines
+    ), lines
 
 
 # --- the Gemini 3 image models under their GA or -preview ids --------------------------------------
@@ -329,13 +375,17 @@ def test_an_id_the_gateway_does_not_serve_is_tried_once_with_its_pair_and_what_w
 
 def test_with_the_live_list_at_hand_the_id_it_carries_is_sent_at_once(app):
     app.gemini_ids = emulator.PREVIEW_IDS
-    generate(model="sourceful/riverflow-image-only", modalities="auto")  # an unknown model: the list says what it answers in
+    generate(
+        model="sourceful/riverflow-image-only", modalities="auto"
+    )  # an unknown model: the list says what it answers in
     generate(modalities="image+text")
     assert chat_models(app) == ["sourceful/riverflow-image-only", PREVIEW]
     assert len(app.calls("/v1/models")) == 1
 
 
-@pytest.mark.parametrize("chosen,served", [(PREVIEW, GEMINI), ("google/gemini-3-pro-image-preview", "google/gemini-3-pro-image")])
+@pytest.mark.parametrize(
+    "chosen,served", [(PREVIEW, GEMINI), ("google/gemini-3-pro-image-preview", "google/gemini-3-pro-image")]
+)
 def test_a_preview_id_in_a_saved_workflow_reaches_the_ga_model(app, chosen, served):
     image, _ = generate(model=chosen, modalities="image+text", image_size="1K")
     assert image.shape[0] == 1 and chat_models(app) == [chosen, served]
@@ -425,9 +475,18 @@ BAD_GENERATE = [
     (dict(aspect_ratio="7:5"), "aspect_ratio '7:5' is not allowed; use one of: 1:1, 16:9"),
     (dict(aspect_ratio="auto"), "aspect_ratio 'auto' is not allowed"),
     (dict(image_size="8K"), "image_size '8K' is not allowed; use one of: auto, 0.5K, 1K, 2K, 4K"),
-    (dict(model="openai/gpt-5-image-mini", image_size="2K"), "openai/gpt-5-image-mini does not accept image_size (set it to 'auto')"),
-    (dict(model="google/gemini-3-pro-image", image_size="0.5K"), "image_size '0.5K' is not allowed for google/gemini-3-pro-image; use one of: auto, 1K, 2K, 4K"),
-    (dict(model="google/gemini-3-pro-image", aspect_ratio="1:8"), "aspect_ratio '1:8' is not allowed for google/gemini-3-pro-image"),
+    (
+        dict(model="openai/gpt-5-image-mini", image_size="2K"),
+        "openai/gpt-5-image-mini does not accept image_size (set it to 'auto')",
+    ),
+    (
+        dict(model="google/gemini-3-pro-image", image_size="0.5K"),
+        "image_size '0.5K' is not allowed for google/gemini-3-pro-image; use one of: auto, 1K, 2K, 4K",
+    ),
+    (
+        dict(model="google/gemini-3-pro-image", aspect_ratio="1:8"),
+        "aspect_ratio '1:8' is not allowed for google/gemini-3-pro-image",
+    ),
     (dict(modalities="text"), "modalities 'text' is not allowed; use one of: auto, image+text, image"),
     (dict(count=0), "count is 0; it must be a whole number from 1 to 8"),
     (dict(count=9), "count is 9"),

@@ -22,7 +22,14 @@ def spec():
 
 
 def test_the_validator_resolves_refs_and_rejects_wrong_bodies():
-    good = agnic.chat_body(model=GEMINI, prompt="a fox", aspect_ratio="16:9", image_size="2K", seed=1, image_urls=["data:image/png;base64,iVBORw0KGgo="])
+    good = agnic.chat_body(
+        model=GEMINI,
+        prompt="a fox",
+        aspect_ratio="16:9",
+        image_size="2K",
+        seed=1,
+        image_urls=["data:image/png;base64,iVBORw0KGgo="],
+    )
     assert openrouter_spec.errors("ChatRequest", good) == []
     wrong = [
         {**good, "modalities": ["picture"]},  # enum inside the request schema
@@ -43,7 +50,13 @@ def test_every_kind_of_body_the_nodes_send_matches_chat_request(app):
     generate(model=FLUX, modalities="image", count=2, seed=2**63)
     picture = torch.rand(2, 24, 40, 3)
     edit(picture)
-    edit(picture[:1], image_2=torch.rand(1, 16, 16, 3), image_3=torch.rand(1, 30, 10, 3), aspect_ratio="2:3", image_size="1K")
+    edit(
+        picture[:1],
+        image_2=torch.rand(1, 16, 16, 3),
+        image_3=torch.rand(1, 30, 10, 3),
+        aspect_ratio="2:3",
+        image_size="1K",
+    )
     edit(picture[:1], model=FLUX, modalities="image", aspect_ratio="1:1", count=2)
     bodies = sent(app)
     assert len(bodies) == len(agnic.ASPECT_RATIOS) + 1 + 2 + 1 + 1 + 2
@@ -53,7 +66,13 @@ def test_every_kind_of_body_the_nodes_send_matches_chat_request(app):
 
 
 def _ask(app, body: dict):
-    request = Request("POST", "/v1/chat/completions", {}, {"authorization": f"Bearer {FAKE_KEYS['AGNIC_API_KEY']}", "content-type": "application/json"}, json.dumps(body).encode())
+    request = Request(
+        "POST",
+        "/v1/chat/completions",
+        {},
+        {"authorization": f"Bearer {FAKE_KEYS['AGNIC_API_KEY']}", "content-type": "application/json"},
+        json.dumps(body).encode(),
+    )
     return app.handle(request)
 
 

@@ -77,7 +77,11 @@ def test_a_prompt_and_the_defaults_make_an_image(hub):
     image, info = generate()
     assert image.shape == (1, 1024, 1024, 3) and image.dtype == torch.float32
     (request,) = posts(hub)
-    assert request.path == V2_PATH and request.bearer == KEY and request.headers["content-type"].startswith("application/json")
+    assert (
+        request.path == V2_PATH
+        and request.bearer == KEY
+        and request.headers["content-type"].startswith("application/json")
+    )
     assert request.json() == {"prompt": "a red fox in the snow", "model": "openai/gpt-image-2", "n": 1, "size": "auto"}
     assert '"model": "gpt-image-2"' in info and '"aigneHubCredits": 6.0' in info
 
@@ -96,7 +100,9 @@ def test_the_newer_alias_path_answers_in_openais_shape(hub):
 
 
 def test_the_docs_path_is_a_404_page_on_a_real_hub(hub):
-    reply = requests.post(hub.base_url + DOC_PATH, json={"prompt": "x"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=10)
+    reply = requests.post(
+        hub.base_url + DOC_PATH, json={"prompt": "x"}, headers={"Authorization": f"Bearer {KEY}"}, timeout=10
+    )
     assert reply.status_code == 404 and "Cannot POST /api/images/generations" in reply.text
     assert reply.headers["Content-Type"].startswith("text/html")
 
@@ -158,7 +164,10 @@ def test_the_hub_itself_returns_one_image_for_n_of_a_gpt_model():
     """Why the node makes n calls: the framework drops n, the hub bills it."""
     hub = emulator.AigneHubApp(key=KEY)
     request = mod("nodes.emulator.server").Request(
-        "POST", V2_PATH, {}, {"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        "POST",
+        V2_PATH,
+        {},
+        {"authorization": f"Bearer {KEY}", "content-type": "application/json"},
         b'{"prompt": "x", "model": "openai/gpt-image-2", "n": 3}',
     )
     reply = hub.handle(request)
@@ -187,7 +196,13 @@ def test_fewer_images_than_asked_in_one_call_are_said_not_silent(hub, progress):
 def test_other_models_take_n_in_one_call_and_answer_with_links(hub):
     image, _ = generate(model="ideogram/ideogram-v3", n=2, size="1024x1024", response_format="url")
     (request,) = posts(hub)
-    assert request.json() == {"prompt": "a red fox in the snow", "model": "ideogram/ideogram-v3", "n": 2, "size": "1024x1024", "response_format": "url"}
+    assert request.json() == {
+        "prompt": "a red fox in the snow",
+        "model": "ideogram/ideogram-v3",
+        "n": 2,
+        "size": "1024x1024",
+        "response_format": "url",
+    }
     assert image.shape == (2, 1024, 1024, 3) and len(hub.downloads) == 2
     assert not any(d["authorization"] for d in hub.downloads), "the hub's key went to the image host"
 
@@ -227,12 +242,27 @@ def test_expired_link_gives_a_clear_error(hub, monkeypatch):
 
 
 def test_gpt_options_are_sent(hub):
-    image, _ = generate(size="custom", width=1536, height=864, quality="high", background="opaque", output_format="webp",
-                        output_compression=50, moderation="low")
+    image, _ = generate(
+        size="custom",
+        width=1536,
+        height=864,
+        quality="high",
+        background="opaque",
+        output_format="webp",
+        output_compression=50,
+        moderation="low",
+    )
     assert image.shape == (1, 864, 1536, 3)
     assert posts(hub)[0].json() == {
-        "prompt": "a red fox in the snow", "model": "openai/gpt-image-2", "n": 1, "size": "1536x864", "quality": "high",
-        "background": "opaque", "output_format": "webp", "output_compression": 50, "moderation": "low",
+        "prompt": "a red fox in the snow",
+        "model": "openai/gpt-image-2",
+        "n": 1,
+        "size": "1536x864",
+        "quality": "high",
+        "background": "opaque",
+        "output_format": "webp",
+        "output_compression": 50,
+        "moderation": "low",
     }
 
 
@@ -247,8 +277,14 @@ def test_a_bare_name_follows_the_openai_models_rules(hub):
         generate(model="gpt-image-2", background="transparent")
 
 
-@pytest.mark.parametrize("bare,sent", [("gpt-image-2", "openai/gpt-image-2"), ("GPT-Image-2.5-Flare", "openai/gpt-image-2.5-flare"),
-                                       ("gpt-image-2-2026-04-21", "openai/gpt-image-2-2026-04-21")])
+@pytest.mark.parametrize(
+    "bare,sent",
+    [
+        ("gpt-image-2", "openai/gpt-image-2"),
+        ("GPT-Image-2.5-Flare", "openai/gpt-image-2.5-flare"),
+        ("gpt-image-2-2026-04-21", "openai/gpt-image-2-2026-04-21"),
+    ],
+)
 def test_a_bare_name_the_catalogue_knows_is_sent_with_its_provider_on_both_routes(hub, bare, sent):
     """The native route takes only provider/model; the generation route gets the same name."""
     generated, _ = generate(model=bare, size="2048x1152")
@@ -267,7 +303,9 @@ def test_an_unknown_bare_name_is_sent_as_typed(hub):
 # --- retired and unknown models --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("model,day", [("openai/dall-e-3", "2026-05-12"), ("dall-e-2", "2026-05-12"), ("openai/gpt-image-1", "2026-10-23")])
+@pytest.mark.parametrize(
+    "model,day", [("openai/dall-e-3", "2026-05-12"), ("dall-e-2", "2026-05-12"), ("openai/gpt-image-1", "2026-10-23")]
+)
 def test_a_retired_model_fails_before_sending_and_names_its_successor(hub, model, day):
     for run in (generate, edit):
         with pytest.raises(InputError) as caught:
@@ -279,7 +317,9 @@ def test_a_retired_model_fails_before_sending_and_names_its_successor(hub, model
 def test_an_upstream_404_lists_the_hubs_image_models(hub):
     error = failure(generate, model="openai/gpt-image-3")
     assert error.status == 404 and "The model `gpt-image-3` does not exist" in error.message
-    assert error.hint.startswith("image models the server lists now: ideogram/ideogram-v3, openai/chatgpt-image-latest, ")
+    assert error.hint.startswith(
+        "image models the server lists now: ideogram/ideogram-v3, openai/chatgpt-image-latest, "
+    )
     assert "openai/gpt-5" not in error.hint  # a chat model
     assert [r.path for r in hub.requests] == [V2_PATH, "/api/ai-providers/models"]
 
@@ -294,7 +334,9 @@ def test_a_model_retired_upstream_after_the_catalogue_was_checked(hub):
     hub.upstream.today = datetime.date(2026, 12, 2)
     error = failure(generate, model="openai/gpt-image-1.5")
     assert error.status == 404 and "gpt-image-1.5" in error.message
-    assert error.hint.startswith("openai/gpt-image-1.5 is retired; use openai/gpt-image-2; image models the server lists now:")
+    assert error.hint.startswith(
+        "openai/gpt-image-1.5 is retired; use openai/gpt-image-2; image models the server lists now:"
+    )
     assert "openai/gpt-image-1.5" not in error.hint.split("now:")[1]
 
 
@@ -313,19 +355,46 @@ def test_edit_goes_to_the_native_route_with_file_contents(hub):
     assert request.path == NATIVE_PATH
     body = request.json()
     (picture,) = body["input"].pop("image")
-    assert body == {"input": {"prompt": "make it night", "n": 1, "size": "auto", "outputFileType": "file", "modelOptions": {"model": "openai/gpt-image-2"}}}
-    assert picture["type"] == "file" and picture["mimeType"] == "image/png" and picture["data"].startswith("iVBORw0KGgo")
-    assert '"modelWithProvider": "openai/gpt-image-2"' in info and '"inputTokens"' in info and '"aigneHubCredits": 6.0' in info
+    assert body == {
+        "input": {
+            "prompt": "make it night",
+            "n": 1,
+            "size": "auto",
+            "outputFileType": "file",
+            "modelOptions": {"model": "openai/gpt-image-2"},
+        }
+    }
+    assert (
+        picture["type"] == "file" and picture["mimeType"] == "image/png" and picture["data"].startswith("iVBORw0KGgo")
+    )
+    assert (
+        '"modelWithProvider": "openai/gpt-image-2"' in info
+        and '"inputTokens"' in info
+        and '"aigneHubCredits": 6.0' in info
+    )
 
 
 def test_edit_sends_every_image_and_the_gpt_options_in_camel_case(hub):
-    image, _ = edit(image=torch.rand(2, 64, 96, 3), image_2=torch.rand(1, 40, 40, 3), model="openai/gpt-image-2.5-sunburst",
-                    quality="max", background="transparent", output_format="webp", output_compression=80, size="1024x1024")
+    image, _ = edit(
+        image=torch.rand(2, 64, 96, 3),
+        image_2=torch.rand(1, 40, 40, 3),
+        model="openai/gpt-image-2.5-sunburst",
+        quality="max",
+        background="transparent",
+        output_format="webp",
+        output_compression=80,
+        size="1024x1024",
+    )
     assert image.shape == (1, 1024, 1024, 3)
     payload = posts(hub)[0].json()["input"]
     assert len(payload["image"]) == 3 and all(item["type"] == "file" for item in payload["image"])
-    assert payload["modelOptions"] == {"model": "openai/gpt-image-2.5-sunburst", "quality": "max", "background": "transparent",
-                                       "outputFormat": "webp", "outputCompression": 80}
+    assert payload["modelOptions"] == {
+        "model": "openai/gpt-image-2.5-sunburst",
+        "quality": "max",
+        "background": "transparent",
+        "outputFormat": "webp",
+        "outputCompression": 80,
+    }
 
 
 def test_edit_n_images_from_n_calls(hub):
@@ -350,7 +419,9 @@ def test_the_native_route_refuses_what_the_framework_refuses(hub):
     auth = {"Authorization": f"Bearer {KEY}"}
     url = hub.base_url + NATIVE_PATH
     assert requests.post(url, json={"prompt": "x"}, headers=auth, timeout=10).status_code == 400  # no input object
-    reply = requests.post(url, json={"input": {"prompt": "x", "image": ["data:image/png;base64,AAAA"]}}, headers=auth, timeout=10)
+    reply = requests.post(
+        url, json={"input": {"prompt": "x", "image": ["data:image/png;base64,AAAA"]}}, headers=auth, timeout=10
+    )
     assert reply.status_code == 400 and "FileContent" in reply.json()["error"]
     reply = requests.post(url, json={"input": {"prompt": "x"}}, headers=auth, timeout=10)  # no model: the hub's default
     assert reply.status_code == 404 and "dall-e-2" in reply.json()["error"]["message"]
@@ -403,7 +474,11 @@ def test_edit_refuses_before_sending(hub, inputs, words):
 
 def test_the_edit_node_offers_no_option_the_hub_cannot_pass_on():
     names = set(Edit.INPUT_TYPES()["required"])
-    assert not names & {"moderation", "input_fidelity", "response_format"}  # refused on OpenAI's edit endpoint or dropped
+    assert not names & {
+        "moderation",
+        "input_fidelity",
+        "response_format",
+    }  # refused on OpenAI's edit endpoint or dropped
 
 
 def test_edit_over_the_hubs_body_cap_is_refused(hub, monkeypatch):
@@ -525,14 +600,20 @@ def test_emulator_answers_in_the_hubs_words(hub):
     assert reply.status_code == 400 and "divisible by 16" in reply.json()["error"]["message"]  # OpenAI's words, relayed
     reply = requests.post(url, json={"prompt": "x", "model": "openai/dall-e-3"}, headers=auth)
     assert reply.status_code == 404 and "dall-e-3" in reply.json()["error"]["message"]
-    reply = requests.post(url, data=b"{" + b" " * (30 * 1024 * 1024) + b"}", headers={**auth, "Content-Type": "application/json"})
+    reply = requests.post(
+        url, data=b"{" + b" " * (30 * 1024 * 1024) + b"}", headers={**auth, "Content-Type": "application/json"}
+    )
     assert reply.status_code == 413
-    reply = requests.post(url, json={"prompt": "x", "model": "ideogram/ideogram-v3", "response_format": "url"}, headers=auth)
+    reply = requests.post(
+        url, json={"prompt": "x", "model": "ideogram/ideogram-v3", "response_format": "url"}, headers=auth
+    )
     body = reply.json()
     assert set(body) == {"images", "data", "model", "usage"} and "url" in body["data"][0]
     assert requests.get(body["data"][0]["url"]).headers["Content-Type"] == "image/png"
     listed = requests.get(hub.base_url + "/api/ai-providers/models?type=image", timeout=10).json()
-    assert {entry["type"] for entry in listed} == {"image_generation"} and "openai/gpt-image-2" in {e["key"] for e in listed}
+    assert {entry["type"] for entry in listed} == {"image_generation"} and "openai/gpt-image-2" in {
+        e["key"] for e in listed
+    }
     hub.credits = 0
     reply = requests.post(url, json={"prompt": "x"}, headers=auth)
     assert reply.status_code == 402 and reply.json()["error"]["type"] == "NOT_ENOUGH"
@@ -542,12 +623,28 @@ def test_parse_every_reply_shape_as_plain_dicts():
     png = mod("nodes.emulator.synth").generate("x", 8, 8)
     b64 = mod("nodes.core.payloads").b64encode(png)
     openai_shape = aigne.parse_images({"created": 1, "data": [{"url": "https://cdn.example/a.png"}, {"b64_json": b64}]})
-    assert [i.url for i in openai_shape.images] == ["https://cdn.example/a.png", None] and openai_shape.images[1].data == png
-    hub_only_images = aigne.parse_images({"images": [{"b64Json": b64}], "model": "gpt-image-2", "usage": {"aigneHubCredits": 1}})
+    assert [i.url for i in openai_shape.images] == ["https://cdn.example/a.png", None] and openai_shape.images[
+        1
+    ].data == png
+    hub_only_images = aigne.parse_images(
+        {"images": [{"b64Json": b64}], "model": "gpt-image-2", "usage": {"aigneHubCredits": 1}}
+    )
     assert hub_only_images.images[0].data == png and set(hub_only_images.info) == {"model", "usage"}
-    native = aigne.parse_native({"images": [{"type": "file", "data": b64, "mimeType": "image/png"}, {"type": "url", "url": "https://cdn.example/b.png"}],
-                                 "usage": {"inputTokens": 3}, "modelWithProvider": "openai/gpt-image-2"})
-    assert native.images[0].data == png and native.images[1].url == "https://cdn.example/b.png" and set(native.info) == {"usage", "modelWithProvider"}
+    native = aigne.parse_native(
+        {
+            "images": [
+                {"type": "file", "data": b64, "mimeType": "image/png"},
+                {"type": "url", "url": "https://cdn.example/b.png"},
+            ],
+            "usage": {"inputTokens": 3},
+            "modelWithProvider": "openai/gpt-image-2",
+        }
+    )
+    assert (
+        native.images[0].data == png
+        and native.images[1].url == "https://cdn.example/b.png"
+        and set(native.info) == {"usage", "modelWithProvider"}
+    )
     with pytest.raises(RemoteImageError, match="neither a file nor a url"):
         aigne.parse_native({"images": [{"type": "local", "path": "/tmp/x.png"}]})
 

@@ -57,16 +57,31 @@ def _cases(target: Target) -> dict[str, Bad | str]:
         for channels in (1, 2, 4):
             shape = ("[batch, height, width, 3]", f"{channels} channels")
             cases[f"image_{channels}_channels"] = Bad({"image": torch.zeros(1, 64, 64, channels)}, shape, call="edit")
-        cases["empty_batch"] = Bad({"image": torch.zeros(0, 64, 64, 3)}, ("is empty", "at least one image"), call="edit")
-        cases["nan_values"] = Bad({"image": _with(float("nan"))}, ("NaN or infinite", "finite numbers from 0 to 1"), call="edit")
-        cases["infinite_values"] = Bad({"image": _with(float("inf"))}, ("NaN or infinite", "finite numbers from 0 to 1"), call="edit")
+        cases["empty_batch"] = Bad(
+            {"image": torch.zeros(0, 64, 64, 3)}, ("is empty", "at least one image"), call="edit"
+        )
+        cases["nan_values"] = Bad(
+            {"image": _with(float("nan"))}, ("NaN or infinite", "finite numbers from 0 to 1"), call="edit"
+        )
+        cases["infinite_values"] = Bad(
+            {"image": _with(float("inf"))}, ("NaN or infinite", "finite numbers from 0 to 1"), call="edit"
+        )
     else:
-        for name in ("image_1_channels", "image_2_channels", "image_4_channels", "empty_batch", "nan_values", "infinite_values"):
+        for name in (
+            "image_1_channels",
+            "image_2_channels",
+            "image_4_channels",
+            "empty_batch",
+            "nan_values",
+            "infinite_values",
+        ):
             cases[name] = f"{target.label}'s node is text to image: it takes no IMAGE input"
     if target.run_with_links is not None:
         words = ("the result URL has the scheme 'file'", "only http and https")
         cases["result_url_not_http"] = Bad({}, words, call="links", links_to="file:///etc/passwd")
-        cases["result_url_ftp"] = Bad({}, ("scheme 'ftp'", "only http and https"), call="links", links_to="ftp://cdn.example.com/a.png")
+        cases["result_url_ftp"] = Bad(
+            {}, ("scheme 'ftp'", "only http and https"), call="links", links_to="ftp://cdn.example.com/a.png"
+        )
     else:
         cases["result_url_not_http"] = cases["result_url_ftp"] = target.no_links
     no_mask = f"{target.label}'s nodes take no mask"
@@ -77,7 +92,11 @@ def _cases(target: Target) -> dict[str, Bad | str]:
 def _masks() -> dict[str, Bad]:
     """For the nodes with a MASK input (IONOS edit, OpenAI-compatible edit)."""
     return {
-        "mask_size_mismatch": Bad({"mask": torch.ones(1, 30, 10)}, ("the mask is 10x30 but the image is 64x64", "aspect ratios differ"), call="edit"),
+        "mask_size_mismatch": Bad(
+            {"mask": torch.ones(1, 30, 10)},
+            ("the mask is 10x30 but the image is 64x64", "aspect ratios differ"),
+            call="edit",
+        ),
         "mask_batch_mismatch": Bad(
             {"image": picture(batch=3), "mask": torch.ones(2, 64, 64)},
             ("2 masks but the image batch has 3 images", "one mask for all images or one per image"),
@@ -102,13 +121,19 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
         "prompt_over_limit": Bad({"prompt": "x" * 32001}, ("32001 characters; the limit is 32000",)),
         "size_out_of_range": Bad({"size": "4096x1024"}, ("not allowed for openai/gpt-image-2", "at most 3840")),
         "size_not_multiple_of_16": Bad({"size": "custom", "width": 1000, "height": 1000}, ("multiples of 16",)),
-        "size_ratio_beyond_3_to_1": Bad({"size": "custom", "width": 3200, "height": 800}, ("aspect ratio may be at most 3:1",)),
+        "size_ratio_beyond_3_to_1": Bad(
+            {"size": "custom", "width": 3200, "height": 800}, ("aspect ratio may be at most 3:1",)
+        ),
         "size_malformed": Bad({"model": "google/gemini-3-pro-image", "size": "big"}, ("WIDTHxHEIGHT",)),
         "n_below_range": Bad({"n": 0}, N_WORDS),
         "n_above_range": Bad({"n": 11}, N_WORDS),
         "n_above_model_limit": "the hub's GPT image models make one image per call, so n makes n calls instead of being refused",
-        "retired_model": Bad({"model": "openai/dall-e-3"}, ("retired openai/dall-e-3 on 2026-05-12", "use openai/gpt-image-2")),
-        "transparent_on_gpt_image_2": Bad({"background": "transparent"}, ("background 'transparent' is not allowed for openai/gpt-image-2",)),
+        "retired_model": Bad(
+            {"model": "openai/dall-e-3"}, ("retired openai/dall-e-3 on 2026-05-12", "use openai/gpt-image-2")
+        ),
+        "transparent_on_gpt_image_2": Bad(
+            {"background": "transparent"}, ("background 'transparent' is not allowed for openai/gpt-image-2",)
+        ),
         "node_base_url_plain_http": Bad({"base_url": "http://hub.example.com/app"}, PLAIN_HTTP),
         "path_escaping_the_base_url": Bad({"path": "/../admin"}, ("starting with /", "/api/v2/image/generations")),
     },
@@ -116,16 +141,26 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
         "prompt_over_limit": "Agnic documents no prompt length limit",
         "size_out_of_range": Bad({"aspect_ratio": "7:3"}, ("aspect_ratio '7:3' is not allowed", "1:1, 16:9, 9:16")),
         "image_size_not_offered": Bad({"model": "google/gemini-2.5-flash-image", "image_size": "8K"}, ("1K, 2K, 4K",)),
-        "image_size_for_a_non_gemini_model": Bad({"model": "black-forest-labs/flux.2-pro", "image_size": "2K"}, ("does not accept image_size", "auto")),
-        "ratio_the_model_does_not_take": Bad({"model": "google/gemini-3-pro-image", "aspect_ratio": "8:1"}, ("aspect_ratio '8:1' is not allowed for google/gemini-3-pro-image",)),
-        "not_an_image_model": Bad({"model": "google/gemini-2.0-flash"}, ("cannot be used for image generation", "google/gemini-3.1-flash-image")),
+        "image_size_for_a_non_gemini_model": Bad(
+            {"model": "black-forest-labs/flux.2-pro", "image_size": "2K"}, ("does not accept image_size", "auto")
+        ),
+        "ratio_the_model_does_not_take": Bad(
+            {"model": "google/gemini-3-pro-image", "aspect_ratio": "8:1"},
+            ("aspect_ratio '8:1' is not allowed for google/gemini-3-pro-image",),
+        ),
+        "not_an_image_model": Bad(
+            {"model": "google/gemini-2.0-flash"},
+            ("cannot be used for image generation", "google/gemini-3.1-flash-image"),
+        ),
         "size_not_multiple_of_16": "Agnic's sizes come from aspect_ratio and image_size, not WIDTHxHEIGHT",
         "n_below_range": Bad({"count": 0}, ("count is 0", "a whole number from 1 to 8")),
         "n_above_range": Bad({"count": 9}, ("count is 9", "a whole number from 1 to 8")),
     },
     "ovh": {
         "prompt_over_limit": Bad({"prompt": "x" * (2 * 1024 * 1024)}, ("OVH refuses bodies over 2,097,152 bytes",)),
-        "negative_prompt_over_limit": Bad({"negative_prompt": "x" * (2 * 1024 * 1024)}, ("OVH refuses bodies over 2,097,152 bytes",)),
+        "negative_prompt_over_limit": Bad(
+            {"negative_prompt": "x" * (2 * 1024 * 1024)}, ("OVH refuses bodies over 2,097,152 bytes",)
+        ),
         "size_out_of_range": "OVH SDXL has no size parameter: every image is 1024x1024",
         "size_not_multiple_of_16": "OVH SDXL has no size parameter: every image is 1024x1024",
         "n_below_range": Bad({"count": 0}, ("count is 0", "a whole number from 1 to 10")),
@@ -133,24 +168,43 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
     },
     "openai_compat": {
         "prompt_over_limit": Bad({"prompt": "x" * 32001}, ("32001 characters; the limit is 32000",)),
-        "size_out_of_range": Bad({"size": "custom", "width": 4096, "height": 2048}, ("not allowed for gpt-image-2", "at most 3840")),
-        "size_below_the_pixel_floor": Bad({"size": "custom", "width": 512, "height": 512}, ("655,360 to 8,294,400 pixels", "262,144")),
+        "size_out_of_range": Bad(
+            {"size": "custom", "width": 4096, "height": 2048}, ("not allowed for gpt-image-2", "at most 3840")
+        ),
+        "size_below_the_pixel_floor": Bad(
+            {"size": "custom", "width": 512, "height": 512}, ("655,360 to 8,294,400 pixels", "262,144")
+        ),
         "size_not_multiple_of_16": Bad({"size": "1000x1000"}, ("multiples of 16",)),
         "retired_model": Bad({"model": "gpt-image-1"}, ("retired gpt-image-1 on 2026-10-23", "use gpt-image-2")),
-        "transparent_on_gpt_image_2": Bad({"background": "transparent"}, ("background 'transparent' is not allowed for gpt-image-2", "auto, opaque")),
-        "quality_beyond_the_model": Bad({"quality": "max"}, ("quality 'max' is not allowed for gpt-image-2", "auto, low, medium, high")),
-        "input_fidelity_on_gpt_image_2": Bad({"input_fidelity": "high"}, ("gpt-image-2 does not accept input_fidelity",), call="edit"),
+        "transparent_on_gpt_image_2": Bad(
+            {"background": "transparent"}, ("background 'transparent' is not allowed for gpt-image-2", "auto, opaque")
+        ),
+        "quality_beyond_the_model": Bad(
+            {"quality": "max"}, ("quality 'max' is not allowed for gpt-image-2", "auto, low, medium, high")
+        ),
+        "input_fidelity_on_gpt_image_2": Bad(
+            {"input_fidelity": "high"}, ("gpt-image-2 does not accept input_fidelity",), call="edit"
+        ),
         "n_below_range": Bad({"n": 0}, N_WORDS),
         "n_above_range": Bad({"n": 11}, N_WORDS),
         "node_base_url_plain_http": Bad({"base_url": "http://images.example.com/v1"}, PLAIN_HTTP),
-        "node_base_url_untrusted_host_with_a_key": Bad({"base_url": "https://images.example.com/v1"}, ("not a trusted host", "HOSTED_IMAGES_TRUSTED_HOSTS")),
-        "key_in_place_of_the_variable_name": Bad({"api_key_env": "sk-live-0123456789abcdef"}, ("NAME of an environment variable",)),
+        "node_base_url_untrusted_host_with_a_key": Bad(
+            {"base_url": "https://images.example.com/v1"}, ("not a trusted host", "HOSTED_IMAGES_TRUSTED_HOSTS")
+        ),
+        "key_in_place_of_the_variable_name": Bad(
+            {"api_key_env": "sk-live-0123456789abcdef"}, ("NAME of an environment variable",)
+        ),
         **_masks(),
     },
 }
 
 TABLE = {t.name: {**_cases(t), **SPECIFIC[t.name]} for t in TARGETS}
-TRIED = [pytest.param(BY_NAME[p], name, bad, id=f"{p}-{name}") for p, cases in TABLE.items() for name, bad in cases.items() if isinstance(bad, Bad)]
+TRIED = [
+    pytest.param(BY_NAME[p], name, bad, id=f"{p}-{name}")
+    for p, cases in TABLE.items()
+    for name, bad in cases.items()
+    if isinstance(bad, Bad)
+]
 NOT_APPLICABLE = {(p, name): why for p, cases in TABLE.items() for name, why in cases.items() if isinstance(why, str)}
 
 
@@ -184,10 +238,24 @@ def test_bad_input_is_refused_before_any_request(target, name, bad, mount, monke
 def test_every_bad_input_is_tried_or_not_applicable_with_a_reason():
     names = {name for cases in TABLE.values() for name in cases}
     required = {
-        "empty_prompt", "whitespace_prompt", "prompt_over_limit", "size_out_of_range", "size_not_multiple_of_16",
-        "n_below_range", "n_above_range", "mask_size_mismatch", "mask_batch_mismatch", "image_1_channels",
-        "image_2_channels", "image_4_channels", "empty_batch", "nan_values", "infinite_values", "base_url_not_http",
-        "base_url_plain_http_remote", "result_url_not_http",
+        "empty_prompt",
+        "whitespace_prompt",
+        "prompt_over_limit",
+        "size_out_of_range",
+        "size_not_multiple_of_16",
+        "n_below_range",
+        "n_above_range",
+        "mask_size_mismatch",
+        "mask_batch_mismatch",
+        "image_1_channels",
+        "image_2_channels",
+        "image_4_channels",
+        "empty_batch",
+        "nan_values",
+        "infinite_values",
+        "base_url_not_http",
+        "base_url_plain_http_remote",
+        "result_url_not_http",
     }
     assert required <= names
     for cases in TABLE.values():

@@ -80,7 +80,9 @@ def test_each_catalogue_is_dated_and_sourced(name):
         assert model.source.startswith("https://") or model.note, f"{model.id} has no source"
         if model.shutdown is not None and model.successor:
             successor = data.find(model.successor)
-            assert successor is not None and successor.shutdown is None, f"{model.id}'s successor {model.successor} is not served"
+            assert successor is not None and successor.shutdown is None, (
+                f"{model.id}'s successor {model.successor} is not served"
+            )
 
 
 def test_a_rule_break_names_what_is_allowed():
@@ -98,11 +100,19 @@ def test_a_rule_break_names_what_is_allowed():
 def test_shutdown_dates_turn_into_notices_then_refusals():
     openai = mod("nodes.providers.openai_models").CATALOGUE
     assert openai.notice("gpt-image-1.5", datetime.date(2026, 10, 31)) == ""  # more than 30 days ahead
-    assert openai.notice("gpt-image-1.5", datetime.date(2026, 11, 1)) == "gpt-image-1.5 shuts down on 2026-12-01 (in 30 days); move to gpt-image-2"
+    assert (
+        openai.notice("gpt-image-1.5", datetime.date(2026, 11, 1))
+        == "gpt-image-1.5 shuts down on 2026-12-01 (in 30 days); move to gpt-image-2"
+    )
     assert openai.notice("gpt-image-1.5", datetime.date(2026, 12, 1)) == ""  # from then on it is refused
-    with pytest.raises(mod("nodes.core.errors").InputError, match="OpenAI retired gpt-image-1.5 on 2026-12-01; use gpt-image-2"):
+    with pytest.raises(
+        mod("nodes.core.errors").InputError, match="OpenAI retired gpt-image-1.5 on 2026-12-01; use gpt-image-2"
+    ):
         openai.rules("gpt-image-1.5", catalogue.GENERATE, datetime.date(2026, 12, 1))
-    assert openai.notice("gpt-image-2", TODAY, live_shutdown=datetime.date(2026, 12, 29)) == "gpt-image-2 shuts down on 2026-12-29 (in 30 days)"
+    assert (
+        openai.notice("gpt-image-2", TODAY, live_shutdown=datetime.date(2026, 12, 29))
+        == "gpt-image-2 shuts down on 2026-12-29 (in 30 days)"
+    )
 
 
 def test_a_gateway_catalogue_announces_instead_of_refusing():
@@ -127,12 +137,20 @@ def test_the_aigne_catalogue_is_openais_through_the_hub():
         for name, operation in routed.operations.items():
             assert operation.max_n == 1  # the hub's framework drops n for GPT image models
             assert operation.sizes == model.operations[name].sizes
-            assert set(operation.options) <= {"quality", "background", "output_format", "output_compression", "moderation"}
+            assert set(operation.options) <= {
+                "quality",
+                "background",
+                "output_format",
+                "output_compression",
+                "moderation",
+            }
             assert name != catalogue.EDIT or "moderation" not in operation.options
 
 
 def test_the_emulators_keep_their_own_tables():
     """The emulators never import the pack's provider modules: a wrong catalogue must fail the tests."""
     for path in (Path(__file__).resolve().parents[1] / "nodes" / "emulator").glob("*.py"):
-        imported = {node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)}
+        imported = {
+            node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)
+        }
         assert not any("providers" in name for name in imported), f"emulator/{path.name} imports {imported}"

@@ -153,7 +153,9 @@ def progress_lines(monkeypatch):
 
 
 def generate(**overrides):
-    inputs = dict(model="black-forest-labs/FLUX.1-schnell", prompt="a fox", size="1024x1024", n=2, seed=0, unique_id="7")
+    inputs = dict(
+        model="black-forest-labs/FLUX.1-schnell", prompt="a fox", size="1024x1024", n=2, seed=0, unique_id="7"
+    )
     return run_node(ionos_nodes.IonosImageGenerate, **{**inputs, **overrides})
 
 

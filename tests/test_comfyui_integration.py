@@ -27,10 +27,10 @@ from types import SimpleNamespace
 
 import pytest
 import requests
+from make_examples import all_examples, template_name
 from PIL import Image
 
 from conftest import FAKE_KEYS, ROOT, hang_ups, mod
-from make_examples import all_examples, template_name
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR", "")
 COMFYUI_PYTHON = os.environ.get("COMFYUI_PYTHON", "")
@@ -79,11 +79,23 @@ class ComfyUI:
         os.symlink(ROOT, base / "custom_nodes" / PACK_FOLDER)
         self.log_path = base / "comfyui.log"
         self.log = open(self.log_path, "wb")
-        command = [COMFYUI_PYTHON, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-                   "--base-directory", str(base), "--disable-auto-launch"]
+        command = [
+            COMFYUI_PYTHON,
+            "main.py",
+            "--cpu",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--base-directory",
+            str(base),
+            "--disable-auto-launch",
+        ]
         if frontend_root:
             command += ["--front-end-root", frontend_root]
-        self.process = subprocess.Popen(command, cwd=COMFYUI_DIR, env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            command, cwd=COMFYUI_DIR, env=environment, stdout=self.log, stderr=subprocess.STDOUT
+        )
         deadline = time.monotonic() + 180
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -160,9 +172,13 @@ def test_templates_are_served_under_the_pack(stack):
     templates = requests.get(f"{comfy.url}/api/workflow_templates", timeout=30).json()
     assert sorted(templates[PACK_FOLDER]) == sorted(p.stem for p in UI_EXAMPLES)
     for example in UI_EXAMPLES:  # names with spaces and commas: fetched as the frontend fetches them
-        served = requests.get(f"{comfy.url}/api/workflow_templates/{PACK_FOLDER}/{urllib.parse.quote(example.name)}", timeout=30)
+        served = requests.get(
+            f"{comfy.url}/api/workflow_templates/{PACK_FOLDER}/{urllib.parse.quote(example.name)}", timeout=30
+        )
         assert served.ok and served.json() == json.loads(example.read_text()), example.name
-        thumbnail = requests.get(f"{comfy.url}/api/workflow_templates/{PACK_FOLDER}/{urllib.parse.quote(example.stem)}.jpg", timeout=30)
+        thumbnail = requests.get(
+            f"{comfy.url}/api/workflow_templates/{PACK_FOLDER}/{urllib.parse.quote(example.stem)}.jpg", timeout=30
+        )
         assert thumbnail.ok and thumbnail.content[:2] == b"\xff\xd8", example.stem
 
 
@@ -182,7 +198,9 @@ def test_key_status_route_never_shows_a_key_or_a_path(stack, tmp_path_factory):
     assert reply.ok
     status = reply.json()
     assert status["ionos"]["configured"] is True and "IONOS_API_TOKEN" in status["ionos"]["source"]
-    assert status["ionos"]["endpoint"]["local"] is True and status["ionos"]["endpoint"]["host"].startswith("http://127.0.0.1:")
+    assert status["ionos"]["endpoint"]["local"] is True and status["ionos"]["endpoint"]["host"].startswith(
+        "http://127.0.0.1:"
+    )
     for key in FAKE_KEYS.values():
         assert key not in reply.text
     assert str(tmp_path_factory.getbasetemp()) not in reply.text and str(Path.home()) + "/" not in reply.text
@@ -215,7 +233,11 @@ def test_routes_refuse_cross_site_requests(stack, route, headers):
 
 def test_routes_answer_plain_clients_and_the_page_itself(stack):
     comfy, _ = stack
-    for headers in ({}, {"Sec-Fetch-Site": "same-origin", "Referer": f"{comfy.url}/"}, {"Host": f"localhost:{comfy.port}"}):
+    for headers in (
+        {},
+        {"Sec-Fetch-Site": "same-origin", "Referer": f"{comfy.url}/"},
+        {"Host": f"localhost:{comfy.port}"},
+    ):
         assert requests.get(f"{comfy.url}/api/hosted_images/keys", headers=headers, timeout=30).ok, headers
 
 
@@ -237,7 +259,9 @@ def test_refresh_asks_the_provider_once_however_often_it_is_pressed(stack):
     assert len(apps["agnic"].calls("/v1/models")) == 1
 
 
-@pytest.mark.parametrize("provider,module", [("ionos", "ionos"), ("aigne", "aigne"), ("agnic", "agnic"), ("openai", "openai_compat")])
+@pytest.mark.parametrize(
+    "provider,module", [("ionos", "ionos"), ("aigne", "aigne"), ("agnic", "agnic"), ("openai", "openai_compat")]
+)
 def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stack, provider, module):
     """What the refresh button loads: the live list (AIGNE's too), filtered by the catalogue per operation."""
     comfy, _ = stack
@@ -252,9 +276,16 @@ def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stac
             entry = catalogue.find(model)
             assert entry is None or entry.can(operation), f"{provider} offers {model} to {operation}"
     if provider == "ionos":
-        assert "black-forest-labs/FLUX.1-schnell" in lists["generate"] and "black-forest-labs/FLUX.1-schnell" not in lists["edit"]
+        assert (
+            "black-forest-labs/FLUX.1-schnell" in lists["generate"]
+            and "black-forest-labs/FLUX.1-schnell" not in lists["edit"]
+        )
     if provider in ("aigne", "openai"):  # chatgpt-image-latest only edits; a model the catalogue does not know is kept
-        edit_only, unknown = ("openai/chatgpt-image-latest", "ideogram/ideogram-v3") if provider == "aigne" else ("chatgpt-image-latest", None)
+        edit_only, unknown = (
+            ("openai/chatgpt-image-latest", "ideogram/ideogram-v3")
+            if provider == "aigne"
+            else ("chatgpt-image-latest", None)
+        )
         assert edit_only in lists["edit"] and edit_only not in lists["generate"]
         assert unknown is None or unknown in lists["generate"] and unknown in lists["edit"]
 
@@ -333,7 +364,9 @@ def test_interrupting_a_slow_call(stack, tmp_path, app, workflow, overrides):
     apps[app].inject(delay=20, times=4)
     result = {}
     runner = threading.Thread(
-        target=lambda: result.setdefault("code", run_workflow(comfy, ROOT / "example_workflows" / "api" / workflow, tmp_path, overrides))
+        target=lambda: result.setdefault(
+            "code", run_workflow(comfy, ROOT / "example_workflows" / "api" / workflow, tmp_path, overrides)
+        )
     )
     runner.start()
     time.sleep(2.0)
@@ -416,7 +449,9 @@ def listen_to_a_run(comfy: ComfyUI, prompt: dict, *, metadata: bool, seconds: fl
                     received.append(("preview", None, payload[8:], time.monotonic()))
                 elif event == PREVIEW_IMAGE_WITH_METADATA:  # then the metadata's length, the metadata and the image
                     length = int.from_bytes(payload[4:8], "big")
-                    received.append(("preview", json.loads(payload[8 : 8 + length]), payload[8 + length :], time.monotonic()))
+                    received.append(
+                        ("preview", json.loads(payload[8 : 8 + length]), payload[8 + length :], time.monotonic())
+                    )
                 continue
             message = json.loads(payload)
             data = message.get("data", {})
@@ -447,17 +482,29 @@ def test_a_streaming_generation_sends_its_previews_before_its_result(stack, meta
     kinds = [(m[0], m[1] if m[0] == "json" else "") for m in received]
     assert ("json", "execution_success") in kinds, received[-1]
     previews = [index for index, m in enumerate(received) if m[0] == "preview"]
-    saved = next(index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executed" and m[2]["node"] == "2")
-    moved_on = next(index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executing" and m[2]["node"] == "2")
+    saved = next(
+        index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executed" and m[2]["node"] == "2"
+    )
+    moved_on = next(
+        index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executing" and m[2]["node"] == "2"
+    )
     assert len(previews) == 2 and max(previews) < moved_on < saved, kinds
-    assert received[previews[0]][3] < received[moved_on][3] - 0.7  # shown while the model still worked (0.5 s per event)
-    steps = [(m[2]["value"], m[2]["max"]) for m in received if m[0] == "json" and m[1] == "progress" and m[2]["node"] == "1"]
+    assert (
+        received[previews[0]][3] < received[moved_on][3] - 0.7
+    )  # shown while the model still worked (0.5 s per event)
+    steps = [
+        (m[2]["value"], m[2]["max"]) for m in received if m[0] == "json" and m[1] == "progress" and m[2]["node"] == "1"
+    ]
     assert steps == [(1, 3), (2, 3), (3, 3)], steps
     for _, details, jpeg, _ in (received[index] for index in previews):
         with Image.open(io.BytesIO(jpeg)) as picture:
             assert picture.format == "JPEG" and picture.size == (512, 512)
         if metadata:
-            assert details["node_id"] == "1" and details["display_node_id"] == "1" and details["image_type"] == "image/jpeg"
+            assert (
+                details["node_id"] == "1"
+                and details["display_node_id"] == "1"
+                and details["image_type"] == "image/jpeg"
+            )
         else:
             assert details is None
     (request,) = apps["openai"].calls("/v1/images/generations")
@@ -470,8 +517,11 @@ def test_cancelling_a_streaming_generation_drops_the_stream(stack, tmp_path):
     app.reset()
     app.inject(event_gap=20, path="images/generations")
     result = {}
-    runner = threading.Thread(target=lambda: result.setdefault("code", mod("nodes.cli.headless").run(
-        comfy.url, streaming_prompt(3), tmp_path, timeout=120, quiet=True)))
+    runner = threading.Thread(
+        target=lambda: result.setdefault(
+            "code", mod("nodes.cli.headless").run(comfy.url, streaming_prompt(3), tmp_path, timeout=120, quiet=True)
+        )
+    )
     runner.start()
     deadline = time.monotonic() + 30
     while not app.calls("/v1/images/generations") and time.monotonic() < deadline:
@@ -493,10 +543,23 @@ class Browser:
         import websocket  # websocket-client, from tests/requirements.txt
 
         self.process = subprocess.Popen(
-            [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--remote-debugging-port=0", "--window-size=1400,900", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                CHROMIUM,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                f"--user-data-dir={profile}",
+                "--remote-debugging-port=0",
+                "--window-size=1400,900",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 60
@@ -519,7 +582,11 @@ class Browser:
             message = json.loads(self.ws.recv())
             if message.get("method") == "Page.javascriptDialogOpening":  # a page reload confirms it
                 self.next_id += 1
-                self.ws.send(json.dumps({"id": self.next_id, "method": "Page.handleJavaScriptDialog", "params": {"accept": True}}))
+                self.ws.send(
+                    json.dumps(
+                        {"id": self.next_id, "method": "Page.handleJavaScriptDialog", "params": {"accept": True}}
+                    )
+                )
             if message.get("id") == sent:
                 if "error" in message:
                     raise RuntimeError(message["error"])
@@ -555,7 +622,14 @@ class Browser:
 
     def press(self, key: str, code: int) -> None:
         for kind in ("keyDown", "keyUp"):
-            self.command("Input.dispatchKeyEvent", type=kind, key=key, code=key, windowsVirtualKeyCode=code, nativeVirtualKeyCode=code)
+            self.command(
+                "Input.dispatchKeyEvent",
+                type=kind,
+                key=key,
+                code=key,
+                windowsVirtualKeyCode=code,
+                nativeVirtualKeyCode=code,
+            )
 
     def screenshot(self, path: Path) -> None:
         path.write_bytes(base64.b64decode(self.command("Page.captureScreenshot", format="png")["data"]))
@@ -626,7 +700,8 @@ class UI:
         self.browser.command("Page.navigate", url=self.comfy.url)
         self.browser.wait_for(
             "!!(window.app && window.app.graph && window.comfyAPI && window.LiteGraph"
-            " && window.LiteGraph.registered_node_types['HostedImages_IonosImageEdit'])", 120
+            " && window.LiteGraph.registered_node_types['HostedImages_IonosImageEdit'])",
+            120,
         )
         time.sleep(1.5)
         self.js(PAGE_HELPERS)
@@ -655,16 +730,20 @@ class UI:
     def model_choices(self, node_id: int) -> list[str]:
         """Open the node's model list the way a user does and read what it offers."""
         if self.vue:
-            self.click_js(f'hi.vueNode({node_id}).querySelector(\'[aria-label="model"]\')')
+            self.click_js(f"hi.vueNode({node_id}).querySelector('[aria-label=\"model\"]')")
             choices = self.wait("hi.texts('[role=option]').length && hi.texts('[role=option]')")
         else:
             self.click_js(f'hi.widgetCenter({node_id}, "model")')
-            choices = self.wait("hi.texts('.litecontextmenu .litemenu-entry').length && hi.texts('.litecontextmenu .litemenu-entry')")
+            choices = self.wait(
+                "hi.texts('.litecontextmenu .litemenu-entry').length && hi.texts('.litecontextmenu .litemenu-entry')"
+            )
         return choices
 
     def choose(self, text: str) -> None:
         selector = "[role=option]" if self.vue else ".litecontextmenu .litemenu-entry"
-        self.click_js(f"[...document.querySelectorAll('{selector}')].find((e) => e.textContent.trim() === {json.dumps(text)})")
+        self.click_js(
+            f"[...document.querySelectorAll('{selector}')].find((e) => e.textContent.trim() === {json.dumps(text)})"
+        )
 
     def close_menus(self) -> None:
         self.browser.press("Escape", 27)
@@ -673,7 +752,9 @@ class UI:
 
     def press_refresh(self, node_id: int) -> None:
         if self.vue:
-            self.click_js(f"[...hi.vueNode({node_id}).querySelectorAll('button')].find((b) => b.textContent.trim() === 'refresh models')")
+            self.click_js(
+                f"[...hi.vueNode({node_id}).querySelectorAll('button')].find((b) => b.textContent.trim() === 'refresh models')"
+            )
         else:
             self.click_js(f'hi.widgetCenter({node_id}, "refresh models")')
 
@@ -695,8 +776,12 @@ def ui(request, stack, emulators, tmp_path_factory):
     page.setting("Comfy.TutorialCompleted", True)  # no first-run template dialog over the canvas
     for picture in (ROOT / "example_workflows" / "inputs").iterdir():  # as the README asks users to
         with picture.open("rb") as handle:
-            requests.post(f"{comfy.url}/upload/image", files={"image": (picture.name, handle, "image/png")},
-                          data={"overwrite": "true"}, timeout=30).raise_for_status()
+            requests.post(
+                f"{comfy.url}/upload/image",
+                files={"image": (picture.name, handle, "image/png")},
+                data={"overwrite": "true"},
+                timeout=30,
+            ).raise_for_status()
     page.open(vue=False)
     shipped = page.js("window.__COMFYUI_FRONTEND_VERSION__")
     assert shipped.startswith(version + "."), f"expected frontend {version}, ComfyUI serves {shipped}"
@@ -725,7 +810,11 @@ def test_ui_example_opens_without_missing_nodes_and_runs(ui, path, tmp_path):
     assert missing["loaded"] == len(json.loads(workflow)["nodes"])
     # what Run sends: the frontend's prompt from the UI copy is the API copy's graph, and it runs with its defaults
     prompt = ui.js("window.app.graphToPrompt().then((p) => p.output)")
-    api_copy = next(ROOT / "example_workflows" / "api" / f"{name}.json" for name, w in all_examples().items() if template_name(w) == path.stem)
+    api_copy = next(
+        ROOT / "example_workflows" / "api" / f"{name}.json"
+        for name, w in all_examples().items()
+        if template_name(w) == path.stem
+    )
     wanted = json.loads(api_copy.read_text())
     info = requests.get(f"{ui.comfy.url}/object_info", timeout=30).json()
 
@@ -733,12 +822,17 @@ def test_ui_example_opens_without_missing_nodes_and_runs(ui, path, tmp_path):
         def declared(kind: str) -> dict:
             return {**info[kind]["input"].get("required", {}), **info[kind]["input"].get("optional", {})}
 
-        return {k: (n["class_type"], {i: v for i, v in n["inputs"].items() if i in declared(n["class_type"])}) for k, n in nodes.items()}
+        return {
+            k: (n["class_type"], {i: v for i, v in n["inputs"].items() if i in declared(n["class_type"])})
+            for k, n in nodes.items()
+        }
 
     assert graph(prompt) == graph(wanted)
     code = mod("nodes.cli.headless").run(ui.comfy.url, prompt, tmp_path, timeout=300, quiet=True)
     assert code == 0, ui.comfy.log_path.read_text()[-3000:]
-    assert bool(list(tmp_path.glob("*.png"))) != ("list_models" in api_copy.stem), "an image example saved nothing, or a list saved images"
+    assert bool(list(tmp_path.glob("*.png"))) != ("list_models" in api_copy.stem), (
+        "an image example saved nothing, or a list saved images"
+    )
 
 
 @pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
@@ -764,7 +858,9 @@ def test_openai_refresh_uses_the_nodes_server_and_a_typed_id_is_kept(ui, vue):
     emulators = ui.emulators
     ui.open(vue=vue)
     node = ui.js('hi.add("HostedImages_OpenAICompatImageGenerate")')
-    ui.js(f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true')
+    ui.js(
+        f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true'
+    )
     emulators.local_app.reset()
     emulators.apps["openai"].reset()
     ui.press_refresh(node)
@@ -893,7 +989,9 @@ def test_a_model_id_from_the_nodes_own_server_runs(ui):
     emulators = ui.emulators
     ui.open(vue=False)
     node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
-    ui.js(f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true')
+    ui.js(
+        f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true'
+    )
     ui.press_refresh(node)
     ui.wait("document.body.innerText.includes('OpenAI-compatible models refreshed')")
     ui.model_choices(node)
@@ -913,7 +1011,9 @@ def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
     ui.open(vue=vue)
     node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
     ui.js(f'hi.widget({node}, "partial_images").value = 2; true')
-    ui.js("window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; window.app.canvas.setDirty(true, true); true")
+    ui.js(
+        "window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; window.app.canvas.setDirty(true, true); true"
+    )
     openai = ui.emulators.apps["openai"]
     openai.reset()
     openai.inject(event_gap=4, path="images/generations")
@@ -937,7 +1037,9 @@ def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
     sources = []
     for count in (1, 2):
         ui.wait(f"window.hiPreviews >= {count}", 30)
-        sources.append(ui.wait(f"(() => {{ const shown = {drawn}; return shown.length === 1 && shown[0].src; }})()", 10))
+        sources.append(
+            ui.wait(f"(() => {{ const shown = {drawn}; return shown.length === 1 && shown[0].src; }})()", 10)
+        )
         time.sleep(0.5)  # drawn on the canvas
         ui.shot(f"live-preview-{count}-of-2")
         assert not ui.js("window.hiDone"), "the result came before the check: the stream was not slowed"
@@ -967,7 +1069,9 @@ def test_help_panel_shows_the_nodes_page(ui):
         ui.click_js("document.querySelector('button[aria-label=\"Node Info\"]')")
     ui.wait("document.body.innerText.includes('Edits images with the IONOS AI Model Hub. Paint a mask')")
     ui.shot("help-panel")
-    assert ui.js("document.body.innerText.includes('What it sends') && document.body.innerText.includes('Costs and limits')")
+    assert ui.js(
+        "document.body.innerText.includes('What it sends') && document.body.innerText.includes('Costs and limits')"
+    )
     if ui.version == "1.27":
         ui.js("window.app.extensionManager.command.execute('Workspace.ToggleSidebarTab.node-library').then(() => true)")
 
@@ -1032,7 +1136,9 @@ def test_template_browser_titles_are_readable(ui):
     ui.open(vue=False)
     menu = ".comfyui-logo-wrapper" if ui.version == "1.27" else 'button[aria-label="Menu"]'
     ui.click_js(f"document.querySelector('{menu}')")
-    ui.click_js("[...document.querySelectorAll('[role=menuitem]')].find((e) => e.textContent.trim() === 'Browse Templates')")
+    ui.click_js(
+        "[...document.querySelectorAll('[role=menuitem]')].find((e) => e.textContent.trim() === 'Browse Templates')"
+    )
     ui.wait("!!document.querySelector('[role=dialog]')")
     ui.click_js(
         f"[...document.querySelectorAll('[role=dialog] *')].find((e) => e.children.length === 0 && e.textContent.trim() === '{PACK_FOLDER}')"

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import pytest
 from PIL import ImageFile
@@ -164,34 +164,76 @@ CASES = [
     Case("http_500", _status(500)),
     *(Case(f"http_{status}_persisting", _gateway_failing(status)) for status in (502, 503, 504)),
     Case("http_503_once", _fault(Expect(images=True, requests=2), status=503, message="overloaded")),
-    Case("http_429_insufficient_quota", _lasting(429, QUOTA_429, ("exceeded your current quota", "billing", "not retried"))),
-    Case("http_503_no_allowed_providers", _lasting(503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried"))),
+    Case(
+        "http_429_insufficient_quota",
+        _lasting(429, QUOTA_429, ("exceeded your current quota", "billing", "not retried")),
+    ),
+    Case(
+        "http_503_no_allowed_providers", _lasting(503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried"))
+    ),
     Case("connection_refused", _refused),
     Case("connection_dropped_before_reply", _fault(Expect(words=("dropped", "not retried")), drop=True)),
     Case("connection_dropped_mid_body", _fault(Expect(words=("dropped", "not retried")), drop_mid_body=True)),
-    Case("no_headers_before_timeout", _fault(Expect(words=("no reply", "within 0.3s", "billed"), within=1.0), timeout=0.3, delay=1.0)),
+    Case(
+        "no_headers_before_timeout",
+        _fault(Expect(words=("no reply", "within 0.3s", "billed"), within=1.0), timeout=0.3, delay=1.0),
+    ),
     Case(
         "headers_trickling_beyond_timeout",
-        _fault(Expect(words=("status line and headers", "still arriving 0.3s", "not retried"), within=1.5), timeout=0.3, slow_headers=20.0),
+        _fault(
+            Expect(words=("status line and headers", "still arriving 0.3s", "not retried"), within=1.5),
+            timeout=0.3,
+            slow_headers=20.0,
+        ),
     ),
     Case("slow_body_within_timeout", _fault(Expect(images=True), slow_body=0.4)),
-    Case("slow_body_beyond_timeout", _fault(Expect(words=("still arriving", "0.3s", "not retried"), within=1.0), timeout=0.3, slow_body=2.0)),
-    Case("html_error_page_with_200", _fault(Expect(status=200, words=("We will be back soon",)), body=HTML, content_type="text/html")),
+    Case(
+        "slow_body_beyond_timeout",
+        _fault(Expect(words=("still arriving", "0.3s", "not retried"), within=1.0), timeout=0.3, slow_body=2.0),
+    ),
+    Case(
+        "html_error_page_with_200",
+        _fault(Expect(status=200, words=("We will be back soon",)), body=HTML, content_type="text/html"),
+    ),
     Case("non_image_bytes", _file(lambda _: NOT_PDF, Expect(words=("%PDF-1.4",)))),
-    Case("truncated_image_file", _file(lambda data: data[: len(data) // 2], Expect(words=("truncated",)), lenient_pil=True)),
-    Case("image_20000x20000", _file(lambda _: synth.huge_png(20000, 20000), Expect(words=("20000x20000", "decompression bomb")))),
-    Case("truncated_base64", _base64_text(lambda text: text[: len(text) // 8 * 4], Expect(words=("truncated",))), needs="json"),
-    Case("invalid_base64", _base64_text(lambda _: "@@ not base64 @@" * 8, Expect(words=("not valid base64",))), needs="json"),
+    Case(
+        "truncated_image_file",
+        _file(lambda data: data[: len(data) // 2], Expect(words=("truncated",)), lenient_pil=True),
+    ),
+    Case(
+        "image_20000x20000",
+        _file(lambda _: synth.huge_png(20000, 20000), Expect(words=("20000x20000", "decompression bomb"))),
+    ),
+    Case(
+        "truncated_base64",
+        _base64_text(lambda text: text[: len(text) // 8 * 4], Expect(words=("truncated",))),
+        needs="json",
+    ),
+    Case(
+        "invalid_base64",
+        _base64_text(lambda _: "@@ not base64 @@" * 8, Expect(words=("not valid base64",))),
+        needs="json",
+    ),
     Case("empty_data_array", _no_images, needs="json"),
     Case("provider_echoes_the_key", _key_echoed),
     Case(
         "result_link_404",
-        _fault(Expect(status=404, words=("downloading the result image",), downloads=1), status=404, message="BlobNotFound", path="/files/"),
+        _fault(
+            Expect(status=404, words=("downloading the result image",), downloads=1),
+            status=404,
+            message="BlobNotFound",
+            path="/files/",
+        ),
         needs="links",
     ),
     Case(
         "result_link_never_ends",
-        _fault(Expect(words=("downloading the result image", "still arriving"), downloads=1, within=1.0), timeout=0.3, endless=True, path="/files/"),
+        _fault(
+            Expect(words=("downloading the result image", "still arriving"), downloads=1, within=1.0),
+            timeout=0.3,
+            endless=True,
+            path="/files/",
+        ),
         needs="links",
     ),
 ]
@@ -256,7 +298,11 @@ def _assert_one_journal_line(target, case, expect, outcome):
     assert len(lines) == 1, lines
     line = lines[0]
     model = target.link_model if case.needs == "links" else target.model
-    assert (line["provider"], line["operation"], line["model"]) == (target.emulator.provider.id, target.operation, model)
+    assert (line["provider"], line["operation"], line["model"]) == (
+        target.emulator.provider.id,
+        target.operation,
+        model,
+    )
     assert line["attempts"] == (3 if case.name == "connection_refused" else expect.requests)
     assert line["images_asked"] == 1 and line["duration_s"] >= 0
     if line["status"] == 200:  # the provider answered: what the node then made of it is not the call's

@@ -80,11 +80,22 @@ def test_a_file_passed_on_the_command_line_is_uploaded(comfyui, layout):
     assert app.uploaded() == [("secret.png", PNG + b" private")]
 
 
-@pytest.mark.parametrize("name", ["../../escaped.png", "/tmp/absolute.png", "sub/dir.png", "..", "", "a\\b.png", "C:x.png", None])
+@pytest.mark.parametrize(
+    "name", ["../../escaped.png", "/tmp/absolute.png", "sub/dir.png", "..", "", "a\\b.png", "C:x.png", None]
+)
 def test_only_plain_output_names_are_written_and_only_inside_out(name, comfyui, tmp_path):
     app, url = comfyui
     out = tmp_path / "deep" / "out"
-    history = {"outputs": {"9": {"images": [{"filename": name, "subfolder": "", "type": "output"}, {"filename": "ok.png", "type": "output"}]}}}
+    history = {
+        "outputs": {
+            "9": {
+                "images": [
+                    {"filename": name, "subfolder": "", "type": "output"},
+                    {"filename": "ok.png", "type": "output"},
+                ]
+            }
+        }
+    }
     before = set(tmp_path.rglob("*"))
     assert headless.save_outputs(url, history, out) == (1, 1)
     assert set(tmp_path.rglob("*")) - before == {out.parent, out, out / "ok.png"}
@@ -99,7 +110,9 @@ def test_the_default_inputs_folder_is_beside_the_workflow_or_its_folder(tmp_path
     assert headless.default_inputs_folder(api / "w.json") == api / "inputs"
 
 
-def test_without_websocket_client_the_runner_says_what_to_install_before_uploading(comfyui, layout, monkeypatch, tmp_path):
+def test_without_websocket_client_the_runner_says_what_to_install_before_uploading(
+    comfyui, layout, monkeypatch, tmp_path
+):
     app, url = comfyui
     inputs, _ = layout
     workflow = inputs.parent / "w.json"

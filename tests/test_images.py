@@ -7,7 +7,8 @@ import io
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
 
@@ -53,7 +54,9 @@ def test_png_round_trip_is_exact_for_every_batch_item(pixels):
 def test_base64_and_data_url_round_trip(pixels, fmt):
     blob = images.encode_images(as_tensor(pixels), fmt)[0]
     url = payloads.data_url(blob)
-    assert url.startswith({"png": "data:image/png;base64,", "jpeg": "data:image/jpeg;base64,", "webp": "data:image/webp;base64,"}[fmt])
+    assert url.startswith(
+        {"png": "data:image/png;base64,", "jpeg": "data:image/jpeg;base64,", "webp": "data:image/webp;base64,"}[fmt]
+    )
     mime, back = payloads.split_data_url(url)
     assert back == blob == payloads.b64decode(payloads.b64encode(blob))
 
@@ -212,7 +215,10 @@ def test_invalid_base64_is_refused(text):
 
 def test_base64_tolerates_line_breaks_missing_padding_and_urlsafe():
     assert payloads.b64decode("aGVs\nbG8") == b"hello"
-    assert payloads.b64decode(payloads.b64encode(b"\xfb\xff").replace("+", "-").replace("/", "_").rstrip("=")) == b"\xfb\xff"
+    assert (
+        payloads.b64decode(payloads.b64encode(b"\xfb\xff").replace("+", "-").replace("/", "_").rstrip("="))
+        == b"\xfb\xff"
+    )
 
 
 # --- input checks ---------------------------------------------------------------------------------

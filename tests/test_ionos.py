@@ -50,7 +50,13 @@ def test_generate_returns_the_requested_images_and_usage(ionos, size, n):
     assert image.shape == (n, height, width, 3) and image.dtype == torch.float32
     assert '"usage"' in info and '"total_tokens": 0' in info
     body = ionos.requests[0].json()
-    assert body == {"model": SCHNELL, "prompt": "a red fox in snow", "size": size, "n": n, "response_format": "b64_json"}
+    assert body == {
+        "model": SCHNELL,
+        "prompt": "a red fox in snow",
+        "size": size,
+        "n": n,
+        "response_format": "b64_json",
+    }
     assert ionos.requests[0].path == "/v1/images/generations"
     if n == 2:
         assert not torch.equal(image[0], image[1])
@@ -64,7 +70,9 @@ def test_fewer_images_than_asked_are_said_on_the_node_not_silently(ionos, progre
     edited = edit(picture(batch=2), n=2, unique_id="3")[0]
     assert edited.shape[0] == 2  # the node has no info output: its progress text says it
     said = [line for _, line in progress if "asked for" in line]
-    assert len(said) == 2 and "asked for 3 images, got 1" in said[0] and "asked for 4 images, got 2" in said[1], progress
+    assert len(said) == 2 and "asked for 3 images, got 1" in said[0] and "asked for 4 images, got 2" in said[1], (
+        progress
+    )
 
 
 def test_generate_accepts_a_model_the_list_does_not_know(ionos):

@@ -94,7 +94,9 @@ def test_progress_text_names_the_call_and_never_the_key(target, mount, progress)
 
 
 @pytest.mark.parametrize("target", ALL)
-def test_a_credentials_file_readable_by_others_is_reported_and_still_used(target, mount, monkeypatch, tmp_path, pack_logs):
+def test_a_credentials_file_readable_by_others_is_reported_and_still_used(
+    target, mount, monkeypatch, tmp_path, pack_logs
+):
     app = mount(target)
     provider = mod(f"nodes.providers.{target.name}").PROVIDER
     path = tmp_path / "credentials.ini"
@@ -134,7 +136,11 @@ class Files(server_mod.App):
 
     def __init__(self):
         super().__init__()
-        self.routes = {("GET", "/moved.png"): lambda r: server_mod.Response(200, synth.generate("moved", 64, 64), {"Content-Type": "image/png"})}
+        self.routes = {
+            ("GET", "/moved.png"): lambda r: server_mod.Response(
+                200, synth.generate("moved", 64, 64), {"Content-Type": "image/png"}
+            )
+        }
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +172,9 @@ def test_a_result_link_redirecting_to_another_host_is_fetched_without_any_key(ta
 def test_a_result_link_redirecting_to_another_loopback_port_is_refused_unquoted(target, mount, other_host):
     app = mount(target)
     secret_page = server_mod.App()
-    secret_page.routes = {("GET", "/admin"): lambda r: server_mod.Response(200, b"internal admin page: db password hunter2")}
+    secret_page.routes = {
+        ("GET", "/admin"): lambda r: server_mod.Response(200, b"internal admin page: db password hunter2")
+    }
     other_host.apps = {"": secret_page}
     app.inject(status=302, headers={"Location": f"{_elsewhere(other_host)}/admin"}, path="/files/")
     result = outcome(target.run_with_links)

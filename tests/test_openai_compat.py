@@ -117,17 +117,26 @@ def test_all_images_asked_for_give_no_warning(openai, progress):
 
 def test_transparent_result_gives_a_mask(openai):
     image, mask, info = generate(model="gpt-image-2.5-flare", background="transparent", quality="high")
-    assert body_of(openai) == {"model": "gpt-image-2.5-flare", "prompt": "a red fox", "size": "auto", "quality": "high", "background": "transparent"}
+    assert body_of(openai) == {
+        "model": "gpt-image-2.5-flare",
+        "prompt": "a red fox",
+        "size": "auto",
+        "quality": "high",
+        "background": "transparent",
+    }
     assert image.shape == (1, 1024, 1024, 3) and mask.shape == (1, 1024, 1024)
     assert mask[0, 0, 0] == 1.0 and mask[0, 512, 512] == 0.0  # corners transparent, centre opaque
 
 
-@pytest.mark.parametrize("size,width,height,sent", [
-    ("custom", 1536, 864, "1536x864"),
-    ("2048x1152", 1024, 1024, "2048x1152"),  # a preset: width and height are not used
-    ("1152x2048", 0, 0, "1152x2048"),
-    ("2304 x 768", 1024, 1024, "2304x768"),  # an API-format workflow may type any WIDTHxHEIGHT
-])
+@pytest.mark.parametrize(
+    "size,width,height,sent",
+    [
+        ("custom", 1536, 864, "1536x864"),
+        ("2048x1152", 1024, 1024, "2048x1152"),  # a preset: width and height are not used
+        ("1152x2048", 0, 0, "1152x2048"),
+        ("2304 x 768", 1024, 1024, "2304x768"),  # an API-format workflow may type any WIDTHxHEIGHT
+    ],
+)
 def test_preset_and_custom_sizes(openai, size, width, height, sent):
     image, _, _ = generate(size=size, width=width, height=height)
     assert body_of(openai)["size"] == sent
@@ -175,7 +184,9 @@ def test_the_emulator_refuses_the_same_sizes_as_openai(openai, width, height, wo
     openai.requests.clear()
 
 
-@pytest.mark.parametrize("model,quality", [("gpt-image-2.5-sunburst", "xhigh"), ("gpt-image-2.6-flare", "max"), ("gpt-image-2", "low")])
+@pytest.mark.parametrize(
+    "model,quality", [("gpt-image-2.5-sunburst", "xhigh"), ("gpt-image-2.6-flare", "max"), ("gpt-image-2", "low")]
+)
 def test_qualities_per_model(openai, model, quality):
     generate(model=model, quality=quality)
     assert body_of(openai)["quality"] == quality
@@ -201,7 +212,9 @@ def test_other_server_gets_only_what_was_set(openai, serve, monkeypatch):
     server = serve(other)
     monkeypatch.setenv("LOCAL_IMAGES_KEY", "fake-local-key")
     monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "LOCAL_IMAGES_KEY")
-    image, _, _ = generate(model="flux-dev", size="640x480", quality="hd", n=2, base_url=f"{server.url}/v1", api_key_env="LOCAL_IMAGES_KEY")
+    image, _, _ = generate(
+        model="flux-dev", size="640x480", quality="hd", n=2, base_url=f"{server.url}/v1", api_key_env="LOCAL_IMAGES_KEY"
+    )
     (request,) = other.calls(IMAGES_PATH)
     assert request.json() == {"model": "flux-dev", "prompt": "a red fox", "size": "640x480", "quality": "hd", "n": 2}
     assert request.bearer == "fake-local-key" and openai.requests == []
@@ -237,7 +250,9 @@ def test_server_that_wants_a_key_when_none_is_named(openai):
 # --- retired models, "no such model", shutdown notices -------------------------------------------
 
 
-@pytest.mark.parametrize("model,day", [("dall-e-2", "2026-05-12"), ("dall-e-3", "2026-05-12"), ("gpt-image-1", "2026-10-23")])
+@pytest.mark.parametrize(
+    "model,day", [("dall-e-2", "2026-05-12"), ("dall-e-3", "2026-05-12"), ("gpt-image-1", "2026-10-23")]
+)
 def test_a_retired_model_fails_before_sending_and_names_its_successor(openai, model, day):
     for run in (generate, edit):
         with pytest.raises(RemoteImageError) as caught:
@@ -254,8 +269,14 @@ def test_a_model_shut_down_after_the_catalogue_was_checked(openai, monkeypatch):
     with pytest.raises(RemoteImageError) as caught:
         generate(model="gpt-image-1.5")
     error = caught.value
-    assert error.status == 404 and "The model `gpt-image-1.5` has been deprecated" in error.message and "model_not_found" in error.message
-    assert error.hint.startswith("gpt-image-1.5 is retired; use gpt-image-2; image models the server lists now: flux-dev, gpt-image-2, ")
+    assert (
+        error.status == 404
+        and "The model `gpt-image-1.5` has been deprecated" in error.message
+        and "model_not_found" in error.message
+    )
+    assert error.hint.startswith(
+        "gpt-image-1.5 is retired; use gpt-image-2; image models the server lists now: flux-dev, gpt-image-2, "
+    )
     assert "gpt-image-2.6-sunburst" in error.hint and "gpt-image-1-mini" not in error.hint
     assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]  # the list only once the model is refused
 
@@ -265,7 +286,10 @@ def test_an_unknown_model_lists_the_servers_image_models(openai):
         generate(model="gpt-image-3")
     error = caught.value
     assert "The model `gpt-image-3` does not exist or you do not have access to it" in str(error)
-    assert "image models the server lists now: chatgpt-image-latest, flux-dev, gpt-image-1-mini, gpt-image-1.5, gpt-image-2" in error.hint
+    assert (
+        "image models the server lists now: chatgpt-image-latest, flux-dev, gpt-image-1-mini, gpt-image-1.5, gpt-image-2"
+        in error.hint
+    )
     assert "whisper-1" not in error.hint
 
 
@@ -313,7 +337,11 @@ def test_a_model_list_that_fails_after_the_image_came_is_ignored(openai):
     image, _, info = generate()
     assert image.shape[0] == 1 and "notice" not in info
     generate()
-    assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models", IMAGES_PATH]  # not tried again for ten minutes
+    assert [r.path for r in openai.requests] == [
+        IMAGES_PATH,
+        "/v1/models",
+        IMAGES_PATH,
+    ]  # not tried again for ten minutes
 
 
 def test_the_model_list_is_fetched_once_for_many_calls(openai):
@@ -333,7 +361,11 @@ def test_edit_batch_with_mask(openai):
     (request,) = openai.calls(EDITS_PATH)
     assert request.form() == {"model": "gpt-image-2", "prompt": "add a hat", "size": "auto", "n": "2", "quality": "low"}
     files = [(p.name, p.filename, p.content_type) for p in request.parts if p.filename]
-    assert files == [("image[]", "image_1.png", "image/png"), ("image[]", "image_2.png", "image/png"), ("mask", "mask.png", "image/png")]
+    assert files == [
+        ("image[]", "image_1.png", "image/png"),
+        ("image[]", "image_2.png", "image/png"),
+        ("mask", "mask.png", "image/png"),
+    ]
     sent = decode(request.files("image[]")[1].data)
     assert sent.size == (128, 96) and np.array_equal(np.asarray(sent), (image[1] * 255).round().to(torch.uint8).numpy())
     mask_png = decode(request.files("mask")[0].data)
@@ -380,15 +412,24 @@ def test_the_refresh_button_list_keeps_image_models(openai):
 # --- refused before sending ----------------------------------------------------------------------
 
 REFUSED_GENERATIONS = [
-    (dict(background="transparent"), "background 'transparent' is not allowed for gpt-image-2; use one of: auto, opaque"),
+    (
+        dict(background="transparent"),
+        "background 'transparent' is not allowed for gpt-image-2; use one of: auto, opaque",
+    ),
     (dict(quality="xhigh"), "quality 'xhigh' is not allowed for gpt-image-2; use one of: auto, low, medium, high"),
     (dict(quality="standard"), "use one of: auto, low, medium, high"),
     (dict(response_format="url"), "gpt-image-2 does not accept response_format"),
-    (dict(model="gpt-image-1.5", size="2048x2048"), "size 2048x2048 is not allowed for gpt-image-1.5; use one of: 1024x1024, 1536x1024, 1024x1536, auto"),
+    (
+        dict(model="gpt-image-1.5", size="2048x2048"),
+        "size 2048x2048 is not allowed for gpt-image-1.5; use one of: 1024x1024, 1536x1024, 1024x1536, auto",
+    ),
     (dict(model="gpt-image-1-mini", size="custom", width=1536, height=864), "not allowed for gpt-image-1-mini"),
     (dict(model="chatgpt-image-latest"), "chatgpt-image-latest cannot be used for image generation"),
     (dict(output_compression=50), "output_compression applies only to jpeg and webp"),
-    (dict(model="gpt-image-2.5-flare", output_format="jpeg", background="transparent"), "needs output_format png or webp"),
+    (
+        dict(model="gpt-image-2.5-flare", output_format="jpeg", background="transparent"),
+        "needs output_format png or webp",
+    ),
     (dict(prompt="x" * 32001), "32001 characters; the limit is 32000"),
     (dict(prompt="   "), "prompt is empty"),
     (dict(size="big"), "must look like WIDTHxHEIGHT"),
@@ -400,7 +441,9 @@ REFUSED_GENERATIONS = [
 ]
 
 
-@pytest.mark.parametrize("inputs,words", REFUSED_GENERATIONS, ids=lambda v: str(v)[:40] if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    "inputs,words", REFUSED_GENERATIONS, ids=lambda v: str(v)[:40] if isinstance(v, dict) else None
+)
 def test_generation_refused_before_sending(openai, inputs, words):
     with pytest.raises(RemoteImageError) as caught:
         generate(**inputs)
@@ -412,7 +455,10 @@ def test_generation_refused_before_sending(openai, inputs, words):
 REFUSED_EDITS = [
     (dict(input_fidelity="low"), "gpt-image-2 does not accept input_fidelity (set it to 'auto')"),
     (dict(model="gpt-image-1-mini", input_fidelity="high"), "gpt-image-1-mini does not accept input_fidelity"),
-    (dict(model="gpt-image-1.5", input_fidelity="highest"), "input_fidelity 'highest' is not allowed for gpt-image-1.5; use one of: auto, high, low"),
+    (
+        dict(model="gpt-image-1.5", input_fidelity="highest"),
+        "input_fidelity 'highest' is not allowed for gpt-image-1.5; use one of: auto, high, low",
+    ),
     (dict(image=torch.rand(17, 16, 16, 3)), "at most 16 images can be edited together"),
     (dict(mask=torch.ones(64, 32)), "the mask is 32x64 but the image is 64x64"),
     (dict(image=torch.rand(1, 64, 64, 4)), "convert it to RGB first"),
@@ -471,7 +517,9 @@ def test_server_error_envelope_becomes_the_message(openai):
 
 
 def test_rate_limit_then_success(openai, pack_logs):
-    openai.inject(status=429, message="Rate limit reached for images per minute", headers={"Retry-After": "1"}, path=IMAGES_PATH)
+    openai.inject(
+        status=429, message="Rate limit reached for images per minute", headers={"Retry-After": "1"}, path=IMAGES_PATH
+    )
     started = time.monotonic()
     image, _, info = generate()
     assert time.monotonic() - started >= 0.9 and len(openai.calls(IMAGES_PATH)) == 2
@@ -492,7 +540,11 @@ def test_server_error_500(openai, pack_logs):
     with pytest.raises(RemoteImageError) as caught:
         edit()
     text = str(caught.value)
-    assert "image edit failed (model gpt-image-2, HTTP 500)" in text and "server_error" in text and "try again later" in text
+    assert (
+        "image edit failed (model gpt-image-2, HTTP 500)" in text
+        and "server_error" in text
+        and "try again later" in text
+    )
     assert_no_secret(text + pack_logs.text)
 
 
@@ -522,32 +574,63 @@ def _png(size=(64, 64), mode="RGB") -> bytes:
     return buffer.getvalue()
 
 
-@pytest.mark.parametrize("body,status,param,code", [
-    ({"prompt": "p", "model": "gpt-image-2", "seed": 1}, 400, None, "unknown_parameter"),
-    ({"prompt": "p", "model": "gpt-image-2", "response_format": "b64_json"}, 400, "response_format", "unknown_parameter"),
-    ({"prompt": "p", "model": "gpt-image-2", "background": "transparent"}, 400, "background", "invalid_value"),
-    ({"prompt": "p", "model": "gpt-image-2", "quality": "max"}, 400, "quality", "invalid_value"),
-    ({"prompt": "p", "model": "gpt-image-1.5", "size": "2048x2048"}, 400, "size", "invalid_value"),
-    ({"model": "gpt-image-2"}, 400, "prompt", "missing_required_parameter"),
-    ({"prompt": "p", "model": "dall-e-3"}, 404, None, "model_not_found"),
-    ({"prompt": "p", "model": "gpt-image-1"}, 404, None, "model_not_found"),
-])
+@pytest.mark.parametrize(
+    "body,status,param,code",
+    [
+        ({"prompt": "p", "model": "gpt-image-2", "seed": 1}, 400, None, "unknown_parameter"),
+        (
+            {"prompt": "p", "model": "gpt-image-2", "response_format": "b64_json"},
+            400,
+            "response_format",
+            "unknown_parameter",
+        ),
+        ({"prompt": "p", "model": "gpt-image-2", "background": "transparent"}, 400, "background", "invalid_value"),
+        ({"prompt": "p", "model": "gpt-image-2", "quality": "max"}, 400, "quality", "invalid_value"),
+        ({"prompt": "p", "model": "gpt-image-1.5", "size": "2048x2048"}, 400, "size", "invalid_value"),
+        ({"model": "gpt-image-2"}, 400, "prompt", "missing_required_parameter"),
+        ({"prompt": "p", "model": "dall-e-3"}, 404, None, "model_not_found"),
+        ({"prompt": "p", "model": "gpt-image-1"}, 404, None, "model_not_found"),
+    ],
+)
 def test_emulator_refuses_generations_like_openai(openai, body, status, param, code):
     reply = _post(openai, "generations", json=body)
     assert reply.status_code == status and reply.headers["x-request-id"].startswith("req_")
     error = reply.json()["error"]
-    assert set(error) == {"message", "type", "param", "code"} and error["param"] == param and error["type"] == "invalid_request_error"
+    assert (
+        set(error) == {"message", "type", "param", "code"}
+        and error["param"] == param
+        and error["type"] == "invalid_request_error"
+    )
     assert error["code"] == code
     openai.requests.clear()  # these were wrong on purpose
 
 
-@pytest.mark.parametrize("files,data,words", [
-    ([("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-2"}, "format must be in ['RGBA', 'LA', 'L']"),
-    ([("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png((32, 32), "RGBA"), "image/png"))], {"prompt": "p", "model": "gpt-image-2"}, "does not match image size"),
-    ([("image", ("i.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-2", "input_fidelity": "high"}, "input_fidelity is not supported for gpt-image-2"),
-    ([("image", ("i.png", _png(), "image/png"))], {"prompt": "p", "model": "gpt-image-2", "moderation": "low"}, "Unrecognized request argument supplied: moderation"),
-    ([], {"prompt": "p", "model": "gpt-image-2", "image": "data:image/png;base64,AAAA"}, "must be sent as files"),
-])
+@pytest.mark.parametrize(
+    "files,data,words",
+    [
+        (
+            [("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png(), "image/png"))],
+            {"prompt": "p", "model": "gpt-image-2"},
+            "format must be in ['RGBA', 'LA', 'L']",
+        ),
+        (
+            [("image", ("i.png", _png(), "image/png")), ("mask", ("m.png", _png((32, 32), "RGBA"), "image/png"))],
+            {"prompt": "p", "model": "gpt-image-2"},
+            "does not match image size",
+        ),
+        (
+            [("image", ("i.png", _png(), "image/png"))],
+            {"prompt": "p", "model": "gpt-image-2", "input_fidelity": "high"},
+            "input_fidelity is not supported for gpt-image-2",
+        ),
+        (
+            [("image", ("i.png", _png(), "image/png"))],
+            {"prompt": "p", "model": "gpt-image-2", "moderation": "low"},
+            "Unrecognized request argument supplied: moderation",
+        ),
+        ([], {"prompt": "p", "model": "gpt-image-2", "image": "data:image/png;base64,AAAA"}, "must be sent as files"),
+    ],
+)
 def test_emulator_refuses_edits_like_openai(openai, files, data, words):
     reply = _post(openai, "edits", files=files or [("unused", (None, ""))], data=data)
     assert reply.status_code == 400 and words in reply.json()["error"]["message"]

@@ -32,7 +32,9 @@ def server():
 
 
 def _post(server, body):
-    reply = requests.post(f"{server.url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
+    reply = requests.post(
+        f"{server.url}/v1/images/generations", json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=30
+    )
     return reply.status_code, reply.json()
 
 
@@ -51,13 +53,34 @@ def test_spec_checks_are_live():
 
 def test_multipart_fields_map_onto_the_edit_schema():
     openai_spec.require_spec()
-    fields = api.check_edit(model="gpt-image-1.5", prompt="p", n=2, size="1024x1536", quality="high", output_format="webp",
-                            output_compression=80, input_fidelity="high", on=TODAY)
-    parts = [Part(name, value[1], value[0], value[2]) if isinstance(value, tuple) else Part(name, str(value).encode())
-             for name, value in api.edit_fields(fields, [b"one", b"two"], b"mask")]
+    fields = api.check_edit(
+        model="gpt-image-1.5",
+        prompt="p",
+        n=2,
+        size="1024x1536",
+        quality="high",
+        output_format="webp",
+        output_compression=80,
+        input_fidelity="high",
+        on=TODAY,
+    )
+    parts = [
+        Part(name, value[1], value[0], value[2]) if isinstance(value, tuple) else Part(name, str(value).encode())
+        for name, value in api.edit_fields(fields, [b"one", b"two"], b"mask")
+    ]
     instance = openai_spec.form_instance(parts)
-    assert instance == {"model": "gpt-image-1.5", "prompt": "p", "n": 2, "size": "1024x1536", "quality": "high", "output_format": "webp",
-                        "output_compression": 80, "input_fidelity": "high", "image": [b"one", b"two"], "mask": b"mask"}
+    assert instance == {
+        "model": "gpt-image-1.5",
+        "prompt": "p",
+        "n": 2,
+        "size": "1024x1536",
+        "quality": "high",
+        "output_format": "webp",
+        "output_compression": 80,
+        "input_fidelity": "high",
+        "image": [b"one", b"two"],
+        "mask": b"mask",
+    }
     openai_spec.check("CreateImageEditRequest", instance)
 
 
@@ -66,7 +89,9 @@ def test_the_spec_lags_behind_the_newest_qualities():
     check therefore leaves out (and only for those values)."""
     openai_spec.require_spec()
     assert openai_spec.errors("CreateImageRequest", {"prompt": "p", "model": "gpt-image-2.5-flare", "quality": "xhigh"})
-    openai_spec.check("CreateImageRequest", api.generation_body(model="gpt-image-2.5-flare", prompt="p", quality="xhigh", on=TODAY))
+    openai_spec.check(
+        "CreateImageRequest", api.generation_body(model="gpt-image-2.5-flare", prompt="p", quality="xhigh", on=TODAY)
+    )
     with pytest.raises(AssertionError, match="quality"):
         openai_spec.check("CreateImageRequest", {"prompt": "p", "quality": "ultra"})
 
@@ -75,8 +100,14 @@ def test_the_spec_lags_behind_the_newest_qualities():
 def test_every_generation_option_the_pack_can_send_is_in_the_spec(model):
     """All bodies the builder accepts for a model, one option at a time, pass the schema."""
     openai_spec.require_spec()
-    options = {"quality": api.QUALITIES, "background": api.BACKGROUNDS, "moderation": api.MODERATIONS,
-               "output_format": api.OUTPUT_FORMATS, "response_format": api.RESPONSE_FORMATS, "size": api.GENERATE_SIZES[:-1]}
+    options = {
+        "quality": api.QUALITIES,
+        "background": api.BACKGROUNDS,
+        "moderation": api.MODERATIONS,
+        "output_format": api.OUTPUT_FORMATS,
+        "response_format": api.RESPONSE_FORMATS,
+        "size": api.GENERATE_SIZES[:-1],
+    }
     sent = 0
     for name, values in options.items():
         for value in values:
@@ -104,7 +135,9 @@ def test_b64_json_with_usage(server):
 
 def test_url_variant_of_another_server(server):
     openai_spec.require_spec()
-    status, body = _post(server, {"model": "sdxl-local", "prompt": "p", "size": "256x256", "n": 2, "response_format": "url"})
+    status, body = _post(
+        server, {"model": "sdxl-local", "prompt": "p", "size": "256x256", "n": 2, "response_format": "url"}
+    )
     assert status == 200 and openai_spec.errors("ImagesResponse", body) == []
     result = wire.parse_images(body)
     assert [item.data for item in result.images] == [None, None]

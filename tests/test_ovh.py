@@ -81,7 +81,9 @@ def test_anonymous_call_sends_no_authorization_and_says_it_is_limited(anonymous,
     assert request.headers["content-type"] == "application/json"
     assert request.json() == {"prompt": PROMPT, "negative_prompt": "Ugly, unrealistic"}
     lines = progress_lines(pack_logs)
-    assert lines and all("anonymous: OVH allows 2 calls a minute without OVH_AI_ENDPOINTS_ACCESS_TOKEN" in line for line in lines)
+    assert lines and all(
+        "anonymous: OVH allows 2 calls a minute without OVH_AI_ENDPOINTS_ACCESS_TOKEN" in line for line in lines
+    )
 
 
 def test_token_is_sent_as_bearer_and_no_anonymous_note(ovh, pack_logs):
@@ -134,7 +136,9 @@ def test_count_calls_run_at_once_a_few_at_a_time(ovh):
 
 def test_image_bytes_are_decoded_whatever_the_content_type(ovh):
     ovh.inject(body=jpeg(), content_type="application/json")
-    ovh.inject(body=mod("nodes.emulator.synth").generate("png", 1024, 1024, "png"), content_type="application/octet-stream")
+    ovh.inject(
+        body=mod("nodes.emulator.synth").generate("png", 1024, 1024, "png"), content_type="application/octet-stream"
+    )
     assert tuple(generate().shape) == (1, 1024, 1024, 3)
     assert tuple(generate().shape) == (1, 1024, 1024, 3)
 
@@ -238,7 +242,9 @@ def test_anonymous_limit_beyond_the_wait_cap_fails_naming_the_limit(anonymous, m
     text = str(caught.value)
     assert "HTTP 429" in text and "anonymous calls are limited to 2 per minute" in text
     assert "try again in 30s" in text
-    assert "anonymous calls are limited to 2 a minute per IP; set OVH_AI_ENDPOINTS_ACCESS_TOKEN for 400 a minute" in text
+    assert (
+        "anonymous calls are limited to 2 a minute per IP; set OVH_AI_ENDPOINTS_ACCESS_TOKEN for 400 a minute" in text
+    )
     assert caught.value.retry_after == pytest.approx(30, abs=1)
     assert len(anonymous.requests) == 3
 
@@ -283,7 +289,11 @@ def test_422_quotes_the_validation_detail(ovh):
     "body, content_type, quoted",
     [
         (None, None, "the model is loading, retry later"),  # reply_json
-        (b"<html><head><title>Maintenance</title></head><body><h1>Back soon</h1></body></html>", "text/html", "Maintenance Back soon"),
+        (
+            b"<html><head><title>Maintenance</title></head><body><h1>Back soon</h1></body></html>",
+            "text/html",
+            "Maintenance Back soon",
+        ),
         (b"upstream connect error", "text/plain", "upstream connect error"),
         (b"", "image/jpeg", "an empty body"),
     ],
@@ -367,7 +377,9 @@ def test_server_token_bucket_limits_too(serve, monkeypatch):
 
 def test_server_refuses_a_wrong_token_oversized_bodies_and_bad_json(anonymous):
     wrong = post(anonymous, {"prompt": "a"}, token="fake-ovh-other")
-    assert wrong.status_code == 401 and wrong.json() == {"message": "Unauthorized: the access token is invalid or expired"}
+    assert wrong.status_code == 401 and wrong.json() == {
+        "message": "Unauthorized: the access token is invalid or expired"
+    }
     big = post(anonymous, data=b'{"prompt": "' + b"x" * (2 * 1024 * 1024) + b'"}')
     assert big.status_code == 413 and "the limit is 2097152 bytes" in big.json()["message"]
     missing = post(anonymous, {"negative_prompt": "a"}, token=TOKEN)
@@ -396,7 +408,9 @@ def _mask_composite(destination, source, x, y, operation):
     assert operation == "add"
     out = destination.clone()
     height, width = min(source.shape[-2], out.shape[-2] - y), min(source.shape[-1], out.shape[-1] - x)
-    out[..., y : y + height, x : x + width] = (out[..., y : y + height, x : x + width] + source[..., :height, :width]).clamp(0, 1)
+    out[..., y : y + height, x : x + width] = (
+        out[..., y : y + height, x : x + width] + source[..., :height, :width]
+    ).clamp(0, 1)
     return (out,)
 
 
@@ -447,6 +461,8 @@ def test_example_ovh_then_ionos_edit_with_a_composed_mask(anonymous, ionos):
     form = edit.form()
     source = images.open_image(mod("nodes.core.payloads").split_data_url(form["url"])[1])
     assert source.size == (1024, 1024)
-    alpha = numpy.asarray(images.open_image(mod("nodes.core.payloads").split_data_url(form["mask_image"])[1]).convert("RGBA"))[..., 3]
+    alpha = numpy.asarray(
+        images.open_image(mod("nodes.core.payloads").split_data_url(form["mask_image"])[1]).convert("RGBA")
+    )[..., 3]
     edited = alpha == 0
     assert edited[320:704, 256:768].all() and edited.sum() == 512 * 384

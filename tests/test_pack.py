@@ -95,7 +95,17 @@ CORE_IMPORTS = {
     "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
     "journal": {"comfy", "errors", "redaction"},  # the spend journal and the daily limits: no sockets, no key
     "transport": {
-        "comfy", "credentials", "envelopes", "errors", "exchange", "journal", "payloads", "provider", "retries", "sse", "validation"
+        "comfy",
+        "credentials",
+        "envelopes",
+        "errors",
+        "exchange",
+        "journal",
+        "payloads",
+        "provider",
+        "retries",
+        "sse",
+        "validation",
     },
 }
 PROVIDER_MAY_IMPORT = {"errors", "validation", "payloads", "envelopes", "provider", "redaction"}  # pure core modules
@@ -107,7 +117,9 @@ def test_layers_are_enforced():
     for path in (ROOT / "nodes" / "providers").glob("*.py"):
         imported = _imports(path)
         assert not imported & {"torch", "requests", "socket", "urllib3", "comfy", "server", "PIL", "numpy"}, path.name
-        core = {name.split(".")[3] for name in imported if name.startswith("..core.")} | _core_modules_from(path, "..core")
+        core = {name.split(".")[3] for name in imported if name.startswith("..core.")} | _core_modules_from(
+            path, "..core"
+        )
         assert core <= PROVIDER_MAY_IMPORT, f"{path.name} imports core modules {sorted(core - PROVIDER_MAY_IMPORT)}"
     for path in (ROOT / "nodes").rglob("*.py"):
         rel = path.relative_to(ROOT / "nodes").as_posix()
@@ -115,7 +127,9 @@ def test_layers_are_enforced():
         if rel != "core/comfy.py":
             assert not imported & {"comfy", "server", "folder_paths", "comfy_extras", "comfy_api"}, rel
         if not rel.startswith(("core/exchange.py", "emulator/", "cli/")):
-            assert not imported & {"requests", "urllib3", "socket", "http"}, f"{rel} opens connections; only core/exchange may"
+            assert not imported & {"requests", "urllib3", "socket", "http"}, (
+                f"{rel} opens connections; only core/exchange may"
+            )
         if rel != "core/transport.py":
             asks = _names_imported(path, "credentials") & {"api_key", "require_key"}
             assert not asks, f"{rel} asks for a key ({sorted(asks)}); only core/transport may"
@@ -123,7 +137,9 @@ def test_layers_are_enforced():
             reached = {name.split(".")[-1] for name in imported if name.split(".")[-1] in ("exchange", "retries")}
             assert not reached, f"{rel} reaches into {sorted(reached)}; Call (core/transport) is the way in"
     core_files = {p.stem for p in (ROOT / "nodes" / "core").glob("*.py")} - {"__init__"}
-    assert core_files == set(CORE_IMPORTS), f"core modules without a row in CORE_IMPORTS: {sorted(core_files ^ set(CORE_IMPORTS))}"
+    assert core_files == set(CORE_IMPORTS), (
+        f"core modules without a row in CORE_IMPORTS: {sorted(core_files ^ set(CORE_IMPORTS))}"
+    )
     for name, allowed in CORE_IMPORTS.items():
         path = ROOT / "nodes" / "core" / f"{name}.py"
         relative = {module for module in _imports(path) if module.startswith(".")}
@@ -136,7 +152,9 @@ def test_layers_are_enforced():
     assert {p.stem for p in node_modules} >= {"ionos", "aigne", "agnic", "ovh", "openai_compat"}
     for path in node_modules:  # ... and they import only the facade and their own provider module
         relative = {name for name in _imports(path) if name.startswith(".")}
-        assert relative <= {".common", ".providers"}, f"{path.name} imports {sorted(relative - {'.common', '.providers'})}"
+        assert relative <= {".common", ".providers"}, (
+            f"{path.name} imports {sorted(relative - {'.common', '.providers'})}"
+        )
         assert _provider_imports(path) <= {path.stem}, f"{path.name} imports another provider's module"
 
 
@@ -207,7 +225,9 @@ def test_ui_example_matches_node_definitions(path):
         slots = widget_slots(defs[node["type"]])
         assert len(node["widgets_values"]) == len(slots), f"{node['type']}: widget count"
         for (name, real), value in zip(slots, node["widgets_values"]):
-            spec = dict((n, s) for sec in ("required", "optional") for n, s in defs[node["type"]]["input"].get(sec, {}).items()).get(name)
+            spec = dict(
+                (n, s) for sec in ("required", "optional") for n, s in defs[node["type"]]["input"].get(sec, {}).items()
+            ).get(name)
             if real and isinstance(spec[0], list) and node["type"].startswith("HostedImages_") and name != "model":
                 assert value in spec[0], f"{node['type']}.{name}={value!r} not in its list"
     assert uses_remote and uses_local, "each example chains a remote node with local ones"

@@ -96,7 +96,9 @@ def huge_webp(tmp_path_factory) -> bytes:
 
 
 @pytest.mark.parametrize("n", [1, 10])
-def test_a_small_reply_of_huge_claimed_images_is_refused_in_little_memory(n, huge_webp, mount, slot_server, monkeypatch, tmp_path):
+def test_a_small_reply_of_huge_claimed_images_is_refused_in_little_memory(
+    n, huge_webp, mount, slot_server, monkeypatch, tmp_path
+):
     """~100 kB: 24 tiny WebPs, each a genuine 8192x8192 picture. Decoding them would take 19 GB."""
     assert len(huge_webp) < 5000
     app = mount(IONOS)
@@ -104,7 +106,11 @@ def test_a_small_reply_of_huge_claimed_images_is_refused_in_little_memory(n, hug
     env = {**os.environ, "IONOS_API_TOKEN": FAKE_KEYS["IONOS_API_TOKEN"], "IONOS_BASE_URL": f"{slot_server.url}/v1"}
     child = subprocess.run(
         [sys.executable, "-c", LAUNCH, MEASURE.format(tests=str(TESTS), n=n)],
-        env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
     )
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout.strip().splitlines()[-1])

@@ -6,7 +6,8 @@ from __future__ import annotations
 import base64
 import json
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from conftest import mod
 
@@ -30,15 +31,59 @@ B64 = base64.b64encode(PNG).decode()
 
 # Keys every reader looks for, so generated objects often take the shapes the readers expect.
 KEYS = [
-    "data", "images", "b64_json", "base64", "b64Json", "url", "revised_prompt", "choices", "message", "content",
-    "images", "image_url", "type", "text", "error", "finish_reason", "native_finish_reason", "refusal", "usage",
-    "model", "id", "provider", "architecture", "output_modalities", "messages", "errorCode", "httpStatus",
-    "metadata", "reasons", "provider_name", "raw", "link", "code", "detail", "error_description", "msg",
+    "data",
+    "images",
+    "b64_json",
+    "base64",
+    "b64Json",
+    "url",
+    "revised_prompt",
+    "choices",
+    "message",
+    "content",
+    "images",
+    "image_url",
+    "type",
+    "text",
+    "error",
+    "finish_reason",
+    "native_finish_reason",
+    "refusal",
+    "usage",
+    "model",
+    "id",
+    "provider",
+    "architecture",
+    "output_modalities",
+    "messages",
+    "errorCode",
+    "httpStatus",
+    "metadata",
+    "reasons",
+    "provider_name",
+    "raw",
+    "link",
+    "code",
+    "detail",
+    "error_description",
+    "msg",
 ]
 STRINGS = [
-    B64, B64[: len(B64) // 2], "!!not base64!!", f"data:image/png;base64,{B64}", "data:image/png;base64,@@",
-    "data:,plain", "data:", "http://127.0.0.1/x.png", "https://example.com/a.png", "ftp://x/y", "file:///etc/passwd",
-    "", "image", "NOT_ENOUGH", "output modalities",
+    B64,
+    B64[: len(B64) // 2],
+    "!!not base64!!",
+    f"data:image/png;base64,{B64}",
+    "data:image/png;base64,@@",
+    "data:,plain",
+    "data:",
+    "http://127.0.0.1/x.png",
+    "https://example.com/a.png",
+    "ftp://x/y",
+    "file:///etc/passwd",
+    "",
+    "image",
+    "NOT_ENOUGH",
+    "output modalities",
 ]
 
 scalars = (
@@ -51,7 +96,9 @@ scalars = (
 )
 any_json = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8) | st.sampled_from(KEYS), inner, max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8) | st.sampled_from(KEYS), inner, max_size=5)
+    ),
     max_leaves=25,
 )
 # Biased towards the readers' own shapes: known keys at every level.
@@ -92,7 +139,10 @@ def test_image_readers_give_images_or_their_own_error(body, reader):
 
 
 @SETTINGS
-@given(items=st.lists(shaped_json | st.sampled_from(STRINGS), min_size=1, max_size=3), key=st.sampled_from(["data", "images"]))
+@given(
+    items=st.lists(shaped_json | st.sampled_from(STRINGS), min_size=1, max_size=3),
+    key=st.sampled_from(["data", "images"]),
+)
 def test_openai_shaped_replies(items, key):
     for reader in (openai_wire.parse_images, aigne.parse_images):
         image_or_own_error(reader, {key: items, "usage": {"total_tokens": 0}})
@@ -125,7 +175,11 @@ def test_error_readers_always_give_text(body):
 
 
 @SETTINGS
-@given(content=st.binary(max_size=200) | st.text(max_size=200).map(str.encode) | st.integers(1, 5000).map(lambda depth: b"[" * depth))
+@given(
+    content=st.binary(max_size=200)
+    | st.text(max_size=200).map(str.encode)
+    | st.integers(1, 5000).map(lambda depth: b"[" * depth)
+)
 def test_body_parsing_never_raises(content):
     envelopes.parse_json(content)
     assert isinstance(envelopes.quote_body(content), str)

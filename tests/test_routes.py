@@ -81,7 +81,9 @@ def test_another_list_of_the_same_provider_waits_for_the_interval(openai, local_
     app, url = local_server
     status, _ = routes.model_list("openai", nodes.MODEL_LISTS)
     assert status == 200
-    status, body = routes.model_list("openai", nodes.MODEL_LISTS, connection={"base_url": url, "api_key_env": "LOCAL_SERVER_KEY"})
+    status, body = routes.model_list(
+        "openai", nodes.MODEL_LISTS, connection={"base_url": url, "api_key_env": "LOCAL_SERVER_KEY"}
+    )
     assert status == 429 and 0 < body["retry_after"] <= routes.REFRESH_INTERVAL_SECONDS
     assert "OpenAI-compatible" in body["error"] and "try again" in body["error"]
     assert app.calls("/v1/models") == []
@@ -123,7 +125,9 @@ def test_live_lists_drop_retired_models_and_keep_ids_the_catalogue_does_not_know
 
 def test_openai_list_comes_from_the_nodes_own_server_with_its_own_key(openai, local_server):
     app, url = local_server
-    status, body = routes.model_list("openai", nodes.MODEL_LISTS, connection={"base_url": url, "api_key_env": "LOCAL_SERVER_KEY"})
+    status, body = routes.model_list(
+        "openai", nodes.MODEL_LISTS, connection={"base_url": url, "api_key_env": "LOCAL_SERVER_KEY"}
+    )
     assert status == 200, body
     assert {"flux-dev", "sdxl-turbo"} <= set(body["models"])
     assert [call.bearer for call in app.calls("/v1/models")] == [LOCAL_KEY]
@@ -133,7 +137,9 @@ def test_openai_list_comes_from_the_nodes_own_server_with_its_own_key(openai, lo
 def test_openai_list_applies_the_key_destination_rule(openai):
     """A base_url the node names gets no key unless its host is loopback, configured or trusted."""
     status, body = routes.model_list(
-        "openai", nodes.MODEL_LISTS, connection={"base_url": "https://images.example.net/v1", "api_key_env": "OPENAI_API_KEY"}
+        "openai",
+        nodes.MODEL_LISTS,
+        connection={"base_url": "https://images.example.net/v1", "api_key_env": "OPENAI_API_KEY"},
     )
     assert status == 400 and "images.example.net" in body["error"] and "HOSTED_IMAGES_TRUSTED_HOSTS" in body["error"]
     assert openai.calls() == []
@@ -249,9 +255,15 @@ def test_the_servers_own_page_and_plain_clients_are_answered(headers):
         ({}, "no Host"),
         ({"Host": ""}, "no Host"),
         ({"Host": "evil.example:8188"}, "not a name of this server"),  # DNS rebinding, no Origin on a GET
-        ({"Host": "evil.example:8188", "Sec-Fetch-Site": "same-origin", "Referer": "http://evil.example:8188/"}, "not a name"),
+        (
+            {"Host": "evil.example:8188", "Sec-Fetch-Site": "same-origin", "Referer": "http://evil.example:8188/"},
+            "not a name",
+        ),
         ({"Host": OWN, "Sec-Fetch-Site": "cross-site"}, "cross-site"),  # <img src>, no-cors fetch
-        ({"Host": OWN, "Sec-Fetch-Site": "same-site", "Referer": "http://127.0.0.1:9999/"}, "same-site"),  # another port
+        (
+            {"Host": OWN, "Sec-Fetch-Site": "same-site", "Referer": "http://127.0.0.1:9999/"},
+            "same-site",
+        ),  # another port
         ({"Host": OWN, "Origin": "https://evil.example"}, "Origin"),
         ({"Host": OWN, "Origin": "null"}, "Origin"),  # sandboxed frames, file:// pages
         ({"Host": OWN, "Origin": "http://127.0.0.1:9999"}, "Origin"),

@@ -84,10 +84,21 @@ def test_a_base_url_input_naming_the_configured_server_keeps_working(target, run
 
 def test_the_key_destination_rule(monkeypatch):
     provider = credentials.Provider("hub", "Hub", "HUB_KEY", "HUB_BASE_URL", "https://default.example/v1")
-    allowed = ["https://default.example/other", "http://127.0.0.1:9/v1", "http://127.8.0.1/v1", "http://[::1]:8/v1", "http://localhost/v1"]
+    allowed = [
+        "https://default.example/other",
+        "http://127.0.0.1:9/v1",
+        "http://127.8.0.1/v1",
+        "http://[::1]:8/v1",
+        "http://localhost/v1",
+    ]
     for url in allowed:
         credentials.check_key_destination(provider, url)
-    refused = ["https://evil.example/v1", "https://images.localhost/v1", "https://default.example.evil.example/v1", "https://10.0.0.8/v1"]
+    refused = [
+        "https://evil.example/v1",
+        "https://images.localhost/v1",
+        "https://default.example.evil.example/v1",
+        "https://10.0.0.8/v1",
+    ]
     for url in refused:
         with pytest.raises(errors.InputError, match="not a trusted host"):
             credentials.check_key_destination(provider, url)
@@ -124,7 +135,9 @@ def test_api_key_env_may_name_a_listed_variable(mount, monkeypatch):
     assert api_calls(app, OPENAI)[0].bearer == key(OPENAI)
 
 
-def test_api_key_env_may_name_a_credentials_section_whose_key_goes_to_its_own_base_url(mount, slot_server, monkeypatch, tmp_path):
+def test_api_key_env_may_name_a_credentials_section_whose_key_goes_to_its_own_base_url(
+    mount, slot_server, monkeypatch, tmp_path
+):
     app = mount(OPENAI)
     monkeypatch.delenv("OPENAI_BASE_URL")
     path = tmp_path / "credentials.ini"
@@ -166,7 +179,10 @@ def test_a_result_link_to_another_loopback_service_is_refused(target, host, moun
 @pytest.mark.parametrize("target", WITH_LINKS)
 def test_a_result_link_to_a_metadata_address_is_refused_before_connecting(target, mount):
     app = mount(target)
-    app.inject(rewrite=lambda reply: map_links(reply, lambda _: "http://169.254.169.254/latest/meta-data/"), path=target.api_path)
+    app.inject(
+        rewrite=lambda reply: map_links(reply, lambda _: "http://169.254.169.254/latest/meta-data/"),
+        path=target.api_path,
+    )
     result = outcome(target.run_with_links)
     assert isinstance(result, errors.RemoteImageError) and "link-local address" in str(result)
 
@@ -175,7 +191,11 @@ def test_a_result_link_to_a_metadata_address_is_refused_before_connecting(target
 def test_a_result_link_answering_with_text_is_never_quoted(target, mount, slot_server):
     app = mount(target)
     page = server_mod.App()
-    page.routes = {("GET", "/page"): lambda r: server_mod.Response(200, b"<html>secret intranet text</html>", {"Content-Type": "text/html"})}
+    page.routes = {
+        ("GET", "/page"): lambda r: server_mod.Response(
+            200, b"<html>secret intranet text</html>", {"Content-Type": "text/html"}
+        )
+    }
     slot_server.apps = {"/site": page, "": app}  # the endpoint's own host and port: fetched, but not quoted
     app.inject(rewrite=lambda reply: map_links(reply, lambda _: f"{slot_server.url}/site/page"), path=target.api_path)
     result = outcome(target.run_with_links)
@@ -189,7 +209,12 @@ def test_a_result_link_answering_with_text_is_never_quoted(target, mount, slot_s
 @pytest.mark.parametrize("target", ALL)
 def test_a_key_echoed_in_a_trace_id_header_is_redacted(target, mount):
     app = mount(target)
-    app.inject(status=400, message="bad request", headers={"x-request-id": f"req_{key(target)}", "x-trace-id": key(target)}, path=target.api_path)
+    app.inject(
+        status=400,
+        message="bad request",
+        headers={"x-request-id": f"req_{key(target)}", "x-trace-id": key(target)},
+        path=target.api_path,
+    )
     result = outcome(target.run)
     assert isinstance(result, errors.RemoteImageError) and "trace id: " in str(result)
     assert_no_secret(str(result))
@@ -206,7 +231,10 @@ def _pieces(secret: str, length: int = 8) -> list[str]:  # DESIGN: no piece of 8
     "body,content_type",
     [
         ("x" * 290 + " " + LONG_KEY + " end", "text/plain"),  # a quoted body is cut at 300 characters
-        (json.dumps({"error": {"message": "y" * 3990 + LONG_KEY + " end"}}), "application/json"),  # an envelope's at 4000
+        (
+            json.dumps({"error": {"message": "y" * 3990 + LONG_KEY + " end"}}),
+            "application/json",
+        ),  # an envelope's at 4000
     ],
     ids=["quoted-body", "envelope-message"],
 )
@@ -226,7 +254,12 @@ ESCAPES = "\x1b[2J\x1b[31mred\x1b[0m\x1b]0;pwned\x07\r\x08\x9b"
 @pytest.mark.parametrize("target", ALL)
 def test_terminal_controls_from_a_provider_never_reach_messages_or_logs(target, mount, pack_logs):
     app = mount(target)
-    app.inject(status=400, message=f"bad {ESCAPES} request", headers={"x-request-id": "req\x1b[31m-1\x1b]0;pwned\x07"}, path=target.api_path)
+    app.inject(
+        status=400,
+        message=f"bad {ESCAPES} request",
+        headers={"x-request-id": "req\x1b[31m-1\x1b]0;pwned\x07"},
+        path=target.api_path,
+    )
     result = outcome(target.run)
     assert isinstance(result, errors.RemoteImageError) and "bad" in str(result) and "request" in str(result)
     mod("nodes.core.transport").log.warning("provider said: %s", result)
@@ -332,7 +365,9 @@ def comfyui_folders(monkeypatch, tmp_path):
 
 
 @pytest.mark.parametrize("placement", ["inside", "symlink-inside-to-outside", "symlink-outside-to-inside"])
-def test_a_credentials_file_in_a_folder_comfyui_serves_is_refused(placement, comfyui_folders, mount, monkeypatch, tmp_path):
+def test_a_credentials_file_in_a_folder_comfyui_serves_is_refused(
+    placement, comfyui_folders, mount, monkeypatch, tmp_path
+):
     target = BY_NAME["ionos"]
     app = mount(target)
     monkeypatch.delenv(target.key_env)

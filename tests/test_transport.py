@@ -30,8 +30,12 @@ class EchoApp(server_mod.App):
         super().__init__()
         self.routes = {
             ("POST", "/v1/things"): lambda r: server_mod.Response.json({"ok": True, "auth": r.bearer is not None}),
-            ("GET", "/file.png"): lambda r: server_mod.Response(200, b"\x89PNG\r\n\x1a\n" + b"0" * 100, {"Content-Type": "image/png"}),
-            ("GET", "/big.png"): lambda r: server_mod.Response(200, b"\x89PNG\r\n\x1a\n" + b"0" * 200_000, {"Content-Type": "image/png"}),
+            ("GET", "/file.png"): lambda r: server_mod.Response(
+                200, b"\x89PNG\r\n\x1a\n" + b"0" * 100, {"Content-Type": "image/png"}
+            ),
+            ("GET", "/big.png"): lambda r: server_mod.Response(
+                200, b"\x89PNG\r\n\x1a\n" + b"0" * 200_000, {"Content-Type": "image/png"}
+            ),
         }
 
 
@@ -165,7 +169,9 @@ def test_a_status_line_and_headers_trickling_in_are_abandoned_after_the_read_tim
     with pytest.raises(errors.RemoteImageError) as caught:
         call().post_json("things", {})
     assert time.monotonic() - started < 0.5 + exchange.HEAD_GRACE_SECONDS + 0.5
-    assert "status line and headers of the reply" in str(caught.value) and "still arriving 0.5s after the request was sent" in str(caught.value)
+    assert "status line and headers of the reply" in str(
+        caught.value
+    ) and "still arriving 0.5s after the request was sent" in str(caught.value)
     assert "may have been billed" in str(caught.value) and len(echo.requests) == 1
 
 
@@ -187,7 +193,10 @@ def test_interrupt_during_a_rate_limit_wait(echo):
     "body,expected",
     [
         (b'{"httpStatus":400,"messages":[{"errorCode":"paas-1","message":"size is wrong"}]}', "size is wrong (paas-1)"),
-        (b'{"error":{"message":"Invalid size","type":"invalid_request_error","code":"bad_size"}}', "Invalid size (bad_size)"),
+        (
+            b'{"error":{"message":"Invalid size","type":"invalid_request_error","code":"bad_size"}}',
+            "Invalid size (bad_size)",
+        ),
         (b'{"error":"\\"n\\" must be less than or equal to 10"}', '"n" must be less than or equal to 10'),
         (b'{"error":"invalid_token","error_description":"Token expired"}', "invalid_token: Token expired"),
         (b"<html><head><title>502</title></head><body><h1>Bad request</h1></body></html>", "502 Bad request"),
@@ -217,7 +226,9 @@ def test_missing_key_fails_before_sending_and_names_the_variable(echo, monkeypat
     assert echo.requests == []
 
 
-@pytest.mark.parametrize("url", ["ftp://example.com/v1", "http://example.com/v1", "http://10.0.0.8/v1", "file:///etc/passwd"])
+@pytest.mark.parametrize(
+    "url", ["ftp://example.com/v1", "http://example.com/v1", "http://10.0.0.8/v1", "file:///etc/passwd"]
+)
 def test_insecure_or_odd_base_urls_are_refused_before_sending(monkeypatch, url):
     monkeypatch.setenv("TESTPROV_KEY", KEY)
     monkeypatch.setenv("TESTPROV_BASE_URL", url)
@@ -240,13 +251,17 @@ def test_download_never_carries_the_key_and_is_capped(echo):
 def test_redirect_to_another_host_name_is_followed_without_the_key(echo):
     """The endpoint's own server under another name: another host for the key, the same address."""
     port = echo.base_url.rsplit(":", 1)[1]
-    echo.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(307, b"", {"Location": f"http://localhost:{port}/v1/moved"})
+    echo.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(
+        307, b"", {"Location": f"http://localhost:{port}/v1/moved"}
+    )
     echo.routes[("POST", "/v1/moved")] = lambda r: server_mod.Response.json({"ok": True, "auth": r.bearer is not None})
     assert call().post_json("things", {}).json() == {"ok": True, "auth": False}
     assert echo.requests[0].bearer == KEY and echo.requests[1].bearer is None
 
 
-@pytest.mark.parametrize("location", ["http://127.0.0.1:99999/v1/moved", "http://[::1/v1/moved", "https://user:pw@example.com/"])
+@pytest.mark.parametrize(
+    "location", ["http://127.0.0.1:99999/v1/moved", "http://[::1/v1/moved", "https://user:pw@example.com/"]
+)
 def test_a_redirect_to_a_malformed_url_is_a_clear_error(echo, location):
     echo.routes[("POST", "/v1/things")] = lambda r: server_mod.Response(307, b"", {"Location": location})
     with pytest.raises(errors.RemoteImageError, match="which is not an http\\(s\\) URL that can be followed") as caught:
@@ -260,7 +275,10 @@ def test_a_pooled_connection_is_checked_again_for_each_call(echo, serve, monkeyp
     assert call().download(link).startswith(b"\x89PNG")  # the endpoint's own server: allowed, and pooled
     other = serve(EchoApp())
     monkeypatch.setenv("TESTPROV_BASE_URL", f"{other.url}/v1")
-    with pytest.raises(errors.RemoteImageError, match="the result link leads to .* loopback address that is not the provider's endpoint"):
+    with pytest.raises(
+        errors.RemoteImageError,
+        match="the result link leads to .* loopback address that is not the provider's endpoint",
+    ):
         call().download(link)
     assert len(echo.requests) == 1
 
@@ -298,7 +316,9 @@ def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, mon
     ],
 )
 def test_retry_after_forms(headers, expected):
-    got = envelopes.retry_after_seconds(__import__("requests").structures.CaseInsensitiveDict(headers), now=1_000_000_000)
+    got = envelopes.retry_after_seconds(
+        __import__("requests").structures.CaseInsensitiveDict(headers), now=1_000_000_000
+    )
     assert got == (pytest.approx(expected) if expected is not None else None)
 
 
@@ -314,7 +334,10 @@ NO_ROUTE_503 = b'{"error": {"message": "No allowed providers are available for t
 
 @pytest.mark.parametrize(
     "status,body,words",
-    [(429, QUOTA_429, ("You exceeded your current quota", "billing", "not retried")), (503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried"))],
+    [
+        (429, QUOTA_429, ("You exceeded your current quota", "billing", "not retried")),
+        (503, NO_ROUTE_503, ("No allowed providers", "routing", "not retried")),
+    ],
     ids=["openai-insufficient-quota", "openrouter-no-allowed-providers"],
 )
 def test_a_refusal_waiting_cannot_fix_fails_at_once(echo, status, body, words):
@@ -330,16 +353,22 @@ def test_a_refusal_waiting_cannot_fix_fails_at_once(echo, status, body, words):
 
 
 def test_an_ordinary_429_with_a_go_duration_reset_waits_that_long(echo):
-    echo.inject(status=429, body=b'{"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}',
-                headers={"x-ratelimit-reset-requests": "120ms"})
+    echo.inject(
+        status=429,
+        body=b'{"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}',
+        headers={"x-ratelimit-reset-requests": "120ms"},
+    )
     started = time.monotonic()
     assert call().post_json("things", {}).json()["ok"]
     assert 0.12 <= time.monotonic() - started < 1.0 and len(echo.requests) == 2
 
 
 def test_an_ordinary_429_whose_reset_is_minutes_away_fails_at_once_saying_when(echo):
-    echo.inject(status=429, body=b'{"error": {"message": "Rate limit reached for tokens", "type": "tokens", "code": "rate_limit_exceeded"}}',
-                headers={"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"})
+    echo.inject(
+        status=429,
+        body=b'{"error": {"message": "Rate limit reached for tokens", "type": "tokens", "code": "rate_limit_exceeded"}}',
+        headers={"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"},
+    )
     with pytest.raises(errors.RemoteImageError, match="try again in 360s"):
         call().post_json("things", {})
     assert len(echo.requests) == 1

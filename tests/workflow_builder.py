@@ -98,7 +98,9 @@ class Workflow:
         ]
         outputs = [
             {"name": name, "type": kind, "links": [], "slot_index": index}
-            for index, (kind, name) in enumerate(zip(definition["output"], definition.get("output_name") or definition["output"]))
+            for index, (kind, name) in enumerate(
+                zip(definition["output"], definition.get("output_name") or definition["output"])
+            )
         ]
         node = {
             "id": node_id,
@@ -153,5 +155,9 @@ class Workflow:
                 if item["link"] is not None:
                     link = next(l for l in self.links if l[0] == item["link"])
                     inputs[item["name"]] = [str(link[1]), link[2]]
-            prompt[str(node["id"])] = {"class_type": node["type"], "inputs": inputs, "_meta": {"title": node.get("title", node["type"])}}
+            prompt[str(node["id"])] = {
+                "class_type": node["type"],
+                "inputs": inputs,
+                "_meta": {"title": node.get("title", node["type"])},
+            }
         return prompt

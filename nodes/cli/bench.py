@@ -22,9 +22,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import requests
@@ -81,7 +81,9 @@ class Figure:
 def print_table(figures: list[Figure]) -> None:
     rows = [("figure", "pack", "reference", "ratio", "target", "")]
     for f in figures:
-        rows.append((f.name, f.show(f.pack), f.show(f.reference), f"{f.ratio:.2f}", f.target, "PASS" if f.passed else "FAIL"))
+        rows.append(
+            (f.name, f.show(f.pack), f.show(f.reference), f"{f.ratio:.2f}", f.target, "PASS" if f.passed else "FAIL")
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for index, row in enumerate(rows):
         cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:4], widths[1:4])]
@@ -120,7 +122,11 @@ def paired(pack: Callable[[], object], reference: Callable[[], object], repeats:
             function()
             times.append(time.perf_counter() - started)
     ratios = [p / r for p, r in zip(pack_times, ref_times)]
-    return {"pack": statistics.median(pack_times), "reference": statistics.median(ref_times), "paired_ratio": statistics.median(ratios)}
+    return {
+        "pack": statistics.median(pack_times),
+        "reference": statistics.median(ref_times),
+        "paired_ratio": statistics.median(ratios),
+    }
 
 
 # --- test pictures -------------------------------------------------------------------------------
@@ -205,8 +211,13 @@ def batch_upload(repeats: int) -> Figure:
     def reference():
         return [_bare_encode(_bare_uint8(item), "png", level) for item in batch]
 
-    return Figure("PNG upload, batch of 4 1024² vs one by one", unit="ms", limit=1 / 1.6,
-                  target="ratio ≤ 0.625 (1.6× faster)", **paired(pack, reference, repeats))
+    return Figure(
+        "PNG upload, batch of 4 1024² vs one by one",
+        unit="ms",
+        limit=1 / 1.6,
+        target="ratio ≤ 0.625 (1.6× faster)",
+        **paired(pack, reference, repeats),
+    )
 
 
 def png_levels(repeats: int) -> list[tuple[int, float, int]]:
@@ -232,6 +243,7 @@ def png_level_choice(rows: list[tuple[int, float, int]]) -> tuple[int, dict[int,
     Time to get one input to the provider = encode + upload of the base64 data URL (4/3 of the
     file). No single level is best at every speed, so pick the one that is never far off.
     """
+
     def total(row, mbit):
         return row[1] + row[2] * 4 / 3 * 8 / (mbit * 1e6)
 
@@ -247,7 +259,9 @@ def print_png_levels(rows: list[tuple[int, float, int]]) -> None:
     for level, seconds, size in rows:
         cells = "".join(f"{(seconds + size * 4 / 3 * 8 / (mbit * 1e6)) * 1000:>11,.0f} ms" for mbit in LINKS)
         mark = "  <- UPLOAD_PNG_LEVEL" if level == images.UPLOAD_PNG_LEVEL else ""
-        print(f"{level:>5}  {seconds * 1000:>6.0f} ms  {size / 1024:>5,.0f} KB{cells}  {(worst[level] - 1) * 100:>+11.0f} %{mark}")
+        print(
+            f"{level:>5}  {seconds * 1000:>6.0f} ms  {size / 1024:>5,.0f} KB{cells}  {(worst[level] - 1) * 100:>+11.0f} %{mark}"
+        )
     print(
         f"Least worst case: level {choice} (at most {(worst[choice] - 1) * 100:.0f} % slower than the best level at any "
         f"of these speeds); UPLOAD_PNG_LEVEL is {images.UPLOAD_PNG_LEVEL} "
@@ -265,8 +279,11 @@ class Servers:
         self.ionos = ionos_emulator.IonosApp(images_per_minute=1e9, burst=1e9)
         self.ovh = ovh_emulator.OvhApp(token_per_minute=1e9)
         self.openai = openai_emulator.OpenAIApp()
-        served = [Emulated(self.ionos, ionos_emulator.EMULATOR), Emulated(self.ovh, ovh_emulator.EMULATOR),
-                  Emulated(self.openai, openai_emulator.EMULATOR)]
+        served = [
+            Emulated(self.ionos, ionos_emulator.EMULATOR),
+            Emulated(self.ovh, ovh_emulator.EMULATOR),
+            Emulated(self.openai, openai_emulator.EMULATOR),
+        ]
         self.server = EmulatorServer({item.emulator.prefix: item.app for item in served}).start()
         for item in served:
             os.environ.update(item.environment(self.server.url))
@@ -277,7 +294,13 @@ class Servers:
         self.server.stop()
 
 
-GENERATE = {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "A lighthouse on a cliff at dawn", "size": "1024x1024", "n": 1, "seed": 0}
+GENERATE = {
+    "model": "black-forest-labs/FLUX.1-schnell",
+    "prompt": "A lighthouse on a cliff at dawn",
+    "size": "1024x1024",
+    "n": 1,
+    "seed": 0,
+}
 
 
 def node_call(servers: Servers, loop: asyncio.AbstractEventLoop, repeats: int) -> Figure:
@@ -295,8 +318,13 @@ def node_call(servers: Servers, loop: asyncio.AbstractEventLoop, repeats: int) -
         data = base64.b64decode(response.json()["data"][0]["b64_json"])
         return _bare_decode(data)
 
-    return Figure("node call, zero-latency IONOS emulator", unit="ms", limit=1.2, target="ratio ≤ 1.2",
-                  **paired(pack, reference, repeats, warmup=2))
+    return Figure(
+        "node call, zero-latency IONOS emulator",
+        unit="ms",
+        limit=1.2,
+        target="ratio ≤ 1.2",
+        **paired(pack, reference, repeats, warmup=2),
+    )
 
 
 def count_four(servers: Servers, repeats: int) -> Figure:
@@ -308,8 +336,13 @@ def count_four(servers: Servers, repeats: int) -> Figure:
         servers.ovh.inject(delay=1.0, times=count)
         return node.call(count=count, **inputs)
 
-    return Figure("count=4 on OVH (no n), 1 s latency, vs one call", unit="s", limit=1.3, target="ratio ≤ 1.3",
-                  **paired(lambda: run(4), lambda: run(1), repeats, warmup=0))
+    return Figure(
+        "count=4 on OVH (no n), 1 s latency, vs one call",
+        unit="s",
+        limit=1.3,
+        target="ratio ≤ 1.3",
+        **paired(lambda: run(4), lambda: run(1), repeats, warmup=0),
+    )
 
 
 def _interrupt_latency(work: Callable[[], object], signal: Callable[[], None], expected: str, after: float) -> float:
@@ -358,16 +391,35 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
         return _interrupt_latency(work, signal, "interrupted" if interrupts else "returned", after)
 
     pack_times = [measure(lambda: node.call(**GENERATE), True) for _ in range(repeats)]
-    ref_times = [measure(lambda: requests.post(endpoint, json=body, headers=header), False) for _ in range(max(1, repeats // 2))]
+    ref_times = [
+        measure(lambda: requests.post(endpoint, json=body, headers=header), False) for _ in range(max(1, repeats // 2))
+    ]
     time.sleep(hold)  # let the server's held replies go out before the next figure
-    return Figure("interrupt → node raises (bare requests: blocked)", statistics.median(pack_times),
-                  statistics.median(ref_times), "s", 0.5, absolute=True, target="pack ≤ 0.5 s")
+    return Figure(
+        "interrupt → node raises (bare requests: blocked)",
+        statistics.median(pack_times),
+        statistics.median(ref_times),
+        "s",
+        0.5,
+        absolute=True,
+        target="pack ≤ 0.5 s",
+    )
 
 
 STREAM_GENERATE = {
-    "model": "gpt-image-2", "prompt": "A lighthouse on a cliff at dawn", "n": 1, "size": "1024x1024", "width": 1024,
-    "height": 1024, "quality": "low", "background": "auto", "output_format": "auto", "output_compression": 100,
-    "moderation": "auto", "response_format": "auto", "partial_images": 3,
+    "model": "gpt-image-2",
+    "prompt": "A lighthouse on a cliff at dawn",
+    "n": 1,
+    "size": "1024x1024",
+    "width": 1024,
+    "height": 1024,
+    "quality": "low",
+    "background": "auto",
+    "output_format": "auto",
+    "output_compression": 100,
+    "moderation": "auto",
+    "response_format": "auto",
+    "partial_images": 3,
 }
 
 
@@ -382,7 +434,13 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
     node = OpenAICompatImageGenerate()
     endpoint = f"{servers.openai_url}/images/generations"
     header = {"Authorization": f"Bearer {fake_key(servers.openai.name)}"}
-    body = {"model": "gpt-image-2", "prompt": STREAM_GENERATE["prompt"], "size": "1024x1024", "stream": True, "partial_images": 3}
+    body = {
+        "model": "gpt-image-2",
+        "prompt": STREAM_GENERATE["prompt"],
+        "size": "1024x1024",
+        "stream": True,
+        "partial_images": 3,
+    }
 
     def bare(stop: threading.Event):
         with requests.post(endpoint, json=body, headers=header, stream=True) as reply:
@@ -394,7 +452,9 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
         servers.openai.reset()
         servers.openai.inject(event_gap=gap, times=1)
         if pack:
-            seconds = _interrupt_latency(lambda: node.call(**STREAM_GENERATE), comfy.request_interrupt, "interrupted", after)
+            seconds = _interrupt_latency(
+                lambda: node.call(**STREAM_GENERATE), comfy.request_interrupt, "interrupted", after
+            )
         else:
             stop = threading.Event()
             seconds = _interrupt_latency(lambda: bare(stop), stop.set, "returned", after)
@@ -407,8 +467,15 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
 
     pack_times = [measure(True) for _ in range(repeats)]
     ref_times = [measure(False) for _ in range(max(1, repeats // 2))]
-    return Figure("interrupt mid-stream → node raises (bare: next event)", statistics.median(pack_times),
-                  statistics.median(ref_times), "s", 0.5, absolute=True, target="pack ≤ 0.5 s")
+    return Figure(
+        "interrupt mid-stream → node raises (bare: next event)",
+        statistics.median(pack_times),
+        statistics.median(ref_times),
+        "s",
+        0.5,
+        absolute=True,
+        target="pack ≤ 0.5 s",
+    )
 
 
 # --- figures: fresh processes -----------------------------------------------------------------------
@@ -448,8 +515,13 @@ def import_time(repeats: int) -> Figure:
     """What loading the pack adds to a process that already imported torch, numpy, PIL and requests."""
     runs = []
     for index in range(repeats + 1):  # the first run warms the file cache and is dropped
-        done = subprocess.run([sys.executable, "-c", _IMPORT_CHILD, str(ROOT)], capture_output=True, text=True, cwd="/",
-                              env=_BYTECODE_CACHED)
+        done = subprocess.run(
+            [sys.executable, "-c", _IMPORT_CHILD, str(ROOT)],
+            capture_output=True,
+            text=True,
+            cwd="/",
+            env=_BYTECODE_CACHED,
+        )
         if done.returncode != 0:
             raise RuntimeError(f"importing the pack failed:\n{done.stderr}")
         result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -457,8 +529,15 @@ def import_time(repeats: int) -> Figure:
             raise RuntimeError(f"importing the pack imported the emulator: {result['emulator']}")
         if index:
             runs.append(result)
-    return Figure("import time (ref: torch+numpy+PIL+requests)", statistics.median(r["pack"] for r in runs),
-                  statistics.median(r["deps"] for r in runs), "ms", 0.100, absolute=True, target="pack < 100 ms, no network")
+    return Figure(
+        "import time (ref: torch+numpy+PIL+requests)",
+        statistics.median(r["pack"] for r in runs),
+        statistics.median(r["deps"] for r in runs),
+        "ms",
+        0.100,
+        absolute=True,
+        target="pack < 100 ms, no network",
+    )
 
 
 def _status_bytes(field_name: str) -> int:
@@ -471,7 +550,10 @@ def _status_bytes(field_name: str) -> int:
 
 def memory_child() -> None:
     """In a fresh process: peak RSS while four 2048² PNG results (base64, as in a JSON reply) become tensors."""
-    texts = [payloads.b64encode(images.encode_array(images.to_uint8(sample_image(2048, seed=i))[0], "png", png_level=6)) for i in range(4)]
+    texts = [
+        payloads.b64encode(images.encode_array(images.to_uint8(sample_image(2048, seed=i))[0], "png", png_level=6))
+        for i in range(4)
+    ]
     images.decode_images([images.encode_array(np.zeros((64, 64, 3), np.uint8))])  # warm torch and PIL up
     gc.collect()
     try:
@@ -487,15 +569,18 @@ def memory_child() -> None:
 
 
 def peak_memory() -> Figure | None:
-    done = subprocess.run([sys.executable, "-m", "nodes.cli.bench", "--memory-child"], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "nodes.cli.bench", "--memory-child"], capture_output=True, text=True, cwd=ROOT
+    )
     if done.returncode != 0:
         raise RuntimeError(f"the memory measurement failed:\n{done.stderr}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     if "skip" in result:
         print(f"peak memory skipped: {result['skip']}", file=sys.stderr)
         return None
-    return Figure("peak RSS decoding 4 2048² PNG vs IMAGE size", result["delta"], result["image"], "MB", 2.0,
-                  target="ratio ≤ 2")
+    return Figure(
+        "peak RSS decoding 4 2048² PNG vs IMAGE size", result["delta"], result["image"], "MB", 2.0, target="ratio ≤ 2"
+    )
 
 
 # --- main ----------------------------------------------------------------------------------------------
@@ -545,7 +630,11 @@ def main(argv=None) -> int:
     servers = Servers()
     loop = asyncio.new_event_loop()
     jobs: list[tuple[str, Callable[[], Figure | None]]] = [
-        *[(f"{fmt} {size}", lambda s=size, f=fmt: conversion(s, f, repeats)) for fmt in ("png", "jpeg", "webp") for size in (1024, 2048)],
+        *[
+            (f"{fmt} {size}", lambda s=size, f=fmt: conversion(s, f, repeats))
+            for fmt in ("png", "jpeg", "webp")
+            for size in (1024, 2048)
+        ],
         ("batch upload", lambda: batch_upload(max(repeats, 7))),  # cheap, and the noisiest ratio
         ("node call", lambda: node_call(servers, loop, repeats * 3)),
         ("count=4", lambda: count_four(servers, slow)),
@@ -573,7 +662,10 @@ def main(argv=None) -> int:
     print()
     print(METHODS)
     failed = [f.name for f in figures if not f.passed]
-    print(f"\n{len(figures) - len(failed)} of {len(figures)} targets met" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    print(
+        f"\n{len(figures) - len(failed)} of {len(figures)} targets met"
+        + (f"; FAILED: {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

@@ -26,29 +26,104 @@ from ..emulator import start_all
 # (node id, inputs) -- run in order; the provider's name and key variable come from the node's
 # descriptor. Today's default models (2026-11-29): each node's catalogue is where they come from.
 GENERATE_STEPS = [
-    ("HostedImages_IonosImageGenerate",
-     {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "A lighthouse on a cliff at dawn, watercolour", "size": "1024x1024", "n": 1, "seed": 1}),
-    ("HostedImages_AigneHubImageGenerate",
-     {"prompt": "An oil painting of a harbour at night", "model": "openai/gpt-image-2", "size": "1024x1024", "width": 1024,
-      "height": 1024, "n": 1, "quality": "medium", "background": "auto", "output_format": "auto", "output_compression": 100,
-      "moderation": "auto", "response_format": "b64_json", "seed": 1}),
-    ("HostedImages_AgnicImageGenerate",
-     {"model": "google/gemini-3.1-flash-image", "prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9",
-      "image_size": "auto", "modalities": "auto", "count": 1, "seed": 1}),
-    ("HostedImages_OpenAICompatImageGenerate",
-     {"model": "gpt-image-2", "prompt": "A paper boat on a pond, studio light", "n": 1, "size": "1024x1024", "width": 1024,
-      "height": 1024, "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100,
-      "moderation": "auto", "response_format": "auto", "seed": 1}),
-    ("HostedImages_OvhSdxlTextToImage",
-     {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry", "count": 1, "seed": 1}),
+    (
+        "HostedImages_IonosImageGenerate",
+        {
+            "model": "black-forest-labs/FLUX.1-schnell",
+            "prompt": "A lighthouse on a cliff at dawn, watercolour",
+            "size": "1024x1024",
+            "n": 1,
+            "seed": 1,
+        },
+    ),
+    (
+        "HostedImages_AigneHubImageGenerate",
+        {
+            "prompt": "An oil painting of a harbour at night",
+            "model": "openai/gpt-image-2",
+            "size": "1024x1024",
+            "width": 1024,
+            "height": 1024,
+            "n": 1,
+            "quality": "medium",
+            "background": "auto",
+            "output_format": "auto",
+            "output_compression": 100,
+            "moderation": "auto",
+            "response_format": "b64_json",
+            "seed": 1,
+        },
+    ),
+    (
+        "HostedImages_AgnicImageGenerate",
+        {
+            "model": "google/gemini-3.1-flash-image",
+            "prompt": "A panoramic futuristic city at dusk",
+            "aspect_ratio": "16:9",
+            "image_size": "auto",
+            "modalities": "auto",
+            "count": 1,
+            "seed": 1,
+        },
+    ),
+    (
+        "HostedImages_OpenAICompatImageGenerate",
+        {
+            "model": "gpt-image-2",
+            "prompt": "A paper boat on a pond, studio light",
+            "n": 1,
+            "size": "1024x1024",
+            "width": 1024,
+            "height": 1024,
+            "quality": "low",
+            "background": "auto",
+            "output_format": "png",
+            "output_compression": 100,
+            "moderation": "auto",
+            "response_format": "auto",
+            "seed": 1,
+        },
+    ),
+    (
+        "HostedImages_OvhSdxlTextToImage",
+        {
+            "prompt": "A hippopotamus in a suit drinking a matcha latte",
+            "negative_prompt": "ugly, blurry",
+            "count": 1,
+            "seed": 1,
+        },
+    ),
 ]
 EDIT_STEPS = [
-    ("HostedImages_IonosImageEdit",
-     {"prompt": "A red hot-air balloon in the sky", "model": "black-forest-labs/FLUX.2-klein-4B", "size": "auto", "n": 1, "output_format": "png", "seed": 1}),
-    ("HostedImages_OpenAICompatImageEdit",
-     {"prompt": "A yellow kite in the sky", "model": "gpt-image-2", "n": 1, "size": "auto", "width": 1024, "height": 1024,
-      "quality": "low", "background": "auto", "output_format": "png", "output_compression": 100, "input_fidelity": "auto",
-      "response_format": "auto", "seed": 1}),
+    (
+        "HostedImages_IonosImageEdit",
+        {
+            "prompt": "A red hot-air balloon in the sky",
+            "model": "black-forest-labs/FLUX.2-klein-4B",
+            "size": "auto",
+            "n": 1,
+            "output_format": "png",
+            "seed": 1,
+        },
+    ),
+    (
+        "HostedImages_OpenAICompatImageEdit",
+        {
+            "prompt": "A yellow kite in the sky",
+            "model": "gpt-image-2",
+            "n": 1,
+            "size": "auto",
+            "width": 1024,
+            "height": 1024,
+            "quality": "low",
+            "background": "auto",
+            "output_format": "png",
+            "output_compression": 100,
+            "input_fidelity": "auto",
+            "response_format": "auto",
+            "seed": 1,
+        },
+    ),
 ]
 
 
@@ -146,8 +221,10 @@ def run_demo(argv=None) -> int:
         written += paths
         print(f"[{label}] masked edit ({where}): -> {paths[0]}")
     server.stop()
-    print(f"\nWrote {len(written)} images to {out} in {time.monotonic() - started:.1f}s"
-          + (f"; {failures} step(s) failed" if failures else ""))
+    print(
+        f"\nWrote {len(written)} images to {out} in {time.monotonic() - started:.1f}s"
+        + (f"; {failures} step(s) failed" if failures else "")
+    )
     return 1 if failures else 0
 
 

@@ -61,8 +61,10 @@ def apply_overrides(prompt: dict, overrides: list[str]) -> None:
         target, sep, value = item.partition("=")
         node_ref, dot, input_name = target.partition(".")
         if not sep or not dot or not input_name:
-            raise SystemExit(f"--set {item!r}: use NODE.INPUT=VALUE, e.g. --set 1.prompt=\"a red fox\"")
-        matches = [nid for nid, node in prompt.items() if nid == node_ref or node.get("_meta", {}).get("title") == node_ref]
+            raise SystemExit(f'--set {item!r}: use NODE.INPUT=VALUE, e.g. --set 1.prompt="a red fox"')
+        matches = [
+            nid for nid, node in prompt.items() if nid == node_ref or node.get("_meta", {}).get("title") == node_ref
+        ]
         if len(matches) != 1:
             known = ", ".join(f"{nid} ({node['class_type']})" for nid, node in prompt.items())
             raise SystemExit(f"--set {item!r}: no single node {node_ref!r}; nodes: {known}")
@@ -129,7 +131,10 @@ def save_outputs(server: str, history: dict, out: Path) -> tuple[int, int]:
                 continue
             name = image.get("filename")
             if not plain_file_name(name):
-                print(f"not saved: node {node_id} output is named {str(name)[:200]!r}, which is not a plain file name", file=sys.stderr)
+                print(
+                    f"not saved: node {node_id} output is named {str(name)[:200]!r}, which is not a plain file name",
+                    file=sys.stderr,
+                )
                 refused += 1
                 continue
             query = urlencode({k: image.get(k, "") for k in ("filename", "subfolder", "type")})
@@ -189,7 +194,7 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
                     length = struct.unpack(">I", payload[4:8])[0]
                     node_id = payload[8 : 8 + length].decode(errors="replace")
                     if not quiet:
-                        print(f"  [{node_id}] {payload[8 + length:].decode(errors='replace')}")
+                        print(f"  [{node_id}] {payload[8 + length :].decode(errors='replace')}")
                 continue
             message = json.loads(payload)
             kind, data = message.get("type"), message.get("data", {})
@@ -227,12 +232,27 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workflow", help="an API-format workflow JSON (e.g. example_workflows/api/*.json)")
     parser.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI's address")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="NODE.INPUT=VALUE",
-                        help="override an input; NODE is a node id or title, VALUE is JSON or text (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="NODE.INPUT=VALUE",
+        help="override an input; NODE is a node id or title, VALUE is JSON or text (repeatable)",
+    )
     parser.add_argument("--out", default="out/headless", help="where to put the saved images")
-    parser.add_argument("--inputs", default=None, help="folder of LoadImage pictures to upload (default: inputs/ beside the workflow, else beside its folder)")
-    parser.add_argument("--upload", action="append", default=[], metavar="FILE",
-                        help="also upload this file, for a LoadImage node naming it by its file name (repeatable)")
+    parser.add_argument(
+        "--inputs",
+        default=None,
+        help="folder of LoadImage pictures to upload (default: inputs/ beside the workflow, else beside its folder)",
+    )
+    parser.add_argument(
+        "--upload",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="also upload this file, for a LoadImage node naming it by its file name (repeatable)",
+    )
     parser.add_argument("--timeout", type=float, default=900, help="seconds to wait for the whole run")
     parser.add_argument("--quiet", action="store_true", help="print only errors and saved files")
     args = parser.parse_args(argv)
@@ -240,7 +260,9 @@ def main(argv=None) -> int:
     workflow = Path(args.workflow)
     prompt = json.loads(workflow.read_text())
     if "nodes" in prompt and "links" in prompt:
-        raise SystemExit(f"{workflow} is a UI-format workflow; use its API-format copy (example_workflows/api/) or export one with 'Export (API)'")
+        raise SystemExit(
+            f"{workflow} is a UI-format workflow; use its API-format copy (example_workflows/api/) or export one with 'Export (API)'"
+        )
     apply_overrides(prompt, args.overrides)
     inputs = Path(args.inputs) if args.inputs else default_inputs_folder(workflow)
     upload_inputs(args.server.rstrip("/"), prompt, inputs, [Path(f) for f in args.upload])

@@ -50,7 +50,9 @@ _outside_prompt = contextvars.ContextVar("hosted_images_outside_prompt", default
 # The event loop a node's coroutine runs on; worker threads (which inherit it through
 # asyncio.to_thread) hand their progress-bar updates to it, because ComfyUI's progress hook and
 # its progress registry are not thread-safe.
-_node_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar("hosted_images_node_loop", default=None)
+_node_loop: contextvars.ContextVar[asyncio.AbstractEventLoop | None] = contextvars.ContextVar(
+    "hosted_images_node_loop", default=None
+)
 
 
 @contextlib.contextmanager

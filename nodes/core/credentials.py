@@ -45,8 +45,7 @@ def credentials_file_warning(path: Path | None = None) -> str:
         return ""
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         return (
-            f"credentials file {path} is readable by other users (mode {stat.S_IMODE(mode):o}); "
-            f"run: chmod 600 {path}"
+            f"credentials file {path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
         )
     return ""
 
@@ -133,7 +132,11 @@ def _check_key_characters(provider: Provider, key: str, source: str) -> None:
 def require_key(provider: Provider, operation: str = "") -> str:
     key, _ = api_key(provider)
     if not key and provider.key_required:
-        where = f"set the environment variable {provider.key_env} before starting ComfyUI, or add " if provider.key_env else "add "
+        where = (
+            f"set the environment variable {provider.key_env} before starting ComfyUI, or add "
+            if provider.key_env
+            else "add "
+        )
         raise RemoteImageError(
             "no API key is configured, so nothing was sent",
             provider=provider.label,
@@ -185,7 +188,9 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
         return provider
     own = provider.own_id  # the copies keep it: the journal and the limits name the provider itself
     if not name:
-        return dataclasses.replace(provider, id=f"{provider.id}:anonymous", key_env="", anonymous=Anonymous(), base_id=own)
+        return dataclasses.replace(
+            provider, id=f"{provider.id}:anonymous", key_env="", anonymous=Anonymous(), base_id=own
+        )
     if _ENV_NAME.match(name) and name in _listed(KEY_VARIABLES_ENV):
         return dataclasses.replace(provider, id=f"{provider.id}:{name}", key_env=name, base_id=own)
     parser = _credentials_file(provider.label)

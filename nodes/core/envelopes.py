@@ -10,7 +10,8 @@ import enum
 import json
 import re
 import time
-from typing import TYPE_CHECKING, Any, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import RemoteImageError, Unanswered
@@ -243,7 +244,9 @@ def not_json(status: int, content_type: str, content: bytes, headers: Mapping[st
     )
 
 
-def status_failure(reply, fetch: Fetch, provider: Provider, hints: Mapping[int, str], attempts: int) -> RemoteImageError:
+def status_failure(
+    reply, fetch: Fetch, provider: Provider, hints: Mapping[int, str], attempts: int
+) -> RemoteImageError:
     """An HTTP error reply (``reply``: status, headers, content and its parsed ``body``) as one
     error: the provider's own words (never a link's), the pack's hint beside the provider's own
     ``hints``, and what the status means for the key, a rate limit or a lasting refusal."""
@@ -254,7 +257,11 @@ def status_failure(reply, fetch: Fetch, provider: Provider, hints: Mapping[int, 
     else:
         reader = provider.error_reader or default_error_message
         message = reader(reply.body) if reply.body is not None else ""
-        message = clip(message, MESSAGE_LIMIT) if message else quote_body(reply.content) or f"HTTP {status} with an empty body"
+        message = (
+            clip(message, MESSAGE_LIMIT)
+            if message
+            else quote_body(reply.content) or f"HTTP {status} with an empty body"
+        )
     hint = {**STATUS_HINTS, **hints}.get(status, "")
     own_hint = hints.get(status, "")  # the provider's facts, kept beside ours
     lasting = lasting_refusal(status, reply.body) if status in (429, 503) else ""

@@ -36,7 +36,7 @@ class RemoteImageError(Exception):
         self.json_reply = json_reply  # the provider's error reply was JSON (its envelope), not a page
         super().__init__(message)
 
-    def add_context(self, *, provider: str = "", operation: str = "", model: str = "") -> "RemoteImageError":
+    def add_context(self, *, provider: str = "", operation: str = "", model: str = "") -> RemoteImageError:
         """Fill in where the error happened, for errors raised by code that does not know."""
         self.provider = self.provider or provider
         self.operation = self.operation or operation

@@ -12,18 +12,19 @@ from __future__ import annotations
 import io
 import os
 import warnings
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image, ImageFile, ImageOps
 
 from . import comfy
-from .redaction import clip
 from .errors import InputError, RemoteImageError
 from .payloads import Uploads, data_url, sniff_format
+from .redaction import clip
 
 # Results are refused before anything is decoded when their headers claim too much: each must be
 # at most MAX_PIXELS (8K UHD, 7680x4320, is 33 megapixels; larger is treated as a decompression
@@ -57,7 +58,9 @@ def check_image(image, what: str = "image") -> None:
             f"{list(image.shape)} with {channels} channels -- convert it to RGB first"
         )
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
-        raise InputError(f"{what} is empty (shape {list(image.shape)}); it needs at least one image of at least 1x1 pixels")
+        raise InputError(
+            f"{what} is empty (shape {list(image.shape)}); it needs at least one image of at least 1x1 pixels"
+        )
     if image.is_floating_point() and not _all_finite(image):
         raise InputError(f"{what} contains NaN or infinite values; IMAGE values must be finite numbers from 0 to 1")
 
@@ -125,7 +128,9 @@ def _parallel_map(function, items: Sequence):
         return list(pool.map(function, items))
 
 
-def encode_images(image: torch.Tensor, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL, what: str = "image") -> list[bytes]:
+def encode_images(
+    image: torch.Tensor, fmt: str = "png", *, png_level: int = UPLOAD_PNG_LEVEL, what: str = "image"
+) -> list[bytes]:
     """Every batch item of an IMAGE -> file bytes, encoded in parallel (PIL releases the GIL).
 
     The input is checked first (``check_image``; ``what`` names it in the message)."""
@@ -185,7 +190,9 @@ def fit_masks(mask, batch: int, width: int, height: int) -> np.ndarray | None:
                 f"the mask is {mw}x{mh} but the image is {width}x{height}; their aspect ratios differ, "
                 "so the mask cannot be resized to fit -- make the mask from this image"
             )
-        masks = torch.nn.functional.interpolate(masks.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False)[:, 0]
+        masks = torch.nn.functional.interpolate(
+            masks.unsqueeze(1), size=(height, width), mode="bilinear", align_corners=False
+        )[:, 0]
     out = masks.clamp_(0.0, 1.0).mul_(255.0).round_().to(torch.uint8).numpy()
     if out.shape[0] == 1 and batch > 1:
         out = np.broadcast_to(out, (batch, height, width))

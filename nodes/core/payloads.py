@@ -87,7 +87,7 @@ def split_data_url(url: str) -> tuple[str, bytes]:
     match = _DATA_URL.match(url)
     if not match:
         raise RemoteImageError(f"not a data URL: {url[:40]!r}")
-    payload = url[match.end():]
+    payload = url[match.end() :]
     if match.group(3):
         return (match.group(1) or "").lower(), b64decode(payload)
     return (match.group(1) or "").lower(), unquote_to_bytes(payload)

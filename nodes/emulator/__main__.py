@@ -15,7 +15,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=8199, help="port (0 picks a free one)")
     parser.add_argument(
-        "--agnic-gemini-ids", choices=[GA_IDS, PREVIEW_IDS], default=GA_IDS,
+        "--agnic-gemini-ids",
+        choices=[GA_IDS, PREVIEW_IDS],
+        default=GA_IDS,
         help="the ids Agnic serves the Gemini 3 image models under: Google's GA ids, or the -preview ids of Agnic's April 2026 list",
     )
     args = parser.parse_args()
@@ -27,7 +29,10 @@ def main() -> None:
     for item in emulated.values():
         for name, value in item.environment(server.url).items():
             print(f"export {name}={value}")
-    print(f"\nFault injection: POST {server.url}/<provider>/__emulator/faults with e.g. " + '{"status": 500} (503 is retried: {"status": 503, "times": 3} to see it fail). Ctrl-C stops.')
+    print(
+        f"\nFault injection: POST {server.url}/<provider>/__emulator/faults with e.g. "
+        + '{"status": 500} (503 is retried: {"status": 503, "times": 3} to see it fail). Ctrl-C stops.'
+    )
     try:
         while True:
             time.sleep(3600)

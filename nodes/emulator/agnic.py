@@ -23,7 +23,6 @@ import threading
 import time
 import uuid
 
-
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
 from .server import App, Request, Response
@@ -42,7 +41,12 @@ ASPECT_RATIOS = {
     "5:4": (1152, 896),
     "21:9": (1536, 672),
 }
-EXTREME_RATIOS = {"1:4": (512, 2048), "4:1": (2048, 512), "1:8": (384, 3072), "8:1": (3072, 384)}  # Gemini 3.1 Flash Image only
+EXTREME_RATIOS = {
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (384, 3072),
+    "8:1": (3072, 384),
+}  # Gemini 3.1 Flash Image only
 IMAGE_SIZE_SCALE = {"0.5K": 0.5, "1K": 1, "2K": 2, "4K": 4}
 MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PRICE_PER_IMAGE = 0.04
@@ -50,7 +54,13 @@ CREATED = 1735689600
 
 # id -> (input modalities, output modalities, reply format, upstream provider, image sizes it honours)
 MODELS = {
-    "google/gemini-3.1-flash-image": (["text", "image"], ["image", "text"], "png", "Google AI Studio", ["0.5K", "1K", "2K", "4K"]),
+    "google/gemini-3.1-flash-image": (
+        ["text", "image"],
+        ["image", "text"],
+        "png",
+        "Google AI Studio",
+        ["0.5K", "1K", "2K", "4K"],
+    ),
     "google/gemini-3-pro-image": (["text", "image"], ["image", "text"], "png", "Google AI Studio", ["1K", "2K", "4K"]),
     "google/gemini-2.5-flash-image": (["text", "image"], ["image", "text"], "png", "Google Vertex", []),
     "openai/gpt-5-image": (["text", "image"], ["image", "text"], "webp", "OpenAI", []),
@@ -103,7 +113,11 @@ class AgnicApp(App):
         response = Response.json({"error": error}, status)
         if status == 429:  # OpenRouter's headers; the reset is in epoch milliseconds
             response.headers.update(
-                {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(time.time() * 1000) + 1000)}
+                {
+                    "X-RateLimit-Limit": "20",
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(time.time() * 1000) + 1000),
+                }
             )
         return response
 
@@ -113,7 +127,12 @@ class AgnicApp(App):
             return self.error(401, "Invalid or missing API token")
         return super().handle(request)
 
-    def refuse(self, times: int = 1, text: str = "I can't create that image, but I can describe it in words.", finish_reason: str = "stop") -> None:
+    def refuse(
+        self,
+        times: int = 1,
+        text: str = "I can't create that image, but I can describe it in words.",
+        finish_reason: str = "stop",
+    ) -> None:
         with self._state_lock:
             self._refusals += [(text, finish_reason)] * times
 
@@ -180,10 +199,16 @@ class AgnicApp(App):
         prompt, pictures = parsed
         inputs, outputs, own_format, provider, _ = MODELS[row]
         modalities = body.get("modalities", ["text"])
-        if not isinstance(modalities, list) or not modalities or any(m not in ("text", "image", "audio") for m in modalities):
+        if (
+            not isinstance(modalities, list)
+            or not modalities
+            or any(m not in ("text", "image", "audio") for m in modalities)
+        ):
             return self.error(400, "modalities must be a non-empty list of 'text', 'image', 'audio'")
         if not set(modalities) <= set(outputs):
-            return self.error(404, f"No endpoints found that support the requested output modalities: {', '.join(modalities)}")
+            return self.error(
+                404, f"No endpoints found that support the requested output modalities: {', '.join(modalities)}"
+            )
         if pictures and "image" not in inputs:
             return self.error(404, "No endpoints found that support image input")
         size = self._size(body, model, MODELS[row], pictures)
@@ -194,8 +219,15 @@ class AgnicApp(App):
             return self.error(400, "seed must be an integer")
         flagged = [w for w in self.flagged_words if w in prompt.lower()]
         if flagged:
-            metadata = {"reasons": ["violence"], "flagged_input": prompt[:100], "provider_name": provider, "model_slug": model}
-            return self.error(403, f"{model} requires moderation on {provider}. Your input was flagged for \"violence\"", metadata)
+            metadata = {
+                "reasons": ["violence"],
+                "flagged_input": prompt[:100],
+                "provider_name": provider,
+                "model_slug": model,
+            }
+            return self.error(
+                403, f'{model} requires moderation on {provider}. Your input was flagged for "violence"', metadata
+            )
         refusal = self._take_refusal(prompt)
         if refusal or "image" not in modalities:
             text, reason = refusal or (f"Here is a description instead: {prompt[:80]}", "stop")
@@ -230,7 +262,13 @@ class AgnicApp(App):
             return self.error(400, "messages: must be a non-empty array")
         words, pictures = [], []
         for message in messages:
-            if not isinstance(message, dict) or message.get("role") not in ("system", "user", "assistant", "developer", "tool"):
+            if not isinstance(message, dict) or message.get("role") not in (
+                "system",
+                "user",
+                "assistant",
+                "developer",
+                "tool",
+            ):
                 return self.error(400, "messages: each message needs a valid role")
             content = message.get("content")
             if isinstance(content, str):
@@ -242,7 +280,11 @@ class AgnicApp(App):
                 kind = part.get("type") if isinstance(part, dict) else None
                 if kind == "text" and isinstance(part.get("text"), str):
                     words.append(part["text"])
-                elif kind == "image_url" and isinstance(part.get("image_url"), dict) and isinstance(part["image_url"].get("url"), str):
+                elif (
+                    kind == "image_url"
+                    and isinstance(part.get("image_url"), dict)
+                    and isinstance(part["image_url"].get("url"), str)
+                ):
                     picture = self._picture(part["image_url"]["url"])
                     if isinstance(picture, Response):
                         return picture
@@ -276,7 +318,11 @@ class AgnicApp(App):
             width, height = ASPECT_RATIOS[ratio]
         else:
             metadata = {"provider_name": row[3], "raw": f"aspect ratio {ratio} is not supported by this model"}
-            return self.error(400, f"Provider returned error: image_config.aspect_ratio {ratio!r} is not supported by {model}", metadata)
+            return self.error(
+                400,
+                f"Provider returned error: image_config.aspect_ratio {ratio!r} is not supported by {model}",
+                metadata,
+            )
         size = config.get("image_size", "1K")
         if size not in IMAGE_SIZE_SCALE:
             return self.error(400, f"image_config.image_size {size!r} is not supported; use 0.5K, 1K, 2K or 4K")
@@ -285,7 +331,10 @@ class AgnicApp(App):
 
     @staticmethod
     def _nearest_ratio(width: int, height: int) -> str:
-        return min(ASPECT_RATIOS, key=lambda r: abs(math.log(ASPECT_RATIOS[r][0] / ASPECT_RATIOS[r][1]) - math.log(width / height)))
+        return min(
+            ASPECT_RATIOS,
+            key=lambda r: abs(math.log(ASPECT_RATIOS[r][0] / ASPECT_RATIOS[r][1]) - math.log(width / height)),
+        )
 
     @staticmethod
     def _reply(model: str, provider: str, text, images: list, finish_reason: str) -> Response:
@@ -293,7 +342,11 @@ class AgnicApp(App):
         if images:
             message["images"] = images
         native = {"stop": "STOP", "content_filter": "PROHIBITED_CONTENT"}.get(finish_reason, finish_reason.upper())
-        usage = {"prompt_tokens": 12, "completion_tokens": 1290 * len(images) + 8, "total_tokens": 12 + 1290 * len(images) + 8}
+        usage = {
+            "prompt_tokens": 12,
+            "completion_tokens": 1290 * len(images) + 8,
+            "total_tokens": 12 + 1290 * len(images) + 8,
+        }
         return Response.json(
             {
                 "id": f"gen-{uuid.uuid4().hex[:24]}",
@@ -303,7 +356,13 @@ class AgnicApp(App):
                 "created": int(time.time()),
                 "system_fingerprint": None,
                 "choices": [
-                    {"logprobs": None, "finish_reason": finish_reason, "native_finish_reason": native, "index": 0, "message": message}
+                    {
+                        "logprobs": None,
+                        "finish_reason": finish_reason,
+                        "native_finish_reason": native,
+                        "index": 0,
+                        "message": message,
+                    }
                 ],
                 "usage": usage,
             }

@@ -37,8 +37,14 @@ MODELS_PATH = "/api/ai-providers/models"
 B64_KEYS = ("base64", "b64_json", "b64Json")
 MAX_BODY_BYTES = 30 * 1024 * 1024
 # the upstream parameters the hub's framework passes to OpenAI for GPT image models (camelCase on the native route)
-GPT_PARAMETERS = {"size": "size", "quality": "quality", "background": "background", "moderation": "moderation",
-                  "output_format": "outputFormat", "output_compression": "outputCompression"}
+GPT_PARAMETERS = {
+    "size": "size",
+    "quality": "quality",
+    "background": "background",
+    "moderation": "moderation",
+    "output_format": "outputFormat",
+    "output_compression": "outputCompression",
+}
 OTHER_MODELS = {"ideogram/ideogram-v3": 3.0}  # model -> credits per image; Ideogram answers with links
 CHAT_MODELS = ["openai/gpt-5", "google/gemini-3.5-flash"]
 GPT_CREDITS = 6.0
@@ -106,7 +112,7 @@ class AigneHubApp(App):
             self.expired |= set(self.files)
 
     def download(self, request: Request) -> Response:
-        file_id = request.path[len("/files/"):].rsplit(".", 1)[0]
+        file_id = request.path[len("/files/") :].rsplit(".", 1)[0]
         with self._files_lock:
             self.downloads.append({"file": file_id, "authorization": "authorization" in request.headers})
             data = self.files.get(file_id)
@@ -136,12 +142,23 @@ class AigneHubApp(App):
 
     def models(self, request: Request) -> Response:
         wanted = (request.query.get("type") or [""])[0]
-        entries = [{"key": key, "model": key.split("/", 1)[1], "provider": key.split("/", 1)[0], "type": "image_generation"} for key in self._served()]
-        entries += [{"key": key, "model": key.split("/", 1)[1], "provider": key.split("/", 1)[0], "type": "chat"} for key in CHAT_MODELS]
+        entries = [
+            {"key": key, "model": key.split("/", 1)[1], "provider": key.split("/", 1)[0], "type": "image_generation"}
+            for key in self._served()
+        ]
+        entries += [
+            {"key": key, "model": key.split("/", 1)[1], "provider": key.split("/", 1)[0], "type": "chat"}
+            for key in CHAT_MODELS
+        ]
         if wanted:
             kind = {"image": "image_generation", "chat": "chat"}.get(wanted, wanted)
             entries = [entry for entry in entries if entry["type"] == kind]
-        return Response.json([{**entry, "status": "active", "input_credits_per_token": 0, "output_credits_per_token": 0} for entry in entries])
+        return Response.json(
+            [
+                {**entry, "status": "active", "input_credits_per_token": 0, "output_credits_per_token": 0}
+                for entry in entries
+            ]
+        )
 
     # ---- shared by both image routes
 
@@ -221,7 +238,9 @@ class AigneHubApp(App):
             blobs = [synth.generate(body["prompt"], width, height, "png", i) for i in range(n)]
             as_url = not self.base64_for_url
         else:
-            verdict = self._upstream(name, {"prompt": body["prompt"], **{k: body[k] for k in GPT_PARAMETERS if k in body}}, edit=False)
+            verdict = self._upstream(
+                name, {"prompt": body["prompt"], **{k: body[k] for k in GPT_PARAMETERS if k in body}}, edit=False
+            )
             if isinstance(verdict, Response):
                 return verdict
             width, height = _pixels(verdict[1])
@@ -232,7 +251,9 @@ class AigneHubApp(App):
         items = [{"url": self._link(b)} if as_url else self._base64_item(b, shape) for b in blobs]
         if shape == "seed":
             return Response.json({"created": int(time.time()), "data": items})
-        return Response.json({"images": items, "data": items, "model": name, "usage": {"aigneHubCredits": cost, "creditPrefix": ""}})
+        return Response.json(
+            {"images": items, "data": items, "model": name, "usage": {"aigneHubCredits": cost, "creditPrefix": ""}}
+        )
 
     def _base64_item(self, blob: bytes, shape: str) -> dict:
         encoded = b64encode(blob)
@@ -251,7 +272,10 @@ class AigneHubApp(App):
             return self.error(400, "Check image model input: prompt: Required")
         images = payload.get("image")
         if images is not None and (not isinstance(images, list) or not all(_is_file_content(item) for item in images)):
-            return self.error(400, "Check image model input: image: Expected array of FileContent ({type: 'file', data} or {type: 'url', url})")
+            return self.error(
+                400,
+                "Check image model input: image: Expected array of FileContent ({type: 'file', data} or {type: 'url', url})",
+            )
         n = payload.get("n", 1)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             return self.error(400, "Check image model input: n: Number must be greater than or equal to 1")
@@ -276,7 +300,10 @@ class AigneHubApp(App):
             width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
             count = n
         else:
-            fields = {"prompt": payload["prompt"], **{snake: merged[camel] for snake, camel in GPT_PARAMETERS.items() if camel in merged}}
+            fields = {
+                "prompt": payload["prompt"],
+                **{snake: merged[camel] for snake, camel in GPT_PARAMETERS.items() if camel in merged},
+            }
             verdict = self._upstream(name, fields, edit=bool(sources))
             if isinstance(verdict, Response):
                 return verdict
@@ -289,11 +316,17 @@ class AigneHubApp(App):
         cost = self._bill(model, n)
         as_url = payload.get("outputFileType") == "url"
         items = [
-            {"type": "url", "url": self._link(b), "mimeType": "image/png"} if as_url else {"type": "file", "data": b64encode(b), "mimeType": "image/png"}
+            {"type": "url", "url": self._link(b), "mimeType": "image/png"}
+            if as_url
+            else {"type": "file", "data": b64encode(b), "mimeType": "image/png"}
             for b in blobs
         ]
-        usage = {"inputTokens": len(payload["prompt"].split()) + 65 * len(sources), "outputTokens": 272 * len(blobs),
-                 "aigneHubCredits": cost, "creditPrefix": ""}
+        usage = {
+            "inputTokens": len(payload["prompt"].split()) + 65 * len(sources),
+            "outputTokens": 272 * len(blobs),
+            "aigneHubCredits": cost,
+            "creditPrefix": "",
+        }
         return Response.json({"images": items, "usage": usage, "model": name, "modelWithProvider": model})
 
     def _source(self, item: dict):

@@ -8,7 +8,6 @@ import threading
 import time
 import uuid
 
-
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
 from .server import App, Request, Response
@@ -61,7 +60,9 @@ class IonosApp(App):
 
     # IONOS's own envelope, with the trace id support asks for on every reply.
     def error(self, status: int, message: str, code: str = "") -> Response:
-        code = code or {401: "paas-auth-1", 404: "paas-notfound-1", 429: "paas-ratelimit-1"}.get(status, f"paas-{status}")
+        code = code or {401: "paas-auth-1", 404: "paas-notfound-1", 429: "paas-ratelimit-1"}.get(
+            status, f"paas-{status}"
+        )
         return Response.json({"httpStatus": status, "messages": [{"errorCode": code, "message": message}]}, status)
 
     def handle(self, request: Request) -> Response:
@@ -83,7 +84,10 @@ class IonosApp(App):
 
     def models(self, request: Request) -> Response:
         created = 1735689600
-        data = [{"id": m, "object": "model", "created": created, "owned_by": "IONOS Cloud"} for m in [*IMAGE_MODELS, *OTHER_MODELS]]
+        data = [
+            {"id": m, "object": "model", "created": created, "owned_by": "IONOS Cloud"}
+            for m in [*IMAGE_MODELS, *OTHER_MODELS]
+        ]
         return Response.json({"object": "list", "data": data})
 
     # ---- validation shared by both image calls
@@ -92,7 +96,10 @@ class IonosApp(App):
         if not isinstance(model, str) or not model:
             return self.error(400, "model is required")
         if model not in IMAGE_MODELS:
-            return self.error(400 if model in OTHER_MODELS else 404, f"model '{model}' does not support images" if model in OTHER_MODELS else f"model '{model}' not found")
+            return self.error(
+                400 if model in OTHER_MODELS else 404,
+                f"model '{model}' does not support images" if model in OTHER_MODELS else f"model '{model}' not found",
+            )
         if not isinstance(prompt, str) or not prompt.strip():
             return self.error(400, "prompt is required")
         if max_prompt and len(prompt) > max_prompt:
@@ -113,7 +120,9 @@ class IonosApp(App):
         body = request.json()
         if not isinstance(body, dict):
             return self.error(400, "request body must be a JSON object")
-        checked = self._common(body.get("model"), body.get("prompt"), body.get("size", "1024x1024"), body.get("n", 1), max_prompt=None)
+        checked = self._common(
+            body.get("model"), body.get("prompt"), body.get("size", "1024x1024"), body.get("n", 1), max_prompt=None
+        )
         if isinstance(checked, Response):
             return checked
         if body.get("response_format", "b64_json") != "b64_json":
@@ -155,12 +164,18 @@ class IonosApp(App):
             if isinstance(mask, Response):
                 return mask
             if mask.size != source.size:
-                return self.error(400, f"mask_image must have the same dimensions as the input image ({source.size[0]}x{source.size[1]}), got {mask.size[0]}x{mask.size[1]}")
+                return self.error(
+                    400,
+                    f"mask_image must have the same dimensions as the input image ({source.size[0]}x{source.size[1]}), got {mask.size[0]}x{mask.size[1]}",
+                )
         limited = self._rate(n)
         if limited:
             return limited
         width, height = checked
-        data = [{"b64_json": b64encode(synth.edit(source, form["prompt"], width, height, mask, output_format, i))} for i in range(n)]
+        data = [
+            {"b64_json": b64encode(synth.edit(source, form["prompt"], width, height, mask, output_format, i))}
+            for i in range(n)
+        ]
         return Response.json({"created": int(time.time()), "data": data})
 
     def _load(self, value, field_name):
@@ -168,7 +183,9 @@ class IonosApp(App):
             return self.error(400, f"{field_name} is required")
         if not value.startswith("data:image/"):
             if value.startswith(("http://", "https://")):
-                return self.error(400, f"{field_name}: could not fetch the image from the URL (the emulator is offline)")
+                return self.error(
+                    400, f"{field_name}: could not fetch the image from the URL (the emulator is offline)"
+                )
             return self.error(400, f"{field_name} must be a public http(s) URL or a data:image/...;base64 URL")
         opened = synth.open_data_url(value)
         if opened is None:

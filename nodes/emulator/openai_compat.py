@@ -46,10 +46,34 @@ GPT_MODELS = {
 SHUTDOWN = {"gpt-image-1.5": "2026-12-01", "gpt-image-1-mini": "2026-12-01", "chatgpt-image-latest": "2026-12-01"}
 RETIRED = {"dall-e-2": "2026-05-12", "dall-e-3": "2026-05-12", "gpt-image-1": "2026-10-23"}
 OTHER_MODELS = ["gpt-4o", "text-embedding-3-small", "whisper-1"]
-GENERATION_FIELDS = {"model", "prompt", "n", "size", "user", "stream", "partial_images", "quality", "background",
-                     "output_format", "output_compression", "moderation"}
-EDIT_FIELDS = {"model", "prompt", "n", "size", "user", "stream", "partial_images", "quality", "background",
-               "output_format", "output_compression", "input_fidelity"}
+GENERATION_FIELDS = {
+    "model",
+    "prompt",
+    "n",
+    "size",
+    "user",
+    "stream",
+    "partial_images",
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+}
+EDIT_FIELDS = {
+    "model",
+    "prompt",
+    "n",
+    "size",
+    "user",
+    "stream",
+    "partial_images",
+    "quality",
+    "background",
+    "output_format",
+    "output_compression",
+    "input_fidelity",
+}
 ENUMS = {
     "background": ["transparent", "opaque", "auto"],
     "output_format": ["png", "jpeg", "webp"],
@@ -58,8 +82,13 @@ ENUMS = {
     "input_fidelity": ["high", "low"],
 }
 _SIZE = re.compile(r"^(\d+)x(\d+)$")
-TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
-         413: "invalid_request_error", 429: "requests"}
+TYPES = {
+    400: "invalid_request_error",
+    401: "invalid_request_error",
+    404: "invalid_request_error",
+    413: "invalid_request_error",
+    429: "requests",
+}
 MAX_PARTIAL_IMAGES = 3
 PARTIAL_IMAGE_TOKENS = 100  # output tokens the emulator bills per partial image
 
@@ -88,7 +117,9 @@ class Refused(Exception):
 class OpenAIApp(App):
     name = "openai"
 
-    def __init__(self, token: str | None = fake_key(name), extra_models: tuple[str, ...] = (), today: datetime.date | None = None):
+    def __init__(
+        self, token: str | None = fake_key(name), extra_models: tuple[str, ...] = (), today: datetime.date | None = None
+    ):
         super().__init__()
         self.token = token  # None: a server without auth
         self.extra_models = list(extra_models)  # another server's models: any parameter, links on request
@@ -109,7 +140,7 @@ class OpenAIApp(App):
 
     def handle(self, request: Request) -> Response:
         if request.method == "GET" and request.path.startswith("/files/"):
-            blob = self.files.get(request.path[len("/files/"):])
+            blob = self.files.get(request.path[len("/files/") :])
             response = Response(200, blob, {"Content-Type": "image/png"}) if blob else Response(404, b"BlobNotFound")
         elif self.token is not None and request.bearer != self.token:
             response = self._unauthorized(request)
@@ -130,10 +161,17 @@ class OpenAIApp(App):
 
     def _unauthorized(self, request: Request) -> Response:
         if request.bearer is None:
-            return self.error(401, "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).")
+            return self.error(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+            )
         given = request.bearer
         masked = given[:3] + "*" * max(0, len(given) - 7) + given[-4:] if len(given) > 8 else "***"
-        return self.error(401, f"Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.", code="invalid_api_key")
+        return self.error(
+            401,
+            f"Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
 
     def _served(self, model: str) -> bool:
         shutdown = SHUTDOWN.get(model)
@@ -142,10 +180,17 @@ class OpenAIApp(App):
     def models(self, request: Request) -> Response:
         data = [
             {"id": m, "object": "model", "created": 1745193600, "owned_by": "system", "shutdown_date": SHUTDOWN.get(m)}
-            for m in GPT_MODELS if self._served(m)
+            for m in GPT_MODELS
+            if self._served(m)
         ]
-        data += [{"id": m, "object": "model", "created": 1698785189, "owned_by": "system", "shutdown_date": None} for m in OTHER_MODELS]
-        data += [{"id": m, "object": "model", "created": 1735689600, "owned_by": "local", "shutdown_date": None} for m in self.extra_models]
+        data += [
+            {"id": m, "object": "model", "created": 1698785189, "owned_by": "system", "shutdown_date": None}
+            for m in OTHER_MODELS
+        ]
+        data += [
+            {"id": m, "object": "model", "created": 1735689600, "owned_by": "local", "shutdown_date": None}
+            for m in self.extra_models
+        ]
         return Response.json({"object": "list", "data": data})
 
     # ---- checks shared by both calls
@@ -157,12 +202,21 @@ class OpenAIApp(App):
         if model in self.extra_models:
             return None
         if model in RETIRED or (model in GPT_MODELS and not self._served(model)):
-            raise Refused(404, f"The model `{model}` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations", None, "model_not_found")
+            raise Refused(
+                404,
+                f"The model `{model}` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations",
+                None,
+                "model_not_found",
+            )
         if model not in GPT_MODELS:
-            raise Refused(404, f"The model `{model}` does not exist or you do not have access to it.", None, "model_not_found")
+            raise Refused(
+                404, f"The model `{model}` does not exist or you do not have access to it.", None, "model_not_found"
+            )
         rules = GPT_MODELS[model]
         if rules[4] and not edit:
-            raise Refused(400, f"Invalid model {model}. The model does not support image generation.", "model", "invalid_value")
+            raise Refused(
+                400, f"Invalid model {model}. The model does not support image generation.", "model", "invalid_value"
+            )
         return rules
 
     def _check(self, fields: dict, rules: tuple | None, model: str, allowed: set[str]) -> tuple[int, str]:
@@ -177,47 +231,109 @@ class OpenAIApp(App):
         if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
             raise Refused(400, f"Invalid 'n': must be an integer between 1 and 10, got {n!r}.", "n", "invalid_value")
         compression = fields.get("output_compression")
-        if compression is not None and (isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 100):
-            raise Refused(400, "Invalid 'output_compression': must be an integer between 0 and 100.", "output_compression", "invalid_value")
+        if compression is not None and (
+            isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 100
+        ):
+            raise Refused(
+                400,
+                "Invalid 'output_compression': must be an integer between 0 and 100.",
+                "output_compression",
+                "invalid_value",
+            )
         size = fields.get("size")
         if rules is None:  # another server's model: anything goes
             return n, size if isinstance(size, str) and "x" in size else "512x512"
         flexible, qualities, transparent, fidelities, _ = rules
         for name in ("response_format", "style"):
             if name in fields:
-                raise Refused(400, f"Unknown parameter: '{name}' is not supported with the {model} model.", name, "unknown_parameter")
+                raise Refused(
+                    400,
+                    f"Unknown parameter: '{name}' is not supported with the {model} model.",
+                    name,
+                    "unknown_parameter",
+                )
         for name, values in ENUMS.items():
             if name in fields and fields[name] not in values:
-                raise Refused(400, f"Invalid value: '{fields[name]}'. Supported values are: {', '.join(repr(v) for v in values)}.", name, "invalid_value")
+                raise Refused(
+                    400,
+                    f"Invalid value: '{fields[name]}'. Supported values are: {', '.join(repr(v) for v in values)}.",
+                    name,
+                    "invalid_value",
+                )
         if len(prompt) > 32000:
-            raise Refused(400, f"Invalid 'prompt': string too long. Expected a string with maximum length 32000, but got a string with length {len(prompt)} instead.", "prompt", "string_above_max_length")
+            raise Refused(
+                400,
+                f"Invalid 'prompt': string too long. Expected a string with maximum length 32000, but got a string with length {len(prompt)} instead.",
+                "prompt",
+                "string_above_max_length",
+            )
         if "quality" in fields and fields["quality"] not in qualities:
-            raise Refused(400, f"Invalid value: '{fields['quality']}'. Supported values are: {', '.join(repr(q) for q in qualities)}.", "quality", "invalid_value")
+            raise Refused(
+                400,
+                f"Invalid value: '{fields['quality']}'. Supported values are: {', '.join(repr(q) for q in qualities)}.",
+                "quality",
+                "invalid_value",
+            )
         if fields.get("background") == "transparent" and not transparent:
             raise Refused(400, f"Transparent background is not supported for {model}.", "background", "invalid_value")
         if "input_fidelity" in fields and fields["input_fidelity"] not in fidelities:
-            raise Refused(400, f"input_fidelity is not supported for {model}.", "input_fidelity", "unsupported_parameter")
+            raise Refused(
+                400, f"input_fidelity is not supported for {model}.", "input_fidelity", "unsupported_parameter"
+            )
         if size is not None and size != "auto" and size not in (GPT_2_PRESETS if flexible else LEGACY_SIZES):
             match = _SIZE.match(size) if isinstance(size, str) else None
-            problem = flexible_size_problem(int(match.group(1)), int(match.group(2))) if match and flexible else "not a supported size"
+            problem = (
+                flexible_size_problem(int(match.group(1)), int(match.group(2)))
+                if match and flexible
+                else "not a supported size"
+            )
             if problem:
                 supported = "auto or WIDTHxHEIGHT" if flexible else ", ".join(repr(v) for v in [*LEGACY_SIZES, "auto"])
-                raise Refused(400, f"Invalid value: '{size}'. {problem} Supported values are: {supported}.", "size", "invalid_value")
+                raise Refused(
+                    400,
+                    f"Invalid value: '{size}'. {problem} Supported values are: {supported}.",
+                    "size",
+                    "invalid_value",
+                )
         stream = fields.get("stream")
         if stream is not None and not isinstance(stream, bool):
-            raise Refused(400, f"Invalid type for 'stream': expected a boolean, but got {type(stream).__name__} instead.", "stream", "invalid_type")
+            raise Refused(
+                400,
+                f"Invalid type for 'stream': expected a boolean, but got {type(stream).__name__} instead.",
+                "stream",
+                "invalid_type",
+            )
         partials = fields.get("partial_images")
         if partials is not None:
             if isinstance(partials, bool) or not isinstance(partials, int):
-                raise Refused(400, "Invalid type for 'partial_images': expected an integer.", "partial_images", "invalid_type")
+                raise Refused(
+                    400, "Invalid type for 'partial_images': expected an integer.", "partial_images", "invalid_type"
+                )
             if not 0 <= partials <= MAX_PARTIAL_IMAGES:
-                raise Refused(400, f"Invalid 'partial_images': must be an integer between 0 and {MAX_PARTIAL_IMAGES}, got {partials}.", "partial_images", "invalid_value")
+                raise Refused(
+                    400,
+                    f"Invalid 'partial_images': must be an integer between 0 and {MAX_PARTIAL_IMAGES}, got {partials}.",
+                    "partial_images",
+                    "invalid_value",
+                )
             if partials and not stream:
-                raise Refused(400, "partial_images is only supported when stream is true.", "partial_images", "invalid_value")
+                raise Refused(
+                    400, "partial_images is only supported when stream is true.", "partial_images", "invalid_value"
+                )
         if compression is not None and fields.get("output_format", "png") == "png":
-            raise Refused(400, "output_compression is only supported for the jpeg and webp output formats.", "output_compression", "invalid_value")
+            raise Refused(
+                400,
+                "output_compression is only supported for the jpeg and webp output formats.",
+                "output_compression",
+                "invalid_value",
+            )
         if fields.get("background") == "transparent" and fields.get("output_format") == "jpeg":
-            raise Refused(400, "Transparent background is not supported for the jpeg output format.", "background", "invalid_value")
+            raise Refused(
+                400,
+                "Transparent background is not supported for the jpeg output format.",
+                "background",
+                "invalid_value",
+            )
         return n, size or "auto"
 
     # ---- generations
@@ -233,8 +349,17 @@ class OpenAIApp(App):
         n, size = self._check(body, rules, model, GENERATION_FIELDS)
         width, height = _dimensions(size, (1024, 1024))
         prompt = body["prompt"]
-        blobs = [_picture(synth.generate(prompt, width, height, "png", i), body.get("output_format", "png"), body.get("background") == "transparent") for i in range(n)]
-        return self._reply(model, rules, body, blobs, size=f"{width}x{height}", prompt=prompt, events="image_generation")
+        blobs = [
+            _picture(
+                synth.generate(prompt, width, height, "png", i),
+                body.get("output_format", "png"),
+                body.get("background") == "transparent",
+            )
+            for i in range(n)
+        ]
+        return self._reply(
+            model, rules, body, blobs, size=f"{width}x{height}", prompt=prompt, events="image_generation"
+        )
 
     # ---- edits
 
@@ -250,14 +375,21 @@ class OpenAIApp(App):
                 try:
                     fields[name] = int(fields[name])
                 except ValueError:
-                    raise Refused(400, f"Invalid type for '{name}': expected an integer.", name, "invalid_type") from None
+                    raise Refused(
+                        400, f"Invalid type for '{name}': expected an integer.", name, "invalid_type"
+                    ) from None
         if "stream" in fields:  # a form's booleans are the words true and false
             if fields["stream"] not in ("true", "false"):
                 raise Refused(400, "Invalid type for 'stream': expected a boolean.", "stream", "invalid_type")
             fields["stream"] = fields["stream"] == "true"
         files = {p.name for p in request.parts if p.filename is not None}
         if files - {"image", "image[]", "mask"}:
-            raise Refused(400, f"Unrecognized file field: {sorted(files - {'image', 'image[]', 'mask'})[0]}", None, "unknown_parameter")
+            raise Refused(
+                400,
+                f"Unrecognized file field: {sorted(files - {'image', 'image[]', 'mask'})[0]}",
+                None,
+                "unknown_parameter",
+            )
         if {"image", "image[]"} & set(fields) or "mask" in fields:
             raise Refused(400, "'image' and 'mask' must be sent as files.", "image", "invalid_type")
         model = fields.get("model", "gpt-image-1.5")
@@ -276,13 +408,39 @@ class OpenAIApp(App):
         if request.files("mask"):
             mask = self._open(request.files("mask")[0], "mask", 4, ("PNG",))
             if mask.mode not in ("RGBA", "LA") and "transparency" not in mask.info:
-                raise Refused(400, f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {mask.mode}.", "mask", "invalid_image_format")
+                raise Refused(
+                    400,
+                    f"Invalid input image - format must be in ['RGBA', 'LA', 'L'], got {mask.mode}.",
+                    "mask",
+                    "invalid_image_format",
+                )
             if mask.size != first.size:
-                raise Refused(400, f"Invalid mask image - mask size ({mask.size[0]}x{mask.size[1]}) does not match image size ({first.size[0]}x{first.size[1]}).", "mask", "invalid_value")
+                raise Refused(
+                    400,
+                    f"Invalid mask image - mask size ({mask.size[0]}x{mask.size[1]}) does not match image size ({first.size[0]}x{first.size[1]}).",
+                    "mask",
+                    "invalid_value",
+                )
         width, height = _dimensions(size, _auto_size(*first.size))
         prompt = fields["prompt"]
-        blobs = [_picture(synth.edit(first, prompt, width, height, mask, "png", i), fields.get("output_format", "png"), fields.get("background") == "transparent") for i in range(n)]
-        return self._reply(model, rules, fields, blobs, size=f"{width}x{height}", prompt=prompt, input_images=len(pictures), events="image_edit")
+        blobs = [
+            _picture(
+                synth.edit(first, prompt, width, height, mask, "png", i),
+                fields.get("output_format", "png"),
+                fields.get("background") == "transparent",
+            )
+            for i in range(n)
+        ]
+        return self._reply(
+            model,
+            rules,
+            fields,
+            blobs,
+            size=f"{width}x{height}",
+            prompt=prompt,
+            input_images=len(pictures),
+            events="image_edit",
+        )
 
     def _open(self, part: Part, name: str, limit_mb: int, formats: tuple[str, ...]) -> Image.Image:
         if len(part.data) >= limit_mb * 1024 * 1024:
@@ -291,15 +449,32 @@ class OpenAIApp(App):
             picture = Image.open(io.BytesIO(part.data))
             picture.load()
         except Exception:  # noqa: BLE001
-            raise Refused(400, f"Invalid input image - the {name} file could not be read.", name, "invalid_image") from None
+            raise Refused(
+                400, f"Invalid input image - the {name} file could not be read.", name, "invalid_image"
+            ) from None
         if picture.format not in formats:
-            raise Refused(400, f"Invalid input image - format must be one of {', '.join(f.lower() for f in formats)}, got {str(picture.format).lower()}.", name, "invalid_image_format")
+            raise Refused(
+                400,
+                f"Invalid input image - format must be one of {', '.join(f.lower() for f in formats)}, got {str(picture.format).lower()}.",
+                name,
+                "invalid_image_format",
+            )
         return picture
 
     # ---- replies
 
-    def _reply(self, model: str, rules: tuple | None, fields: dict, blobs: list[bytes], *, size: str, prompt: str,
-               events: str, input_images: int = 0) -> Response:
+    def _reply(
+        self,
+        model: str,
+        rules: tuple | None,
+        fields: dict,
+        blobs: list[bytes],
+        *,
+        size: str,
+        prompt: str,
+        events: str,
+        input_images: int = 0,
+    ) -> Response:
         """The JSON reply, or for a GPT image model asked to stream, the event stream (``events``:
         the events' prefix, image_generation or image_edit)."""
         if rules is not None and fields.get("stream"):
@@ -315,16 +490,20 @@ class OpenAIApp(App):
             items = [{"b64_json": b64encode(blob)} for blob in blobs]
         reply["data"] = items
         if rules is not None:
-            reply.update({
-                "background": "transparent" if fields.get("background") == "transparent" else "opaque",
-                "output_format": fields.get("output_format", "png"),
-                "size": size,
-                "quality": fields.get("quality", "auto") if fields.get("quality", "auto") != "auto" else "medium",
-            })
+            reply.update(
+                {
+                    "background": "transparent" if fields.get("background") == "transparent" else "opaque",
+                    "output_format": fields.get("output_format", "png"),
+                    "size": size,
+                    "quality": fields.get("quality", "auto") if fields.get("quality", "auto") != "auto" else "medium",
+                }
+            )
             reply["usage"] = _usage(prompt, input_images, len(blobs))
         return Response.json(reply)
 
-    def _stream(self, prefix: str, fields: dict, blobs: list[bytes], *, size: str, prompt: str, input_images: int) -> Response:
+    def _stream(
+        self, prefix: str, fields: dict, blobs: list[bytes], *, size: str, prompt: str, input_images: int
+    ) -> Response:
         """Per image: its partial images, then the completed event with the picture and the usage
         of that image (the request's input tokens on the first)."""
         partials = fields.get("partial_images") or 0
@@ -335,20 +514,41 @@ class OpenAIApp(App):
             "background": fields.get("background", "auto"),
             "output_format": fmt,
         }
-        done = {**asked, "size": size, "quality": asked["quality"] if asked["quality"] != "auto" else "medium",
-                "background": "transparent" if asked["background"] == "transparent" else "opaque"}
+        done = {
+            **asked,
+            "size": size,
+            "quality": asked["quality"] if asked["quality"] != "auto" else "medium",
+            "background": "transparent" if asked["background"] == "transparent" else "opaque",
+        }
         events = []
         for number, blob in enumerate(blobs):
             for index in range(partials):
                 picture = _partial(blob, fmt, coarseness=2 ** (2 + partials - 1 - index))
-                events.append(sse_event(f"{prefix}.partial_image", {
-                    "type": f"{prefix}.partial_image", "b64_json": b64encode(picture), "created_at": int(time.time()),
-                    **asked, "partial_image_index": index,
-                }))
+                events.append(
+                    sse_event(
+                        f"{prefix}.partial_image",
+                        {
+                            "type": f"{prefix}.partial_image",
+                            "b64_json": b64encode(picture),
+                            "created_at": int(time.time()),
+                            **asked,
+                            "partial_image_index": index,
+                        },
+                    )
+                )
             usage = _usage(prompt if number == 0 else "", input_images if number == 0 else 0, 1, partials)
-            events.append(sse_event(f"{prefix}.completed", {
-                "type": f"{prefix}.completed", "b64_json": b64encode(blob), "created_at": int(time.time()), **done, "usage": usage,
-            }))
+            events.append(
+                sse_event(
+                    f"{prefix}.completed",
+                    {
+                        "type": f"{prefix}.completed",
+                        "b64_json": b64encode(blob),
+                        "created_at": int(time.time()),
+                        **done,
+                        "usage": usage,
+                    },
+                )
+            )
         return Response.stream(events)
 
 
@@ -368,7 +568,9 @@ def _partial(final: bytes, fmt: str, coarseness: int) -> bytes:
     """A partial image: the final picture at 1/``coarseness`` of its size, scaled back up, so it
     is the same size and visibly blurrier (the coarser, the earlier)."""
     picture = Image.open(io.BytesIO(final))
-    small = picture.resize((max(1, picture.width // coarseness), max(1, picture.height // coarseness)), Image.Resampling.BOX)
+    small = picture.resize(
+        (max(1, picture.width // coarseness), max(1, picture.height // coarseness)), Image.Resampling.BOX
+    )
     return synth.encode(small.resize(picture.size, Image.Resampling.BICUBIC), fmt)
 
 

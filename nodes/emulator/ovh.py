@@ -52,7 +52,9 @@ class OvhApp(App):
 
     def handle(self, request: Request) -> Response:
         if len(request.body) > MAX_BODY_BYTES:
-            return self.error(413, f"Request body too large: {len(request.body)} bytes, the limit is {MAX_BODY_BYTES} bytes")
+            return self.error(
+                413, f"Request body too large: {len(request.body)} bytes, the limit is {MAX_BODY_BYTES} bytes"
+            )
         if "authorization" in request.headers and request.bearer != self.token:
             return self.error(401, "Unauthorized: the access token is invalid or expired")
         kind = "anonymous" if "authorization" not in request.headers else "token"

@@ -19,9 +19,10 @@ import select
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -86,12 +87,14 @@ class Response:
     events: list[bytes] | None = None  # an event stream: each item one whole event, sent in turn
 
     @classmethod
-    def json(cls, payload: Any, status: int = 200, headers: dict | None = None) -> "Response":
+    def json(cls, payload: Any, status: int = 200, headers: dict | None = None) -> Response:
         return cls(status, json.dumps(payload).encode(), {"Content-Type": "application/json", **(headers or {})})
 
     @classmethod
-    def stream(cls, events: list[bytes], headers: dict | None = None) -> "Response":
-        return cls(200, b"", {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **(headers or {})}, events)
+    def stream(cls, events: list[bytes], headers: dict | None = None) -> Response:
+        return cls(
+            200, b"", {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", **(headers or {})}, events
+        )
 
 
 def sse_event(name: str, payload: Any) -> bytes:
@@ -128,7 +131,7 @@ class Fault:
     times: int = 1
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Fault":
+    def from_dict(cls, data: dict) -> Fault:
         data = dict(data)
         if isinstance(data.get("body"), str):
             data["body"] = data["body"].encode()
@@ -246,7 +249,7 @@ GATHER_SECONDS = 10.0  # how long a ``gather`` fault holds a reply for the other
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "EmulatorServer"
+    server: EmulatorServer
 
     def log_message(self, *args) -> None:  # quiet: tests and the CLI print what matters
         pass
@@ -351,7 +354,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _head(self, status: int, headers: dict[str, str]) -> bytes:
-        lines = [f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}", *(f"{k}: {v}" for k, v in headers.items())]
+        lines = [
+            f"{self.protocol_version} {status} {self.responses.get(status, ('',))[0]}",
+            *(f"{k}: {v}" for k, v in headers.items()),
+        ]
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     def _trickle(self, data: bytes, seconds: float, pieces: int) -> None:
@@ -458,11 +464,11 @@ class EmulatorServer(ThreadingHTTPServer):
     def route(self, path: str) -> tuple[App | None, str]:
         for prefix, app in self.apps.items():
             if path == prefix or path.startswith(prefix + "/") or prefix == "":
-                return app, path[len(prefix):] or "/"
+                return app, path[len(prefix) :] or "/"
         return None, path
 
     def control(self, app: App, method: str, path: str, body: bytes) -> Response:
-        action = path[len("/__emulator/"):]
+        action = path[len("/__emulator/") :]
         if action == "faults" and method == "POST":
             payload = json.loads(body or b"{}")
             for item in payload if isinstance(payload, list) else [payload]:
@@ -476,9 +482,11 @@ class EmulatorServer(ThreadingHTTPServer):
             return Response.json({"ok": True})
         return Response.json({"error": f"unknown control {method} {action}"}, 404)
 
-    def start(self) -> "EmulatorServer":
+    def start(self) -> EmulatorServer:
         # a short poll makes stop() take milliseconds instead of serve_forever's default 0.5 s
-        self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.05}, name="emulator", daemon=True
+        )
         self._thread.start()
         return self
 

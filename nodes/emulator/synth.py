@@ -78,7 +78,15 @@ def generate(prompt: str, width: int, height: int, fmt: str = "png", variant: in
     return encode(picture, fmt)
 
 
-def edit(source: Image.Image, prompt: str, width: int, height: int, mask: Image.Image | None, fmt: str = "png", variant: int = 0) -> bytes:
+def edit(
+    source: Image.Image,
+    prompt: str,
+    width: int,
+    height: int,
+    mask: Image.Image | None,
+    fmt: str = "png",
+    variant: int = 0,
+) -> bytes:
     """The source at the requested size, recoloured by the prompt where the mask allows.
 
     ``mask`` follows OpenAI/IONOS: alpha 0 marks the area to edit. Without a mask the whole
@@ -112,6 +120,7 @@ def huge_png(width: int = 20000, height: int = 20000) -> bytes:
 
     Deflated a thousand rows at a time, so its 50 MB of raw pixel rows never exist at once.
     """
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 

@@ -1,4 +1,4 @@
-"""Agnic AI Gateway (PROVIDERS.md section 3): images through OpenRouter-style chat completions.
+"""Agnic AI Gateway (docs/providers.md section 3): images through OpenRouter-style chat completions.
 
 There is no ``n``: one call gives one reply, so the node runs several calls for several images.
 Images come back as data URLs in ``choices[].message.images``; a 200 without any is an error.
@@ -7,7 +7,8 @@ Images come back as data URLs in ``choices[].message.images``; a 200 without any
 from __future__ import annotations
 
 import re
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..core import validation as check
 from ..core.envelopes import default_error_message
@@ -161,7 +162,9 @@ def parse_chat(body: Any) -> ImageResult:
         for item in found if isinstance(found, list) else []:
             url = item.get("image_url", item) if isinstance(item, dict) else item
             images.append(openai_wire.image_item(url, len(images)))
-        texts += [t for t in (_text(message.get("content")), message.get("refusal")) if isinstance(t, str) and t.strip()]
+        texts += [
+            t for t in (_text(message.get("content")), message.get("refusal")) if isinstance(t, str) and t.strip()
+        ]
         reason, native = choice.get("finish_reason"), choice.get("native_finish_reason")
         if reason or native:
             reasons.append(f"{reason} ({native})" if reason and native and native != reason else str(reason or native))
@@ -220,7 +223,11 @@ def _outputs(item: Any) -> list | None:
 
 def model_outputs(body: Any) -> dict[str, list[str]]:
     """``/models`` -> id: its ``architecture.output_modalities``, for the entries that carry them."""
-    return {item["id"]: _outputs(item) for item in _items(body) if _outputs(item) is not None and isinstance(item.get("id"), str)}
+    return {
+        item["id"]: _outputs(item)
+        for item in _items(body)
+        if _outputs(item) is not None and isinstance(item.get("id"), str)
+    }
 
 
 def image_model_ids(body: Any) -> list[str]:

@@ -26,9 +26,11 @@ from datetime import date
 from .catalogue import EDIT, GENERATE, Catalogue, Model, Operation
 
 GEMINI_DEPRECATIONS = "https://ai.google.dev/gemini-api/docs/deprecations"
-AGNIC_SKILLS = "https://github.com/agnicpay/agnic-wallet-skills/blob/main/skills/ai-gateway/reference/models-and-options.md"
+AGNIC_SKILLS = (
+    "https://github.com/agnicpay/agnic-wallet-skills/blob/main/skills/ai-gateway/reference/models-and-options.md"
+)
 
-# aspect_ratio -> the resolution it gives at 1K: the seed's five, OpenRouter's others, then Gemini 3.1's
+# aspect_ratio -> the resolution it gives at 1K: the five of Agnic's doc page, OpenRouter's others, then Gemini 3.1's
 RATIOS = {
     "1:1": (1024, 1024),
     "16:9": (1344, 768),
@@ -70,11 +72,17 @@ CATALOGUE = Catalogue(
     refuses_after_shutdown=False,
     models=(
         Model(
-            "google/gemini-3.1-flash-image", _FLASH_3_1, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
+            "google/gemini-3.1-flash-image",
+            _FLASH_3_1,
+            source=GEMINI_DEPRECATIONS,
+            output_modalities=IMAGE_AND_TEXT,
             aliases=("google/gemini-3.1-flash-image-preview",),
         ),
         Model(
-            "google/gemini-3-pro-image", _PRO_3, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
+            "google/gemini-3-pro-image",
+            _PRO_3,
+            source=GEMINI_DEPRECATIONS,
+            output_modalities=IMAGE_AND_TEXT,
             aliases=("google/gemini-3-pro-image-preview",),
         ),
         Model("openai/gpt-5-image", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_AND_TEXT),
@@ -83,10 +91,14 @@ CATALOGUE = Catalogue(
         Model("black-forest-labs/flux.2-max", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_ONLY),
         Model("black-forest-labs/flux.2-klein-4b", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_ONLY),
         Model(
-            "google/gemini-2.5-flash-image", _chat(ratios=STANDARD_RATIOS), date(2026, 10, 2),
-            "google/gemini-3.1-flash-image", GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT,
+            "google/gemini-2.5-flash-image",
+            _chat(ratios=STANDARD_RATIOS),
+            date(2026, 10, 2),
+            "google/gemini-3.1-flash-image",
+            GEMINI_DEPRECATIONS,
+            output_modalities=IMAGE_AND_TEXT,
         ),
-        # the seed's example: a text model, never an image one
+        # the example of Agnic's doc page: a text model, never an image one
         Model("google/gemini-2.0-flash", {}, date(2026, 6, 1), "google/gemini-3.1-flash-image", GEMINI_DEPRECATIONS),
     ),
 )

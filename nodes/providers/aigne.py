@@ -1,4 +1,4 @@
-"""AIGNE Hub (PROVIDERS.md sections 0 and 2): generations on the hub's v2 OpenAI-style route,
+"""AIGNE Hub (docs/providers.md section 2): generations on the hub's v2 OpenAI-style route,
 edits on its native route with FileContent images.
 
 Hubs differ in which generation path they serve (``/api/v2/image/generations``; a newer branch
@@ -33,7 +33,7 @@ GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
 EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
 
 GENERATION_PATH = "/api/v2/image/generations"  # the hub's current code
-DOCS_PATH = "/api/images/generations"  # the seed's default, no longer served: saved workflows still name it
+DOCS_PATH = "/api/images/generations"  # the path of the hub's published doc page, no longer served: saved workflows still name it
 GENERATION_PATHS = (GENERATION_PATH, "/api/v2/images/generations", DOCS_PATH)  # in the order tried
 NATIVE_PATH = "/api/v2/image"  # the hub's own route, which its SDK uses; it takes FileContent images
 MODELS_PATH = "/api/ai-providers/models?type=image"  # the hub's public model list
@@ -64,8 +64,7 @@ def check_path(path: Any) -> str:
     path = (path or "").strip() if isinstance(path, str) else path
     if not isinstance(path, str) or not _PATH.match(path) or ".." in path:
         raise InputError(
-            f"path {path!r} must be the generation endpoint below the base URL, starting with /, "
-            f"e.g. {GENERATION_PATH}"
+            f"path {path!r} must be the generation endpoint below the base URL, starting with /, e.g. {GENERATION_PATH}"
         )
     return path
 
@@ -110,7 +109,9 @@ class Plan:
         if self.options.get("background") == "transparent" and self.options.get("output_format") == "jpeg":
             raise InputError(f"a transparent background needs output_format png or webp for {self.model}, not jpeg")
         if "output_compression" in self.options and self.options.get("output_format") not in ("jpeg", "webp"):
-            raise InputError(f"output_compression applies only to jpeg and webp output; set output_format to one of them for {self.model}")
+            raise InputError(
+                f"output_compression applies only to jpeg and webp output; set output_format to one of them for {self.model}"
+            )
         self.prompt = prompt
         self.gpt_image = bool(_GPT_IMAGE.match(self.model))
         # GPT image models get one image per call on the hub (its framework drops n): n calls then
@@ -203,7 +204,11 @@ def image_model_ids(body: Any) -> list[str]:
     items = body if isinstance(body, list) else body.get("data") if isinstance(body, dict) else None
     if not isinstance(items, list):
         raise RemoteImageError("the hub's model list is not a list")
-    keys = (item.get("key") for item in items if isinstance(item, dict) and item.get("type", "image_generation") == "image_generation")
+    keys = (
+        item.get("key")
+        for item in items
+        if isinstance(item, dict) and item.get("type", "image_generation") == "image_generation"
+    )
     return sorted({key for key in keys if isinstance(key, str) and key})
 
 

@@ -11,8 +11,8 @@ sent with the options the user set, unchecked.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 from ..core import validation as check
 from ..core.errors import InputError
@@ -46,7 +46,11 @@ class SizeRule:
         if width % self.multiple or height % self.multiple:
             return f"both sides must be multiples of {self.multiple}"
         if max(width, height) > self.max_edge or min(width, height) < self.min_edge:
-            return f"each side must be from {self.min_edge} to {self.max_edge}" if self.min_edge > 1 else f"the longest side may be at most {self.max_edge}"
+            return (
+                f"each side must be from {self.min_edge} to {self.max_edge}"
+                if self.min_edge > 1
+                else f"the longest side may be at most {self.max_edge}"
+            )
         if self.max_ratio is not None and max(width, height) > self.max_ratio * min(width, height):
             return f"the aspect ratio may be at most {self.max_ratio:g}:1"
         pixels = width * height
@@ -56,7 +60,11 @@ class SizeRule:
 
     def describe(self) -> str:
         parts = [f"both sides multiples of {self.multiple}"]
-        parts.append(f"each from {self.min_edge} to {self.max_edge}" if self.min_edge > 1 else f"the longest at most {self.max_edge}")
+        parts.append(
+            f"each from {self.min_edge} to {self.max_edge}"
+            if self.min_edge > 1
+            else f"the longest at most {self.max_edge}"
+        )
         if self.max_ratio is not None:
             parts.append(f"an aspect ratio up to {self.max_ratio:g}:1")
         if self.max_pixels is not None:
@@ -88,7 +96,9 @@ class Operation:
             raise InputError(f"size {size} is not allowed for {model}; use one of: {', '.join(self.sizes)}")
         problem = self.size_rule.problem(width, height)
         if problem:
-            raise InputError(f"size {size} is not allowed for {model}: {problem} ({self.size_rule.describe()}, or a preset)")
+            raise InputError(
+                f"size {size} is not allowed for {model}: {problem} ({self.size_rule.describe()}, or a preset)"
+            )
         return size
 
     def check_option(self, model: str, name: str, value, unset) -> None:
@@ -97,7 +107,9 @@ class Operation:
             raise InputError(f"{model} does not accept {name} (set it to {unset!r})")
         allowed = self.options[name]
         if allowed and value not in allowed:
-            raise InputError(f"{name} {value!r} is not allowed for {model}; use one of: {', '.join(map(str, [unset, *allowed]))}")
+            raise InputError(
+                f"{name} {value!r} is not allowed for {model}; use one of: {', '.join(map(str, [unset, *allowed]))}"
+            )
 
 
 @dataclass(frozen=True)
@@ -156,7 +168,9 @@ class Catalogue:
         if entry is None:
             return None
         if self.refuses_after_shutdown and self.is_retired(entry, on):
-            instead = f"use {entry.successor}" if entry.successor else f"use one of: {', '.join(self.served(operation, on))}"
+            instead = (
+                f"use {entry.successor}" if entry.successor else f"use one of: {', '.join(self.served(operation, on))}"
+            )
             raise InputError(f"{self.provider} retired {entry.id} on {entry.shutdown.isoformat()}; {instead}")
         if not entry.can(operation):
             served = ", ".join(self.served(operation, on))
@@ -193,7 +207,9 @@ class Catalogue:
         if live:
             parts.append(f"image models the server lists now: {', '.join(live)}")
         else:
-            parts.append(f"{self.provider}'s image models as of {self.checked.isoformat()}: {', '.join(self.served(operation))}")
+            parts.append(
+                f"{self.provider}'s image models as of {self.checked.isoformat()}: {', '.join(self.served(operation))}"
+            )
         return "; ".join(parts)
 
 

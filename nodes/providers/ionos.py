@@ -1,4 +1,4 @@
-"""IONOS AI Model Hub (PROVIDERS.md section 1): OpenAI-style generation, text-only multipart edits."""
+"""IONOS AI Model Hub (docs/providers.md section 1): OpenAI-style generation, text-only multipart edits."""
 
 from __future__ import annotations
 
@@ -62,7 +62,13 @@ def check_edit(*, model: str, prompt: str, size: str, n: int, output_format: str
     check.prompt(prompt, max_chars=rules.prompt_limit)
     check.count(n, high=rules.max_n)
     check.choice(output_format, OUTPUT_FORMATS, what="output_format")
-    return {"model": model, "prompt": prompt, "size": _edit_size(size, *input_size), "n": n, "output_format": output_format}
+    return {
+        "model": model,
+        "prompt": prompt,
+        "size": _edit_size(size, *input_size),
+        "n": n,
+        "output_format": output_format,
+    }
 
 
 def edit_fields(fields: dict, images: list[str], mask: str | None) -> list[tuple[str, str]]:

@@ -19,7 +19,9 @@ GENERATION = Operation(sizes=("1024x1024", "1024x1792", "1792x1024"), max_n=MAX_
 # the edit endpoint's rule, which applies to any model sent to it; auto = the input's own size fit to it
 EDIT_SIZE_RULE = SizeRule(multiple=16, min_edge=64, max_edge=2048)
 EDIT_FORMATS = ("png", "jpeg", "jpg", "webp")
-EDITING = Operation(sizes=(AUTO,), size_rule=EDIT_SIZE_RULE, options={"output_format": EDIT_FORMATS}, max_n=MAX_N, prompt_limit=1000)
+EDITING = Operation(
+    sizes=(AUTO,), size_rule=EDIT_SIZE_RULE, options={"output_format": EDIT_FORMATS}, max_n=MAX_N, prompt_limit=1000
+)
 
 CATALOGUE = Catalogue(
     provider="IONOS",
@@ -28,6 +30,8 @@ CATALOGUE = Catalogue(
     models=(
         Model("black-forest-labs/FLUX.1-schnell", {GENERATE: GENERATION}, source=MODEL_CARDS),
         Model("black-forest-labs/FLUX.2-klein-4B", {GENERATE: GENERATION, EDIT: EDITING}, source=MODEL_CARDS),
-        Model("stabilityai/stable-diffusion-xl-base-1.0", {GENERATE: GENERATION}, note="only in an older IONOS tutorial"),
+        Model(
+            "stabilityai/stable-diffusion-xl-base-1.0", {GENERATE: GENERATION}, note="only in an older IONOS tutorial"
+        ),
     ),
 )

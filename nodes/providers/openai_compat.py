@@ -1,4 +1,4 @@
-"""Any server that speaks OpenAI's Images API (PROVIDERS.md section 5), by base URL.
+"""Any server that speaks OpenAI's Images API (docs/providers.md section 5), by base URL.
 
 OpenAI's own models follow their entries in ``openai_models`` (the dated catalogue): a retired
 model, or a parameter the chosen model does not accept, is refused before sending, naming what to
@@ -90,18 +90,24 @@ def _options(model: str, rules: catalogue.Operation | None, options: dict) -> di
         if isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 100:
             raise InputError(f"output_compression is {compression!r}; it must be a whole number from 0 to 100")
         if rules is not None and chosen.get("output_format") not in ("jpeg", "webp"):
-            raise InputError(f"output_compression applies only to jpeg and webp output; set output_format to one of them for {model}")
+            raise InputError(
+                f"output_compression applies only to jpeg and webp output; set output_format to one of them for {model}"
+            )
     if rules is not None and chosen.get("background") == "transparent" and chosen.get("output_format") == "jpeg":
         raise InputError(f"a transparent background needs output_format png or webp for {model}, not jpeg")
     partials = chosen.get("partial_images")
     if partials is not None:
         if isinstance(partials, bool) or not isinstance(partials, int) or not 0 <= partials <= MAX_PARTIAL_IMAGES:
-            raise InputError(f"partial_images is {partials!r}; it must be a whole number from 0 to {MAX_PARTIAL_IMAGES}")
+            raise InputError(
+                f"partial_images is {partials!r}; it must be a whole number from 0 to {MAX_PARTIAL_IMAGES}"
+            )
         chosen["stream"] = True  # partial images come only in a stream
     return chosen
 
 
-def _request(operation: str, *, model: str, prompt: str, n: int, size: str, options: dict, on: datetime.date | None) -> dict:
+def _request(
+    operation: str, *, model: str, prompt: str, n: int, size: str, options: dict, on: datetime.date | None
+) -> dict:
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, operation, on)
     check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
@@ -113,14 +119,18 @@ def _request(operation: str, *, model: str, prompt: str, n: int, size: str, opti
     return openai_wire.request_body(model=model, prompt=prompt, **params)
 
 
-def generation_body(*, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options) -> dict:
+def generation_body(
+    *, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options
+) -> dict:
     """The JSON body of POST /images/generations (``options``: quality, background, moderation,
     output_format, output_compression, response_format, partial_images; "auto" = not sent;
     partial_images above 0 also sends stream: true)."""
     return _request(GENERATE, model=model, prompt=prompt, n=n, size=size, options=options, on=on)
 
 
-def check_edit(*, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options) -> dict:
+def check_edit(
+    *, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options
+) -> dict:
     """Every text field of an edit, checked, as a dict (model and prompt first); ``options`` as
     for a generation, plus input_fidelity."""
     return _request(EDIT, model=model, prompt=prompt, n=n, size=size, options=options, on=on)

@@ -28,7 +28,15 @@ MAX_N = 10
 FORMATS = ("png", "jpeg", "webp")
 LEGACY_SIZES = ("1024x1024", "1536x1024", "1024x1536", AUTO)
 GPT_IMAGE_2_SIZES = (
-    AUTO, "1024x1024", "1536x1024", "1024x1536", "2048x2048", "2048x1152", "1152x2048", "3840x2160", "2160x3840",
+    AUTO,
+    "1024x1024",
+    "1536x1024",
+    "1024x1536",
+    "2048x2048",
+    "2048x1152",
+    "1152x2048",
+    "3840x2160",
+    "2160x3840",
 )
 GPT_IMAGE_2_RULE = SizeRule(multiple=16, max_edge=3840, max_ratio=3, min_pixels=655_360, max_pixels=8_294_400)
 # Streaming: stream plus partial_images 1-3 (CreateImageRequest / CreateImageEditRequest: "only
@@ -41,8 +49,13 @@ WITH_TRANSPARENCY = ("transparent", "opaque")
 
 def _gpt_image(*, sizes, rule=None, qualities=QUALITIES, backgrounds=WITH_TRANSPARENCY, fidelity=()) -> dict:
     """Generate and edit rules of one GPT image model (``fidelity``: its input_fidelity values)."""
-    shared = {"quality": qualities, "background": backgrounds, "output_format": FORMATS, "output_compression": (),
-              "partial_images": PARTIAL_IMAGES}
+    shared = {
+        "quality": qualities,
+        "background": backgrounds,
+        "output_format": FORMATS,
+        "output_compression": (),
+        "partial_images": PARTIAL_IMAGES,
+    }
     generate = Operation(sizes, rule, {**shared, "moderation": ("low",)}, MAX_N, PROMPT_LIMIT)
     edit = Operation(sizes, rule, {**shared, **({"input_fidelity": fidelity} if fidelity else {})}, MAX_N, PROMPT_LIMIT)
     return {GENERATE: generate, EDIT: edit}
@@ -60,12 +73,30 @@ CATALOGUE = Catalogue(
         Model("gpt-image-2", _GPT_IMAGE_2, aliases=("gpt-image-2-2026-04-21",), source=IMAGE_API),
         Model("gpt-image-2.5-flare", _GPT_IMAGE_2_5, source=COMFY_NODES),
         Model("gpt-image-2.5-sunburst", _GPT_IMAGE_2_5, source=COMFY_NODES),
-        Model("gpt-image-2.6-flare", _GPT_IMAGE_2_5, source="https://docs.comfy.org/built-in-nodes/OpenAIGPTImageNodeV3"),
-        Model("gpt-image-2.6-sunburst", _GPT_IMAGE_2_5, source="https://docs.comfy.org/built-in-nodes/OpenAIGPTImageNodeV3"),
-        Model("gpt-image-1.5", _gpt_image(sizes=LEGACY_SIZES, fidelity=("high", "low")), _LAST_DAY_OF_1_X, "gpt-image-2", DEPRECATIONS),
+        Model(
+            "gpt-image-2.6-flare", _GPT_IMAGE_2_5, source="https://docs.comfy.org/built-in-nodes/OpenAIGPTImageNodeV3"
+        ),
+        Model(
+            "gpt-image-2.6-sunburst",
+            _GPT_IMAGE_2_5,
+            source="https://docs.comfy.org/built-in-nodes/OpenAIGPTImageNodeV3",
+        ),
+        Model(
+            "gpt-image-1.5",
+            _gpt_image(sizes=LEGACY_SIZES, fidelity=("high", "low")),
+            _LAST_DAY_OF_1_X,
+            "gpt-image-2",
+            DEPRECATIONS,
+        ),
         Model("gpt-image-1-mini", _gpt_image(sizes=LEGACY_SIZES), _LAST_DAY_OF_1_X, "gpt-image-2", DEPRECATIONS),
         # edits only: the generation endpoint does not list it
-        Model("chatgpt-image-latest", {EDIT: _gpt_image(sizes=LEGACY_SIZES)[EDIT]}, _LAST_DAY_OF_1_X, "gpt-image-2", DEPRECATIONS),
+        Model(
+            "chatgpt-image-latest",
+            {EDIT: _gpt_image(sizes=LEGACY_SIZES)[EDIT]},
+            _LAST_DAY_OF_1_X,
+            "gpt-image-2",
+            DEPRECATIONS,
+        ),
         Model("gpt-image-1", {}, date(2026, 10, 23), "gpt-image-2", DEPRECATIONS),
         Model("dall-e-3", {}, date(2026, 5, 12), "gpt-image-2", DEPRECATIONS),
         Model("dall-e-2", {}, date(2026, 5, 12), "gpt-image-2", DEPRECATIONS),

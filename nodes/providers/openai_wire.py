@@ -40,7 +40,9 @@ def image_item(item: Any, index: int) -> ResultImage:
         if url.startswith("data:"):
             return ResultImage(data=split_data_url(url)[1])
         return ResultImage(url=url)
-    raise RemoteImageError(f"result {index + 1} has neither b64_json nor url (keys: {', '.join(map(str, item)) or 'none'})")
+    raise RemoteImageError(
+        f"result {index + 1} has neither b64_json nor url (keys: {', '.join(map(str, item)) or 'none'})"
+    )
 
 
 def parse_images(body: Any, *, data_keys: tuple[str, ...] = ("data",)) -> ImageResult:

@@ -1,4 +1,4 @@
-"""OVH AI Endpoints, Stable Diffusion XL (PROVIDERS.md section 4): JSON in, raw image bytes out."""
+"""OVH AI Endpoints, Stable Diffusion XL (docs/providers.md section 4): JSON in, raw image bytes out."""
 
 from __future__ import annotations
 

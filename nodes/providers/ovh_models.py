@@ -17,5 +17,9 @@ CATALOGUE = Catalogue(
     provider="OVH AI Endpoints",
     checked=date(2026, 11, 29),
     source=CATALOGUE_PAGE,
-    models=(Model("stable-diffusion-xl-base-1.0", {GENERATE: Operation(sizes=("1024x1024",), max_n=1)}, source=CATALOGUE_PAGE),),
+    models=(
+        Model(
+            "stable-diffusion-xl-base-1.0", {GENERATE: Operation(sizes=("1024x1024",), max_n=1)}, source=CATALOGUE_PAGE
+        ),
+    ),
 )

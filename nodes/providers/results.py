@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.redaction import clip
 from ..core.envelopes import INFO_LIMIT, bounded_json
+from ..core.redaction import clip
 
 
 @dataclass
@@ -56,7 +56,11 @@ def added_up(usages: list[dict]) -> dict:
     total: dict = {}
     for usage in usages:
         for key, value in usage.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and isinstance(total.get(key), (int, float, type(None))):
+            if (
+                isinstance(value, (int, float))
+                and not isinstance(value, bool)
+                and isinstance(total.get(key), (int, float, type(None)))
+            ):
                 total[key] = (total.get(key) or 0) + value
             else:
                 total.setdefault(key, value)
