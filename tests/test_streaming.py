@@ -25,7 +25,7 @@ import torch
 from PIL import Image
 
 import openai_spec
-from conftest import FAKE_KEYS, defaults, hang_ups, load_pack, mod, run_node
+from conftest import FAKE_KEYS, defaults, hang_ups, journal_lines, load_pack, mod, run_node
 from test_openai_compat import openai, openai_server  # noqa: F401 -- fixtures: requests checked against the spec
 
 KEY = FAKE_KEYS["OPENAI_API_KEY"]
@@ -496,3 +496,21 @@ def test_the_server_records_a_client_that_hangs_up_mid_stream(openai_server):
     next(reply.iter_content(None))
     reply.close()  # before the stream ended: the connection is closed, as a cancelled client's is
     assert hang_ups(app, 1) == [IMAGES_PATH]
+
+
+# --- the spend journal of a stream ------------------------------------------------------------------
+
+
+def test_a_streamed_call_is_journaled_with_its_images_and_usage(openai, previews):
+    generate(n=2, partial_images=1)
+    (line,) = [line for line in journal_lines() if line.get("operation") == "image generation"]
+    assert (line["provider"], line["outcome"], line["images_asked"], line["images_returned"]) == ("openai", "ok", 2, 2)
+    assert line["usage"]["output_tokens"] > 0 and line["usage"]["total_tokens"] > 0
+
+
+def test_a_stream_that_fails_after_an_image_is_journaled_with_the_image_it_gave(openai, previews):
+    openai.inject(error_after=2, message="The image model is overloaded.", path=IMAGES_PATH)
+    with pytest.raises(RemoteImageError):
+        generate(n=2, partial_images=1)
+    (line,) = [line for line in journal_lines() if line.get("operation") == "image generation"]
+    assert (line["outcome"], line["images_asked"], line["images_returned"]) == ("failed", 2, 1)

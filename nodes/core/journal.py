@@ -105,26 +105,30 @@ def _never_fails(hook):
     return guarded
 
 
-def journaled(call, url: str, json_body: Any, files: list | None, send: Callable[[], Any]) -> Any:
+def journaled(call, url: str, json_body: Any, files: list | None, send: Callable[[], Any], events=None) -> Any:
     """Hook around one request to a provider's API (``Call.request``): ``send()`` it, then write
-    its line, whether it answered, failed or was cancelled -- unless nothing was sent."""
+    its line, whether it answered, failed or was cancelled -- unless nothing was sent.
+
+    ``events``: the stream reader's ``take`` when the request asked for a stream; a streamed
+    reply's body is gone by the time it ends, so its images and usage are the reader's."""
     attempts, started = call.attempts, time.monotonic()
+    stream = getattr(events, "__self__", None)
     try:
         reply = send()
     except BaseException as exc:
-        _write_call(call, url, json_body, files, call.attempts - attempts, started, None, exc)
+        _write_call(call, url, json_body, files, call.attempts - attempts, started, None, exc, stream)
         raise
-    _write_call(call, url, json_body, files, call.attempts - attempts, started, reply, None)
+    _write_call(call, url, json_body, files, call.attempts - attempts, started, reply, None, stream)
     return reply
 
 
 @_never_fails
-def _write_call(call, url, json_body, files, attempts: int, started: float, reply, exc: BaseException | None) -> None:
+def _write_call(call, url, json_body, files, attempts: int, started: float, reply, exc, stream) -> None:
     if attempts:
-        append(call_line(call, url, images_in_request(json_body, files), attempts, started, reply, exc))
+        append(call_line(call, url, images_in_request(json_body, files), attempts, started, reply, exc, stream))
 
 
-def call_line(call, url: str, asked: int, attempts: int, started: float, reply, exc: BaseException | None) -> dict:
+def call_line(call, url: str, asked: int, attempts: int, started: float, reply, exc, stream=None) -> dict:
     """The journal line of one request: who, what it asked for, what came back, how it ended."""
     if reply is not None:
         status, request_id = reply.status, _request_id(reply.headers)
@@ -144,7 +148,10 @@ def call_line(call, url: str, asked: int, attempts: int, started: float, reply, 
     }
     if failure:
         line["failure"] = failure
-    returned, usage, body_id = _what_came_back(reply) if reply is not None and asked else (0, {}, "")
+    if stream is not None and asked and (reply is None or reply.content_type == "text/event-stream"):
+        returned, usage, body_id = _what_streamed(stream)
+    else:
+        returned, usage, body_id = _what_came_back(reply) if reply is not None and asked else (0, {}, "")
     line.update(images_asked=asked, images_returned=returned)
     if usage:
         line["usage"] = usage
@@ -166,6 +173,14 @@ def _what_came_back(reply) -> tuple[int, dict, str]:
         return 0, {}, ""
     body_id = body["id"] if isinstance(body.get("id"), str) else ""  # OpenRouter's generation id
     return images_in_reply(body), numbers_only(body.get("usage")), body_id
+
+
+def _what_streamed(stream) -> tuple[int, dict, str]:
+    """(images, usage figures, '') of a streamed answer, from its reader (e.g.
+    ``openai_wire.ImageStream``: its completed ``images`` and the usage in its ``info``), also
+    when the stream failed after some images had come."""
+    info = getattr(stream, "info", None) or {}
+    return len(getattr(stream, "images", ())), numbers_only(info.get("usage")), ""
 
 
 # how a request that got no complete reply ended, by what the exchange saw

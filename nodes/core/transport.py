@@ -159,7 +159,7 @@ class Call:
             send = lambda: self._send(
                 Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events)
             )  # noqa: E731
-            return journal.journaled(self, url, json_body, files, send)  # spend journal hook: one line per call
+            return journal.journaled(self, url, json_body, files, send, events)  # spend journal hook: one line per call
 
     def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """Fetch a result URL at once, with no Authorization header and a size cap.
