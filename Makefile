@@ -17,8 +17,9 @@ demo: $(VENV)/.demo-installed
 	$(BIN)/python -m nodes.cli.demo --emulator-only
 
 test: $(VENV)/.test-installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	PYTHONDONTWRITEBYTECODE=1 $(BIN)/python -m pytest tests
-	@# after the format pass: $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 # CPU torch: from what pip's own configuration offers (e.g. a local wheel via find-links) when that
 # is a +cpu build, else from PyTorch's CPU index. The dry run reads metadata only, no wheel.

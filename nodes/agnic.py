@@ -50,8 +50,8 @@ def _seed_input() -> tuple:
 def _options(*, edit: bool) -> dict:
     ratios = [agnic.AUTO, *agnic.ASPECT_RATIOS] if edit else list(agnic.ASPECT_RATIOS)
     ratio_tip = (
-        "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, 4:3 1184x864, 3:2 1248x832 … "
-        "1:4, 4:1, 1:8 and 8:1 only with google/gemini-3.1-flash-image."
+        "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, "
+        "4:3 1184x864, 3:2 1248x832 … 1:4, 4:1, 1:8 and 8:1 only with google/gemini-3.1-flash-image."
     )
     if edit:
         ratio_tip += " auto: not sent, the model keeps the input's shape."

@@ -41,8 +41,8 @@ _INFO_TOOLTIP = (
     "The reply besides the images: the model the hub used and its usage (aigneHubCredits, added up over the calls)."
 )
 _N_TOOLTIP = (
-    "Images to make (1-10). The hub returns one image per call for OpenAI's GPT image models (gpt-image*, chatgpt-image*), "
-    "so n calls run, a few at a time; other models get n in one call."
+    "Images to make (1-10). The hub returns one image per call for OpenAI's GPT image models "
+    "(gpt-image*, chatgpt-image*), so n calls run, a few at a time; other models get n in one call."
 )
 
 # hub base URL -> the generation path that answered there (this process's memory)
@@ -157,9 +157,11 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                     aigne.RESPONSE_FORMATS,
                     {
                         "default": "b64_json",
-                        "tooltip": "Models other than GPT image models (those always answer base64): b64_json brings the "
-                        "image inside the reply; url makes the hub answer with a link (valid about an hour) that the node "
-                        "downloads at once, without your key.",
+                        "tooltip": (
+                            "Models other than GPT image models (those always answer base64): b64_json brings "
+                            "the image inside the reply; url makes the hub answer with a link (valid about an "
+                            "hour) that the node downloads at once, without your key."
+                        ),
                     },
                 ),
                 "seed": seed_input(False, "AIGNE Hub"),
@@ -169,8 +171,10 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                     "STRING",
                     {
                         "default": aigne.GENERATION_PATH,
-                        "tooltip": f"The generation endpoint below the base URL. If the hub answers 404 there, the node tries "
-                        f"{', '.join(aigne.GENERATION_PATHS[1:])} and remembers what worked.",
+                        "tooltip": (
+                            "The generation endpoint below the base URL. If the hub answers 404 there, the node "
+                            f"tries {', '.join(aigne.GENERATION_PATHS[1:])} and remembers what worked."
+                        ),
                     },
                 ),
                 "base_url": _BASE_URL,
@@ -290,7 +294,10 @@ class AigneHubImageEdit(_AigneHubImageNode):
                 reply = job.post_json(aigne.NATIVE_PATH, body)
             except RemoteImageError as exc:
                 if aigne.is_missing_route(exc):
-                    exc.hint = f"this hub does not serve the native image route {aigne.NATIVE_PATH}, which edits need; update the hub"
+                    exc.hint = (
+                        f"this hub does not serve the native image route {aigne.NATIVE_PATH}, which edits need; "
+                        "update the hub"
+                    )
                     raise
                 raise _failed(job, aigne.EDIT, exc) from None
             return aigne.parse_native(reply.json())

@@ -173,7 +173,7 @@ class RemoteImageNode:
 
     def summary(self, result: tuple) -> str:
         """What a finished run returned, for its last progress line."""
-        counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result) if kind == "IMAGE"]
+        counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result, strict=True) if kind == "IMAGE"]
         total = sum(counts)
         return f"{total} image{'' if total == 1 else 's'}"
 
@@ -375,7 +375,10 @@ def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes
     """
     items = result.images
     if len(items) > asked:
-        note = f"the provider returned {len(items)} images for {asked} asked for; the {len(items) - asked} extra were dropped"
+        note = (
+            f"the provider returned {len(items)} images for {asked} asked for; "
+            f"the {len(items) - asked} extra were dropped"
+        )
         result.info["note"] = note
         log.warning("%s %s: %s", call.provider.label, call.operation, note)
         items = items[:asked]

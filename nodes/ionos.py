@@ -77,7 +77,10 @@ class IonosImageEdit(RemoteImageNode):
                     "STRING",
                     {
                         "default": "auto",
-                        "tooltip": "WIDTHxHEIGHT, both multiples of 16 from 64 to 2048; 'auto' keeps the input's size and aspect.",
+                        "tooltip": (
+                            "WIDTHxHEIGHT, both multiples of 16 from 64 to 2048; "
+                            "'auto' keeps the input's size and aspect."
+                        ),
                     },
                 ),
                 "n": count_input("Edited versions per input image (1-10)."),
@@ -88,7 +91,10 @@ class IonosImageEdit(RemoteImageNode):
                 "mask": (
                     "MASK",
                     {
-                        "tooltip": "Where to edit (1 = change). Sent as a PNG whose alpha is 0 there. LoadImage's empty mask means the whole image."
+                        "tooltip": (
+                            "Where to edit (1 = change). Sent as a PNG whose alpha is 0 there. "
+                            "LoadImage's empty mask means the whole image."
+                        )
                     },
                 ),
             },

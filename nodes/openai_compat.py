@@ -70,8 +70,8 @@ def _partial_images_input() -> dict:
                 "max": api.MAX_PARTIAL_IMAGES,
                 "tooltip": (
                     "Live previews: 1-3 partial images streamed while the model works, each shown on the node as it "
-                    "arrives. Each partial image is billed as extra output tokens. 0: no stream (not sent). Only GPT image "
-                    "models stream; a server that does not simply answers when done."
+                    "arrives. Each partial image is billed as extra output tokens. 0: no stream (not sent). "
+                    "Only GPT image models stream; a server that does not simply answers when done."
                 ),
             },
         )
@@ -85,8 +85,8 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": (
-                    "auto: not sent. gpt-image-2, 1.5, 1-mini: low, medium, high; gpt-image-2.5 and 2.6 also xhigh and max. "
-                    "Other servers: whatever they take."
+                    "auto: not sent. gpt-image-2, 1.5, 1-mini: low, medium, high; "
+                    "gpt-image-2.5 and 2.6 also xhigh and max. Other servers: whatever they take."
                 ),
             },
         ),
@@ -95,8 +95,8 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": (
-                    "auto: not sent. transparent (gpt-image-2.5, 2.6, 1.5, 1-mini; not gpt-image-2) gives a MASK from the "
-                    "result's alpha; it needs png or webp output."
+                    "auto: not sent. transparent (gpt-image-2.5, 2.6, 1.5, 1-mini; not gpt-image-2) gives a MASK "
+                    "from the result's alpha; it needs png or webp output."
                 ),
             },
         ),
@@ -120,8 +120,8 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": (
-                    "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; gpt-image-2 "
-                    "and later always work at high fidelity and refuse it. auto: not sent."
+                    "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; "
+                    "gpt-image-2 and later always work at high fidelity and refuse it. auto: not sent."
                 ),
             },
         )
@@ -138,8 +138,8 @@ def _options(*, edit: bool) -> dict:
         {
             "default": api.AUTO,
             "tooltip": (
-                "Other servers only: url (downloaded at once, without your key) or b64_json. GPT image models always answer "
-                "base64 and refuse it. auto: not sent."
+                "Other servers only: url (downloaded at once, without your key) or b64_json. "
+                "GPT image models always answer base64 and refuse it. auto: not sent."
             ),
         },
     )
@@ -336,7 +336,10 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                 "mask": (
                     "MASK",
                     {
-                        "tooltip": "Where to edit (1 = change), applied to the first image and resized to it. LoadImage's empty mask means the whole image."
+                        "tooltip": (
+                            "Where to edit (1 = change), applied to the first image and resized to it. "
+                            "LoadImage's empty mask means the whole image."
+                        )
                     },
                 ),
                 **_connection_inputs(),

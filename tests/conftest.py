@@ -97,7 +97,8 @@ def journal_lines() -> list[dict]:
 
 
 def forget_what_nodes_learned():
-    """Live model lists, the AIGNE paths and Agnic model ids that answered, kept per endpoint: tests reuse loopback URLs."""
+    """Live model lists, the AIGNE paths and Agnic model ids that answered, kept per endpoint:
+    tests reuse loopback URLs."""
     mod("nodes.common").LiveList.forget_all()
     mod("nodes.aigne")._paths.clear()
     mod("nodes.agnic")._answered.clear()
@@ -179,6 +180,6 @@ def hang_ups(app, expected: int, seconds: float = 5.0) -> list[str]:
     return list(app.disconnects)
 
 
-def assert_no_secret(text: str, secrets=FAKE_KEYS.values()):
-    for secret in secrets:
+def assert_no_secret(text: str, secrets=None):
+    for secret in FAKE_KEYS.values() if secrets is None else secrets:
         assert secret not in text, f"a key leaked into: {text[:200]!r}"

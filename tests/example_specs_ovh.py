@@ -8,7 +8,10 @@ def examples() -> dict:
     gen = upscale.node(
         "HostedImages_OvhSdxlTextToImage",
         pos=(40, 80),
-        prompt="Photo of a hippopotamus dressed in a suit and tie sitting in a coffee shop with a matcha latte, award winning photography, 4k",
+        prompt=(
+            "Photo of a hippopotamus dressed in a suit and tie sitting in a coffee shop with a matcha latte, "
+            "award winning photography, 4k"
+        ),
         negative_prompt="Ugly, unrealistic",
         seed=42,
     )

@@ -328,8 +328,8 @@ def test_an_id_the_gateway_dropped_names_its_successor_and_the_live_models(app):
     text = failure(generate, model="google/gemini-2.5-flash-image")
     assert "google/gemini-2.5-flash-image is not a valid model ID" in text
     assert (
-        "google/gemini-2.5-flash-image is retired; use google/gemini-3.1-flash-image; image models the server lists now:"
-        in text
+        "google/gemini-2.5-flash-image is retired; use google/gemini-3.1-flash-image; "
+        "image models the server lists now:" in text
     )
 
 

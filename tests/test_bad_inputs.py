@@ -127,7 +127,9 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
         "size_malformed": Bad({"model": "google/gemini-3-pro-image", "size": "big"}, ("WIDTHxHEIGHT",)),
         "n_below_range": Bad({"n": 0}, N_WORDS),
         "n_above_range": Bad({"n": 11}, N_WORDS),
-        "n_above_model_limit": "the hub's GPT image models make one image per call, so n makes n calls instead of being refused",
+        "n_above_model_limit": (
+            "the hub's GPT image models make one image per call, so n makes n calls instead of being refused"
+        ),
         "retired_model": Bad(
             {"model": "openai/dall-e-3"}, ("retired openai/dall-e-3 on 2026-05-12", "use openai/gpt-image-2")
         ),

@@ -753,7 +753,8 @@ class UI:
     def press_refresh(self, node_id: int) -> None:
         if self.vue:
             self.click_js(
-                f"[...hi.vueNode({node_id}).querySelectorAll('button')].find((b) => b.textContent.trim() === 'refresh models')"
+                f"[...hi.vueNode({node_id}).querySelectorAll('button')]"
+                ".find((b) => b.textContent.trim() === 'refresh models')"
             )
         else:
             self.click_js(f'hi.widgetCenter({node_id}, "refresh models")')
@@ -802,7 +803,8 @@ def test_ui_example_opens_without_missing_nodes_and_runs(ui, path, tmp_path):
             await hi.sleep(300);
             const unknown = wf.nodes.map(n => n.type).filter(t => !window.LiteGraph.registered_node_types[t]);
             const loaded = window.app.graph._nodes.length;
-            const dialog = /missing/i.test(document.body.innerText) ? document.body.innerText.match(/.{{0,80}}missing.{{0,80}}/i)[0] : "";
+            const dialog = /missing/i.test(document.body.innerText)
+                ? document.body.innerText.match(/.{{0,80}}missing.{{0,80}}/i)[0] : "";
             return {{unknown, loaded, dialog}};
         }})()"""
     )
@@ -859,7 +861,8 @@ def test_openai_refresh_uses_the_nodes_server_and_a_typed_id_is_kept(ui, vue):
     ui.open(vue=vue)
     node = ui.js('hi.add("HostedImages_OpenAICompatImageGenerate")')
     ui.js(
-        f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true'
+        f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; '
+        f'hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true'
     )
     emulators.local_app.reset()
     emulators.apps["openai"].reset()
@@ -896,7 +899,8 @@ def test_button_under_model_seed_modes_and_saved_values(ui, vue, pack):
                 gap = ui.js(
                     f"""(() => {{ const n = hi.vueNode({node});
                         const m = n.querySelector('[aria-label="model"]').getBoundingClientRect();
-                        const b = [...n.querySelectorAll('button')].find((b) => b.textContent.trim() === 'refresh models').getBoundingClientRect();
+                        const b = [...n.querySelectorAll('button')]
+                            .find((b) => b.textContent.trim() === 'refresh models').getBoundingClientRect();
                         return b.top - m.bottom; }})()"""
                 )
                 assert 0 <= gap < 24, f"{node_type}: the button is {gap}px below the model list"
@@ -937,7 +941,8 @@ def run_in_browser(ui: UI, node: int, *, cancel_after: str = "", name: str = "")
         """(async () => {
             window.hiLines = [];
             if (!window.hiListening) {
-                hi.api.addEventListener("progress_text", (e) => window.hiLines.push([String(e.detail.nodeId), e.detail.text]));
+                hi.api.addEventListener("progress_text",
+                    (e) => window.hiLines.push([String(e.detail.nodeId), e.detail.text]));
                 window.hiListening = true;
             }
             await window.app.queuePrompt(0, 1);
@@ -990,7 +995,8 @@ def test_a_model_id_from_the_nodes_own_server_runs(ui):
     ui.open(vue=False)
     node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
     ui.js(
-        f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true'
+        f'hi.widget({node}, "base_url").value = {json.dumps(emulators.local_url)}; '
+        f'hi.widget({node}, "api_key_env").value = "LOCAL_SERVER_KEY"; true'
     )
     ui.press_refresh(node)
     ui.wait("document.body.innerText.includes('OpenAI-compatible models refreshed')")
@@ -1012,7 +1018,8 @@ def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
     node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
     ui.js(f'hi.widget({node}, "partial_images").value = 2; true')
     ui.js(
-        "window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; window.app.canvas.setDirty(true, true); true"
+        "window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; "
+        "window.app.canvas.setDirty(true, true); true"
     )
     openai = ui.emulators.apps["openai"]
     openai.reset()
@@ -1029,10 +1036,11 @@ def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
     )
     # the preview the node draws: an image the frontend made from the websocket's bytes
     drawn = (
-        f"[...hi.vueNode({node}).querySelectorAll('img[src^=\"blob:\"]')].filter((i) => i.complete && i.naturalWidth === 512"
-        " && i.getBoundingClientRect().width > 100)"
+        f"[...hi.vueNode({node}).querySelectorAll('img[src^=\"blob:\"]')]"
+        ".filter((i) => i.complete && i.naturalWidth === 512 && i.getBoundingClientRect().width > 100)"
         if vue
-        else f"(hi.node({node}).imgs || []).filter((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth === 512)"
+        else f"(hi.node({node}).imgs || [])"
+        ".filter((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth === 512)"
     )
     sources = []
     for count in (1, 2):
@@ -1057,11 +1065,13 @@ def test_help_panel_shows_the_nodes_page(ui):
         assert search
         ui.js(
             """(() => { const input = document.querySelector('input[placeholder*="earch"]');
-                input.focus(); input.value = 'IONOS Image Edit'; input.dispatchEvent(new Event('input', {bubbles: true})); return true; })()"""
+                input.focus(); input.value = 'IONOS Image Edit';
+                input.dispatchEvent(new Event('input', {bubbles: true})); return true; })()"""
         )
         ui.wait("document.querySelectorAll('.help-button').length > 0")
         ui.click_js(
-            "[...document.querySelectorAll('.help-button')].find((b) => b.closest('li, .p-tree-node')?.textContent.includes('IONOS Image Edit'))"
+            "[...document.querySelectorAll('.help-button')]"
+            ".find((b) => b.closest('li, .p-tree-node')?.textContent.includes('IONOS Image Edit'))"
         )
     else:  # the selection toolbox's Node Info button
         node = ui.js('hi.add("HostedImages_IonosImageEdit")')
@@ -1102,7 +1112,8 @@ def test_sidebar_tab_shows_keys_and_endpoints_without_keys_or_paths(ui, pack, tm
             const panel = sections[0].closest('div').parentElement;
             return { heading: panel.querySelector('h3').textContent,
                      texts: sections.map((s) => s.innerText),
-                     clipped: sections.filter((s) => s.scrollWidth > s.clientWidth + 1 || s.getBoundingClientRect().right > innerWidth).length }; })()"""
+                     clipped: sections.filter((s) => s.scrollWidth > s.clientWidth + 1
+                         || s.getBoundingClientRect().right > innerWidth).length }; })()"""
     )
     assert panel["heading"] == "Hosted Images"
     assert panel["clipped"] == 0, "a provider's status is cut off"
@@ -1141,15 +1152,17 @@ def test_template_browser_titles_are_readable(ui):
     )
     ui.wait("!!document.querySelector('[role=dialog]')")
     ui.click_js(
-        f"[...document.querySelectorAll('[role=dialog] *')].find((e) => e.children.length === 0 && e.textContent.trim() === '{PACK_FOLDER}')"
+        "[...document.querySelectorAll('[role=dialog] *')]"
+        f".find((e) => e.children.length === 0 && e.textContent.trim() === '{PACK_FOLDER}')"
     )
     seen = set()
     for _ in range(8):  # the grid renders as it scrolls
         text = ui.js("document.querySelector('[role=dialog]').innerText")
         seen |= {p.stem for p in UI_EXAMPLES if p.stem in text}
-        ui.js(
-            "[...document.querySelectorAll('[role=dialog] *')].filter((e) => e.scrollHeight > e.clientHeight + 5 && e.clientHeight > 100 &&"
-            " getComputedStyle(e).overflowY !== 'visible').forEach((e) => e.scrollTop += 600); true"  # the grid, not a clamped title
+        ui.js(  # scrolls the grid (tall and overflowing), not a clamped title
+            "[...document.querySelectorAll('[role=dialog] *')]"
+            ".filter((e) => e.scrollHeight > e.clientHeight + 5 && e.clientHeight > 100 &&"
+            " getComputedStyle(e).overflowY !== 'visible').forEach((e) => e.scrollTop += 600); true"
         )
         time.sleep(0.6)
     ui.shot("templates")

@@ -97,7 +97,10 @@ def _lasting(status: int, body: bytes, words: tuple[str, ...]) -> Callable:
     return setup
 
 
-QUOTA_429 = b'{"error":{"message":"You exceeded your current quota, please check your plan and billing details.","type":"insufficient_quota","param":null,"code":"insufficient_quota"}}'
+QUOTA_429 = (
+    b'{"error":{"message":"You exceeded your current quota, please check your plan and billing details.",'
+    b'"type":"insufficient_quota","param":null,"code":"insufficient_quota"}}'
+)
 NO_ROUTE_503 = b'{"error":{"message":"No allowed providers are available for the selected model.","code":503}}'
 
 

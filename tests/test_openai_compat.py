@@ -287,8 +287,8 @@ def test_an_unknown_model_lists_the_servers_image_models(openai):
     error = caught.value
     assert "The model `gpt-image-3` does not exist or you do not have access to it" in str(error)
     assert (
-        "image models the server lists now: chatgpt-image-latest, flux-dev, gpt-image-1-mini, gpt-image-1.5, gpt-image-2"
-        in error.hint
+        "image models the server lists now: "
+        "chatgpt-image-latest, flux-dev, gpt-image-1-mini, gpt-image-1.5, gpt-image-2" in error.hint
     )
     assert "whisper-1" not in error.hint
 

@@ -57,7 +57,8 @@ def test_imports_without_comfyui_and_without_network():
         "import importlib.util, sys, socket\n"
         "def no_network(*a, **k): raise AssertionError('network touched at import')\n"
         "socket.socket.connect = no_network\n"
-        f"spec = importlib.util.spec_from_file_location('p', {str(ROOT / '__init__.py')!r}, submodule_search_locations=[{str(ROOT)!r}])\n"
+        f"spec = importlib.util.spec_from_file_location('p', {str(ROOT / '__init__.py')!r}, "
+        f"submodule_search_locations=[{str(ROOT)!r}])\n"
         "m = importlib.util.module_from_spec(spec); sys.modules['p'] = m; spec.loader.exec_module(m)\n"
         "assert 'comfy' not in sys.modules and 'server' not in sys.modules\n"
         "print(len(m.NODE_CLASS_MAPPINGS))\n"
@@ -224,7 +225,7 @@ def test_ui_example_matches_node_definitions(path):
         uses_local |= node["type"] in CORE_NODES
         slots = widget_slots(defs[node["type"]])
         assert len(node["widgets_values"]) == len(slots), f"{node['type']}: widget count"
-        for (name, real), value in zip(slots, node["widgets_values"]):
+        for (name, real), value in zip(slots, node["widgets_values"], strict=True):
             spec = dict(
                 (n, s) for sec in ("required", "optional") for n, s in defs[node["type"]]["input"].get(sec, {}).items()
             ).get(name)

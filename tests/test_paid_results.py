@@ -90,7 +90,10 @@ LAUNCH = "import subprocess, sys; sys.exit(subprocess.run([sys.executable, '-c',
 def huge_webp(tmp_path_factory) -> bytes:
     """A genuine 8192x8192 WebP of 2-3 kB, made in a child process (encoding it takes ~700 MB)."""
     path = tmp_path_factory.mktemp("webp") / "huge.webp"
-    code = f"import io, sys; sys.path.insert(0, {str(TESTS)!r}); from test_paid_results import solid_webp; open({str(path)!r}, 'wb').write(solid_webp(8192))"
+    code = (
+        f"import io, sys; sys.path.insert(0, {str(TESTS)!r}); from test_paid_results import solid_webp; "
+        f"open({str(path)!r}, 'wb').write(solid_webp(8192))"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=TESTS, timeout=120)
     return path.read_bytes()
 

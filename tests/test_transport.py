@@ -355,7 +355,10 @@ def test_a_refusal_waiting_cannot_fix_fails_at_once(echo, status, body, words):
 def test_an_ordinary_429_with_a_go_duration_reset_waits_that_long(echo):
     echo.inject(
         status=429,
-        body=b'{"error": {"message": "Rate limit reached for requests", "type": "requests", "code": "rate_limit_exceeded"}}',
+        body=(
+            b'{"error": {"message": "Rate limit reached for requests", "type": "requests", '
+            b'"code": "rate_limit_exceeded"}}'
+        ),
         headers={"x-ratelimit-reset-requests": "120ms"},
     )
     started = time.monotonic()
@@ -366,7 +369,9 @@ def test_an_ordinary_429_with_a_go_duration_reset_waits_that_long(echo):
 def test_an_ordinary_429_whose_reset_is_minutes_away_fails_at_once_saying_when(echo):
     echo.inject(
         status=429,
-        body=b'{"error": {"message": "Rate limit reached for tokens", "type": "tokens", "code": "rate_limit_exceeded"}}',
+        body=(
+            b'{"error": {"message": "Rate limit reached for tokens", "type": "tokens", "code": "rate_limit_exceeded"}}'
+        ),
         headers={"x-ratelimit-reset-requests": "12ms", "x-ratelimit-reset-tokens": "6m0s"},
     )
     with pytest.raises(errors.RemoteImageError, match="try again in 360s"):

@@ -99,7 +99,7 @@ class Workflow:
         outputs = [
             {"name": name, "type": kind, "links": [], "slot_index": index}
             for index, (kind, name) in enumerate(
-                zip(definition["output"], definition.get("output_name") or definition["output"])
+                zip(definition["output"], definition.get("output_name") or definition["output"], strict=True)
             )
         ]
         node = {
@@ -153,7 +153,7 @@ class Workflow:
                     inputs[name] = value
             for item in node["inputs"]:
                 if item["link"] is not None:
-                    link = next(l for l in self.links if l[0] == item["link"])
+                    link = next(candidate for candidate in self.links if candidate[0] == item["link"])
                     inputs[item["name"]] = [str(link[1]), link[2]]
             prompt[str(node["id"])] = {
                 "class_type": node["type"],

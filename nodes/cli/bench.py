@@ -86,7 +86,9 @@ def print_table(figures: list[Figure]) -> None:
         )
     widths = [max(len(row[i]) for row in rows) for i in range(6)]
     for index, row in enumerate(rows):
-        cells = [row[0].ljust(widths[0])] + [cell.rjust(width) for cell, width in zip(row[1:4], widths[1:4])]
+        cells = [row[0].ljust(widths[0])] + [
+            cell.rjust(width) for cell, width in zip(row[1:4], widths[1:4], strict=True)
+        ]
         cells += [row[4].ljust(widths[4]), row[5]]
         print("  ".join(cells).rstrip())
         if index == 0:
@@ -121,7 +123,7 @@ def paired(pack: Callable[[], object], reference: Callable[[], object], repeats:
             started = time.perf_counter()
             function()
             times.append(time.perf_counter() - started)
-    ratios = [p / r for p, r in zip(pack_times, ref_times)]
+    ratios = [p / r for p, r in zip(pack_times, ref_times, strict=True)]
     return {
         "pack": statistics.median(pack_times),
         "reference": statistics.median(ref_times),
@@ -260,11 +262,12 @@ def print_png_levels(rows: list[tuple[int, float, int]]) -> None:
         cells = "".join(f"{(seconds + size * 4 / 3 * 8 / (mbit * 1e6)) * 1000:>11,.0f} ms" for mbit in LINKS)
         mark = "  <- UPLOAD_PNG_LEVEL" if level == images.UPLOAD_PNG_LEVEL else ""
         print(
-            f"{level:>5}  {seconds * 1000:>6.0f} ms  {size / 1024:>5,.0f} KB{cells}  {(worst[level] - 1) * 100:>+11.0f} %{mark}"
+            f"{level:>5}  {seconds * 1000:>6.0f} ms  {size / 1024:>5,.0f} KB{cells}  "
+            f"{(worst[level] - 1) * 100:>+11.0f} %{mark}"
         )
     print(
-        f"Least worst case: level {choice} (at most {(worst[choice] - 1) * 100:.0f} % slower than the best level at any "
-        f"of these speeds); UPLOAD_PNG_LEVEL is {images.UPLOAD_PNG_LEVEL} "
+        f"Least worst case: level {choice} (at most {(worst[choice] - 1) * 100:.0f} % slower than the best level "
+        f"at any of these speeds); UPLOAD_PNG_LEVEL is {images.UPLOAD_PNG_LEVEL} "
         f"(at most {(worst[images.UPLOAD_PNG_LEVEL] - 1) * 100:.0f} % slower)."
     )
 
@@ -496,7 +499,9 @@ def refuse(*args, **kwargs):
 socket.socket.connect = socket.socket.connect_ex = refuse
 socket.create_connection = socket.getaddrinfo = refuse
 root = sys.argv[1]
-spec = importlib.util.spec_from_file_location("hosted_images_pack", root + "/__init__.py", submodule_search_locations=[root])
+spec = importlib.util.spec_from_file_location(
+    "hosted_images_pack", root + "/__init__.py", submodule_search_locations=[root]
+)
 module = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = module
 spec.loader.exec_module(module)  # as ComfyUI's load_custom_node does

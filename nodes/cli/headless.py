@@ -205,7 +205,8 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
                 print(f"running node {data['node']} ({node.get('class_type', '?')})")
             elif kind == "execution_error":
                 print(
-                    f"node {data.get('node_id')} ({data.get('node_type')}) failed:\n{data.get('exception_message', '').strip()}",
+                    f"node {data.get('node_id')} ({data.get('node_type')}) failed:\n"
+                    f"{data.get('exception_message', '').strip()}",
                     file=sys.stderr,
                 )
                 return EXIT_FAILED
@@ -261,7 +262,8 @@ def main(argv=None) -> int:
     prompt = json.loads(workflow.read_text())
     if "nodes" in prompt and "links" in prompt:
         raise SystemExit(
-            f"{workflow} is a UI-format workflow; use its API-format copy (example_workflows/api/) or export one with 'Export (API)'"
+            f"{workflow} is a UI-format workflow; use its API-format copy (example_workflows/api/) "
+            "or export one with 'Export (API)'"
         )
     apply_overrides(prompt, args.overrides)
     inputs = Path(args.inputs) if args.inputs else default_inputs_folder(workflow)

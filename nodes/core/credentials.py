@@ -125,7 +125,10 @@ def _check_key_characters(provider: Provider, key: str, source: str) -> None:
         f"the key in {source} contains {what} (character {bad + 1} of {len(key)}), which cannot be sent in "
         "an HTTP header, so nothing was sent",
         provider=provider.label,
-        hint="set the key again as one line of printable characters (copy it from the provider's page), then restart ComfyUI",
+        hint=(
+            "set the key again as one line of printable characters (copy it from the provider's page), "
+            "then restart ComfyUI"
+        ),
     )
 
 
@@ -203,7 +206,8 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
             "OPENAI_API_KEY) or of a credentials-file section, never the key itself"
         )
     raise InputError(
-        f"api_key_env names {name}, which a workflow may not use: it may name only {provider.key_env or 'the provider’s variable'}, "
+        f"api_key_env names {name}, which a workflow may not use: it may name only "
+        f"{provider.key_env or 'the provider’s variable'}, "
         f"a variable listed in {KEY_VARIABLES_ENV} (comma-separated, set before starting ComfyUI) or a section of the "
         f"credentials file {credentials_path()}"
     )

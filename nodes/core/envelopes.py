@@ -238,7 +238,8 @@ def join_hints(first: str, second: str) -> str:
 
 def not_json(status: int, content_type: str, content: bytes, headers: Mapping[str, str]) -> RemoteImageError:
     return RemoteImageError(
-        f"the reply (HTTP {status}, {content_type or 'no content type'}) is not JSON: {quote_body(content) or 'empty body'}",
+        f"the reply (HTTP {status}, {content_type or 'no content type'}) is not JSON: "
+        f"{quote_body(content) or 'empty body'}",
         status=status,
         trace_id=trace_id(headers),
     )
@@ -270,7 +271,10 @@ def status_failure(
         hint = join_hints(lasting, own_hint)
     elif status == 401 and not link:
         if provider.key_env:
-            refused = f"the key was refused: set {provider.key_env} to a valid key (or check its permissions) and restart ComfyUI"
+            refused = (
+                f"the key was refused: set {provider.key_env} to a valid key (or check its permissions) "
+                "and restart ComfyUI"
+            )
         elif provider.key_required:
             refused = f"the key was refused: set api_key under [{provider.id}] of the credentials file to a valid key"
         else:

@@ -156,9 +156,12 @@ class Call:
             if events is not None:
                 accept = f"text/event-stream, {accept}"
             kwargs = {"headers": {"Accept": accept}, "json": json_body, "files": files}
-            send = lambda: self._send(
-                Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events)
-            )  # noqa: E731
+
+            def send() -> Reply:
+                return self._send(
+                    Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events)
+                )
+
             return journal.journaled(self, url, json_body, files, send, events)  # spend journal hook: one line per call
 
     def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:

@@ -18,7 +18,10 @@ def main() -> None:
         "--agnic-gemini-ids",
         choices=[GA_IDS, PREVIEW_IDS],
         default=GA_IDS,
-        help="the ids Agnic serves the Gemini 3 image models under: Google's GA ids, or the -preview ids of Agnic's April 2026 list",
+        help=(
+            "the ids Agnic serves the Gemini 3 image models under: Google's GA ids, "
+            "or the -preview ids of Agnic's April 2026 list"
+        ),
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)

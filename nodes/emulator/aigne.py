@@ -85,7 +85,10 @@ class AigneHubApp(App):
     @staticmethod
     def missing_route(request: Request) -> Response:
         """Express's answer for a path no route serves."""
-        page = f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n<body>\n<pre>Cannot {request.method} {request.path}</pre>\n</body>\n</html>\n'
+        page = (
+            '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>Error</title>\n</head>\n'
+            f"<body>\n<pre>Cannot {request.method} {request.path}</pre>\n</body>\n</html>\n"
+        )
         return Response(404, page.encode(), {"Content-Type": "text/html; charset=utf-8", "X-Powered-By": "Express"})
 
     def credit_error(self) -> Response:
@@ -118,7 +121,10 @@ class AigneHubApp(App):
             data = self.files.get(file_id)
             expired = file_id in self.expired
         if data is None:
-            body = b'<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code><Message>The specified blob does not exist.</Message></Error>'
+            body = (
+                b'<?xml version="1.0" encoding="utf-8"?><Error><Code>BlobNotFound</Code>'
+                b"<Message>The specified blob does not exist.</Message></Error>"
+            )
             return Response(404, body, {"Content-Type": "application/xml"})
         if expired:
             body = (
@@ -274,7 +280,8 @@ class AigneHubApp(App):
         if images is not None and (not isinstance(images, list) or not all(_is_file_content(item) for item in images)):
             return self.error(
                 400,
-                "Check image model input: image: Expected array of FileContent ({type: 'file', data} or {type: 'url', url})",
+                "Check image model input: image: Expected array of FileContent "
+                "({type: 'file', data} or {type: 'url', url})",
             )
         n = payload.get("n", 1)
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:

@@ -166,7 +166,8 @@ class IonosApp(App):
             if mask.size != source.size:
                 return self.error(
                     400,
-                    f"mask_image must have the same dimensions as the input image ({source.size[0]}x{source.size[1]}), got {mask.size[0]}x{mask.size[1]}",
+                    "mask_image must have the same dimensions as the input image "
+                    f"({source.size[0]}x{source.size[1]}), got {mask.size[0]}x{mask.size[1]}",
                 )
         limited = self._rate(n)
         if limited:

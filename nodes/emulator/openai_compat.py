@@ -163,7 +163,8 @@ class OpenAIApp(App):
         if request.bearer is None:
             return self.error(
                 401,
-                "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
             )
         given = request.bearer
         masked = given[:3] + "*" * max(0, len(given) - 7) + given[-4:] if len(given) > 8 else "***"
@@ -263,7 +264,8 @@ class OpenAIApp(App):
         if len(prompt) > 32000:
             raise Refused(
                 400,
-                f"Invalid 'prompt': string too long. Expected a string with maximum length 32000, but got a string with length {len(prompt)} instead.",
+                "Invalid 'prompt': string too long. Expected a string with maximum length 32000, "
+                f"but got a string with length {len(prompt)} instead.",
                 "prompt",
                 "string_above_max_length",
             )
@@ -417,7 +419,8 @@ class OpenAIApp(App):
             if mask.size != first.size:
                 raise Refused(
                     400,
-                    f"Invalid mask image - mask size ({mask.size[0]}x{mask.size[1]}) does not match image size ({first.size[0]}x{first.size[1]}).",
+                    f"Invalid mask image - mask size ({mask.size[0]}x{mask.size[1]}) "
+                    f"does not match image size ({first.size[0]}x{first.size[1]}).",
                     "mask",
                     "invalid_value",
                 )
@@ -455,7 +458,8 @@ class OpenAIApp(App):
         if picture.format not in formats:
             raise Refused(
                 400,
-                f"Invalid input image - format must be one of {', '.join(f.lower() for f in formats)}, got {str(picture.format).lower()}.",
+                f"Invalid input image - format must be one of {', '.join(f.lower() for f in formats)}, "
+                f"got {str(picture.format).lower()}.",
                 name,
                 "invalid_image_format",
             )

@@ -1,14 +1,14 @@
 """A small HTTP server that hosts provider emulators ("apps") on loopback.
 
 Each app answers in its provider's exact shapes (see docs/providers.md), records every request
-and the most requests it held at once, and can be told to misbehave: a status with the provider's own error envelope, a delay before the
-headers, a status line and headers trickling in byte by byte, a slow, truncated or never-ending
-body, a dropped connection, any raw body, its own JSON answer rewritten (e.g. a damaged base64
-field), or a reply held until several requests are in flight together. A reply that is an
-event stream goes out event by event (chunked, as providers send them) and can be slowed
-between events, stalled, filled with keep-alive comments, cut off mid-event, or ended by the
-provider's error event. Tests drive apps in
-process; the ``/__emulator/<app>/…`` control routes do the same for a separate process.
+and the most requests it held at once, and can be told to misbehave: a status with the provider's
+own error envelope, a delay before the headers, a status line and headers trickling in byte by
+byte, a slow, truncated or never-ending body, a dropped connection, any raw body, its own JSON
+answer rewritten (e.g. a damaged base64 field), or a reply held until several requests are in
+flight together. A reply that is an event stream goes out event by event (chunked, as providers
+send them) and can be slowed between events, stalled, filled with keep-alive comments, cut off
+mid-event, or ended by the provider's error event. Tests drive apps in process; the
+``/__emulator/<app>/…`` control routes do the same for a separate process.
 """
 
 from __future__ import annotations

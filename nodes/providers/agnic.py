@@ -257,7 +257,10 @@ PROVIDER = register(
         base_url_env="AGNIC_BASE_URL",
         default_base_url="https://api.agnic.ai/v1",
         status_hints={
-            402: "out of credits, or the key reached its spending limit: add credits or raise the limit in the Agnic dashboard",
+            402: (
+                "out of credits, or the key reached its spending limit: "
+                "add credits or raise the limit in the Agnic dashboard"
+            ),
             403: "refused by content moderation: change the prompt or the input image",
             404: "check the model id (Agnic List Models shows the image models) and the base URL",
         },

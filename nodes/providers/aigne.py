@@ -33,7 +33,7 @@ GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
 EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
 
 GENERATION_PATH = "/api/v2/image/generations"  # the hub's current code
-DOCS_PATH = "/api/images/generations"  # the path of the hub's published doc page, no longer served: saved workflows still name it
+DOCS_PATH = "/api/images/generations"  # the path in the hub's docs, no longer served: saved workflows still name it
 GENERATION_PATHS = (GENERATION_PATH, "/api/v2/images/generations", DOCS_PATH)  # in the order tried
 NATIVE_PATH = "/api/v2/image"  # the hub's own route, which its SDK uses; it takes FileContent images
 MODELS_PATH = "/api/ai-providers/models?type=image"  # the hub's public model list
@@ -110,7 +110,8 @@ class Plan:
             raise InputError(f"a transparent background needs output_format png or webp for {self.model}, not jpeg")
         if "output_compression" in self.options and self.options.get("output_format") not in ("jpeg", "webp"):
             raise InputError(
-                f"output_compression applies only to jpeg and webp output; set output_format to one of them for {self.model}"
+                "output_compression applies only to jpeg and webp output; "
+                f"set output_format to one of them for {self.model}"
             )
         self.prompt = prompt
         self.gpt_image = bool(_GPT_IMAGE.match(self.model))
