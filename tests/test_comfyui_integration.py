@@ -1042,16 +1042,17 @@ def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
         else f"(hi.node({node}).imgs || [])"
         ".filter((i) => i.src.startsWith('blob:') && i.complete && i.naturalWidth === 512)"
     )
-    sources = []
+    sources = [""]
     for count in (1, 2):
         ui.wait(f"window.hiPreviews >= {count}", 30)
+        # the frontend loads the new preview after the message: wait for it to replace the one shown
+        shown_now = f"(() => {{ const shown = {drawn}; return shown.length === 1 && shown[0].src; }})()"
         sources.append(
-            ui.wait(f"(() => {{ const shown = {drawn}; return shown.length === 1 && shown[0].src; }})()", 10)
+            ui.wait(f"(() => {{ const src = {shown_now}; return src !== {json.dumps(sources[-1])} && src; }})()", 10)
         )
         time.sleep(0.5)  # drawn on the canvas
         ui.shot(f"live-preview-{count}-of-2")
         assert not ui.js("window.hiDone"), "the result came before the check: the stream was not slowed"
-    assert sources[0] != sources[1], "the second partial image did not replace the first"
     ui.wait("window.hiDone", 30)
     (request,) = openai.calls("/v1/images/generations")
     assert request.json()["partial_images"] == 2 and request.json()["stream"] is True
