@@ -190,16 +190,12 @@ class AigneHubImageGenerate(_AigneHubImageNode):
         width,
         height,
         n,
-        quality,
-        background,
-        output_format,
-        output_compression,
-        moderation,
         response_format,
         seed=0,
         path=aigne.GENERATION_PATH,
         base_url="",
         unique_id=None,
+        **options,  # the _gpt_options() inputs and moderation, checked by the provider module
     ):
         call = Call(aigne.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
@@ -209,11 +205,7 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                 prompt=prompt,
                 n=n,
                 size=aigne.chosen_size(size, width, height),
-                quality=quality,
-                background=background,
-                output_format=output_format,
-                output_compression=output_compression,
-                moderation=moderation,
+                **options,
             )
             body = plan.generation_body(response_format)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
@@ -265,14 +257,11 @@ class AigneHubImageEdit(_AigneHubImageNode):
         width,
         height,
         n,
-        quality,
-        background,
-        output_format,
-        output_compression,
         seed=0,
         image_2=None,
         base_url="",
         unique_id=None,
+        **options,  # the _gpt_options() inputs, checked by the provider module
     ):
         call = Call(aigne.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
@@ -281,10 +270,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
                 prompt=prompt,
                 n=n,
                 size=aigne.chosen_size(size, width, height),
-                quality=quality,
-                background=background,
-                output_format=output_format,
-                output_compression=output_compression,
+                **options,
             )
             body = plan.edit_body(encode_edit_inputs(image, how=aigne.UPLOADS, more={"image_2": image_2}).images)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)

@@ -259,17 +259,12 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
         size,
         width,
         height,
-        quality,
-        background,
-        output_format,
-        output_compression,
-        moderation,
-        response_format,
         seed=0,
         base_url="",
         api_key_env=api.DEFAULT_KEY_ENV,
         partial_images=0,
         unique_id=None,
+        **options,  # the _options() inputs, checked by the provider module
     ):
         call = Call(
             api.PROVIDER,
@@ -285,13 +280,8 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
                 prompt=prompt,
                 n=n,
                 size=api.chosen_size(size, width, height),
-                quality=quality,
-                background=background,
-                moderation=moderation,
-                output_format=output_format,
-                output_compression=output_compression,
-                response_format=response_format,
                 partial_images=partial_images,
+                **options,
             )
         return _run(
             call,
@@ -357,18 +347,13 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
         size,
         width,
         height,
-        quality,
-        background,
-        output_format,
-        output_compression,
-        input_fidelity,
-        response_format,
         seed=0,
         mask=None,
         base_url="",
         api_key_env=api.DEFAULT_KEY_ENV,
         partial_images=0,
         unique_id=None,
+        **options,  # the _options(edit=True) inputs, checked by the provider module
     ):
         call = Call(
             api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env
@@ -379,13 +364,8 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                 prompt=prompt,
                 n=n,
                 size=api.chosen_size(size, width, height),
-                quality=quality,
-                background=background,
-                output_format=output_format,
-                output_compression=output_compression,
-                input_fidelity=input_fidelity,
-                response_format=response_format,
                 partial_images=partial_images,
+                **options,
             )
             inputs = encode_edit_inputs(image, mask, how=api.UPLOADS)
             parts = api.edit_fields(fields, inputs.images, inputs.masks[0] if inputs.masks else None)

@@ -195,6 +195,9 @@ TARGETS = [
     ),
 ]
 BY_NAME = {target.name: target for target in TARGETS}
+# parametrize lists, each test id the target's name
+ALL = [pytest.param(t, id=t.name) for t in TARGETS]
+WITH_LINKS = [pytest.param(t, id=t.name) for t in TARGETS if t.run_with_links]
 
 
 # --- fixtures -----------------------------------------------------------------------------------

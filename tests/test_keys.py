@@ -13,8 +13,10 @@ import pytest
 
 from conftest import assert_no_secret, mod, run_node
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
+    ALL,
     BY_NAME,
     TARGETS,
+    WITH_LINKS,
     api_calls,
     downloads,
     key,
@@ -26,9 +28,6 @@ server_mod = mod("nodes.emulator.server")
 credentials = mod("nodes.core.credentials")
 errors = mod("nodes.core.errors")
 synth = mod("nodes.emulator.synth")
-
-ALL = [pytest.param(t, id=t.name) for t in TARGETS]
-WITH_LINKS = [pytest.param(t, id=t.name) for t in TARGETS if t.run_with_links]
 
 
 def outcome(run, **inputs):

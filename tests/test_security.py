@@ -15,8 +15,10 @@ import torch
 
 from conftest import assert_no_secret, mod, run_node
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
+    ALL,
     BY_NAME,
     TARGETS,
+    WITH_LINKS,
     api_calls,
     downloads,
     key,
@@ -31,8 +33,6 @@ credentials = mod("nodes.core.credentials")
 comfy = mod("nodes.core.comfy")
 server_mod = mod("nodes.emulator.server")
 
-ALL = [pytest.param(t, id=t.name) for t in TARGETS]
-WITH_LINKS = [pytest.param(t, id=t.name) for t in TARGETS if t.run_with_links]
 OPENAI = BY_NAME["openai_compat"]
 
 

@@ -60,20 +60,8 @@ GENERATION_FIELDS = {
     "output_compression",
     "moderation",
 }
-EDIT_FIELDS = {
-    "model",
-    "prompt",
-    "n",
-    "size",
-    "user",
-    "stream",
-    "partial_images",
-    "quality",
-    "background",
-    "output_format",
-    "output_compression",
-    "input_fidelity",
-}
+# CreateImageEditRequest's text fields: a generation's, without moderation, with input_fidelity
+EDIT_FIELDS = GENERATION_FIELDS - {"moderation"} | {"input_fidelity"}
 ENUMS = {
     "background": ["transparent", "opaque", "auto"],
     "output_format": ["png", "jpeg", "webp"],
