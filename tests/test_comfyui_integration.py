@@ -661,7 +661,8 @@ window.hi = {
     const node = hi.node(id);
     const w = hi.widget(id, name);
     const y = (w.last_y ?? w.y) + (w.computedHeight ?? window.LiteGraph.NODE_WIDGET_HEIGHT) / 2;
-    const [cx, cy] = window.app.canvas.ds.convertCanvasToOffset([node.pos[0] + node.size[0] / 2, node.pos[1] + y]);
+    // graph to canvas-element pixels, (pos + offset) * scale (convertCanvasToOffset is the inverse)
+    const [cx, cy] = window.app.canvas.ds.convertOffsetToCanvas([node.pos[0] + node.size[0] / 2, node.pos[1] + y]);
     const rect = window.app.canvas.canvas.getBoundingClientRect();
     return [rect.left + cx, rect.top + cy];
   },
