@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import mod
+from conftest import journal_lines, mod
 
 demo = mod("nodes.cli.demo")
 
@@ -35,3 +35,23 @@ def test_demo_generates_with_every_provider_and_edits_with_a_mask(tmp_path, caps
     edited = np.asarray(Image.open(tmp_path / "ionos_edit_1.png"), dtype=int)
     assert np.abs(edited[:100, :100] - source[:100, :100]).max() <= 2
     assert np.abs(edited[480:540, 480:540] - source[480:540, 480:540]).mean() > 10
+    # the spend journal: one line for each call the demo made, each answered, with what it reported
+    lines = [line for line in journal_lines() if line["event"] == "call"]
+    assert [(line["provider"], line["operation"]) for line in lines] == [
+        ("ionos", "image generation"),
+        ("aigne", "image generation"),
+        ("agnic", "image generation"),
+        ("openai", "image generation"),
+        ("openai", "model list"),
+        ("ovh", "SDXL text to image"),
+        ("ionos", "image edit"),
+        ("openai", "image edit"),
+    ]
+    for line in lines:
+        assert line["outcome"] == "ok" and line["status"] == 200 and line["attempts"] == 1
+        assert line["host"].startswith("127.0.0.1:")
+        expected = 0 if line["operation"] == "model list" else 1
+        assert line["images_asked"] == line["images_returned"] == expected, line
+    by_call = {(line["provider"], line["operation"]): line for line in lines}
+    assert by_call["aigne", "image generation"]["usage"]["aigneHubCredits"] > 0
+    assert by_call["openai", "image generation"]["usage"]["output_tokens"] > 0

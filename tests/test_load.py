@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from conftest import assert_no_secret, mod
+from conftest import assert_no_secret, journal_lines, mod
 from provider_table import BY_NAME, api_calls, mount, picture, slot_server  # noqa: F401 -- fixtures
 
 errors = mod("nodes.core.errors")
@@ -82,5 +82,18 @@ def test_fifty_concurrent_calls_against_a_rate_limited_server(mount, pack_logs):
     assert granted["ok"] == succeeded and succeeded + failed == CALLS
     assert sum(per_prompt.values()) == CALLS + granted["429"] - failed
     assert granted["429"] > 0, "the server never rate-limited: the test tested nothing"
+    # The spend journal: one line per call, its retries as attempts, saying how it ended
+    lines = [line for line in journal_lines() if line["event"] == "call"]
+    assert len(lines) == CALLS
+    assert sum(line["attempts"] for line in lines) == len(app.requests)
+    ok = [line for line in lines if line["outcome"] == "ok"]
+    refused = [line for line in lines if line["outcome"] == "failed"]
+    assert len(ok) == succeeded and len(refused) == failed
+    assert all(line["images_asked"] == line["images_returned"] == 1 and line["status"] == 200 for line in ok)
+    assert all(
+        line["status"] == 429 and line["failure"] == "refused" and line["attempts"] == 1 + RATE_LIMIT_RETRIES
+        for line in refused
+    )
+    assert {(line["provider"], line["operation"]) for line in lines} == {("ionos", "image edit")}
     print(f"{succeeded} images, {failed} rate-limit errors, {sum(per_prompt.values())} requests, {elapsed:.1f}s")
     assert_no_secret(pack_logs.text)
