@@ -1,5 +1,6 @@
 # Two commands on a fresh machine (Python 3.10 or newer):
-#   make demo   a .venv with CPU torch and what the pack needs, then every node against the bundled emulator
+#   make demo   a .venv with CPU torch and what the pack needs, then generate with every provider and
+#               edit with a mask, against the bundled emulator
 #   make test   the same .venv plus the test tools, then the whole test suite (what CI runs)
 
 PYTHON ?= python3
