@@ -173,7 +173,8 @@ class RemoteImageNode:
 
     def summary(self, result: tuple) -> str:
         """What a finished run returned, for its last progress line."""
-        counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result, strict=True) if kind == "IMAGE"]
+        # not strict: a progress line must never fail a run whose images were paid for
+        counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result, strict=False) if kind == "IMAGE"]
         total = sum(counts)
         return f"{total} image{'' if total == 1 else 's'}"
 
