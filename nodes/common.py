@@ -181,7 +181,7 @@ class RemoteImageNode:
 
 def final_line(exc: BaseException, seconds: float) -> str:
     """The last progress line of a run that raised."""
-    if isinstance(exc, (comfy.InterruptProcessingException, asyncio.CancelledError, KeyboardInterrupt)):
+    if isinstance(exc, comfy.CANCELLATIONS):
         return f"cancelled · {seconds:.0f}s"
     first = redact(str(exc)).strip().splitlines()
     reason = first[0] if first else type(exc).__name__

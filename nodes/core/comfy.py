@@ -26,6 +26,10 @@ except Exception:  # noqa: BLE001 -- anything wrong with ComfyUI's import means 
         that ``except Exception`` never turns a Cancel into an error)."""
 
 
+# what a run that was cancelled raises: ComfyUI's interrupt, or the event loop's or the user's stop
+CANCELLATIONS = (InterruptProcessingException, asyncio.CancelledError, KeyboardInterrupt)
+
+
 try:
     import comfy.utils as _comfy_utils
 except Exception:  # noqa: BLE001

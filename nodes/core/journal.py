@@ -46,7 +46,6 @@ end.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import functools
@@ -196,7 +195,7 @@ _UNANSWERED = {
 def _outcome(exc: BaseException | None) -> tuple[str, str]:
     if exc is None:
         return "ok", ""
-    if isinstance(exc, (comfy.InterruptProcessingException, KeyboardInterrupt, asyncio.CancelledError)):
+    if isinstance(exc, comfy.CANCELLATIONS):
         return "cancelled", "cancelled"
     if not isinstance(exc, RemoteImageError):
         return "failed", "error"
