@@ -14,8 +14,9 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -277,6 +278,17 @@ class Batch:
     mask: Any  # MASK [B,H,W] from the results' alpha (1 where transparent)
     results: list[ImageResult]
     warning: str  # "asked for n images, got m", or ''
+    blobs: list[bytes]  # the files the images were decoded from
+
+    @contextmanager
+    def kept_if_cancelled(self, node_id: str | None) -> Iterator[None]:
+        """For work after the calls (e.g. reading a notice): a Cancel meanwhile saves the images
+        already paid for, as a Cancel during the calls does."""
+        try:
+            yield
+        except comfy.CANCELLATIONS:
+            keep_paid_results(node_id, self.blobs)
+            raise
 
     def describe(self, notice: str = "") -> str:
         """The info output: the first reply's fields, usage added up over the calls, the notice
@@ -317,7 +329,7 @@ def run_calls(
     blobs = [blob for _, batch in done for blob in batch]
     warning = shortfall(call, count * per_call, len(blobs))
     image, mask = to_tensors(call, blobs)
-    return Batch(image, mask, [result for result, _ in done], warning)
+    return Batch(image, mask, [result for result, _ in done], warning, blobs)
 
 
 def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> ImageResult:

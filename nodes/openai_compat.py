@@ -188,16 +188,17 @@ def _run(call: Call, operation: str, send, n: int, partial_images: int):
                 live = api.image_ids(models) if models is not None else None
                 exc.hint = api.CATALOGUE.unknown_model_hint(job.model, operation, live)
             raise
-        notice = api.CATALOGUE.notice(job.model, live_shutdown=api.live_shutdown(_live.get(endpoint, job), job.model))
-        if notice != job.note:
-            job.note = notice
-            job.progress()
-        if job.note:
-            result.info["notice"] = job.note
         return result
 
     batch = run_calls(call, one, per_call=n)
-    return batch.image, batch.mask, batch.describe()
+    # after the images are in hand (their links fetched): the list only adds a notice
+    with batch.kept_if_cancelled(call.node_id):
+        live_shutdown = api.live_shutdown(_live.get(endpoint, call), call.model)
+    notice = api.CATALOGUE.notice(call.model, live_shutdown=live_shutdown)
+    if notice != call.note:
+        call.note = notice
+        call.progress()
+    return batch.image, batch.mask, batch.describe(notice)
 
 
 class _OpenAICompatImageNode(RemoteImageNode):

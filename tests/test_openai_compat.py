@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
+import threading
 import time
 
 import numpy as np
@@ -25,6 +26,7 @@ GENERATE = NODES["HostedImages_OpenAICompatImageGenerate"]
 EDIT = NODES["HostedImages_OpenAICompatImageEdit"]
 LIST = NODES["HostedImages_OpenAICompatListModels"]
 RemoteImageError = mod("nodes.core.errors").RemoteImageError
+comfy = mod("nodes.core.comfy")
 api = mod("nodes.providers.openai_compat")
 catalogue = mod("nodes.providers.catalogue")
 TODAY = datetime.date(2026, 11, 29)  # the day the catalogue and the emulator were written for
@@ -224,9 +226,10 @@ def test_other_server_gets_only_what_was_set(openai, serve, monkeypatch):
 
 def test_other_server_answering_with_links(openai):
     image, _, _ = generate(model="flux-dev", size="custom", width=512, height=512, response_format="url")
-    generation, download = openai.calls(IMAGES_PATH)[0], openai.requests[-1]
-    assert generation.json()["response_format"] == "url"
+    generation, download, listing = openai.requests  # the link is fetched at once, before anything else
+    assert generation.path == IMAGES_PATH and generation.json()["response_format"] == "url"
     assert download.path.startswith("/files/") and "authorization" not in download.headers
+    assert listing.path == "/v1/models"  # the shutdown date, read once the image is in hand
     assert image.shape == (1, 512, 512, 3)
 
 
@@ -322,6 +325,18 @@ def test_the_servers_own_shutdown_date_wins(openai, progress):
     notice = "gpt-image-2 shuts down on 2026-12-15 (in 16 days)"
     assert f'"notice": "{notice}"' in info and any(notice in line for _, line in progress), progress
     assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]  # read after the image came
+
+
+def test_cancel_while_the_shutdown_date_is_read_keeps_the_image_paid_for(openai, progress, tmp_path):
+    """The model list is read after the image came: a Cancel while it hangs must not lose that image."""
+    openai.inject(delay=10, path="/v1/models")
+    threading.Timer(0.5, comfy.request_interrupt).start()
+    with pytest.raises(comfy.InterruptProcessingException):
+        generate(unique_id="7")
+    assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]
+    (folder,) = (tmp_path / "unsaved").iterdir()
+    assert [p.name for p in folder.iterdir()] == ["result_001.png"]
+    assert any(node == "7" and str(folder) in text for node, text in progress), progress
 
 
 @pytest.mark.parametrize("run,path", [(generate, IMAGES_PATH), (edit, EDITS_PATH)])
