@@ -148,6 +148,7 @@ def test_default_endpoint_is_the_seed_url_and_the_override_is_the_whole_url(monk
     call = transport.Call(provider().PROVIDER, "SDXL text to image")
     assert call.base_url == "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
     monkeypatch.setenv("OVH_SDXL_URL", "http://127.0.0.1:9/custom/text2image/")
+    call = transport.Call(provider().PROVIDER, "SDXL text to image")  # a call resolves its endpoint once
     assert call.url_for(call.base_url) == "http://127.0.0.1:9/custom/text2image"
 
 

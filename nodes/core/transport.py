@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -101,8 +102,10 @@ class Call:
             fit_to_show(exc).add_context(provider=self.provider.label, operation=self.operation, model=self.model)
             raise
 
-    @property
+    @functools.cached_property
     def base_url(self) -> str:
+        """Resolved once per call (and kept by its siblings): every attempt of every request goes
+        to the same endpoint, and the credentials file is not read again for each."""
         with self.context():
             return base_url(self.provider, self._base_url_override)
 
