@@ -94,7 +94,7 @@ CORE_IMPORTS = {
     "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
     "images": {"comfy", "errors", "payloads", "redaction"},
     "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
-    "journal": {"comfy", "errors", "redaction"},  # the spend journal and the daily limits: no sockets, no key
+    "journal": {"comfy", "envelopes", "errors", "redaction"},  # spend journal, daily limits: no sockets, no key
     "transport": {
         "comfy",
         "credentials",

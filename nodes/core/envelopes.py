@@ -183,7 +183,8 @@ def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) ->
 
 
 def trace_id(headers: Mapping[str, str]) -> str:
-    for name in ("x-trace-id", "x-request-id", "request-id", "cf-ray"):
+    """The provider's id of a request, to quote to its support (errors and the spend journal)."""
+    for name in ("x-trace-id", "x-request-id", "request-id", "x-amzn-requestid", "cf-ray"):
         value = headers.get(name)
         if value:
             return clip(value, 120)

@@ -63,6 +63,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import comfy
+from .envelopes import trace_id
 from .errors import RemoteImageError, Unanswered
 from .redaction import clip, redact
 
@@ -130,7 +131,7 @@ def _write_call(call, url, json_body, files, attempts: int, started: float, repl
 def call_line(call, url: str, asked: int, attempts: int, started: float, reply, exc, stream=None) -> dict:
     """The journal line of one request: who, what it asked for, what came back, how it ended."""
     if reply is not None:
-        status, request_id = reply.status, _request_id(reply.headers)
+        status, request_id = reply.status, trace_id(reply.headers)  # as a failure's error quotes it
     else:
         status = exc.status if isinstance(exc, RemoteImageError) else None
         request_id = exc.trace_id if isinstance(exc, RemoteImageError) else ""
@@ -271,17 +272,6 @@ def numbers_only(usage: Any, depth: int = 0) -> dict:
             if inner:
                 kept[name] = inner
     return kept
-
-
-_REQUEST_ID_HEADERS = ("x-request-id", "x-trace-id", "request-id", "x-amzn-requestid", "cf-ray")
-
-
-def _request_id(headers) -> str:
-    for name in _REQUEST_ID_HEADERS:
-        value = headers.get(name)
-        if value:
-            return value
-    return ""
 
 
 def _text(value: str) -> str:
