@@ -64,7 +64,7 @@ class Reply:
 
     @property
     def content_type(self) -> str:
-        return self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        return _content_type(self.headers)
 
     @functools.cached_property
     def body(self) -> Any:
@@ -431,9 +431,12 @@ def send(
 _CONNECTION_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
+def _content_type(headers) -> str:
+    return headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
 def _is_event_stream(response) -> bool:
-    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    return 200 <= response.status_code < 300 and kind == "text/event-stream"
+    return 200 <= response.status_code < 300 and _content_type(response.headers) == "text/event-stream"
 
 
 def _read_events(response, arrived: queue.SimpleQueue, cancelled: threading.Event, max_bytes: int) -> None:

@@ -65,7 +65,7 @@ from urllib.parse import urlsplit
 from . import comfy
 from .envelopes import trace_id
 from .errors import RemoteImageError, Unanswered
-from .redaction import clip, redact
+from .redaction import clip
 
 log = logging.getLogger("hosted_images")
 
@@ -275,7 +275,7 @@ def numbers_only(usage: Any, depth: int = 0) -> dict:
 
 
 def _text(value: str) -> str:
-    return clip(redact(value or ""), TEXT_LIMIT)
+    return clip(value or "", TEXT_LIMIT)  # clip redacts before it cuts
 
 
 def utc_now() -> str:

@@ -37,7 +37,7 @@ from .envelopes import (
     unanswered_failure,
 )
 from .errors import InputError, RemoteImageError, Unanswered
-from .exchange import POLL_SECONDS, Reply, Watch, fetch
+from .exchange import POLL_SECONDS, Reply, Watch, fetch, origin
 from .payloads import sniff_format
 from .provider import Provider
 from .retries import Policy, send_with_retries
@@ -256,7 +256,6 @@ class Call:
     def _endpoint(self) -> tuple[str, int] | None:
         """Host and port of the provider endpoint: the one private address a hop may reach."""
         try:
-            parts = urlsplit(self.base_url)
-            return parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+            return origin(self.base_url)[1:]
         except (RemoteImageError, ValueError):
             return None
