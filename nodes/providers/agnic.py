@@ -208,13 +208,6 @@ def error_details(body: Any) -> str:
     return details
 
 
-def _items(body: Any) -> list:
-    items = body.get("data") if isinstance(body, dict) else body
-    if not isinstance(items, list):
-        raise RemoteImageError("the model list reply has no 'data' list")
-    return items
-
-
 def _outputs(item: Any) -> list | None:
     architecture = item.get("architecture") if isinstance(item, dict) else None
     outputs = architecture.get("output_modalities") if isinstance(architecture, dict) else None
@@ -225,7 +218,7 @@ def model_outputs(body: Any) -> dict[str, list[str]]:
     """``/models`` -> id: its ``architecture.output_modalities``, for the entries that carry them."""
     return {
         item["id"]: _outputs(item)
-        for item in _items(body)
+        for item in openai_wire.model_items(body)
         if _outputs(item) is not None and isinstance(item.get("id"), str)
     }
 
@@ -233,7 +226,7 @@ def model_outputs(body: Any) -> dict[str, list[str]]:
 def image_model_ids(body: Any) -> list[str]:
     """``/models`` -> sorted ids; only image-output models when entries carry
     ``architecture.output_modalities`` (OpenRouter's shape), every model otherwise (plain OpenAI list)."""
-    items = _items(body)
+    items = openai_wire.model_items(body)
     if any(_outputs(item) is not None for item in items):
         items = [item for item in items if "image" in (_outputs(item) or [])]
     return openai_wire.parse_model_ids(items)

@@ -87,8 +87,7 @@ def _options(model: str, rules: catalogue.Operation | None, options: dict) -> di
         chosen[name] = value
     compression = chosen.get("output_compression")
     if compression is not None:
-        if isinstance(compression, bool) or not isinstance(compression, int) or not 0 <= compression <= 100:
-            raise InputError(f"output_compression is {compression!r}; it must be a whole number from 0 to 100")
+        check.count(compression, low=0, high=100, what="output_compression")
         if rules is not None and chosen.get("output_format") not in ("jpeg", "webp"):
             raise InputError(
                 f"output_compression applies only to jpeg and webp output; set output_format to one of them for {model}"
@@ -97,10 +96,7 @@ def _options(model: str, rules: catalogue.Operation | None, options: dict) -> di
         raise InputError(f"a transparent background needs output_format png or webp for {model}, not jpeg")
     partials = chosen.get("partial_images")
     if partials is not None:
-        if isinstance(partials, bool) or not isinstance(partials, int) or not 0 <= partials <= MAX_PARTIAL_IMAGES:
-            raise InputError(
-                f"partial_images is {partials!r}; it must be a whole number from 0 to {MAX_PARTIAL_IMAGES}"
-            )
+        check.count(partials, low=0, high=MAX_PARTIAL_IMAGES, what="partial_images")
         chosen["stream"] = True  # partial images come only in a stream
     return chosen
 
@@ -182,11 +178,8 @@ class ServerModel:
 
 def parse_models(body: Any) -> list[ServerModel]:
     """``GET /models`` -> every model with its announced shutdown date (None when not given)."""
-    items = body.get("data") if isinstance(body, dict) else body
-    if not isinstance(items, list):
-        raise RemoteImageError("the model list reply has no 'data' list")
     models = {}
-    for item in items:
+    for item in openai_wire.model_items(body):
         model_id = item.get("id") if isinstance(item, dict) else item
         if not isinstance(model_id, str) or not model_id:
             continue

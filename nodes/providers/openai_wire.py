@@ -149,12 +149,17 @@ def _partial_bytes(body: dict) -> bytes | None:
         return None
 
 
-def parse_model_ids(body: Any) -> list[str]:
-    """``{"object": "list", "data": [{"id": ...}]}`` (or a bare list) -> sorted ids."""
+def model_items(body: Any) -> list:
+    """The entries of a ``GET /models`` reply: ``{"object": "list", "data": [...]}``, or a bare list."""
     items = body.get("data") if isinstance(body, dict) else body
     if not isinstance(items, list):
         raise RemoteImageError("the model list reply has no 'data' list")
-    ids = (item.get("id") if isinstance(item, dict) else item for item in items)
+    return items
+
+
+def parse_model_ids(body: Any) -> list[str]:
+    """``GET /models`` -> sorted ids."""
+    ids = (item.get("id") if isinstance(item, dict) else item for item in model_items(body))
     return sorted({i for i in ids if isinstance(i, str) and i})
 
 
