@@ -98,21 +98,9 @@ class Plan:
         check.count(n, high=MAX_N)
         size = (size or "").strip() or AUTO
         self.size = self.rules.check_size(self.model, size) if self.rules else (size if size == AUTO else _form(size))
-        self.options = {}
-        for name, value in options.items():
-            unset = UNSET.get(name, AUTO)
-            if value == unset:
-                continue
-            if self.rules is not None:
-                self.rules.check_option(self.model, name, value, unset)
-            self.options[name] = value
-        if self.options.get("background") == "transparent" and self.options.get("output_format") == "jpeg":
-            raise InputError(f"a transparent background needs output_format png or webp for {self.model}, not jpeg")
-        if "output_compression" in self.options and self.options.get("output_format") not in ("jpeg", "webp"):
-            raise InputError(
-                "output_compression applies only to jpeg and webp output; "
-                f"set output_format to one of them for {self.model}"
-            )
+        self.options = catalogue.chosen_options(self.model, self.rules, options, UNSET)
+        catalogue.refuse_transparent_jpeg(self.model, self.options)
+        catalogue.refuse_compression_without_format(self.model, self.options)
         self.prompt = prompt
         self.gpt_image = bool(_GPT_IMAGE.match(self.model))
         # GPT image models get one image per call on the hub (its framework drops n): n calls then

@@ -213,6 +213,34 @@ class Catalogue:
         return "; ".join(parts)
 
 
+def chosen_options(model: str, rules: Operation | None, options: Mapping, unset: Mapping) -> dict:
+    """The options to send: those set away from their unset value (``unset[name]``, else AUTO),
+    each allowed for the model when the catalogue knows it."""
+    chosen = {}
+    for name, value in options.items():
+        away = unset.get(name, AUTO)
+        if value == away:
+            continue
+        if rules is not None:
+            rules.check_option(model, name, value, away)
+        chosen[name] = value
+    return chosen
+
+
+def refuse_transparent_jpeg(model: str, chosen: Mapping) -> None:
+    """GPT image models: a transparent background cannot be a JPEG."""
+    if chosen.get("background") == "transparent" and chosen.get("output_format") == "jpeg":
+        raise InputError(f"a transparent background needs output_format png or webp for {model}, not jpeg")
+
+
+def refuse_compression_without_format(model: str, chosen: Mapping) -> None:
+    """GPT image models: output_compression applies only to a jpeg or webp output_format."""
+    if "output_compression" in chosen and chosen.get("output_format") not in ("jpeg", "webp"):
+        raise InputError(
+            f"output_compression applies only to jpeg and webp output; set output_format to one of them for {model}"
+        )
+
+
 def chosen_size(size: str, width: int, height: int) -> str:
     """The size combo's value, or ``WIDTHxHEIGHT`` from the width and height inputs for custom."""
     size = (size or "").strip() or AUTO

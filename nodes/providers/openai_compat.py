@@ -77,23 +77,14 @@ def _size(size: str, model: str, rules: catalogue.Operation | None) -> str | Non
 
 def _options(model: str, rules: catalogue.Operation | None, options: dict) -> dict:
     """The optional parameters to send: those set away from their unset value, each allowed for the model."""
-    chosen = {}
-    for name, value in options.items():
-        unset = UNSET.get(name, AUTO)
-        if value == unset:
-            continue
-        if rules is not None:
-            rules.check_option(model, name, value, unset)
-        chosen[name] = value
+    chosen = catalogue.chosen_options(model, rules, options, UNSET)
     compression = chosen.get("output_compression")
     if compression is not None:
         check.count(compression, low=0, high=100, what="output_compression")
-        if rules is not None and chosen.get("output_format") not in ("jpeg", "webp"):
-            raise InputError(
-                f"output_compression applies only to jpeg and webp output; set output_format to one of them for {model}"
-            )
-    if rules is not None and chosen.get("background") == "transparent" and chosen.get("output_format") == "jpeg":
-        raise InputError(f"a transparent background needs output_format png or webp for {model}, not jpeg")
+        if rules is not None:
+            catalogue.refuse_compression_without_format(model, chosen)
+    if rules is not None:
+        catalogue.refuse_transparent_jpeg(model, chosen)
     partials = chosen.get("partial_images")
     if partials is not None:
         check.count(partials, low=0, high=MAX_PARTIAL_IMAGES, what="partial_images")
