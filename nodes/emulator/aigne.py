@@ -28,7 +28,7 @@ import uuid
 
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
-from .openai_compat import GPT_MODELS, OpenAIApp, Refused
+from .openai_compat import GPT_MODELS, OpenAIApp, Refused, picture_size, token_usage
 from .server import App, Request, Response
 
 GENERATION_PATHS = ("/api/v2/image/generations", "/api/v2/images/generations")
@@ -240,7 +240,7 @@ class AigneHubApp(App):
         n = int(body.get("n") or 1)
         if model in OTHER_MODELS:
             size = body.get("size") or "1024x1024"
-            width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
+            width, height = picture_size(size)
             blobs = [synth.generate(body["prompt"], width, height, "png", i) for i in range(n)]
             as_url = not self.base64_for_url
         else:
@@ -249,7 +249,7 @@ class AigneHubApp(App):
             )
             if isinstance(verdict, Response):
                 return verdict
-            width, height = _pixels(verdict[1])
+            width, height = picture_size(verdict[1])
             blobs = [synth.generate(body["prompt"], width, height, "png", 0)]  # the framework dropped n
             as_url = False  # GPT image models answer base64
         cost = self._bill(model, n)
@@ -304,7 +304,7 @@ class AigneHubApp(App):
             if sources:
                 return self.upstream_error(500, f"Model {name} does not support image editing")
             size = merged.get("size") or "1024x1024"
-            width, height = (1024, 1024) if size == "auto" else map(int, size.split("x"))
+            width, height = picture_size(size)
             count = n
         else:
             fields = {
@@ -314,7 +314,7 @@ class AigneHubApp(App):
             verdict = self._upstream(name, fields, edit=bool(sources))
             if isinstance(verdict, Response):
                 return verdict
-            width, height = _pixels(verdict[1], sources[0] if sources else None)
+            width, height = picture_size(verdict[1], sources[0] if sources else None)
             count = 1  # the framework passes no n to GPT image models
         if sources:
             blobs = [synth.edit(sources[0], payload["prompt"], width, height, None, "png", i) for i in range(count)]
@@ -328,9 +328,10 @@ class AigneHubApp(App):
             else {"type": "file", "data": b64encode(b), "mimeType": "image/png"}
             for b in blobs
         ]
+        tokens = token_usage(payload["prompt"], len(sources), len(blobs))  # as OpenAI counts them
         usage = {
-            "inputTokens": len(payload["prompt"].split()) + 65 * len(sources),
-            "outputTokens": 272 * len(blobs),
+            "inputTokens": tokens["input_tokens"],
+            "outputTokens": tokens["output_tokens"],
             "aigneHubCredits": cost,
             "creditPrefix": "",
         }
@@ -353,17 +354,6 @@ def _is_file_content(item) -> bool:
     if item.get("type") == "url":
         return isinstance(item.get("url"), str)
     return item.get("type") == "local" and isinstance(item.get("path"), str)
-
-
-def _pixels(size: str, source=None) -> tuple[int, int]:
-    """The picture size for a checked ``size``; auto follows the input's aspect (or is square)."""
-    if size == "auto":
-        if source is None:
-            return 1024, 1024
-        aspect = source.size[0] / source.size[1]
-        return (1536, 1024) if aspect > 1.2 else (1024, 1536) if aspect < 1 / 1.2 else (1024, 1024)
-    width, _, height = size.partition("x")
-    return int(width), int(height)
 
 
 EMULATOR = Emulator(AigneHubApp)

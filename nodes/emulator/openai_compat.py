@@ -337,7 +337,7 @@ class OpenAIApp(App):
         model = body.get("model", "dall-e-2")  # the spec's default (retired, so a call without a model fails)
         rules = self._rules(model, edit=False)
         n, size = self._check(body, rules, model, GENERATION_FIELDS)
-        width, height = _dimensions(size, (1024, 1024))
+        width, height = picture_size(size)
         prompt = body["prompt"]
         blobs = [
             _picture(
@@ -412,7 +412,7 @@ class OpenAIApp(App):
                     "mask",
                     "invalid_value",
                 )
-        width, height = _dimensions(size, _auto_size(*first.size))
+        width, height = picture_size(size, first)
         prompt = fields["prompt"]
         blobs = [
             _picture(
@@ -490,7 +490,7 @@ class OpenAIApp(App):
                     "quality": fields.get("quality", "auto") if fields.get("quality", "auto") != "auto" else "medium",
                 }
             )
-            reply["usage"] = _usage(prompt, input_images, len(blobs))
+            reply["usage"] = token_usage(prompt, input_images, len(blobs))
         return Response.json(reply)
 
     def _stream(
@@ -528,7 +528,7 @@ class OpenAIApp(App):
                         },
                     )
                 )
-            usage = _usage(prompt if number == 0 else "", input_images if number == 0 else 0, 1, partials)
+            usage = token_usage(prompt if number == 0 else "", input_images if number == 0 else 0, 1, partials)
             events.append(
                 sse_event(
                     f"{prefix}.completed",
@@ -544,7 +544,7 @@ class OpenAIApp(App):
         return Response.stream(events)
 
 
-def _usage(prompt: str, input_images: int, images: int, partials: int = 0) -> dict:
+def token_usage(prompt: str, input_images: int, images: int, partials: int = 0) -> dict:
     text_tokens = len(prompt.split())
     image_tokens = 65 * input_images
     output = (272 + PARTIAL_IMAGE_TOKENS * partials) * images
@@ -566,18 +566,15 @@ def _partial(final: bytes, fmt: str, coarseness: int) -> bytes:
     return synth.encode(small.resize(picture.size, Image.Resampling.BICUBIC), fmt)
 
 
-def _dimensions(size: str, auto: tuple[int, int]) -> tuple[int, int]:
-    if size == "auto":
-        return auto
-    width, _, height = size.partition("x")
-    return int(width), int(height)
-
-
-def _auto_size(width: int, height: int) -> tuple[int, int]:
-    """GPT image models' ``auto``: the standard size nearest the input's aspect."""
-    if width > height * 1.2:
+def picture_size(size: str, source: Image.Image | None = None) -> tuple[int, int]:
+    """The picture size for a checked ``size``. GPT image models' ``auto``: the standard size
+    nearest the input picture's aspect, square without one."""
+    if size != "auto":
+        width, _, height = size.partition("x")
+        return int(width), int(height)
+    if source is not None and source.width > source.height * 1.2:
         return 1536, 1024
-    if height > width * 1.2:
+    if source is not None and source.height > source.width * 1.2:
         return 1024, 1536
     return 1024, 1024
 
