@@ -113,7 +113,7 @@ function addRefreshButton(node, widget, provider, operation) {
   const button = node.addWidget("button", "refresh models", null, async () => {
     try {
       const body = await refreshModels(node, widget, provider, operation);
-      notify("success", `${body.label} models refreshed`, `${body.models.length} models can ${operation === "edit" ? "edit" : "generate"}`);
+      notify("success", `${body.label} models refreshed`, `${body.models.length} models can ${operation}`);
     } catch (error) {
       notify("error", `Could not load ${error.label || provider} models`, String(error.message || error));
     }
