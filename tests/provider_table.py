@@ -19,6 +19,7 @@ from conftest import FAKE_KEYS, defaults, load_pack, mod, run_node
 
 server_mod = mod("nodes.emulator.server")
 payloads = mod("nodes.core.payloads")
+errors = mod("nodes.core.errors")
 
 
 @dataclass
@@ -88,6 +89,19 @@ def node(name: str):
 def run_defaults(name: str, **inputs):
     """Run a node with every input at its default but those given."""
     return run_node(node(name), **defaults(node(name), **inputs))
+
+
+def ionos_generate(**overrides):
+    """IONOS Image Generate at its defaults (FLUX.1-schnell, 1024x1024, n 1)."""
+    return run_defaults("IonosImageGenerate", **{"prompt": "a fox", **overrides})
+
+
+def outcome(run, **inputs):
+    """The node's outputs, or the pack error it raised (anything else fails the test)."""
+    try:
+        return run(**inputs)
+    except errors.RemoteImageError as exc:
+        return exc
 
 
 def _ionos_edit(**overrides):

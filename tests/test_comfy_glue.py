@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import mod, run_node
+from provider_table import ionos_generate
 
 comfy = mod("nodes.core.comfy")
 errors = mod("nodes.core.errors")
@@ -153,10 +154,7 @@ def progress_lines(monkeypatch):
 
 
 def generate(**overrides):
-    inputs = dict(
-        model="black-forest-labs/FLUX.1-schnell", prompt="a fox", size="1024x1024", n=2, seed=0, unique_id="7"
-    )
-    return run_node(ionos_nodes.IonosImageGenerate, **{**inputs, **overrides})
+    return ionos_generate(**{"n": 2, "unique_id": "7", **overrides})
 
 
 def test_success_ends_with_done_and_the_image_count(ionos, progress_lines):

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from conftest import assert_no_secret, mod, run_node
+from conftest import assert_no_secret, mod
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     ALL,
     BY_NAME,
@@ -19,8 +19,10 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     WITH_LINKS,
     api_calls,
     downloads,
+    ionos_generate,
     key,
     mount,
+    outcome,
     slot_server,
 )
 
@@ -30,14 +32,6 @@ errors = mod("nodes.core.errors")
 synth = mod("nodes.emulator.synth")
 
 
-def outcome(run, **inputs):
-    """The node's outputs, or the pack error it raised (anything else fails the test)."""
-    try:
-        return run(**inputs)
-    except errors.RemoteImageError as exc:
-        return exc
-
-
 def strings(result) -> list[str]:
     return [str(result)] if isinstance(result, Exception) else [o for o in result if isinstance(o, str)]
 
@@ -45,14 +39,9 @@ def strings(result) -> list[str]:
 # --- STRING outputs and progress text ----------------------------------------------------------------
 
 
-def _ionos_generate(**inputs):
-    values = dict(model="black-forest-labs/FLUX.1-schnell", prompt="a fox", size="1024x1024", n=1, seed=0)
-    return run_node(mod("nodes.ionos").IonosImageGenerate, **{**values, **inputs})
-
-
 # The nodes with a STRING output (OVH's node has none; IONOS's edit node neither, so its generate node).
 STRING_NODES = [
-    pytest.param(BY_NAME["ionos"], _ionos_generate, "/images/generations", id="ionos"),
+    pytest.param(BY_NAME["ionos"], ionos_generate, "/images/generations", id="ionos"),
     *(pytest.param(BY_NAME[n], BY_NAME[n].run, BY_NAME[n].api_path, id=n) for n in ("aigne", "agnic", "openai_compat")),
 ]
 

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import FAKE_KEYS, hang_ups, mod, run_node
-from provider_table import BY_NAME, mount, slot_server  # noqa: F401 -- slot_server and mount are fixtures
+from conftest import FAKE_KEYS, hang_ups, mod
+from provider_table import BY_NAME, ionos_generate, mount, slot_server  # noqa: F401 -- slot_server and mount are fixtures
 
 errors = mod("nodes.core.errors")
 images = mod("nodes.core.images")
@@ -34,11 +34,6 @@ synth = mod("nodes.emulator.synth")
 
 TESTS = Path(__file__).resolve().parent
 IONOS = BY_NAME["ionos"]
-
-
-def ionos_generate(**inputs):
-    values = {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "a fox", "size": "1024x1024", "n": 1, "seed": 0}
-    return run_node(mod("nodes.ionos").IonosImageGenerate, **{**values, **inputs})
 
 
 def with_data(files: list[bytes]):

@@ -21,9 +21,11 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     WITH_LINKS,
     api_calls,
     downloads,
+    ionos_generate,
     key,
     map_links,
     mount,
+    outcome,
     picture,
     slot_server,
 )
@@ -34,14 +36,6 @@ comfy = mod("nodes.core.comfy")
 server_mod = mod("nodes.emulator.server")
 
 OPENAI = BY_NAME["openai_compat"]
-
-
-def outcome(run, **inputs):
-    """The node's outputs, or the pack error it raised (anything else fails the test)."""
-    try:
-        return run(**inputs)
-    except errors.RemoteImageError as exc:
-        return exc
 
 
 def _openai_list(**inputs):
@@ -269,14 +263,9 @@ def test_terminal_controls_from_a_provider_never_reach_messages_or_logs(target, 
         assert not any(char in text for char in "\x1b\x07\r\x08\x9b"), repr(text)
 
 
-def _ionos_generate(**inputs):
-    values = {"model": "black-forest-labs/FLUX.1-schnell", "prompt": "a fox", "size": "1024x1024", "n": 1, "seed": 0}
-    return run_node(mod("nodes.ionos").IonosImageGenerate, **{**values, **inputs})
-
-
 # The nodes with an info output (IONOS's edit node has none, so its generate node).
 INFO_NODES = [
-    pytest.param(BY_NAME["ionos"], _ionos_generate, "/images/generations", id="ionos"),
+    pytest.param(BY_NAME["ionos"], ionos_generate, "/images/generations", id="ionos"),
     *(pytest.param(BY_NAME[n], BY_NAME[n].run, BY_NAME[n].api_path, id=n) for n in ("aigne", "openai_compat")),
 ]
 
