@@ -337,7 +337,7 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
     becomes the node's live preview (ComfyUI's sampler preview channel) and the progress bar
     counts the partial and completed images; the completed images are the result.
 
-    ``send(events)`` sends the request, handing each event to ``events``; ``stream`` is the
+    ``send(stream)`` sends the request, handing each event to ``stream.take``; ``stream`` is the
     provider's reader of its events (``take``, ``show``, ``steps``, ``completed``, ``result``; e.g.
     ``openai_wire.ImageStream``). Images that completed before the stream failed, or before
     Cancel, are saved like any partly failed batch's (docs/design.md, "Nothing paid for is
@@ -362,7 +362,7 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
 
     stream.show = show
     try:
-        return stream.result(send(stream.take))
+        return stream.result(send(stream))
     except comfy.InterruptProcessingException:
         keep_paid_results(call.node_id, stream.completed)
         raise

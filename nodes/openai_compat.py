@@ -164,7 +164,7 @@ _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list
 
 
 def _run(call: Call, operation: str, send, n: int, partial_images: int):
-    """Send (``send(job, events)``; ``events`` None unless partial images stream), first announcing
+    """Send (``send(job, stream)``; ``stream`` None unless partial images stream), first announcing
     on the node a shutdown the catalogue knows; nothing else is sent before the image call. With
     partial images the reply is read as a stream, each one shown on the node as it arrives. After
     it: a "no such model" answer names the models to use instead (from the server's live list,
@@ -179,7 +179,7 @@ def _run(call: Call, operation: str, send, n: int, partial_images: int):
     def one(job: Call, _):
         try:
             if partial_images:
-                result = stream_images(job, lambda events: send(job, events), api.ImageStream(n, partial_images))
+                result = stream_images(job, lambda stream: send(job, stream), api.ImageStream(n, partial_images))
             else:
                 result = api.parse_images(send(job, None).json())
         except RemoteImageError as exc:
@@ -287,7 +287,7 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
         return _run(
             call,
             api.GENERATE,
-            lambda job, events: job.post_json("images/generations", body, events=events),
+            lambda job, stream: job.post_json("images/generations", body, stream=stream),
             n,
             partial_images,
         )
@@ -373,7 +373,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
         return _run(
             call,
             api.EDIT,
-            lambda job, events: job.post_multipart("images/edits", parts, events=events),
+            lambda job, stream: job.post_multipart("images/edits", parts, stream=stream),
             n,
             partial_images,
         )

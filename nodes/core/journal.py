@@ -105,14 +105,13 @@ def _never_fails(hook):
     return guarded
 
 
-def journaled(call, url: str, json_body: Any, files: list | None, send: Callable[[], Any], events=None) -> Any:
+def journaled(call, url: str, json_body: Any, files: list | None, send: Callable[[], Any], stream=None) -> Any:
     """Hook around one request to a provider's API (``Call.request``): ``send()`` it, then write
     its line, whether it answered, failed or was cancelled -- unless nothing was sent.
 
-    ``events``: the stream reader's ``take`` when the request asked for a stream; a streamed
-    reply's body is gone by the time it ends, so its images and usage are the reader's."""
+    ``stream``: the reader of the reply when the request asked for a stream; a streamed reply's
+    body is gone by the time it ends, so its images and usage are the reader's."""
     attempts, started = call.attempts, time.monotonic()
-    stream = getattr(events, "__self__", None)
     try:
         reply = send()
     except BaseException as exc:

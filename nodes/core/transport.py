@@ -14,8 +14,7 @@ import copy
 import functools
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from . import comfy, journal
@@ -47,7 +46,16 @@ from .validation import sendable
 log = logging.getLogger("hosted_images")  # the pack's logger, redacted (see ``redaction``)
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
-Events = Callable[[ServerEvent], None]  # takes each event of a streamed reply
+
+
+class StreamReader(Protocol):
+    """What reads a streamed reply (e.g. ``openai_wire.ImageStream``): ``take`` gets each event as
+    it arrives; the spend journal reads the ``images`` and ``info`` (usage) it gathered."""
+
+    images: list
+    info: dict
+
+    def take(self, event: ServerEvent) -> None: ...
 
 
 class Call:
@@ -115,14 +123,14 @@ class Call:
         return fit_to_show(error)
 
     def post_json(
-        self, path: str, body: dict, *, accept: str = "application/json", events: Events | None = None
+        self, path: str, body: dict, *, accept: str = "application/json", stream: StreamReader | None = None
     ) -> Reply:
-        return self.request("POST", path, json_body=body, accept=accept, events=events)
+        return self.request("POST", path, json_body=body, accept=accept, stream=stream)
 
-    def post_multipart(self, path: str, fields: list[tuple[str, Any]], *, events: Events | None = None) -> Reply:
+    def post_multipart(self, path: str, fields: list[tuple[str, Any]], *, stream: StreamReader | None = None) -> Reply:
         """``fields``: (name, value) for text parts, (name, (filename, bytes, mime)) for files."""
         files = [(n, v if isinstance(v, tuple) else (None, str(v))) for n, v in fields]
-        return self.request("POST", path, files=files, events=events)
+        return self.request("POST", path, files=files, stream=stream)
 
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
@@ -142,11 +150,11 @@ class Call:
         json_body=None,
         files=None,
         accept="application/json",
-        events: Events | None = None,
+        stream: StreamReader | None = None,
     ) -> Reply:
         """Send to the provider's API with its key, retried as the policy allows; an error status
-        raises. ``events``: the request asks for a stream; if the reply is one, each of its events
-        goes to ``events`` as it arrives (``exchange.send``), and a reply that is not still comes back."""
+        raises. ``stream``: the request asks for a stream; if the reply is one, each of its events
+        goes to ``stream.take`` as it arrives (``exchange.send``), and a reply that is not still comes back."""
         with self.context():
             url = self.url_for(path)
             sendable(json_body, files)
@@ -156,6 +164,7 @@ class Call:
                 key, _ = api_key(self.provider)
             if key:
                 check_key_destination(self.provider, url)  # every request that carries a key, every node
+            events = stream.take if stream is not None else None
             if events is not None:
                 accept = f"text/event-stream, {accept}"
             kwargs = {"headers": {"Accept": accept}, "json": json_body, "files": files}
@@ -165,7 +174,7 @@ class Call:
                     Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events)
                 )
 
-            return journal.journaled(self, url, json_body, files, send, events)  # spend journal hook: one line per call
+            return journal.journaled(self, url, json_body, files, send, stream)  # spend journal hook: one line per call
 
     def download(self, url: str, *, max_bytes: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """Fetch a result URL at once, with no Authorization header and a size cap.
