@@ -16,6 +16,7 @@ from .common import (
     model_input,
     node_id,
     prompt_input,
+    read_model_list,
     run_calls,
     seed_input,
 )
@@ -26,10 +27,7 @@ _CATEGORY = f"{CATEGORY}/Agnic"
 
 def _listed() -> tuple[dict[str, list[str]], list[str]]:
     """The gateway's model list: each model's output modalities, and the image models."""
-    call = Call(agnic.PROVIDER, "model list")
-    with call.context():
-        body = call.get("models").json()
-        return agnic.model_outputs(body), agnic.image_model_ids(body)
+    return read_model_list(agnic.PROVIDER, parse=lambda body: (agnic.model_outputs(body), agnic.image_model_ids(body)))
 
 
 _live = LiveList(
@@ -231,9 +229,7 @@ class AgnicListModels(ListModelsNode):
     FILTER_EXAMPLE = "gemini"
 
     def list_models(self, unique_id=None) -> list[str]:
-        call = Call(agnic.PROVIDER, "model list", node_id=unique_id)
-        with call.context():
-            return agnic.image_model_ids(call.get("models").json())
+        return read_model_list(agnic.PROVIDER, parse=agnic.image_model_ids, node_id=unique_id)
 
 
 LIVE_MODELS = LiveModels(agnic.PROVIDER, AgnicListModels().list_models)

@@ -15,6 +15,7 @@ from .common import (
     model_input,
     node_id,
     prompt_input,
+    read_model_list,
     run_calls,
     seed_input,
     size_inputs,
@@ -51,9 +52,7 @@ _paths: dict[str, str] = {}
 
 def _hub_models(base_url: str = "") -> list[str]:
     """The hub's image models, from its public model list."""
-    call = Call(aigne.PROVIDER, "model list", base_url_override=base_url)
-    with call.context():
-        return aigne.image_model_ids(call.get(aigne.MODELS_PATH).json())
+    return read_model_list(aigne.PROVIDER, aigne.MODELS_PATH, aigne.image_model_ids, base_url_override=base_url)
 
 
 _live = LiveList(_hub_models)

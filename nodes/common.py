@@ -223,6 +223,18 @@ class ListModelsNode(RemoteImageNode):
 # --- live model lists ------------------------------------------------------------------------
 
 
+def read_model_list(
+    provider: Provider, path: str = "models", parse: Callable[[Any], T] | None = None, **call_options
+) -> T | Any:
+    """One ``GET`` of a provider's model list (the operation "model list"), parsed by ``parse``
+    inside the call's context, so a reply it cannot read names the provider. ``call_options``:
+    as for ``Call`` (node_id, base_url_override, key_from)."""
+    call = Call(provider, "model list", **call_options)
+    with call.context():
+        body = call.get(path).json()
+        return parse(body) if parse else body
+
+
 class LiveList(Generic[T]):
     """A provider's live model list per endpoint, fetched at most once every ``seconds``.
 

@@ -14,6 +14,7 @@ from .common import (
     model_input,
     node_id,
     prompt_input,
+    read_model_list,
     run_calls,
     seed_input,
 )
@@ -142,9 +143,7 @@ class IonosListModels(ListModelsNode):
 
 
 def _models(unique_id=None):
-    call = Call(ionos.PROVIDER, "model list", node_id=unique_id)
-    with call.context():
-        return call.get("models").json()
+    return read_model_list(ionos.PROVIDER, node_id=unique_id)
 
 
 # the image models of the live list, for the refresh button (the key stays on the server)

@@ -16,6 +16,7 @@ from .common import (
     model_input,
     node_id,
     prompt_input,
+    read_model_list,
     run_calls,
     seed_input,
     size_inputs,
@@ -149,15 +150,11 @@ def _options(*, edit: bool) -> dict:
 def _models(base_url: str, api_key_env: str, unique_id=None):
     """The server's ``GET /models`` reply, with the key from what api_key_env names (the
     transport decides where it may go)."""
-    call = Call(api.PROVIDER, "model list", node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
-    with call.context():
-        return call.get("models").json()
+    return read_model_list(api.PROVIDER, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
 
 
 def _server_models(call: Call):
-    list_call = Call(call.provider, "model list", base_url_override=call.base_url)
-    with list_call.context():
-        return api.parse_models(list_call.get("models").json())
+    return read_model_list(call.provider, parse=api.parse_models, base_url_override=call.base_url)
 
 
 _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
