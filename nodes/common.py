@@ -49,6 +49,21 @@ DEFAULT_UNSAVED_DIR = Path("~/.local/share/comfyui-hosted-image-apis/unsaved")
 HIDDEN = {"hidden": {"unique_id": "UNIQUE_ID"}}
 
 
+def input_defaults(node_class, sections: Sequence[str] = ("required", "optional")) -> dict:
+    """Every widget input of a node at its default, as a new node in the UI has them (a combo
+    without one: its first entry)."""
+    values = {}
+    spec = node_class.INPUT_TYPES()
+    for section in sections:
+        for name, (kind, *rest) in spec.get(section, {}).items():
+            options = rest[0] if rest else {}
+            if isinstance(kind, list):
+                values[name] = options.get("default", kind[0])
+            elif "default" in options:
+                values[name] = options["default"]
+    return values
+
+
 def node_id(name: str) -> str:
     return f"{PACK}_{name}"
 

@@ -115,16 +115,7 @@ def run_node(node_class, **inputs):
 
 def defaults(node_class, **given) -> dict:
     """Every widget input of a node at its default (a combo without one: its first entry), then ``given``."""
-    values = {}
-    spec = node_class.INPUT_TYPES()
-    for section in ("required", "optional"):
-        for name, (kind, *rest) in spec.get(section, {}).items():
-            options = rest[0] if rest else {}
-            if isinstance(kind, list):
-                values[name] = options.get("default", kind[0])
-            elif "default" in options:
-                values[name] = options["default"]
-    return {**values, **given}
+    return {**mod("nodes.common").input_defaults(node_class), **given}
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ import requests
 import torch
 from PIL import Image
 
+from ..common import input_defaults
 from ..core import comfy, images, payloads
 from ..emulator import Emulated, fake_key
 from ..emulator import ionos as ionos_emulator
@@ -409,19 +410,11 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
     )
 
 
-STREAM_GENERATE = {
-    "model": "gpt-image-2",
+STREAM_GENERATE = {  # the OpenAI-compatible node at its defaults (gpt-image-2) but these
+    **input_defaults(OpenAICompatImageGenerate, ("required",)),
     "prompt": "A lighthouse on a cliff at dawn",
-    "n": 1,
     "size": "1024x1024",
-    "width": 1024,
-    "height": 1024,
     "quality": "low",
-    "background": "auto",
-    "output_format": "auto",
-    "output_compression": 100,
-    "moderation": "auto",
-    "response_format": "auto",
     "partial_images": 3,
 }
 
@@ -438,11 +431,8 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
     endpoint = f"{servers.openai_url}/images/generations"
     header = {"Authorization": f"Bearer {fake_key(servers.openai.name)}"}
     body = {
-        "model": "gpt-image-2",
-        "prompt": STREAM_GENERATE["prompt"],
-        "size": "1024x1024",
+        **{name: STREAM_GENERATE[name] for name in ("model", "prompt", "size", "partial_images")},
         "stream": True,
-        "partial_images": 3,
     }
 
     def bare(stop: threading.Event):

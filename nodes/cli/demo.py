@@ -20,109 +20,38 @@ from pathlib import Path
 import torch
 
 from .. import NODE_CLASS_MAPPINGS
+from ..common import input_defaults
 from ..core import comfy, images
 from ..emulator import start_all
 
-# (node id, inputs) -- run in order; the provider's name and key variable come from the node's
-# descriptor. Today's default models (2026-11-29): each node's catalogue is where they come from.
+# (node id, inputs) -- run in order, every other widget at the node's default: today's default
+# models, from each provider's catalogue. The provider's name and key variable come from the node.
 GENERATE_STEPS = [
-    (
-        "HostedImages_IonosImageGenerate",
-        {
-            "model": "black-forest-labs/FLUX.1-schnell",
-            "prompt": "A lighthouse on a cliff at dawn, watercolour",
-            "size": "1024x1024",
-            "n": 1,
-            "seed": 1,
-        },
-    ),
+    ("HostedImages_IonosImageGenerate", {"prompt": "A lighthouse on a cliff at dawn, watercolour"}),
     (
         "HostedImages_AigneHubImageGenerate",
-        {
-            "prompt": "An oil painting of a harbour at night",
-            "model": "openai/gpt-image-2",
-            "size": "1024x1024",
-            "width": 1024,
-            "height": 1024,
-            "n": 1,
-            "quality": "medium",
-            "background": "auto",
-            "output_format": "auto",
-            "output_compression": 100,
-            "moderation": "auto",
-            "response_format": "b64_json",
-            "seed": 1,
-        },
+        {"prompt": "An oil painting of a harbour at night", "size": "1024x1024", "quality": "medium"},
     ),
-    (
-        "HostedImages_AgnicImageGenerate",
-        {
-            "model": "google/gemini-3.1-flash-image",
-            "prompt": "A panoramic futuristic city at dusk",
-            "aspect_ratio": "16:9",
-            "image_size": "auto",
-            "modalities": "auto",
-            "count": 1,
-            "seed": 1,
-        },
-    ),
+    ("HostedImages_AgnicImageGenerate", {"prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9"}),
     (
         "HostedImages_OpenAICompatImageGenerate",
         {
-            "model": "gpt-image-2",
             "prompt": "A paper boat on a pond, studio light",
-            "n": 1,
             "size": "1024x1024",
-            "width": 1024,
-            "height": 1024,
             "quality": "low",
-            "background": "auto",
             "output_format": "png",
-            "output_compression": 100,
-            "moderation": "auto",
-            "response_format": "auto",
-            "seed": 1,
         },
     ),
     (
         "HostedImages_OvhSdxlTextToImage",
-        {
-            "prompt": "A hippopotamus in a suit drinking a matcha latte",
-            "negative_prompt": "ugly, blurry",
-            "count": 1,
-            "seed": 1,
-        },
+        {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry"},
     ),
 ]
 EDIT_STEPS = [
-    (
-        "HostedImages_IonosImageEdit",
-        {
-            "prompt": "A red hot-air balloon in the sky",
-            "model": "black-forest-labs/FLUX.2-klein-4B",
-            "size": "auto",
-            "n": 1,
-            "output_format": "png",
-            "seed": 1,
-        },
-    ),
+    ("HostedImages_IonosImageEdit", {"prompt": "A red hot-air balloon in the sky"}),
     (
         "HostedImages_OpenAICompatImageEdit",
-        {
-            "prompt": "A yellow kite in the sky",
-            "model": "gpt-image-2",
-            "n": 1,
-            "size": "auto",
-            "width": 1024,
-            "height": 1024,
-            "quality": "low",
-            "background": "auto",
-            "output_format": "png",
-            "output_compression": 100,
-            "input_fidelity": "auto",
-            "response_format": "auto",
-            "seed": 1,
-        },
+        {"prompt": "A yellow kite in the sky", "quality": "low", "output_format": "png"},
     ),
 ]
 
@@ -146,8 +75,11 @@ def slug(label: str) -> str:
 
 
 def run(node_id: str, **inputs):
-    node = NODE_CLASS_MAPPINGS[node_id]()
-    return asyncio.run(getattr(node, node.FUNCTION)(**inputs))
+    """Run a node as ComfyUI does: its widgets at their defaults but those given, and seed 1."""
+    node_class = NODE_CLASS_MAPPINGS[node_id]
+    node = node_class()
+    values = {**input_defaults(node_class, ("required",)), "seed": 1, **inputs}
+    return asyncio.run(getattr(node, node.FUNCTION)(**values))
 
 
 def save(image: torch.Tensor, folder: Path, name: str) -> list[Path]:
