@@ -237,17 +237,24 @@ def register(model_lists: dict, providers: dict, node_classes: dict) -> bool:
         return False
     from aiohttp import web
 
-    def refused(request):
-        reason = cross_site_refusal(request.headers, server_names())
-        if not reason:
-            return None
-        log.warning("refused %s %s: %s", request.method, request.path, reason)
-        return web.json_response({"error": f"refused: {reason}"}, status=403)
+    def same_site_get(path: str):
+        """Register a GET route of the pack: it answers only requests from ComfyUI's own page."""
 
-    @routes.get(PREFIX + "/models/{provider}")
+        def register_route(handler):
+            @routes.get(PREFIX + path)
+            async def guarded(request):
+                reason = cross_site_refusal(request.headers, server_names())
+                if reason:
+                    log.warning("refused %s %s: %s", request.method, request.path, reason)
+                    return web.json_response({"error": f"refused: {reason}"}, status=403)
+                return await handler(request)
+
+            return guarded
+
+        return register_route
+
+    @same_site_get("/models/{provider}")
     async def models_route(request):
-        if (refusal := refused(request)) is not None:
-            return refusal
         query = request.query
         status, body = await asyncio.to_thread(
             model_list,
@@ -259,22 +266,16 @@ def register(model_lists: dict, providers: dict, node_classes: dict) -> bool:
         )
         return web.json_response(body, status=status)
 
-    @routes.get(PREFIX + "/keys")
+    @same_site_get("/keys")
     async def keys_route(request):
-        if (refusal := refused(request)) is not None:
-            return refusal
         return web.json_response(await asyncio.to_thread(key_statuses, providers))
 
-    @routes.get(PREFIX + "/spend")
+    @same_site_get("/spend")
     async def spend_route(request):
-        if (refusal := refused(request)) is not None:
-            return refusal
         return web.json_response(await asyncio.to_thread(journal.spend_today, providers))
 
-    @routes.get(PREFIX + "/search_aliases")
+    @same_site_get("/search_aliases")
     async def search_aliases_route(request):
-        if (refusal := refused(request)) is not None:
-            return refusal
         return web.json_response(search_aliases(node_classes))
 
     return True
