@@ -268,10 +268,10 @@ class LiveList(Generic[T]):
         LiveList._all.append(self)
 
     def get(self, endpoint: str, *args) -> T | None:
-        with self._lock:
-            cached = self._items.get(endpoint)
-        if cached is not None and time.monotonic() - cached[0] < self.seconds:
-            return cached[1]
+        """The list for ``endpoint``, fetched (``fetch(*args)``) unless one fetched within the time is kept."""
+        fresh = self._fresh(endpoint)
+        if fresh is not None:
+            return fresh[1]
         try:
             value = self._fetch(*args)
         except RemoteImageError as exc:
@@ -283,9 +283,14 @@ class LiveList(Generic[T]):
 
     def cached(self, endpoint: str) -> T | None:
         """The list fetched for ``endpoint`` within the time, if any; never fetches."""
+        fresh = self._fresh(endpoint)
+        return fresh[1] if fresh is not None else None
+
+    def _fresh(self, endpoint: str) -> tuple[float, T | None] | None:
+        """(when, list) fetched within the time -- the list None when that fetch failed -- or None."""
         with self._lock:
-            cached = self._items.get(endpoint)
-        return cached[1] if cached is not None and time.monotonic() - cached[0] < self.seconds else None
+            kept = self._items.get(endpoint)
+        return kept if kept is not None and time.monotonic() - kept[0] < self.seconds else None
 
     @classmethod
     def forget_all(cls) -> None:
