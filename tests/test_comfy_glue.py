@@ -145,55 +145,47 @@ def test_without_an_event_loop_progress_updates_are_serialised(monkeypatch):
 ionos_nodes = mod("nodes.ionos")
 
 
-@pytest.fixture
-def progress_lines(monkeypatch):
-    """Every progress line the pack sends, as (node id, text)."""
-    lines = []
-    monkeypatch.setattr(comfy, "progress_text", lambda node_id, text: lines.append((node_id, text)))
-    return lines
-
-
 def generate(**overrides):
     return ionos_generate(**{"n": 2, "unique_id": "7", **overrides})
 
 
-def test_success_ends_with_done_and_the_image_count(ionos, progress_lines):
+def test_success_ends_with_done_and_the_image_count(ionos, progress):
     ionos.inject(delay=1.2)  # long enough for "waiting for the provider" lines
     generate()
-    assert any("waiting for the provider" in text for _, text in progress_lines)
-    node, last = progress_lines[-1]
+    assert any("waiting for the provider" in text for _, text in progress)
+    node, last = progress[-1]
     assert node == "7" and re.fullmatch(r"IONOS · done · 2 images · \d+s", last)
 
 
-def test_a_recovered_retry_ends_with_done(ionos, progress_lines):
+def test_a_recovered_retry_ends_with_done(ionos, progress):
     ionos.inject(status=503, message="busy", times=1)
     generate()
-    assert any("HTTP 503, retrying" in text for _, text in progress_lines)
-    assert progress_lines[-1][1].startswith("IONOS · done · 2 images")
+    assert any("HTTP 503, retrying" in text for _, text in progress)
+    assert progress[-1][1].startswith("IONOS · done · 2 images")
 
 
-def test_failure_ends_with_failed_and_the_reason(ionos, progress_lines):
+def test_failure_ends_with_failed_and_the_reason(ionos, progress):
     ionos.inject(status=500, message="maintenance window")
     with pytest.raises(errors.RemoteImageError):
         generate()
-    last = progress_lines[-1][1]
+    last = progress[-1][1]
     assert last.startswith("IONOS · failed · ") and "maintenance window" in last and "\n" not in last
 
 
-def test_refused_input_ends_with_failed(ionos, progress_lines):
+def test_refused_input_ends_with_failed(ionos, progress):
     with pytest.raises(errors.InputError):
         generate(prompt="")
-    assert progress_lines[-1][1].startswith("IONOS · failed · 0s: ")
+    assert progress[-1][1].startswith("IONOS · failed · 0s: ")
 
 
-def test_cancel_ends_with_cancelled(ionos, progress_lines):
+def test_cancel_ends_with_cancelled(ionos, progress):
     ionos.inject(delay=5)
     threading.Timer(0.3, comfy.request_interrupt).start()
     with pytest.raises(comfy.InterruptProcessingException):
         generate()
-    assert re.fullmatch(r"IONOS · cancelled · \d+s", progress_lines[-1][1])
+    assert re.fullmatch(r"IONOS · cancelled · \d+s", progress[-1][1])
 
 
-def test_list_models_ends_with_the_model_count(ionos, progress_lines):
+def test_list_models_ends_with_the_model_count(ionos, progress):
     (text,) = run_node(ionos_nodes.IonosListModels, filter="flux", unique_id="3")
-    assert progress_lines[-1] == ("3", f"IONOS · done · {len(text.splitlines())} models · 0s")
+    assert progress[-1] == ("3", f"IONOS · done · {len(text.splitlines())} models · 0s")
