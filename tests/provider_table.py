@@ -55,6 +55,10 @@ class Target:
     def key_env(self) -> str:
         return self.emulator.provider.key_env
 
+    @property
+    def base_url_env(self) -> str:
+        return self.emulator.provider.base_url_env
+
     def env(self, url: str) -> dict:
         """The variables that point the pack at the emulator app served at ``url``."""
         return self.emulator.environment(url)

@@ -210,15 +210,11 @@ TRIED = [
 NOT_APPLICABLE = {(p, name): why for p, cases in TABLE.items() for name, why in cases.items() if isinstance(why, str)}
 
 
-def _base_url_variable(target: Target) -> str:
-    return next(name for name in target.env("http://127.0.0.1") if name != target.key_env)
-
-
 @pytest.mark.parametrize("target,name,bad", TRIED)
 def test_bad_input_is_refused_before_any_request(target, name, bad, mount, monkeypatch, pack_logs):
     app = mount(target)
     if bad.base_url:
-        monkeypatch.setenv(_base_url_variable(target), bad.base_url)
+        monkeypatch.setenv(target.base_url_env, bad.base_url)
     if bad.links_to:
         app.inject(rewrite=lambda reply: map_links(reply, lambda _: bad.links_to), path=target.api_path)
     run = {"run": target.run, "edit": target.run_edit, "links": target.run_with_links}[bad.call]

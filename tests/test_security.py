@@ -70,7 +70,7 @@ def test_a_base_url_input_cannot_send_the_key_to_a_new_host(target, run, mount):
 @pytest.mark.parametrize("target,run", BASE_URL_NODES)
 def test_a_base_url_input_naming_the_configured_server_keeps_working(target, run, mount, slot_server):
     app = mount(target)
-    base = target.env(slot_server.url)[next(n for n in target.env("") if n != target.key_env)]
+    base = target.env(slot_server.url)[target.base_url_env]
     result = run(base_url=base.replace("127.0.0.1", "localhost"))  # loopback: allowed
     assert len(result[0]) > 0  # its first output: the images, or the list of models
     assert app.requests and app.requests[0].bearer == key(target)
@@ -287,10 +287,6 @@ def test_a_huge_reply_field_does_not_reach_the_info_output(target, run, path, mo
 # --- 9. smaller findings: clear errors before anything is sent ----------------------------------------------
 
 
-def _base_url_variable(target) -> str:
-    return next(name for name in target.env("http://127.0.0.1") if name != target.key_env)
-
-
 @pytest.mark.parametrize("target", ALL)
 @pytest.mark.parametrize(
     "url,words",
@@ -304,7 +300,7 @@ def _base_url_variable(target) -> str:
 )
 def test_bad_base_urls_are_input_errors_naming_the_problem(target, url, words, mount, monkeypatch):
     app = mount(target)
-    monkeypatch.setenv(_base_url_variable(target), url)
+    monkeypatch.setenv(target.base_url_env, url)
     result = outcome(target.run)
     assert isinstance(result, errors.InputError), repr(result)
     for word in words:
