@@ -167,12 +167,11 @@ def test_huge_seeds_are_folded_into_32_bits(app):
     assert sent(app)[0]["seed"] == (2**40 + 5) % 2**31
 
 
-def test_a_failed_call_of_several_keeps_the_others(app, monkeypatch, tmp_path):
-    monkeypatch.setattr(mod("nodes.core.comfy"), "output_directory", lambda: str(tmp_path))
+def test_a_failed_call_of_several_keeps_the_others(app, tmp_path):
     app.inject(status=500, message="Internal Server Error")
     text = failure(generate, count=2)
     assert "1 of 2 calls failed" in text and "Internal Server Error" in text
-    assert list((tmp_path / "hosted_images" / "unsaved").rglob("result_001.png"))
+    assert list((tmp_path / "unsaved").rglob("result_001.png"))  # conftest's HOSTED_IMAGES_UNSAVED_DIR
 
 
 # --- replies without an image -----------------------------------------------------------------
