@@ -208,6 +208,11 @@ class App:
         with self.lock:
             self.in_flight -= 1
 
+    def hung_up(self, path: str) -> None:
+        """The client hung up before the reply was out."""
+        with self.lock:
+            self.disconnects.append(path)
+
     def wait_for_in_flight(self, count: int, seconds: float) -> bool:
         """Block until ``count`` requests are in flight at once (True) or ``seconds`` pass (False)."""
         with self.lock:
@@ -290,8 +295,7 @@ class _Handler(BaseHTTPRequestHandler):
         if fault.gather:
             app.wait_for_in_flight(fault.gather, GATHER_SECONDS)
         if fault.delay and not self._wait_for_client(fault.delay):
-            with app.lock:
-                app.disconnects.append(request.path)
+            app.hung_up(request.path)
             self.close_connection = True
             return
         if fault.drop:
@@ -342,10 +346,7 @@ class _Handler(BaseHTTPRequestHandler):
                 head = self._head(response.status, headers)
                 self._trickle(head, slow_head, len(head))
             else:
-                self.send_response(response.status)
-                for key, value in headers.items():
-                    self.send_header(key, value)
-                self.end_headers()
+                self._start(response.status, headers)
             if slow:
                 self._trickle(body, slow, 20)
             else:
@@ -368,14 +369,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             time.sleep(seconds / pieces)
 
+    def _start(self, status: int, headers: dict) -> None:
+        """The status line and headers of a reply."""
+        self.send_response(status)
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+
     def _send_stream(self, app: App, request: Request, response: Response, fault: Fault) -> None:
         """An event stream, one chunk per event, shaped by the fault's stream fields; a client
         that hangs up is recorded in ``app.disconnects``."""
-        self.send_response(response.status)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
+        self._start(response.status, {**response.headers, "Transfer-Encoding": "chunked"})
         self.close_connection = True
         try:
             for index, event in enumerate(response.events):
@@ -395,8 +399,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             self.wfile.write(b"0\r\n\r\n")
         except OSError:  # the client hung up
-            with app.lock:
-                app.disconnects.append(request.path)
+            app.hung_up(request.path)
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -415,11 +418,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_endless(self, app: App, request: Request, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""
-        self.send_response(response.status)
-        for key, value in response.headers.items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(10**12))
-        self.end_headers()
+        self._start(response.status, {**response.headers, "Content-Length": str(10**12)})
         deadline = time.monotonic() + ENDLESS_SECONDS
         try:
             self.wfile.write(response.body[: len(response.body) // 2])
@@ -427,8 +426,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"\0")
                 time.sleep(0.05)
         except OSError:  # the client hung up
-            with app.lock:
-                app.disconnects.append(request.path)
+            app.hung_up(request.path)
         self.close_connection = True
 
 
