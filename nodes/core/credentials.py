@@ -213,17 +213,22 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
     )
 
 
+def ip_of(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host name is written as (``[…]`` for IPv6; an IPv4-mapped IPv6 address as
+    its IPv4 address), or None when it is a name."""
+    try:
+        ip = ipaddress.ip_address((text or "").strip("[]"))
+    except ValueError:
+        return None
+    return getattr(ip, "ipv4_mapped", None) or ip
+
+
 def is_loopback_host(host: str) -> bool:
     """127.0.0.0/8, ::1 and exactly ``localhost`` -- not ``*.localhost``, which DNS may send anywhere."""
-    host = (host or "").strip("[]").lower()
-    if host == "localhost":
+    if (host or "").strip("[]").lower() == "localhost":
         return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    mapped = getattr(address, "ipv4_mapped", None)
-    return (mapped or address).is_loopback
+    address = ip_of(host)
+    return address is not None and address.is_loopback
 
 
 def check_url(url: str, *, what: str = "base URL", plain_http_anywhere: bool = False) -> str:

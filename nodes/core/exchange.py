@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import ipaddress
 import queue
 import re
 import socket
@@ -37,7 +36,7 @@ import requests
 import urllib3
 
 from . import comfy
-from .credentials import check_url
+from .credentials import check_url, ip_of
 from .envelopes import Fetch, cut_stream, not_json, parse_json, slow_reply, stalled_stream, too_large
 from .errors import InputError, RemoteImageError, Unanswered
 from .redaction import clip
@@ -113,7 +112,7 @@ class Destination:
 
     def refusal(self, address: str, port: int) -> str:
         """Why connecting to ``address``:``port`` is refused, or ''."""
-        ip = _ip(address)
+        ip = ip_of(address)
         if ip is None or ip.is_global:
             return ""
         if self.endpoint is not None and (ip, port) in _addresses(*self.endpoint):
@@ -125,21 +124,13 @@ class Destination:
         )
 
 
-def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        ip = ipaddress.ip_address(text.strip("[]"))
-    except ValueError:
-        return None
-    return getattr(ip, "ipv4_mapped", None) or ip
-
-
 def _addresses(host: str, port: int) -> set:
     """Every (address, port) ``host`` resolves to."""
     try:
         found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except OSError:
         return set()
-    return {(_ip(info[4][0].split("%")[0]), port) for info in found}
+    return {(ip_of(info[4][0].split("%")[0]), port) for info in found}
 
 
 class DestinationRefused(RemoteImageError):
@@ -253,7 +244,7 @@ def _literal_refusal(url: str, destination: Destination) -> str:
     """The refusal of a hop whose host is a literal address -- known before connecting, and
     checked even when a proxy would connect for us."""
     _, host, port = origin(url)
-    return destination.refusal(host, port) if _ip(host) is not None else ""
+    return destination.refusal(host, port) if ip_of(host) is not None else ""
 
 
 def fetch(
