@@ -70,7 +70,7 @@ def test_progress_text_names_the_call_and_never_the_key(target, mount, progress)
     app = mount(target)
     app.inject(status=429, path=target.api_path)  # a wait (the backoff) the node reports
     result = target.run(unique_id="42")
-    assert not isinstance(result, Exception)
+    assert result[0].shape[0] == 1  # the image came
     texts = [text for node, text in progress if node == "42"]
     assert any("rate limited, retrying" in text for text in texts), texts
     assert all(target.label in text for text in texts)
@@ -96,7 +96,7 @@ def test_a_credentials_file_readable_by_others_is_reported_and_still_used(
     status = credentials.key_status(provider)
     assert status["configured"] and "readable by other users" in status["warning"] and "chmod 600" in status["warning"]
     result = target.run()
-    assert not isinstance(result, Exception)
+    assert result[0].shape[0] == 1  # the image came
     assert api_calls(app, target)[0].bearer == key(target)  # the key came from the file
     assert "readable by other users" in pack_logs.text
     assert_no_secret(repr(status))
@@ -151,7 +151,7 @@ def test_a_result_link_redirecting_to_another_host_is_fetched_without_any_key(ta
     slot_server.apps = {"/cdn": cdn, "": app}  # the endpoint's own address and port, under another name
     app.inject(status=302, headers={"Location": f"{_elsewhere(slot_server)}/cdn/moved.png"}, path="/files/")
     result = target.run_with_links()
-    assert not isinstance(result, Exception)
+    assert result[0].shape[0] == 1  # the image came
     assert len(downloads(app)) == 1 and len(cdn.requests) == 1
     assert all("authorization" not in r.headers for r in [*downloads(app), *cdn.requests])
 
