@@ -211,8 +211,6 @@ def key_statuses(providers: dict) -> dict:
     statuses = {}
     for provider_id, provider in providers.items():
         status = key_status(provider)
-        if status.get("source", "").startswith("credentials file"):
-            status["source"] = f"credentials file, section [{provider.id}]"
         status = {name: without_paths(value) if isinstance(value, str) else value for name, value in status.items()}
         statuses[provider_id] = {
             "label": provider.label,

@@ -150,14 +150,18 @@ def require_key(provider: Provider, operation: str = "") -> str:
 
 
 def key_status(provider: Provider) -> dict:
-    """Whether a key is configured and from where -- never the value."""
+    """Whether a key is configured and from where -- never the value; a key from the credentials
+    file is named by its section, not the file's path (the sidebar shows this to any client)."""
     try:
         key, source = api_key(provider)
     except RemoteImageError as exc:
         return {"configured": False, "source": "", "error": str(exc)}
+    from_file = source.startswith("credentials file")
+    if from_file:
+        source = f"credentials file, section [{provider.id}]"
     status = {"configured": bool(key), "source": source, "required": provider.key_required}
     warning = credentials_file_warning()
-    if warning and "credentials file" in source:
+    if warning and from_file:
         status["warning"] = warning
     return status
 
