@@ -46,7 +46,6 @@ def _seed_input() -> tuple:
 
 
 def _options(*, edit: bool) -> dict:
-    ratios = [agnic.AUTO, *agnic.ASPECT_RATIOS] if edit else list(agnic.ASPECT_RATIOS)
     ratio_tip = (
         "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, "
         "4:3 1184x864, 3:2 1248x832 … 1:4, 4:1, 1:8 and 8:1 only with google/gemini-3.1-flash-image."
@@ -54,7 +53,10 @@ def _options(*, edit: bool) -> dict:
     if edit:
         ratio_tip += " auto: not sent, the model keeps the input's shape."
     return {
-        "aspect_ratio": (ratios, {"default": agnic.AUTO if edit else "1:1", "tooltip": ratio_tip}),
+        "aspect_ratio": (
+            agnic.aspect_ratio_choices(edit),
+            {"default": agnic.AUTO if edit else "1:1", "tooltip": ratio_tip},
+        ),
         "image_size": (
             [agnic.AUTO, *agnic.IMAGE_SIZES],
             {

@@ -37,6 +37,11 @@ _MODALITY_404 = re.compile(r"output modalit", re.I)
 _UNKNOWN_MODEL = re.compile(r"not a valid model", re.I)
 
 
+def aspect_ratio_choices(edit: bool) -> list[str]:
+    """An edit may leave the ratio to the model (auto: the input's shape); a generation names one."""
+    return [AUTO, *ASPECT_RATIOS] if edit else list(ASPECT_RATIOS)
+
+
 def check_options(
     *, model: str, prompt: str, aspect_ratio: str, image_size: str, modalities: str, edit: bool = False, on=None
 ) -> str:
@@ -45,7 +50,7 @@ def check_options(
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, EDIT if edit else GENERATE, on)
     check.prompt(prompt)
-    check.choice(aspect_ratio, [AUTO, *ASPECT_RATIOS] if edit else list(ASPECT_RATIOS), what="aspect_ratio")
+    check.choice(aspect_ratio, aspect_ratio_choices(edit), what="aspect_ratio")
     check.choice(image_size, [AUTO, *IMAGE_SIZES], what="image_size")
     check.choice(modalities, MODALITY_CHOICES, what="modalities")
     if rules is not None:
