@@ -482,14 +482,7 @@ class OpenAIApp(App):
             items = [{"b64_json": b64encode(blob)} for blob in blobs]
         reply["data"] = items
         if rules is not None:
-            reply.update(
-                {
-                    "background": "transparent" if fields.get("background") == "transparent" else "opaque",
-                    "output_format": fields.get("output_format", "png"),
-                    "size": size,
-                    "quality": fields.get("quality", "auto") if fields.get("quality", "auto") != "auto" else "medium",
-                }
-            )
+            reply.update(_made(fields, size))
             reply["usage"] = token_usage(prompt, input_images, len(blobs))
         return Response.json(reply)
 
@@ -506,12 +499,7 @@ class OpenAIApp(App):
             "background": fields.get("background", "auto"),
             "output_format": fmt,
         }
-        done = {
-            **asked,
-            "size": size,
-            "quality": asked["quality"] if asked["quality"] != "auto" else "medium",
-            "background": "transparent" if asked["background"] == "transparent" else "opaque",
-        }
+        done = {**asked, **_made(fields, size)}
         events = []
         for number, blob in enumerate(blobs):
             for index in range(partials):
@@ -542,6 +530,18 @@ class OpenAIApp(App):
                 )
             )
         return Response.stream(events)
+
+
+def _made(fields: dict, size: str) -> dict:
+    """What a GPT image model's reply says it made: background (auto: opaque), output format,
+    size and quality (auto: medium)."""
+    quality = fields.get("quality", "auto")
+    return {
+        "background": "transparent" if fields.get("background") == "transparent" else "opaque",
+        "output_format": fields.get("output_format", "png"),
+        "size": size,
+        "quality": quality if quality != "auto" else "medium",
+    }
 
 
 def token_usage(prompt: str, input_images: int, images: int, partials: int = 0) -> dict:
