@@ -96,6 +96,15 @@ def journal_lines() -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def journal_calls(provider: str | None = None) -> list[dict]:
+    """The journal's image calls (model-list reads left out), of one provider or all."""
+    return [
+        line
+        for line in journal_lines()
+        if line["event"] == "call" and line["images_asked"] and provider in (None, line["provider"])
+    ]
+
+
 def forget_what_nodes_learned():
     """Live model lists, the AIGNE paths and Agnic model ids that answered, kept per endpoint:
     tests reuse loopback URLs."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import pytest
 from PIL import ImageFile
 
-from conftest import assert_no_secret, journal_lines, mod
+from conftest import assert_no_secret, journal_calls, mod
 from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     TARGETS,
     Target,
@@ -297,7 +297,7 @@ def test_fault(target, case, mount, monkeypatch, pack_logs):
 
 def _assert_one_journal_line(target, case, expect, outcome):
     """The call is in the spend journal once (retries are its attempts), saying how it ended."""
-    lines = [line for line in journal_lines() if line["event"] == "call" and line["images_asked"]]
+    lines = journal_calls()
     assert len(lines) == 1, lines
     line = lines[0]
     model = target.link_model if case.needs == "links" else target.model

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FAKE_KEYS, journal_lines, mod
+from conftest import FAKE_KEYS, journal_calls, journal_lines, mod
 from provider_table import BY_NAME, mount, picture, slot_server  # noqa: F401 -- slot_server and mount are fixtures
 
 journal = mod("nodes.core.journal")
@@ -35,15 +35,6 @@ IONOS, AIGNE, AGNIC, OVH, OPENAI = (BY_NAME[name] for name in ("ionos", "aigne",
 @pytest.fixture
 def path(tmp_path) -> Path:
     return tmp_path / "journal.jsonl"  # HOSTED_IMAGES_JOURNAL (conftest)
-
-
-def calls(provider: str | None = None) -> list[dict]:
-    """The journal's image calls (model-list reads left out), of one provider or all."""
-    return [
-        line
-        for line in journal_lines()
-        if line["event"] == "call" and line["images_asked"] and provider in (None, line["provider"])
-    ]
 
 
 def line_at(when: datetime.datetime, provider: str = "ionos", asked: int = 1, **fields) -> dict:
@@ -75,7 +66,7 @@ def write_lines(path: Path, lines: list[dict]) -> None:
 def test_a_successful_call_is_one_line_with_its_usage_and_request_id(mount):
     mount(OPENAI)
     OPENAI.run(prompt=PROMPT, unique_id="12")
-    (line,) = calls()
+    (line,) = journal_calls()
     assert list(line)[:2] == ["time", "event"]
     assert line["provider"] == "openai" and line["operation"] == "image generation" and line["model"] == "gpt-image-2"
     assert (line["status"], line["outcome"], line["images_asked"], line["images_returned"]) == (200, "ok", 1, 1)
@@ -94,7 +85,7 @@ def test_a_successful_call_is_one_line_with_its_usage_and_request_id(mount):
 def test_each_providers_reported_usage_is_kept(mount):
     mount(AIGNE)
     AIGNE.run(n=2)  # a GPT image model on the hub: two calls of one image
-    aigne = calls("aigne")
+    aigne = journal_calls("aigne")
     assert len(aigne) == 2 and all(
         line["usage"]["aigneHubCredits"] > 0 and "creditPrefix" not in line["usage"] for line in aigne
     )
@@ -105,7 +96,7 @@ def test_each_providers_reported_usage_is_kept(mount):
         path=AGNIC.api_path,
     )
     AGNIC.run()
-    (agnic,) = calls("agnic")
+    (agnic,) = journal_calls("agnic")
     assert agnic["usage"]["cost"] == 0.039 and agnic["usage"]["completion_tokens"] > 0 and "note" not in agnic["usage"]
     assert agnic["request_id"].startswith("gen-")  # OpenRouter's generation id, from the body
 
@@ -120,12 +111,12 @@ def test_each_providers_reported_usage_is_kept(mount):
 def test_ovh_image_replies_and_ionos_edits_of_a_batch(mount):
     mount(OVH)
     OVH.run(count=3)
-    assert [(line["images_asked"], line["images_returned"], line["outcome"]) for line in calls("ovh")] == [
+    assert [(line["images_asked"], line["images_returned"], line["outcome"]) for line in journal_calls("ovh")] == [
         (1, 1, "ok")
     ] * 3
     mount(IONOS)
     IONOS.run(image=picture(batch=2), n=2)  # one call of n=2 per input image
-    ionos = calls("ionos")
+    ionos = journal_calls("ionos")
     assert [(line["images_asked"], line["images_returned"]) for line in ionos] == [(2, 2), (2, 2)]
     assert all(line["request_id"] for line in ionos)  # IONOS's x-trace-id
 
@@ -134,14 +125,14 @@ def test_retries_are_attempts_of_one_line(mount):
     app = mount(IONOS)
     app.inject(status=503, message="overloaded", path=IONOS.api_path, times=2)
     IONOS.run()
-    (line,) = calls()
+    (line,) = journal_calls()
     assert (line["attempts"], line["status"], line["outcome"]) == (3, 200, "ok")
 
 
 def test_a_path_the_hub_does_not_serve_is_a_refused_call_that_does_not_count(mount, monkeypatch):
     mount(AIGNE)
     AIGNE.run(path="/api/images/generations")  # a saved workflow's old path: 404, then the hub's own
-    probe, call = calls("aigne")
+    probe, call = journal_calls("aigne")
     assert (probe["status"], probe["failure"], probe["images_returned"]) == (404, "refused", 0)
     assert (call["status"], call["outcome"], call["images_returned"]) == (200, "ok", 1)
     assert journal.today_totals()["aigne"].images == 1  # the probe was not billed
@@ -152,7 +143,7 @@ def test_an_answer_the_node_cannot_use_is_an_answered_call_and_the_node_fails(mo
     app.inject(rewrite=lambda reply: {**reply, "data": []}, path=OPENAI.api_path)
     with pytest.raises(errors.RemoteImageError, match="no image came back"):
         OPENAI.run()
-    (line,) = calls()
+    (line,) = journal_calls()
     assert (line["status"], line["outcome"], line["images_returned"], line["usage"]["output_tokens"]) == (
         200,
         "ok",
@@ -166,7 +157,7 @@ def test_a_failed_call_after_sending_has_its_line_and_a_call_refused_before_has_
     app.inject(status=400, message="bad size", path=OPENAI.api_path)
     with pytest.raises(errors.RemoteImageError):
         OPENAI.run()
-    (line,) = calls()
+    (line,) = journal_calls()
     assert (line["status"], line["outcome"], line["failure"], line["images_returned"]) == (400, "failed", "refused", 0)
     assert line["request_id"].startswith("req_")  # from the error reply's header
     Path(os.environ["HOSTED_IMAGES_JOURNAL"]).unlink()
@@ -197,7 +188,7 @@ def test_cancel_after_sending_is_journaled_as_cancelled(mount):
     threading.Timer(0.4, comfy.request_interrupt).start()
     with pytest.raises(comfy.InterruptProcessingException):
         AGNIC.run()
-    (line,) = calls()
+    (line,) = journal_calls()
     assert (line["outcome"], line["failure"], line["status"], line["attempts"]) == ("cancelled", "cancelled", None, 1)
 
 
@@ -213,7 +204,7 @@ def test_no_key_and_no_prompt_in_the_journal_even_when_echoed_or_typed(mount):
     OPENAI.run(prompt=PROMPT)
     text = Path(os.environ["HOSTED_IMAGES_JOURNAL"]).read_text()
     assert key not in text and "secret-prompt-marker" not in text and "gpt-***" in text
-    assert len(calls()) == 3
+    assert len(journal_calls()) == 3
 
 
 # --- appends ------------------------------------------------------------------------------------------
@@ -317,7 +308,7 @@ def test_a_provider_limit_refuses_the_node_that_would_pass_it_before_sending(mou
     OVH.run(count=1)  # exactly up to the limit
     with pytest.raises(journal.DailyLimitRefusal):
         OVH.run(count=1)
-    assert len(calls("ovh")) == 3
+    assert len(journal_calls("ovh")) == 3
 
 
 def test_the_global_limit_counts_every_provider(mount, monkeypatch):
