@@ -33,11 +33,10 @@ from PIL import Image
 
 from ..common import input_defaults
 from ..core import comfy, images, payloads
-from ..emulator import Emulated, fake_key
+from ..emulator import Emulated, fake_key, serve
 from ..emulator import ionos as ionos_emulator
 from ..emulator import openai_compat as openai_emulator
 from ..emulator import ovh as ovh_emulator
-from ..emulator.server import EmulatorServer
 from ..ionos import IonosImageGenerate
 from ..openai_compat import OpenAICompatImageGenerate
 from ..ovh import OvhSdxlTextToImage
@@ -288,7 +287,7 @@ class Servers:
             Emulated(self.ovh, ovh_emulator.EMULATOR),
             Emulated(self.openai, openai_emulator.EMULATOR),
         ]
-        self.server = EmulatorServer({item.emulator.prefix: item.app for item in served}).start()
+        self.server = serve(served)
         for item in served:
             os.environ.update(item.environment(self.server.url))
         self.ionos_url = os.environ[ionos_emulator.EMULATOR.provider.base_url_env]

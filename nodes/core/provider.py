@@ -56,6 +56,11 @@ def register(provider: Provider) -> Provider:
     return provider
 
 
+def registered_provider(provider_id: str) -> Provider:
+    """The provider registered under ``provider_id`` (KeyError when none is)."""
+    return _registered[provider_id]
+
+
 def registered() -> list[Provider]:
     """Every registered provider, in the order they were registered."""
     return list(_registered.values())

@@ -12,7 +12,7 @@ import importlib
 import pkgutil
 from dataclasses import dataclass
 
-from ..core.provider import Provider, registered
+from ..core.provider import Provider, registered_provider
 from .server import App, EmulatorServer
 
 
@@ -34,8 +34,7 @@ class Emulator:
     def provider(self) -> Provider:
         """The provider's descriptor, registered by the pack's provider module (the emulator
         imports none: its tables are its own)."""
-        found = {provider.id: provider for provider in registered()}
-        return found[self.app.name]
+        return registered_provider(self.app.name)
 
     @property
     def prefix(self) -> str:
@@ -79,8 +78,12 @@ def all_apps() -> dict[str, Emulated]:
     return {emulator.prefix: Emulated(emulator.app(), emulator) for emulator in emulators()}
 
 
+def serve(emulated: list[Emulated], host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    """Start one server with these emulators, each at its prefix."""
+    return EmulatorServer({item.emulator.prefix: item.app for item in emulated}, host, port).start()
+
+
 def start_all(host: str = "127.0.0.1", port: int = 0) -> tuple[EmulatorServer, dict[str, Emulated]]:
     """Start every emulator on one server."""
     emulated = all_apps()
-    server = EmulatorServer({prefix: item.app for prefix, item in emulated.items()}, host, port).start()
-    return server, emulated
+    return serve(list(emulated.values()), host, port), emulated
