@@ -121,37 +121,34 @@ def run_demo(argv=None) -> int:
 
     written: list[Path] = []
     failures = 0
-    last_image = None
     started = time.monotonic()
-    for node_id, inputs in GENERATE_STEPS:
+
+    def step(node_id: str, verb: str, name: str, **inputs) -> torch.Tensor | None:
+        """Run one node and save its images as <provider>_<name>_<n>.png; None when it failed
+        (every provider is reported, then the demo fails at the end)."""
+        nonlocal failures
         label, where = _provider(node_id, keyed)
         try:
             image = run(node_id, **inputs)[0]
-        except Exception as exc:  # noqa: BLE001 -- report every provider, then fail at the end
+        except Exception as exc:  # noqa: BLE001 -- reported, and counted
             failures += 1
-            print(f"[{label}] generate ({where}) FAILED: {exc}")
-            continue
-        paths = save(image, out, f"{slug(label)}_generate")
-        written += paths
-        if last_image is None:
-            last_image = image
-        print(f"[{label}] generate ({where}): {tuple(image.shape[1:3][::-1])} -> {paths[0]}")
+            print(f"[{label}] {verb} ({where}) FAILED: {exc}")
+            return None
+        paths = save(image, out, f"{slug(label)}_{name}")
+        written.extend(paths)
+        shape = f"{tuple(image.shape[1:3][::-1])} " if name == "generate" else ""
+        print(f"[{label}] {verb} ({where}): {shape}-> {paths[0]}")
+        return image
+
+    generated = [step(node_id, "generate", "generate", **inputs) for node_id, inputs in GENERATE_STEPS]
+    last_image = next((image for image in generated if image is not None), None)
     if last_image is None:
         print("No image was generated, so nothing can be edited.")
         return 1
     mask = centre_mask(last_image)
     save(mask[..., None].expand(-1, -1, -1, 3), out, "edit_mask")
     for node_id, inputs in EDIT_STEPS:
-        label, where = _provider(node_id, keyed)
-        try:
-            image = run(node_id, image=last_image, mask=mask, **inputs)[0]
-        except Exception as exc:  # noqa: BLE001
-            failures += 1
-            print(f"[{label}] masked edit ({where}) FAILED: {exc}")
-            continue
-        paths = save(image, out, f"{slug(label)}_edit")
-        written += paths
-        print(f"[{label}] masked edit ({where}): -> {paths[0]}")
+        step(node_id, "masked edit", "edit", image=last_image, mask=mask, **inputs)
     server.stop()
     print(
         f"\nWrote {len(written)} images to {out} in {time.monotonic() - started:.1f}s"
