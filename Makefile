@@ -1,7 +1,8 @@
 # Two commands on a fresh machine (Python 3.10 or newer):
 #   make demo   a .venv with CPU torch and what the pack needs, then generate with every provider and
 #               edit with a mask, against the bundled emulator
-#   make test   the same .venv plus the test tools, then the whole test suite (what CI runs)
+#   make test   the same .venv plus the test tools, then the whole test suite twice: on today's
+#               clock, and with the machine's clock 400 days ahead (what CI runs)
 
 PYTHON ?= python3
 VENV := .venv
@@ -21,6 +22,8 @@ test: $(VENV)/.test-installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	PYTHONDONTWRITEBYTECODE=1 $(BIN)/python -m pytest tests
+	@echo "--- the suite again, with the machine's clock 400 days ahead (nothing may depend on the day it runs)"
+	PYTHONDONTWRITEBYTECODE=1 HOSTED_IMAGES_TEST_CLOCK_AHEAD_DAYS=400 $(BIN)/python -m pytest tests
 
 # CPU torch: from what pip's own configuration offers (e.g. a local wheel via find-links) when that
 # is a +cpu build, else from PyTorch's CPU index. The dry run reads metadata only, no wheel.

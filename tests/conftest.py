@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib
 import importlib.util
 import json
@@ -20,6 +21,12 @@ PACK_NAME = "hosted_images_pack"  # ComfyUI names the module after the folder; a
 # The providers' published OpenAPI documents are read, never copied into the repository: from
 # HOSTED_IMAGES_SPECS, else the specs folder beside the checkout; spec checks skip without them.
 SPECS = Path(os.environ.get("HOSTED_IMAGES_SPECS") or ROOT.parent / "shared" / "specs")
+# The day every test runs on, whatever the machine's clock says (docs/design.md, "No dependence on
+# the day it runs"): the day the catalogues were last checked. A test that needs another sets it.
+TODAY = datetime.date(2026, 12, 6)
+# Set (e.g. to 400) to run the whole suite with the machine's clock moved that many days ahead:
+# what passes only on the day it was written fails then. `make test` runs the suite both ways.
+CLOCK_AHEAD_ENV = "HOSTED_IMAGES_TEST_CLOCK_AHEAD_DAYS"
 
 
 def load_pack():
@@ -64,11 +71,32 @@ def pytest_configure(config):
     from hypothesis import configuration
 
     configuration.set_hypothesis_home_dir(config._tmp_path_factory.mktemp("hypothesis"))
+    days = int(os.environ.get(CLOCK_AHEAD_ENV) or 0)
+    if days:
+        import time_machine  # moves the wall clock and dates, not time.monotonic (which timeouts use)
+
+        later = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)
+        config._clock_ahead = time_machine.travel(later, tick=True)
+        config._clock_ahead.start()
+        print(f"the machine's clock reads {datetime.datetime.now().astimezone():%Y-%m-%d %H:%M %Z} for this run")
+
+
+def pytest_unconfigure(config):
+    travel = getattr(config, "_clock_ahead", None)
+    if travel is not None:
+        travel.stop()
+
+
+def set_today(monkeypatch, day: datetime.date) -> None:
+    """Run the rest of the test on ``day`` (the pack's clock, and the emulators that read it)."""
+    monkeypatch.setenv(mod("nodes.core.clock").TODAY_ENV, day.isoformat())
 
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch, tmp_path):
-    """No real keys, no real credentials file, files only in tmp_path, fast retries, no interrupt left over."""
+    """No real keys, no real credentials file, files only in tmp_path, fast retries, no interrupt
+    left over, and the same day whatever the machine's clock says."""
+    set_today(monkeypatch, TODAY)
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(tmp_path / "no-credentials.ini"))

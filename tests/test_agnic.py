@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 import openrouter_spec
-from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node, set_today
 
 KEY = FAKE_KEYS["AGNIC_API_KEY"]
 nodes = mod("nodes.agnic")
@@ -32,7 +32,7 @@ TODAY = datetime.date(2026, 11, 29)
 @pytest.fixture
 def app(serve, monkeypatch):
     """A local Agnic gateway as on 2026-11-29, with the environment pointing at it."""
-    monkeypatch.setattr(mod("nodes.providers.catalogue"), "today", lambda: TODAY)
+    set_today(monkeypatch, TODAY)
     agnic_app = emulator.AgnicApp(token=KEY)
     server = serve(agnic_app)
     monkeypatch.setenv("AGNIC_API_KEY", KEY)

@@ -10,7 +10,7 @@ import pytest
 import requests
 import torch
 
-from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node, set_today
 
 KEY = FAKE_KEYS["AIGNE_HUB_API_KEY"]
 MOUNT = "/app/ai-kit"  # a hub's base URL includes its mount path
@@ -45,7 +45,7 @@ def hub(hub_server, monkeypatch):
     app.base_url = hub_server.url + MOUNT
     app.upstream.today = TODAY
     hub_server.apps = {MOUNT: app}
-    monkeypatch.setattr(catalogue, "today", lambda: TODAY)
+    set_today(monkeypatch, TODAY)
     monkeypatch.setenv("AIGNE_HUB_API_KEY", KEY)
     monkeypatch.setenv("AIGNE_HUB_BASE_URL", app.base_url)
     return app

@@ -23,6 +23,7 @@ from conftest import FAKE_KEYS, journal_calls, journal_lines, mod
 from provider_table import BY_NAME, mount, picture, slot_server  # noqa: F401 -- slot_server and mount are fixtures
 
 journal = mod("nodes.core.journal")
+clock = mod("nodes.core.clock")
 errors = mod("nodes.core.errors")
 summary_command = mod("nodes.cli.journal")
 nodes = mod("nodes")
@@ -74,7 +75,7 @@ def test_a_successful_call_is_one_line_with_its_usage_and_request_id(mount):
     assert line["request_id"].startswith("req_") and line["attempts"] == 1 and line["node"] == "12"
     assert line["host"].startswith("127.0.0.1:") and 0 < line["duration_s"] < 30
     stamp = datetime.datetime.fromisoformat(line["time"].replace("Z", "+00:00"))
-    assert abs((datetime.datetime.now(datetime.timezone.utc) - stamp).total_seconds()) < 30
+    assert abs((clock.now() - stamp).total_seconds()) < 30
     # the model list read after the call for its shutdown dates is a call too, asking for no images
     others = [
         (x["operation"], x["images_asked"], x["images_returned"]) for x in journal_lines() if not x["images_asked"]
@@ -212,7 +213,7 @@ def test_no_key_and_no_prompt_in_the_journal_even_when_echoed_or_typed(mount):
 
 def _append_many(count: int, marker: str) -> None:
     for index in range(count):
-        journal.append(line_at(datetime.datetime.now(), marker=marker, index=index, padding="x" * (index % 7 * 900)))
+        journal.append(line_at(clock.now(), marker=marker, index=index, padding="x" * (index % 7 * 900)))
 
 
 def test_concurrent_appends_from_threads_are_whole_lines(path):
@@ -249,7 +250,7 @@ def test_concurrent_appends_from_two_processes_are_whole_lines(path):
 
 
 def test_damaged_lines_are_skipped_and_an_unfinished_one_does_not_swallow_the_next(path, mount):
-    now = datetime.datetime.now()
+    now = clock.now()
     write_lines(path, [line_at(now)])
     with path.open("ab") as handle:
         handle.write(b'not json at all\n\x00\xff{broken\n[1, 2]\n{"time": 5}\n')
@@ -327,7 +328,7 @@ def test_the_global_limit_counts_every_provider(mount, monkeypatch):
 
 
 def test_refused_and_unreached_calls_do_not_count_but_failures_that_may_be_billed_do(path, mount, monkeypatch):
-    now = datetime.datetime.now()
+    now = clock.now()
     write_lines(
         path,
         [
@@ -396,7 +397,7 @@ def test_nodes_running_at_once_count_each_others_images(mount, monkeypatch):
 
 
 def test_counting_today_reads_only_the_end_of_a_long_journal(path):
-    now = datetime.datetime.now().astimezone()
+    now = clock.now()
     midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
     days = 100
     lines = [
@@ -431,7 +432,7 @@ def test_todays_spend_per_provider_without_keys_or_prompts(mount, monkeypatch):
     mount(AIGNE)
     AIGNE.run(prompt=PROMPT)
     report = journal.spend_today(nodes.PROVIDERS)
-    assert report["date"] == datetime.date.today().isoformat()
+    assert report["date"] == clock.today().isoformat()
     assert list(report["providers"]) == list(nodes.PROVIDERS)
     openai = report["providers"]["openai"]
     assert (openai["label"], openai["calls"], openai["images"], openai["failed"]) == ("OpenAI-compatible", 1, 2, 0)
@@ -446,7 +447,7 @@ def test_todays_spend_per_provider_without_keys_or_prompts(mount, monkeypatch):
 
 
 def test_summary_command_per_day_and_provider(path, capsys):
-    now = datetime.datetime.now()
+    now = clock.now()
     write_lines(
         path,
         [
@@ -469,7 +470,7 @@ def test_summary_command_per_day_and_provider(path, capsys):
         handle.write(b"{damaged\n")
     assert summary_command.main(["--path", str(path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    today, two_days_ago = (str(datetime.date.today() - datetime.timedelta(days=back)) for back in (0, 2))
+    today, two_days_ago = (str(clock.today() - datetime.timedelta(days=back)) for back in (0, 2))
     assert list(report["days"]) == [two_days_ago, today]
     assert report["days"][today]["aigne"] == {
         "calls": 2,
@@ -506,7 +507,7 @@ def test_summary_command_runs_as_a_module_and_says_when_there_is_no_journal(path
         timeout=120,
     )
     assert ran.returncode == 1 and "no journal at" in ran.stderr
-    write_lines(path, [line_at(datetime.datetime.now(), "ovh")])
+    write_lines(path, [line_at(clock.now(), "ovh")])
     ran = subprocess.run(
         [sys.executable, "-m", "nodes.cli.journal", "--path", str(path), "--json"],
         cwd=TESTS.parent,

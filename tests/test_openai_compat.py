@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 
 import openai_spec
-from conftest import FAKE_KEYS, assert_no_secret, defaults, load_pack, mod, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, load_pack, mod, run_node, set_today
 
 KEY = FAKE_KEYS["OPENAI_API_KEY"]
 NODES = load_pack().NODE_CLASS_MAPPINGS
@@ -67,7 +67,7 @@ def openai(openai_server, monkeypatch):
     server, app = openai_server
     app.reset()
     app.today = TODAY
-    monkeypatch.setattr(catalogue, "today", lambda: TODAY)
+    set_today(monkeypatch, TODAY)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
     yield app

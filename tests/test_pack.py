@@ -85,6 +85,7 @@ CORE_IMPORTS = {
     "errors": set(),
     "provider": set(),  # the descriptor: pure data
     "comfy": set(),  # the only module importing ComfyUI
+    "clock": set(),  # what day it is: every date rule reads it
     "payloads": {"errors"},
     "validation": {"errors"},
     "redaction": {"provider"},  # key shapes come from the registered descriptors
@@ -94,7 +95,8 @@ CORE_IMPORTS = {
     "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
     "images": {"comfy", "errors", "payloads", "redaction"},
     "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
-    "journal": {"comfy", "envelopes", "errors", "redaction"},  # spend journal, daily limits: no sockets, no key
+    # the spend journal and daily limits: no sockets, no key
+    "journal": {"clock", "comfy", "envelopes", "errors", "redaction"},
     "transport": {
         "comfy",
         "credentials",
@@ -109,7 +111,8 @@ CORE_IMPORTS = {
         "validation",
     },
 }
-PROVIDER_MAY_IMPORT = {"errors", "validation", "payloads", "envelopes", "provider", "redaction"}  # pure core modules
+# pure core modules
+PROVIDER_MAY_IMPORT = {"clock", "errors", "validation", "payloads", "envelopes", "provider", "redaction"}
 
 
 def test_layers_are_enforced():

@@ -3,13 +3,14 @@ operation, per node connection), key status without paths, and the cross-site ch
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import threading
 
 import pytest
 
-from conftest import FAKE_KEYS, assert_no_secret, mod
+from conftest import FAKE_KEYS, assert_no_secret, mod, set_today
 
 routes = mod("nodes.routes")
 nodes = mod("nodes")
@@ -109,7 +110,8 @@ def test_edit_lists_leave_out_models_that_only_generate(ionos):
     assert status == 400 and "generate, edit" in body["error"]
 
 
-def test_openai_lists_hold_what_can_do_the_operation_by_the_catalogue(openai):
+def test_openai_lists_hold_what_can_do_the_operation_by_the_catalogue(openai, monkeypatch):
+    set_today(monkeypatch, datetime.date(2026, 11, 30))  # chatgpt-image-latest, which only edits, was served then
     _, generate = routes.model_list("openai", nodes.MODEL_LISTS, operation="generate")
     _, edit = routes.model_list("openai", nodes.MODEL_LISTS, operation="edit")
     assert "chatgpt-image-latest" in edit["models"] and "chatgpt-image-latest" not in generate["models"]  # edits only

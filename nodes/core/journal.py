@@ -62,7 +62,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from . import comfy
+from . import clock, comfy
 from .envelopes import trace_id
 from .errors import RemoteImageError, Unanswered
 from .redaction import clip
@@ -278,7 +278,7 @@ def _text(value: str) -> str:
 
 
 def utc_now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return clock.utc_stamp()
 
 
 # --- appending -----------------------------------------------------------------------------------
@@ -407,7 +407,7 @@ def local_date(stamp: str) -> datetime.date | None:
 
 
 def today() -> datetime.date:
-    return datetime.datetime.now().astimezone().date()
+    return clock.today()
 
 
 @dataclass
@@ -710,5 +710,5 @@ def spend_today(providers: dict) -> dict:
         except DailyLimitRefusal as exc:
             entry["limits"] = [{"error": exc.message}]
         shown[provider_id] = entry
-    now = datetime.datetime.now().astimezone()
+    now = clock.now()
     return {"date": now.date().isoformat(), "utc_offset": now.strftime("%z"), "providers": shown}

@@ -23,6 +23,7 @@ import uuid
 import numpy as np
 from PIL import Image
 
+from ..core import clock
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
 from .server import App, Part, Request, Response, sse_event
@@ -111,7 +112,7 @@ class OpenAIApp(App):
         super().__init__()
         self.token = token  # None: a server without auth
         self.extra_models = list(extra_models)  # another server's models: any parameter, links on request
-        self.today = today or datetime.date.today()  # models whose shutdown date has come answer 404
+        self._today = today  # models whose shutdown date has come answer 404; None: the pack's clock
         self.files: dict[str, bytes] = {}
         self.routes = {
             ("GET", "/v1/models"): self.models,
@@ -161,6 +162,14 @@ class OpenAIApp(App):
             f"Incorrect API key provided: {masked}. You can find your API key at https://platform.openai.com/account/api-keys.",
             code="invalid_api_key",
         )
+
+    @property
+    def today(self) -> datetime.date:
+        return self._today or clock.today()
+
+    @today.setter
+    def today(self, day: datetime.date | None) -> None:
+        self._today = day
 
     def _served(self, model: str) -> bool:
         shutdown = SHUTDOWN.get(model)

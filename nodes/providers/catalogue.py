@@ -14,6 +14,7 @@ import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..core import clock
 from ..core import validation as check
 from ..core.errors import InputError
 
@@ -26,8 +27,8 @@ WARN_DAYS = 30  # a shutdown this close is announced on the node
 
 
 def today() -> datetime.date:
-    """The date the catalogue is judged on (a function, so tests can pin it)."""
-    return datetime.date.today()
+    """The date the catalogue is judged on: the pack's one clock (``core.clock``)."""
+    return clock.today()
 
 
 @dataclass(frozen=True)
