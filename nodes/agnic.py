@@ -19,6 +19,7 @@ from .common import (
     read_model_list,
     run_calls,
     seed_input,
+    with_chosen_model,
 )
 from .providers import agnic
 
@@ -30,11 +31,8 @@ def _listed() -> tuple[dict[str, list[str]], list[str]]:
     return read_model_list(agnic.PROVIDER, parse=lambda body: (agnic.model_outputs(body), agnic.image_model_ids(body)))
 
 
-_live = LiveList(
-    _listed
-)  # per base URL: modalities "auto" for models the catalogue does not describe, and the models to suggest
-# (base URL, a model id) -> the id of that model the gateway answered to (GA or -preview)
-_answered: dict[tuple[str, str], str] = {}
+# per base URL: what auto becomes, modalities "auto" for models the catalogue does not describe, the models to suggest
+_live = LiveList(_listed)
 
 
 def _seed_input() -> tuple:
@@ -48,7 +46,7 @@ def _seed_input() -> tuple:
 def _options(*, edit: bool) -> dict:
     ratio_tip = (
         "Sent as image_config.aspect_ratio: 1:1 is 1024x1024, 16:9 1344x768, 9:16 768x1344, "
-        "4:3 1184x864, 3:2 1248x832 … 1:4, 4:1, 1:8 and 8:1 only with google/gemini-3.1-flash-image."
+        "4:3 1184x864, 3:2 1248x832 … 1:4, 4:1, 1:8 and 8:1 only with google/gemini-nano-banana-2.1."
     )
     if edit:
         ratio_tip += " auto: not sent, the model keeps the input's shape."
@@ -62,7 +60,7 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": agnic.AUTO,
                 "tooltip": (
-                    "Gemini 3 image models: image_config.image_size 1K, 2K or 4K (0.5K: gemini-3.1-flash-image only). "
+                    "Gemini image models: image_config.image_size 1K, 2K or 4K (gemini-3.1-flash-lite-image: 1K only). "
                     "auto: not sent."
                 ),
             },
@@ -94,56 +92,43 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
     """Check everything (then encode the input ``image`` and ``more`` images by name: an edit), then
     run ``count`` chat calls concurrently -> (IMAGE, text)."""
     edit = image is not None
+    operation = agnic.EDIT if edit else agnic.GENERATE
     with call.context():
-        model = call.model = agnic.check_options(**options, edit=edit)
         agnic.check_count(count)  # before the model list is fetched: a bad input sends nothing
         image_urls = encode_edit_inputs(image, how=agnic.UPLOADS, more=more).images if edit else ()
         gateway = call.base_url
+
+        def listed():
+            found = _live.get(gateway)
+            return found[1] if found is not None else None
+
+        model = with_chosen_model(
+            call,
+            agnic.CATALOGUE,
+            operation,
+            listed,
+            lambda chosen: agnic.check_options(model=chosen, **options, edit=edit),
+        )
+        call.model = model
         # the model list is fetched only when nothing else says what the model answers in
         needs_list = options["modalities"] == agnic.AUTO and not agnic.knows_outputs(model)
-        listed = _live.get(gateway) if needs_list else _live.cached(gateway)
+        known = _live.get(gateway) if needs_list else _live.cached(gateway)
         options["model"] = model
         bodies = agnic.chat_bodies(
-            count=count, seed=seed, image_urls=image_urls, live_outputs=listed and listed[0], **options
+            count=count, seed=seed, image_urls=image_urls, live_outputs=known and known[0], **options
         )
-        ids = agnic.gateway_ids(model)
-        listed_id = agnic.id_to_send(model, listed and listed[1])
         call.note = agnic.CATALOGUE.notice(model)
-
-    def send(job: Call, body: dict):
-        """Post ``body``; a "not a valid model ID" for a model known under two ids is tried once
-        with the other (a 400 is not billed), and the id that answered is remembered."""
-        try:
-            reply = job.post_json("chat/completions", body)
-        except RemoteImageError as exc:
-            other = next((i for i in ids if i != body["model"]), None)
-            if other is None or not agnic.is_unknown_model(exc):
-                raise
-            try:
-                reply = job.post_json("chat/completions", {**body, "model": other})
-            except RemoteImageError as again:
-                if agnic.is_unknown_model(again):
-                    again.message += f"; nor is {body['model']}, tried first"
-                raise again from None
-            body = {**body, "model": other}
-        for known in ids:
-            _answered[(gateway, known)] = body["model"]
-        return reply
 
     def one(job: Call, index: int):
         try:
-            reply = send(job, {**bodies[index], "model": _answered.get((gateway, model), listed_id)})
+            reply = job.post_json("chat/completions", bodies[index])
         except RemoteImageError as exc:
             if agnic.is_unknown_model(exc):
-                listed = _live.get(job.base_url)
-                exc.hint = agnic.CATALOGUE.unknown_model_hint(
-                    model, agnic.EDIT if edit else agnic.GENERATE, listed and listed[1]
-                )
+                found = _live.get(job.base_url)
+                exc.hint = agnic.CATALOGUE.unknown_model_hint(model, operation, found and found[1])
             raise
         return agnic.parse_chat(reply.json())
 
-    # one image per call; every call finds its id itself: a first call alone would cost a
-    # generation's time, a 400 costs nothing
     batch = run_calls(call, one, count=count)
     return batch.image, _join_texts([result.text for result in batch.results])
 
@@ -167,7 +152,7 @@ class AgnicImageGenerate(_AgnicImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(agnic.MODELS, agnic.DEFAULT_MODEL, provider="agnic"),
+                "model": model_input(agnic.CATALOGUE.served(agnic.GENERATE), provider="agnic"),
                 "prompt": prompt_input(),
                 **_options(edit=False),
             },
@@ -178,7 +163,7 @@ class AgnicImageGenerate(_AgnicImageNode):
         self, model, count, seed=0, unique_id=None, **options
     ):  # options: prompt, aspect_ratio, image_size, modalities
         call = Call(agnic.PROVIDER, "image generation", model=model, node_id=unique_id)
-        return _generate(call, model=model, count=count, seed=seed, **options)
+        return _generate(call, count=count, seed=seed, **options)
 
 
 class AgnicImageEdit(_AgnicImageNode):
@@ -204,7 +189,7 @@ class AgnicImageEdit(_AgnicImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; every batch item is sent as a PNG data URL."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
-                "model": model_input(agnic.EDIT_MODELS, agnic.DEFAULT_MODEL, provider="agnic"),
+                "model": model_input(agnic.CATALOGUE.served(agnic.EDIT), provider="agnic"),
                 **_options(edit=True),
             },
             "optional": {
@@ -217,7 +202,7 @@ class AgnicImageEdit(_AgnicImageNode):
     def call(self, image, model, count, seed=0, image_2=None, image_3=None, unique_id=None, **options):
         call = Call(agnic.PROVIDER, "image edit", model=model, node_id=unique_id)
         more = {"image_2": image_2, "image_3": image_3}
-        return _generate(call, model=model, count=count, seed=seed, image=image, more=more, **options)
+        return _generate(call, count=count, seed=seed, image=image, more=more, **options)
 
 
 class AgnicListModels(ListModelsNode):

@@ -19,8 +19,10 @@ from .common import (
     run_calls,
     seed_input,
     size_inputs,
+    with_chosen_model,
 )
 from .providers import aigne
+from .providers.catalogue import size_choices
 
 _CATEGORY = f"{CATEGORY}/AIGNE Hub"
 _BASE_URL = (
@@ -31,19 +33,20 @@ _BASE_URL = (
         "AIGNE_HUB_BASE_URL. Not secret; the key comes from AIGNE_HUB_API_KEY (or [aigne] in the credentials file) "
         "and is sent to a URL typed here only for the configured hub's host, loopback, or hosts listed in "
         "HOSTED_IMAGES_TRUSTED_HOSTS.",
+        "advanced": True,
     },
 )
 _SIZE_TOOLTIP = (
     "openai/gpt-image-2 and later: auto, the presets, or custom (width x height below: multiples of 16, longest side "
-    "at most 3840, aspect ratio up to 3:1, 655,360 to 8,294,400 pixels). gpt-image-1.5 and 1-mini: 1024x1024, "
-    "1536x1024, 1024x1536 or auto. Other models: whatever the hub's model takes."
+    "at most 3840, aspect ratio up to 3:1, 655,360 to 8,294,400 pixels). Google's models: auto (they pick the size; "
+    "an edit keeps the input's shape). Other models: whatever the hub's model takes."
 )
 _INFO_TOOLTIP = (
     "The reply besides the images: the model the hub used and its usage (aigneHubCredits, added up over the calls)."
 )
 _N_TOOLTIP = (
-    "Images to make (1-10). The hub returns one image per call for OpenAI's GPT image models "
-    "(gpt-image*, chatgpt-image*), so n calls run, a few at a time; other models get n in one call."
+    "Images to make (1-10): one call with n for OpenAI's models and models the pack does not know; for Google's "
+    "models one call per image, a few at a time."
 )
 
 # hub base URL -> the generation path that answered there (this process's memory)
@@ -58,25 +61,30 @@ def _hub_models(base_url: str = "") -> list[str]:
 _live = LiveList(_hub_models)
 
 
+def _for_model(call: Call, operation: str, build):
+    """``build(model)`` for the model named, or for what ``auto`` becomes among the hub's listed models."""
+    return with_chosen_model(call, aigne.CATALOGUE, operation, lambda: _live.get(call.base_url, call.base_url), build)
+
+
+_PASSED_ON = (
+    "The hub's framework passes it on to OpenAI only for gpt-image-1 (shut down), so it is refused for OpenAI's "
+    "current models and hidden for them; models the pack does not know get it as set."
+)
+
+
 def _gpt_options() -> dict:
     return {
         "quality": (
             aigne.QUALITIES,
-            {
-                "default": aigne.AUTO,
-                "tooltip": "GPT image models: low, medium, high (2.5 and 2.6 also xhigh, max); auto: not sent.",
-            },
+            {"default": aigne.AUTO, "tooltip": f"low, medium, high, xhigh or max; auto: not sent. {_PASSED_ON}"},
         ),
         "background": (
             aigne.BACKGROUNDS,
-            {
-                "default": aigne.AUTO,
-                "tooltip": "GPT image models: transparent (not gpt-image-2) or opaque; auto: not sent.",
-            },
+            {"default": aigne.AUTO, "tooltip": f"transparent or opaque; auto: not sent. {_PASSED_ON}"},
         ),
         "output_format": (
             aigne.OUTPUT_FORMATS,
-            {"default": aigne.AUTO, "tooltip": "GPT image models: the file format returned; auto: not sent (png)."},
+            {"default": aigne.AUTO, "tooltip": f"The file format returned; auto: not sent. {_PASSED_ON}"},
         ),
         "output_compression": (
             "INT",
@@ -84,7 +92,8 @@ def _gpt_options() -> dict:
                 "default": aigne.DEFAULT_COMPRESSION,
                 "min": 0,
                 "max": 100,
-                "tooltip": "jpeg or webp output: 0-100; 100 is not sent.",
+                "tooltip": f"jpeg or webp output: 0-100; 100 is not sent. {_PASSED_ON}",
+                "advanced": True,
             },
         ),
     }
@@ -144,13 +153,17 @@ class AigneHubImageGenerate(_AigneHubImageNode):
         return {
             "required": {
                 "prompt": prompt_input(),
-                "model": model_input(aigne.GENERATE_MODELS, aigne.DEFAULT_MODEL, provider="aigne"),
-                **size_inputs(aigne.GENERATE_SIZES, _SIZE_TOOLTIP),
+                "model": model_input(aigne.CATALOGUE.served(aigne.GENERATE), provider="aigne"),
+                **size_inputs(size_choices(aigne.CATALOGUE, aigne.GENERATE), _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
                 "moderation": (
                     aigne.MODERATIONS,
-                    {"default": aigne.AUTO, "tooltip": "GPT image models: low filters less strictly; auto: not sent."},
+                    {
+                        "default": aigne.AUTO,
+                        "tooltip": f"low filters less strictly; auto: not sent. {_PASSED_ON}",
+                        "advanced": True,
+                    },
                 ),
                 "response_format": (
                     aigne.RESPONSE_FORMATS,
@@ -161,6 +174,7 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                             "the image inside the reply; url makes the hub answer with a link (valid about an "
                             "hour) that the node downloads at once, without your key."
                         ),
+                        "advanced": True,
                     },
                 ),
                 "seed": seed_input(False, "AIGNE Hub"),
@@ -174,6 +188,7 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                             "The generation endpoint below the base URL. If the hub answers 404 there, the node "
                             f"tries {', '.join(aigne.GENERATION_PATHS[1:])} and remembers what worked."
                         ),
+                        "advanced": True,
                     },
                 ),
                 "base_url": _BASE_URL,
@@ -199,12 +214,12 @@ class AigneHubImageGenerate(_AigneHubImageNode):
         call = Call(aigne.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             path = aigne.check_path(path)
-            plan = aigne.generation_plan(
-                model=model,
-                prompt=prompt,
-                n=n,
-                size=aigne.chosen_size(size, width, height),
-                **options,
+            plan = _for_model(
+                call,
+                aigne.GENERATE,
+                lambda chosen: aigne.generation_plan(
+                    model=chosen, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), **options
+                ),
             )
             body = plan.generation_body(response_format)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
@@ -234,8 +249,8 @@ class AigneHubImageEdit(_AigneHubImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; every image of the batch is sent in each call."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
-                "model": model_input(aigne.EDIT_MODELS, aigne.DEFAULT_MODEL, provider="aigne"),
-                **size_inputs(aigne.EDIT_SIZES, _SIZE_TOOLTIP),
+                "model": model_input(aigne.CATALOGUE.served(aigne.EDIT), provider="aigne"),
+                **size_inputs(size_choices(aigne.CATALOGUE, aigne.EDIT), _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
                 "seed": seed_input(False, "AIGNE Hub"),
@@ -264,14 +279,16 @@ class AigneHubImageEdit(_AigneHubImageNode):
     ):
         call = Call(aigne.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
-            plan = aigne.edit_plan(
-                model=model,
-                prompt=prompt,
-                n=n,
-                size=aigne.chosen_size(size, width, height),
-                **options,
+            images = encode_edit_inputs(image, how=aigne.UPLOADS, more={"image_2": image_2}).images
+            aigne.check_upload(images, prompt)  # before the hub's model list is read
+            plan = _for_model(
+                call,
+                aigne.EDIT,
+                lambda chosen: aigne.edit_plan(
+                    model=chosen, prompt=prompt, n=n, size=aigne.chosen_size(size, width, height), **options
+                ),
             )
-            body = plan.edit_body(encode_edit_inputs(image, how=aigne.UPLOADS, more={"image_2": image_2}).images)
+            body = plan.edit_body(images)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
 
         def edit_once(job: Call, _):

@@ -9,6 +9,7 @@ no core module is handed on whole."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import secrets
@@ -23,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from .core import comfy, journal
 from .core.credentials import anonymous_mode
-from .core.errors import RemoteImageError
+from .core.errors import InputError, RemoteImageError
 from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
     ResultNotDecoded,
     decode_images,
@@ -47,6 +48,11 @@ UNSAVED_DIR_ENV = "HOSTED_IMAGES_UNSAVED_DIR"  # where paid results go when a no
 DEFAULT_UNSAVED_DIR = Path("~/.local/share/comfyui-hosted-image-apis/unsaved")
 
 HIDDEN = {"hidden": {"unique_id": "UNIQUE_ID"}}
+AUTO_MODEL = "auto"  # a model combo's first entry: resolved at run time (``choose_model``)
+
+# What a node's run learned that its last progress line repeats (e.g. what ``auto`` became): the
+# run sets a fresh list, ``call`` (in a worker thread, with a copy of the context) adds to it.
+_run_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hosted_images_run", default=None)
 
 
 def input_defaults(node_class, sections: Sequence[str] = ("required", "optional")) -> dict:
@@ -72,10 +78,15 @@ def prompt_input(tooltip: str = "What the image should show.") -> tuple:
     return ("STRING", {"multiline": True, "default": "", "tooltip": tooltip})
 
 
-def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provider: str = "") -> tuple:
-    """A model combo; ``provider`` names the live list the web extension's refresh button loads."""
+def model_input(models: Sequence[str], tooltip: str = "", *, provider: str = "") -> tuple:
+    """A model combo, ``auto`` first and by default; ``provider`` names the live list the web
+    extension's refresh button loads."""
     if not tooltip:
-        tooltip = "The provider's model id; the list holds the known image models."
+        tooltip = (
+            "auto: at run time, the pack's preferred model for this operation among those the provider serves now "
+            "(the progress text and info say which). Or the provider's model id; the list holds the known image "
+            "models."
+        )
         if provider:
             tooltip += (
                 " The refresh models button loads the provider's live list of models that can do this node's operation."
@@ -83,10 +94,51 @@ def model_input(models: Sequence[str], default: str, tooltip: str = "", *, provi
         tooltip += (
             " '(type a model id…)' at the end of the list takes any other id; API-format workflows may name any model."
         )
-    options = {"default": default, "tooltip": tooltip}
+    models = [AUTO_MODEL, *(m for m in models if m != AUTO_MODEL)]
+    options = {"default": AUTO_MODEL, "tooltip": tooltip}
     if provider:
         options["hosted_images_provider"] = provider
-    return (list(models), options)
+    return (models, options)
+
+
+def with_chosen_model(
+    call: Call, catalogue, operation: str, listed: Callable[[], Sequence[str] | None], build: Callable[[str], T]
+) -> T:
+    """``build(model)`` for the model this run sends (docs/design.md, "No dependence on the day it
+    runs"): the one the user named, as named -- never swapped; for ``auto``, the first model the
+    catalogue prefers for the operation that the provider serves now (``listed()``: its live list,
+    None when it has none or it could not be read) and that takes the inputs as set (``build``
+    raises InputError for one that does not). Every input is checked against the catalogue's own
+    picks before the list is read, so a bad input sends nothing. What ``auto`` became is said in
+    the progress text, in ``info`` (``call.chosen``) and in the journal line."""
+    named = (call.model or "").strip()
+    if named.lower() != AUTO_MODEL:
+        return build(named)
+    with call.context():
+        _first_that_builds(catalogue.auto(operation, None), build)
+        model, built = _first_that_builds(catalogue.auto(operation, listed()), build)
+    call.model, call.chosen = model, f"auto → {model}"
+    call.progress(call.chosen)
+    note_for_last_line(call.chosen)
+    return built
+
+
+def _first_that_builds(models: Sequence[str], build: Callable[[str], T]) -> tuple[str, T]:
+    """(model, build(model)) of the first model that takes the inputs; else the first one's refusal."""
+    first_refusal = None
+    for model in models:
+        try:
+            return model, build(model)
+        except InputError as exc:
+            first_refusal = first_refusal or exc
+    raise first_refusal
+
+
+def note_for_last_line(text: str) -> None:
+    """Say ``text`` again in the node's last progress line (done, failed or cancelled)."""
+    notes = _run_notes.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
 
 
 def seed_input(sent: bool, provider: str) -> tuple:
@@ -156,6 +208,8 @@ class RemoteImageNode:
         node = inputs.get("unique_id")
         started = time.monotonic()
         comfy.remember_event_loop()
+        self._notes = []
+        _run_notes.set(self._notes)
         try:
             # spend hook: the node's whole ask against the daily image limits, before anything is sent
             with journal.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
@@ -167,8 +221,8 @@ class RemoteImageNode:
         return result
 
     def _last_line(self, node, text: str) -> None:
-        note = self.progress_note()
-        comfy.progress_text(node, " · ".join(part for part in (self.PROVIDER.label, text, note) if part))
+        notes = [*getattr(self, "_notes", ()), self.progress_note()]
+        comfy.progress_text(node, " · ".join(part for part in (self.PROVIDER.label, text, *notes) if part))
 
     def call(self, **inputs):  # pragma: no cover - every node overrides it
         raise NotImplementedError
@@ -311,6 +365,7 @@ class Batch:
     results: list[ImageResult]
     warning: str  # "asked for n images, got m", or ''
     blobs: list[bytes]  # the files the images were decoded from
+    chosen: str = ""  # what ``auto`` became ("auto → model"), or ''
 
     @contextmanager
     def kept_if_cancelled(self, node_id: str | None) -> Iterator[None]:
@@ -323,9 +378,9 @@ class Batch:
             raise
 
     def describe(self, notice: str = "") -> str:
-        """The info output: the first reply's fields, usage added up over the calls, the notice
-        and the warning."""
-        return describe_calls(self.results, notice, self.warning)
+        """The info output: the first reply's fields, usage added up over the calls, what
+        ``auto`` became, the notice and the warning."""
+        return describe_calls(self.results, notice, self.warning, self.chosen)
 
 
 def run_calls(
@@ -361,7 +416,7 @@ def run_calls(
     blobs = [blob for _, batch in done for blob in batch]
     warning = shortfall(call, count * per_call, len(blobs))
     image, mask = to_tensors(call, blobs)
-    return Batch(image, mask, [result for result, _ in done], warning, blobs)
+    return Batch(image, mask, [result for result, _ in done], warning, blobs, call.chosen)
 
 
 def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> ImageResult:

@@ -7,6 +7,7 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
+    LiveList,
     LiveModels,
     RemoteImageNode,
     count_input,
@@ -17,6 +18,7 @@ from .common import (
     read_model_list,
     run_calls,
     seed_input,
+    with_chosen_model,
 )
 from .providers import ionos
 
@@ -36,7 +38,7 @@ class IonosImageGenerate(RemoteImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(ionos.GENERATE_MODELS, ionos.GENERATE_MODELS[0], provider="ionos"),
+                "model": model_input(ionos.CATALOGUE.served(ionos.GENERATE), provider="ionos"),
                 "prompt": prompt_input(),
                 "size": (ionos.GENERATION_SIZES, {"default": "1024x1024", "tooltip": "Width x height of the result."}),
                 "n": count_input("How many images one call returns (1-10); IONOS bills per image."),
@@ -48,7 +50,9 @@ class IonosImageGenerate(RemoteImageNode):
     def call(self, model, prompt, size, n, seed=0, unique_id=None):
         call = Call(ionos.PROVIDER, "image generation", model=model, node_id=unique_id)
         with call.context():
-            body = ionos.generation_body(model=model, prompt=prompt, size=size, n=n)
+            body = _for_model(
+                call, ionos.GENERATE, lambda chosen: ionos.generation_body(model=chosen, prompt=prompt, size=size, n=n)
+            )
         batch = run_calls(
             call, lambda job, _: ionos.parse_images(job.post_json("images/generations", body).json()), per_call=n
         )
@@ -73,7 +77,7 @@ class IonosImageEdit(RemoteImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; a batch makes one call per image."}),
                 "prompt": prompt_input("The change to make (at most 1000 characters)."),
-                "model": model_input(ionos.EDIT_MODELS, ionos.EDIT_MODELS[0], provider="ionos"),
+                "model": model_input(ionos.CATALOGUE.served(ionos.EDIT), provider="ionos"),
                 "size": (
                     "STRING",
                     {
@@ -110,13 +114,17 @@ class IonosImageEdit(RemoteImageNode):
         call = Call(ionos.PROVIDER, "image edit", model=model, node_id=unique_id)
         with call.context():
             inputs = encode_edit_inputs(image, mask, how=ionos.UPLOADS)
-            fields = ionos.check_edit(
-                model=model,
-                prompt=prompt,
-                size=size,
-                n=n,
-                output_format=output_format,
-                input_size=(inputs.width, inputs.height),
+            fields = _for_model(
+                call,
+                ionos.EDIT,
+                lambda chosen: ionos.check_edit(
+                    model=chosen,
+                    prompt=prompt,
+                    size=size,
+                    n=n,
+                    output_format=output_format,
+                    input_size=(inputs.width, inputs.height),
+                ),
             )
             call.model = fields["model"]
 
@@ -144,6 +152,14 @@ class IonosListModels(ListModelsNode):
 
 def _models(unique_id=None):
     return read_model_list(ionos.PROVIDER, node_id=unique_id)
+
+
+_live = LiveList(lambda: ionos.parse_model_ids(_models()))  # per endpoint: what auto becomes
+
+
+def _for_model(call: Call, operation: str, build):
+    """``build(model)`` for the model named, or for what ``auto`` becomes among the models IONOS lists."""
+    return with_chosen_model(call, ionos.CATALOGUE, operation, lambda: _live.get(call.base_url), build)
 
 
 # the image models of the live list, for the refresh button (the key stays on the server)

@@ -21,8 +21,10 @@ from .common import (
     seed_input,
     size_inputs,
     stream_images,
+    with_chosen_model,
 )
 from .providers import openai_compat as api
+from .providers.catalogue import host_of, size_choices
 
 _CATEGORY = f"{CATEGORY}/OpenAI-compatible"
 _SIZE_TOOLTIP = (
@@ -44,6 +46,7 @@ def _connection_inputs() -> dict:
                     "https://api.openai.com/v1. A key is sent to a URL typed here only for loopback hosts, the "
                     "configured URL's host, or hosts listed in HOSTED_IMAGES_TRUSTED_HOSTS."
                 ),
+                "advanced": True,
             },
         ),
         "api_key_env": (
@@ -55,13 +58,14 @@ def _connection_inputs() -> dict:
                     "a variable listed in HOSTED_IMAGES_KEY_VARIABLES, or a section of the credentials file. "
                     "Empty: send no key (local servers without auth)."
                 ),
+                "advanced": True,
             },
         ),
     }
 
 
-def _partial_images_input() -> dict:
-    # the last input, so that workflows saved before it existed keep their values in place
+def _newer_inputs() -> dict:
+    # the last inputs, in the order they were added, so that workflows saved before them keep their values in place
     return {
         "partial_images": (
             "INT",
@@ -74,8 +78,20 @@ def _partial_images_input() -> dict:
                     "arrives. Each partial image is billed as extra output tokens. 0: no stream (not sent). "
                     "Only GPT image models stream; a server that does not simply answers when done."
                 ),
+                "advanced": True,
             },
-        )
+        ),
+        "complexity": (
+            api.COMPLEXITIES,
+            {
+                "default": api.AUTO,
+                "tooltip": (
+                    "gpt-image-2.6: how much effort goes into planning the image (low, medium, high), apart from "
+                    "quality; auto: not sent (OpenAI's default, high)."
+                ),
+                "advanced": True,
+            },
+        ),
     }
 
 
@@ -112,6 +128,7 @@ def _options(*, edit: bool) -> dict:
                 "min": 0,
                 "max": 100,
                 "tooltip": "jpeg or webp output: 0-100; 100 is the default and is not sent.",
+                "advanced": True,
             },
         ),
     }
@@ -124,6 +141,7 @@ def _options(*, edit: bool) -> dict:
                     "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; "
                     "gpt-image-2 and later always work at high fidelity and refuse it. auto: not sent."
                 ),
+                "advanced": True,
             },
         )
     else:
@@ -132,6 +150,7 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": "GPT image models: low filters less strictly; auto: not sent (OpenAI's default).",
+                "advanced": True,
             },
         )
     options["response_format"] = (
@@ -142,6 +161,7 @@ def _options(*, edit: bool) -> dict:
                 "Other servers only: url (downloaded at once, without your key) or b64_json. "
                 "GPT image models always answer base64 and refuse it. auto: not sent."
             ),
+            "advanced": True,
         },
     )
     return options
@@ -160,6 +180,20 @@ def _server_models(call: Call):
 _live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
 
 
+def _endpoint(call: Call) -> str:
+    return f"{call.base_url} {call.provider.key_env}"
+
+
+def _for_model(call: Call, operation: str, build):
+    """``build(model)`` for the model named, or for what ``auto`` becomes among the server's listed models."""
+
+    def listed():
+        models = _live.get(_endpoint(call), call)
+        return [m.id for m in models] if models is not None else None
+
+    return with_chosen_model(call, api.CATALOGUE, operation, listed, build)
+
+
 def _run(call: Call, operation: str, send, n: int, partial_images: int):
     """Send (``send(job, stream)``; ``stream`` None unless partial images stream), first announcing
     on the node a shutdown the catalogue knows; nothing else is sent before the image call. With
@@ -168,8 +202,8 @@ def _run(call: Call, operation: str, send, n: int, partial_images: int):
     else the catalogue); a success announces a shutdown date the server's list gives (fetched at
     most every ten minutes; a failed fetch is ignored); fewer images than ``n`` are said on the
     node. -> (IMAGE, MASK, info)"""
-    endpoint = f"{call.base_url} {call.provider.key_env}"
-    call.note = api.CATALOGUE.notice(call.model)
+    endpoint, host = _endpoint(call), host_of(call.base_url)
+    call.note = api.CATALOGUE.notice(call.model, host=host)
     if call.note:
         call.progress()
 
@@ -191,7 +225,7 @@ def _run(call: Call, operation: str, send, n: int, partial_images: int):
     # after the images are in hand (their links fetched): the list only adds a notice
     with batch.kept_if_cancelled(call.node_id):
         live_shutdown = api.live_shutdown(_live.get(endpoint, call), call.model)
-    notice = api.CATALOGUE.notice(call.model, live_shutdown=live_shutdown)
+    notice = api.CATALOGUE.notice(call.model, live_shutdown=live_shutdown, host=host)
     if notice != call.note:
         call.note = notice
         call.progress()
@@ -238,14 +272,14 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(api.GENERATE_MODELS, api.DEFAULT_MODEL, provider="openai"),
+                "model": model_input(api.CATALOGUE.served(api.GENERATE), provider="openai"),
                 "prompt": prompt_input("What the image should show (GPT image models: up to 32000 characters)."),
                 "n": count_input("Images per call (1-10). 1 is not sent."),
-                **size_inputs(api.GENERATE_SIZES, _SIZE_TOOLTIP),
+                **size_inputs(size_choices(api.CATALOGUE, api.GENERATE), _SIZE_TOOLTIP),
                 **_options(edit=False),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
-            "optional": {**_connection_inputs(), **_partial_images_input()},
+            "optional": {**_connection_inputs(), **_newer_inputs()},
             **HIDDEN,
         }
 
@@ -273,13 +307,18 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
             key_from=api_key_env,
         )
         with call.context():
-            body = api.generation_body(
-                model=model,
-                prompt=prompt,
-                n=n,
-                size=api.chosen_size(size, width, height),
-                partial_images=partial_images,
-                **options,
+            body = _for_model(
+                call,
+                api.GENERATE,
+                lambda chosen: api.generation_body(
+                    model=chosen,
+                    prompt=prompt,
+                    n=n,
+                    size=api.chosen_size(size, width, height),
+                    partial_images=partial_images,
+                    host=host_of(call.base_url),
+                    **options,
+                ),
             )
         return _run(
             call,
@@ -314,9 +353,9 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit: a batch of up to 16 goes up in one call."}),
                 "prompt": prompt_input("The change to make (GPT image models: up to 32000 characters)."),
-                "model": model_input(api.EDIT_MODELS, api.DEFAULT_MODEL, provider="openai"),
+                "model": model_input(api.CATALOGUE.served(api.EDIT), provider="openai"),
                 "n": count_input("Edited versions per call (1-10). 1 is not sent."),
-                **size_inputs(api.EDIT_SIZES, _SIZE_TOOLTIP),
+                **size_inputs(size_choices(api.CATALOGUE, api.EDIT), _SIZE_TOOLTIP),
                 **_options(edit=True),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
@@ -331,7 +370,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                     },
                 ),
                 **_connection_inputs(),
-                **_partial_images_input(),
+                **_newer_inputs(),
             },
             **HIDDEN,
         }
@@ -357,16 +396,24 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
             api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env
         )
         with call.context():
-            fields = api.check_edit(
-                model=model,
-                prompt=prompt,
-                n=n,
-                size=api.chosen_size(size, width, height),
-                partial_images=partial_images,
-                **options,
-            )
             inputs = encode_edit_inputs(image, mask, how=api.UPLOADS)
-            parts = api.edit_fields(fields, inputs.images, inputs.masks[0] if inputs.masks else None)
+            parts = _for_model(
+                call,
+                api.EDIT,
+                lambda chosen: api.edit_fields(
+                    api.check_edit(
+                        model=chosen,
+                        prompt=prompt,
+                        n=n,
+                        size=api.chosen_size(size, width, height),
+                        partial_images=partial_images,
+                        host=host_of(call.base_url),
+                        **options,
+                    ),
+                    inputs.images,
+                    inputs.masks[0] if inputs.masks else None,
+                ),
+            )
         return _run(
             call,
             api.EDIT,

@@ -134,11 +134,9 @@ def journal_calls(provider: str | None = None) -> list[dict]:
 
 
 def forget_what_nodes_learned():
-    """Live model lists, the AIGNE paths and Agnic model ids that answered, kept per endpoint:
-    tests reuse loopback URLs."""
+    """Live model lists and the AIGNE paths that answered, kept per endpoint: tests reuse loopback URLs."""
     mod("nodes.common").LiveList.forget_all()
     mod("nodes.aigne")._paths.clear()
-    mod("nodes.agnic")._answered.clear()
 
 
 def run_node(node_class, **inputs):

@@ -181,7 +181,7 @@ TARGETS = [
     Target(
         name="agnic",
         operation="image generation",
-        model="google/gemini-3.1-flash-image",
+        model="google/gemini-nano-banana-2.1",
         api_path="/chat/completions",
         run=_agnic_generate,
         run_edit=_agnic_edit,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime
 import io
 import json
 import time
@@ -14,7 +13,7 @@ import torch
 from PIL import Image
 
 import openrouter_spec
-from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node, set_today
+from conftest import FAKE_KEYS, assert_no_secret, defaults, journal_calls, mod, progress, run_node
 
 KEY = FAKE_KEYS["AGNIC_API_KEY"]
 nodes = mod("nodes.agnic")
@@ -24,15 +23,13 @@ synth = mod("nodes.emulator.synth")
 RemoteImageError = mod("nodes.core.errors").RemoteImageError
 InputError = mod("nodes.core.errors").InputError
 
-GEMINI = "google/gemini-3.1-flash-image"  # the nodes' default
+GEMINI = "google/gemini-nano-banana-2.1"  # what the nodes' auto becomes at this gateway
 FLUX = "black-forest-labs/flux.2-pro"
-TODAY = datetime.date(2026, 11, 29)
 
 
 @pytest.fixture
 def app(serve, monkeypatch):
-    """A local Agnic gateway as on 2026-11-29, with the environment pointing at it."""
-    set_today(monkeypatch, TODAY)
+    """A local Agnic gateway as on conftest's TODAY, with the environment pointing at it."""
     agnic_app = emulator.AgnicApp(token=KEY)
     server = serve(agnic_app)
     monkeypatch.setenv("AGNIC_API_KEY", KEY)
@@ -235,10 +232,12 @@ def test_an_unknown_model_is_sent_and_refused_by_the_gateway_which_lists_its_mod
 # --- today's models: defaults, modalities auto, retired ids -----------------------------------------
 
 
-def test_a_prompt_and_the_defaults_make_an_image(app):
-    image, text = run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
+def test_a_prompt_and_the_defaults_make_an_image(app, progress):
+    generate_node = nodes.AgnicImageGenerate
+    image, text = run_node(generate_node, **defaults(generate_node, prompt="a red fox", unique_id="5"))
     assert image.shape == (1, 1024, 1024, 3) and text == "Here is your image."
-    assert [r.path for r in app.requests] == ["/v1/chat/completions"]  # the catalogue says what it answers in
+    # auto: the gateway's list (free) says what it serves, then one billed call with the model it became
+    assert [r.path for r in app.requests] == ["/v1/models", "/v1/chat/completions"]
     assert sent(app)[0] == {
         "model": GEMINI,
         "messages": [{"role": "user", "content": "a red fox"}],
@@ -246,6 +245,30 @@ def test_a_prompt_and_the_defaults_make_an_image(app):
         "image_config": {"aspect_ratio": "1:1"},
         "seed": 0,
     }
+    assert any("auto → google/gemini-nano-banana-2.1" in text for _, text in progress)
+    assert "auto → google/gemini-nano-banana-2.1" in progress[-1][1]  # the last line keeps it
+    (line,) = journal_calls("agnic")
+    assert line["model"] == GEMINI and line["model_chosen"] == "auto"
+
+
+def test_auto_takes_the_next_preferred_model_the_gateway_serves(app):
+    app.gone.add(GEMINI)
+    run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
+    assert sent(app)[0]["model"] == "google/gemini-3-pro-image"
+
+
+def test_auto_with_a_gateway_serving_none_of_its_models_names_what_it_serves(app):
+    app.gone |= {GEMINI, "google/gemini-3-pro-image", "google/gemini-3.1-flash-lite-image", FLUX}
+    with pytest.raises(InputError, match="choose one it lists: black-forest-labs/flux.2-klein-4b, "):
+        run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
+    assert sent(app) == []
+
+
+def test_a_model_named_is_never_swapped_even_when_auto_would_pick_another(app):
+    app.gone.add("google/gemini-3-pro-image")
+    text = failure(generate, model="google/gemini-3-pro-image")
+    assert "google/gemini-3-pro-image is not a valid model ID" in text
+    assert [body["model"] for body in sent(app)] == ["google/gemini-3-pro-image"]
 
 
 @pytest.mark.parametrize(
@@ -285,15 +308,17 @@ def test_modalities_auto_for_a_model_the_catalogue_describes_fetch_no_list(app, 
     assert [r.path for r in app.requests] == ["/v1/chat/completions"]
 
 
-def test_a_call_that_fails_at_once_with_the_defaults_is_one_request(app):
+def test_a_call_that_fails_at_once_with_the_defaults_is_one_image_request(app):
     app.credits = 0.0
     text = failure(run_node, nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
-    assert "HTTP 402" in text and [r.path for r in app.requests] == ["/v1/chat/completions"]
+    assert "HTTP 402" in text and [r.path for r in app.requests] == ["/v1/models", "/v1/chat/completions"]
 
 
-def test_a_bad_input_sends_nothing_not_even_the_model_list(app):
+@pytest.mark.parametrize("bad", [dict(count=0), dict(prompt=""), dict(image_size="0.5K"), dict(aspect_ratio="7:3")])
+@pytest.mark.parametrize("model", ["auto", GEMINI])
+def test_a_bad_input_sends_nothing_not_even_the_model_list(app, bad, model):
     with pytest.raises(InputError):
-        generate(modalities="auto", count=0)
+        generate(modalities="auto", model=model, **bad)
     assert app.requests == []
 
 
@@ -304,10 +329,10 @@ def test_a_bad_input_sends_nothing_not_even_the_model_list(app):
         ("8:1", "auto", (3072, 384)),
         ("1:4", "auto", (512, 2048)),
         ("4:1", "2K", (4096, 1024)),
-        ("1:1", "0.5K", (512, 512)),
+        ("1:1", "4K", (4096, 4096)),
     ],
 )
-def test_gemini_3_1_flash_image_takes_the_new_ratios_and_half_k(app, ratio, size, expected):
+def test_nano_banana_2_1_takes_the_extreme_ratios_and_4k(app, ratio, size, expected):
     image, _ = generate(aspect_ratio=ratio, image_size=size)
     assert image.shape == (1, expected[1], expected[0], 3)
     config = sent(app)[0]["image_config"]
@@ -316,9 +341,7 @@ def test_gemini_3_1_flash_image_takes_the_new_ratios_and_half_k(app, ratio, size
 
 def test_the_seeds_text_model_is_refused_before_sending(app):
     text = failure(generate, model="google/gemini-2.0-flash")
-    assert (
-        "google/gemini-2.0-flash cannot be used for image generation; use one of: google/gemini-3.1-flash-image" in text
-    )
+    assert "google/gemini-2.0-flash cannot be used for image generation; use one of: " + GEMINI in text
     assert app.requests == []
 
 
@@ -327,7 +350,7 @@ def test_an_id_the_gateway_dropped_names_its_successor_and_the_live_models(app):
     text = failure(generate, model="google/gemini-2.5-flash-image")
     assert "google/gemini-2.5-flash-image is not a valid model ID" in text
     assert (
-        "google/gemini-2.5-flash-image is retired; use google/gemini-3.1-flash-image; "
+        "google/gemini-2.5-flash-image is retired; use google/gemini-nano-banana-2.1; "
         "image models the server lists now:" in text
     )
 
@@ -337,72 +360,42 @@ def test_a_model_its_maker_shut_down_is_still_sent_with_a_notice(app, monkeypatc
     node says so in its progress text."""
     lines = []
     monkeypatch.setattr(mod("nodes.core.comfy"), "progress_text", lambda node, text: lines.append(text))
+    app.still_routes.add("google/gemini-2.5-flash-image")
     app.inject(delay=0.3, path="/v1/chat/completions")
     image, _ = generate(model="google/gemini-2.5-flash-image", unique_id="9")
     assert image.shape[0] == 1
     assert any(
-        "was shut down upstream on 2026-10-02; move to google/gemini-3.1-flash-image" in line for line in lines
+        "was shut down upstream on 2026-10-02; move to google/gemini-nano-banana-2.1" in line for line in lines
     ), lines
 
 
-# --- the Gemini 3 image models under their GA or -preview ids --------------------------------------
-
-PREVIEW = "google/gemini-3.1-flash-image-preview"
+# --- ids Google retired, in saved workflows -------------------------------------------------------
 
 
 def chat_models(app) -> list[str]:
     return [body["model"] for body in sent(app)]
 
 
-@pytest.mark.parametrize("served,model", [(emulator.GA_IDS, GEMINI), (emulator.PREVIEW_IDS, PREVIEW)])
-def test_the_default_inputs_make_an_image_whichever_id_the_gateway_serves(app, served, model):
-    """Google says the GA id replaced the preview, Agnic's April 2026 list has the preview: both work."""
-    app.gemini_ids = served
-    image, _ = run_node(nodes.AgnicImageGenerate, **defaults(nodes.AgnicImageGenerate, prompt="a red fox"))
-    assert image.shape == (1, 1024, 1024, 3) and chat_models(app)[-1] == model
-    edited, _ = run_node(nodes.AgnicImageEdit, **defaults(nodes.AgnicImageEdit, prompt="autumn", image=halves()))
-    assert edited.shape[0] == 1 and chat_models(app)[-1] == model
-
-
-def test_an_id_the_gateway_does_not_serve_is_tried_once_with_its_pair_and_what_worked_is_remembered(app):
-    app.gemini_ids = emulator.PREVIEW_IDS
-    image, _ = generate(modalities="image+text")  # nothing fetched that says which id it serves
-    assert image.shape[0] == 1 and chat_models(app) == [GEMINI, PREVIEW]  # the 400 is not billed
-    generate(modalities="image+text", count=2)
-    assert chat_models(app)[2:] == [PREVIEW, PREVIEW]  # straight to the id that answered
-
-
-def test_with_the_live_list_at_hand_the_id_it_carries_is_sent_at_once(app):
-    app.gemini_ids = emulator.PREVIEW_IDS
-    generate(
-        model="sourceful/riverflow-image-only", modalities="auto"
-    )  # an unknown model: the list says what it answers in
-    generate(modalities="image+text")
-    assert chat_models(app) == ["sourceful/riverflow-image-only", PREVIEW]
-    assert len(app.calls("/v1/models")) == 1
-
-
 @pytest.mark.parametrize(
-    "chosen,served", [(PREVIEW, GEMINI), ("google/gemini-3-pro-image-preview", "google/gemini-3-pro-image")]
+    "chosen,successor",
+    [
+        ("google/gemini-3.1-flash-image-preview", GEMINI),
+        ("google/gemini-3.1-flash-image", GEMINI),
+        ("google/gemini-3-pro-image-preview", "google/gemini-3-pro-image"),
+    ],
 )
-def test_a_preview_id_in_a_saved_workflow_reaches_the_ga_model(app, chosen, served):
-    image, _ = generate(model=chosen, modalities="image+text", image_size="1K")
-    assert image.shape[0] == 1 and chat_models(app) == [chosen, served]
+def test_a_retired_id_in_a_saved_workflow_is_sent_as_named_and_its_refusal_names_the_successor(app, chosen, successor):
+    """The gateway may still route an id Google shut down: it is sent once, never swapped; its
+    "not a valid model ID" names the successor and what the gateway lists (a 400 is not billed)."""
+    text = failure(generate, model=chosen, modalities="image+text")
+    assert f"{chosen} is not a valid model ID" in text and f"{chosen} is retired; use {successor}" in text
+    assert chat_models(app) == [chosen]
 
 
-def test_a_gateway_serving_neither_id_says_both_were_tried(app):
-    app.gone.add(GEMINI)
-    text = failure(generate, modalities="image+text")
-    assert f"{PREVIEW} is not a valid model ID (400); nor is {GEMINI}, tried first" in text
-    assert "image models the server lists now: black-forest-labs/flux.2-klein-4b" in text
-    assert chat_models(app) == [GEMINI, PREVIEW]
-
-
-def test_a_failure_other_than_an_unknown_id_is_not_retried_with_the_pair(app):
-    app.inject(status=403, message="flagged", path="/v1/chat/completions")
-    assert "HTTP 403" in failure(generate, modalities="image+text")
-    assert chat_models(app) == [GEMINI]
-
+def test_nano_banana_2_1_has_no_half_k_and_says_which_sizes_it_takes(app):
+    text = str(pytest.raises(InputError, generate, image_size="0.5K").value)
+    assert "image_size '0.5K' is not allowed for google/gemini-nano-banana-2.1; use one of: auto, 1K, 2K, 4K" in text
+    assert app.requests == []
 
 # --- edit ---------------------------------------------------------------------------------------
 
@@ -458,12 +451,12 @@ def test_list_models_keeps_image_models_when_modalities_are_listed(app):
 def test_list_models_keeps_everything_from_a_plain_openai_list(app):
     app.models_shape = "openai"
     (models,) = run_node(nodes.AgnicListModels)
-    assert sorted(models.split("\n")) == sorted(emulator.MODELS)
+    assert sorted(models.split("\n")) == sorted(app.served()) and GEMINI in app.served()
 
 
 def test_list_models_filter(app):
     (models,) = run_node(nodes.AgnicListModels, filter="GEMINI")
-    assert models.split("\n") == [m for m in sorted(emulator.MODELS) if "gemini" in m]
+    assert models.split("\n") == [m for m in sorted(app.served()) if "gemini" in m]
 
 
 # --- refused before sending ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 import requests
 import torch
 
-from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node, set_today
+from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, progress, run_node, set_today
 
 KEY = FAKE_KEYS["AIGNE_HUB_API_KEY"]
 MOUNT = "/app/ai-kit"  # a hub's base URL includes its mount path
@@ -18,7 +18,6 @@ V2_PATH = "/api/v2/image/generations"
 V2_ALIAS = "/api/v2/images/generations"
 DOC_PATH = "/api/images/generations"
 NATIVE_PATH = "/api/v2/image"
-TODAY = datetime.date(2026, 11, 29)
 
 aigne_nodes = mod("nodes.aigne")
 aigne = mod("nodes.providers.aigne")
@@ -40,12 +39,10 @@ def hub_server():
 
 @pytest.fixture
 def hub(hub_server, monkeypatch):
-    """A fresh local AIGNE Hub under a mount path, as on 2026-11-29, the environment pointing at it."""
+    """A fresh local AIGNE Hub under a mount path, as on conftest's TODAY, the environment pointing at it."""
     app = emulator.AigneHubApp(key=KEY)
     app.base_url = hub_server.url + MOUNT
-    app.upstream.today = TODAY
     hub_server.apps = {MOUNT: app}
-    set_today(monkeypatch, TODAY)
     monkeypatch.setenv("AIGNE_HUB_API_KEY", KEY)
     monkeypatch.setenv("AIGNE_HUB_BASE_URL", app.base_url)
     return app
@@ -139,50 +136,62 @@ def test_a_hub_serving_none_of_the_paths_says_so(hub):
     assert len(posts(hub)) == 3  # each path once
 
 
-# --- n for GPT image models: n calls --------------------------------------------------------------
+# --- n: in one call where the framework passes it on, one call per image for Google's models -------
+
+GEMINI = "google/gemini-nano-banana-2.1"
 
 
-def test_n_images_of_a_gpt_model_come_from_n_calls(hub):
-    generate()  # learns the path
-    hub.inject(gather=3, times=3, path=V2_PATH)  # each reply waits until all three calls are in flight
+def test_n_images_of_gpt_image_2_come_from_one_call(hub):
     image, info = generate(n=3)
+    assert image.shape == (3, 1024, 1024, 3)
+    (call,) = posts(hub)
+    assert call.json()["n"] == 3 and hub.billed == [3]
+    assert '"calls"' not in info and '"aigneHubCredits": 18.0' in info
+
+
+def test_n_images_of_a_google_model_come_from_n_calls(hub):
+    generate(model=GEMINI)  # learns the path
+    hub.inject(gather=3, times=3, path=V2_PATH)  # each reply waits until all three calls are in flight
+    image, info = generate(model=GEMINI, n=3)
     assert image.shape == (3, 1024, 1024, 3)
     assert hub.max_in_flight == 3, "the calls did not run concurrently"
     calls = posts(hub)[1:]
     assert len(calls) == 3 and all(r.json()["n"] == 1 for r in calls)
     assert hub.billed == [1, 1, 1, 1]
-    assert '"calls": 3' in info and '"aigneHubCredits": 18.0' in info
+    assert '"calls": 3' in info and '"aigneHubCredits": 12.0' in info
 
 
 def test_the_first_of_n_calls_finds_the_path_for_the_others(hub):
     hub.serves = {V2_ALIAS}
-    image, _ = generate(n=2)
+    image, _ = generate(model=GEMINI, n=2)
     assert image.shape[0] == 2 and [r.path for r in posts(hub)] == [V2_PATH, V2_ALIAS, V2_ALIAS]
 
 
-def test_the_hub_itself_returns_one_image_for_n_of_a_gpt_model():
-    """Why the node makes n calls: the framework drops n, the hub bills it."""
+def test_the_hub_itself_passes_n_on_and_drops_the_gpt_options():
+    """What the node is built on: the published framework gives gpt-image-2 dall-e-2's parameter
+    list -- prompt, size, n -- and silently drops the rest."""
     hub = emulator.AigneHubApp(key=KEY)
     request = mod("nodes.emulator.server").Request(
         "POST",
         V2_PATH,
         {},
         {"authorization": f"Bearer {KEY}", "content-type": "application/json"},
-        b'{"prompt": "x", "model": "openai/gpt-image-2", "n": 3}',
+        b'{"prompt": "x", "model": "openai/gpt-image-2", "n": 3, "quality": "high", "background": "opaque"}',
     )
     reply = hub.handle(request)
-    assert reply.status == 200 and len(json.loads(reply.body)["data"]) == 1 and hub.billed == [3]
+    assert reply.status == 200 and len(json.loads(reply.body)["data"]) == 3 and hub.billed == [3]
+    assert hub.dropped == [["background", "quality"]]
 
 
 @pytest.mark.parametrize("model", ["openai/gpt-image-3", "gpt-image-3", "openai/chatgpt-image-2"])
-def test_n_images_of_a_gpt_image_model_newer_than_the_catalogue_come_from_n_calls(hub, model):
-    """The framework drops n for every GPT image model, not only the ones the catalogue knows."""
+def test_n_images_of_a_gpt_image_model_newer_than_the_catalogue_come_from_one_call(hub, model):
+    """The framework passes n on for every OpenAI model but gpt-image-1, not only those the catalogue knows."""
     hub.upstream.extra_models += ["gpt-image-3", "chatgpt-image-2"]  # OpenAI serves models newer than the catalogue
     image, info = generate(model=model, n=3, response_format="url")
-    assert image.shape[0] == 3 and hub.billed == [1, 1, 1]
-    bodies = [r.json() for r in posts(hub)]
-    assert len(bodies) == 3 and all(b["n"] == 1 and "response_format" not in b for b in bodies)
-    assert '"calls": 3' in info and "warning" not in info
+    assert image.shape[0] == 3 and hub.billed == [3]
+    (body,) = [r.json() for r in posts(hub)]
+    assert body["n"] == 3 and "response_format" not in body
+    assert "warning" not in info
 
 
 def test_fewer_images_than_asked_in_one_call_are_said_not_silent(hub, progress):
@@ -238,43 +247,41 @@ def test_expired_link_gives_a_clear_error(hub, monkeypatch):
     assert "b64_json" in error.hint
 
 
-# --- the GPT options the hub passes upstream ------------------------------------------------------
+# --- the GPT options the hub does not pass upstream -------------------------------------------------
 
 
-def test_gpt_options_are_sent(hub):
-    image, _ = generate(
-        size="custom",
-        width=1536,
-        height=864,
-        quality="high",
-        background="opaque",
-        output_format="webp",
-        output_compression=50,
-        moderation="low",
-    )
-    assert image.shape == (1, 864, 1536, 3)
+@pytest.mark.parametrize(
+    "option",
+    [
+        {"quality": "high"},
+        {"background": "opaque"},
+        {"output_format": "webp"},
+        {"output_format": "jpeg", "output_compression": 50},
+        {"moderation": "low"},
+    ],
+    ids=str,
+)
+@pytest.mark.parametrize("model", ["openai/gpt-image-2", "openai/gpt-image-2.6-sunburst", "openai/gpt-image-3"])
+def test_gpt_options_the_framework_drops_are_refused_before_sending_saying_why(hub, option, model):
+    """An image paid for that silently ignores the option asked for is worse than no image."""
+    with pytest.raises(InputError) as caught:
+        generate(model=model, **option)
+    text = str(caught.value)
+    assert f"{model} does not accept {next(iter(option))}" in text
+    assert "passes OpenAI's options on only for gpt-image-1" in text
+    assert hub.requests == []
+
+
+def test_the_options_a_gpt_model_takes_through_the_hub_are_size_and_n(hub):
+    image, _ = generate(model="openai/gpt-image-2.5-flare", size="custom", width=1536, height=864, n=2)
+    assert image.shape == (2, 864, 1536, 3)
     assert posts(hub)[0].json() == {
         "prompt": "a red fox in the snow",
-        "model": "openai/gpt-image-2",
-        "n": 1,
+        "model": "openai/gpt-image-2.5-flare",
+        "n": 2,
         "size": "1536x864",
-        "quality": "high",
-        "background": "opaque",
-        "output_format": "webp",
-        "output_compression": 50,
-        "moderation": "low",
     }
-
-
-def test_transparent_and_xhigh_with_gpt_image_2_5(hub):
-    generate(model="openai/gpt-image-2.5-flare", background="transparent", quality="xhigh")
-    body = posts(hub)[0].json()
-    assert body["background"] == "transparent" and body["quality"] == "xhigh"
-
-
-def test_a_bare_name_follows_the_openai_models_rules(hub):
-    with pytest.raises(InputError, match="background 'transparent' is not allowed for openai/gpt-image-2"):
-        generate(model="gpt-image-2", background="transparent")
+    assert hub.dropped == [[]]
 
 
 @pytest.mark.parametrize(
@@ -285,13 +292,19 @@ def test_a_bare_name_follows_the_openai_models_rules(hub):
         ("gpt-image-2-2026-04-21", "openai/gpt-image-2-2026-04-21"),
     ],
 )
-def test_a_bare_name_the_catalogue_knows_is_sent_with_its_provider_on_both_routes(hub, bare, sent):
-    """The native route takes only provider/model; the generation route gets the same name."""
+def test_a_bare_name_the_catalogue_knows_is_sent_with_its_provider(hub, bare, sent):
     generated, _ = generate(model=bare, size="2048x1152")
-    edited, _ = edit(model=bare)
-    assert generated.shape[0] == 1 and edited.shape[0] == 1
+    assert generated.shape[0] == 1
     assert posts(hub, V2_PATH)[0].json()["model"] == sent
-    assert posts(hub, NATIVE_PATH)[0].json()["input"]["modelOptions"]["model"] == sent
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-image-2", "gpt-image-2.6-flare", "openai/gpt-image-2.5-sunburst"])
+def test_a_gpt_edit_through_the_hub_is_refused_before_sending_naming_the_models_that_can(hub, model):
+    with pytest.raises(InputError) as caught:
+        edit(model=model)
+    text = str(caught.value)
+    assert "cannot be used for image edits; use one of: " + GEMINI in text
+    assert hub.requests == []
 
 
 def test_an_unknown_bare_name_is_sent_as_typed(hub):
@@ -317,9 +330,8 @@ def test_a_retired_model_fails_before_sending_and_names_its_successor(hub, model
 def test_an_upstream_404_lists_the_hubs_image_models(hub):
     error = failure(generate, model="openai/gpt-image-3")
     assert error.status == 404 and "The model `gpt-image-3` does not exist" in error.message
-    assert error.hint.startswith(
-        "image models the server lists now: ideogram/ideogram-v3, openai/chatgpt-image-latest, "
-    )
+    assert error.hint.startswith("image models the server lists now: google/gemini-3-pro-image, ")
+    assert "ideogram/ideogram-v3" in error.hint
     assert "openai/gpt-5" not in error.hint  # a chat model
     assert [r.path for r in hub.requests] == [V2_PATH, "/api/ai-providers/models"]
 
@@ -330,29 +342,34 @@ def test_a_model_no_provider_serves(hub):
     assert "openai/gpt-image-2" in error.hint
 
 
-def test_a_model_retired_upstream_after_the_catalogue_was_checked(hub):
-    hub.upstream.today = datetime.date(2026, 12, 2)
+def test_a_model_retired_upstream_after_the_catalogue_was_checked(hub, monkeypatch):
+    set_today(monkeypatch, datetime.date(2026, 11, 29))  # the pack's catalogue still serves gpt-image-1.5 then
+    hub.upstream.today = datetime.date(2026, 12, 2)  # while OpenAI has shut it down
     error = failure(generate, model="openai/gpt-image-1.5")
     assert error.status == 404 and "gpt-image-1.5" in error.message
     assert error.hint.startswith(
-        "openai/gpt-image-1.5 is retired; use openai/gpt-image-2; image models the server lists now:"
+        "openai/gpt-image-1.5 is retired; use openai/gpt-image-2.6-sunburst; image models the server lists now:"
     )
     assert "openai/gpt-image-1.5" not in error.hint.split("now:")[1]
 
 
-def test_a_near_shutdown_is_in_the_info(hub):
+def test_a_near_shutdown_is_in_the_info(hub, monkeypatch):
+    set_today(monkeypatch, datetime.date(2026, 11, 29))
     _, info = generate(model="openai/gpt-image-1.5", size="1024x1536")
-    assert '"notice": "openai/gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to openai/gpt-image-2"' in info
+    assert (
+        '"notice": "openai/gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to openai/gpt-image-2.6-sunburst"'
+        in info
+    )
 
 
 # --- edits on the native route -----------------------------------------------------------------
 
 
-def test_edit_goes_to_the_native_route_with_file_contents(hub):
-    image, info = edit()
-    assert image.shape == (1, 1024, 1536, 3)  # auto: the input is wide
+def test_edit_goes_to_the_native_route_with_file_contents(hub, progress):
+    image, info = edit(unique_id="7")
+    assert image.shape == (1, 1024, 1536, 3)  # the model keeps the input's (wide) shape
+    assert [r.path for r in hub.requests] == ["/api/ai-providers/models", NATIVE_PATH]  # auto: the hub's list
     (request,) = posts(hub)
-    assert request.path == NATIVE_PATH
     body = request.json()
     (picture,) = body["input"].pop("image")
     assert body == {
@@ -361,51 +378,49 @@ def test_edit_goes_to_the_native_route_with_file_contents(hub):
             "n": 1,
             "size": "auto",
             "outputFileType": "file",
-            "modelOptions": {"model": "openai/gpt-image-2"},
+            "modelOptions": {"model": GEMINI},
         }
     }
     assert (
         picture["type"] == "file" and picture["mimeType"] == "image/png" and picture["data"].startswith("iVBORw0KGgo")
     )
-    assert (
-        '"modelWithProvider": "openai/gpt-image-2"' in info
-        and '"inputTokens"' in info
-        and '"aigneHubCredits": 6.0' in info
-    )
+    assert f'"modelWithProvider": "{GEMINI}"' in info and '"aigneHubCredits": 4.0' in info
+    assert f'"model_chosen": "auto → {GEMINI}"' in info
+    assert f"auto → {GEMINI}" in progress[-1][1]
 
 
-def test_edit_sends_every_image_and_the_gpt_options_in_camel_case(hub):
-    image, _ = edit(
-        image=torch.rand(2, 64, 96, 3),
-        image_2=torch.rand(1, 40, 40, 3),
-        model="openai/gpt-image-2.5-sunburst",
-        quality="max",
-        background="transparent",
-        output_format="webp",
-        output_compression=80,
-        size="1024x1024",
-    )
-    assert image.shape == (1, 1024, 1024, 3)
+def test_edit_sends_every_image(hub):
+    image, _ = edit(image=torch.rand(2, 64, 96, 3), image_2=torch.rand(1, 40, 40, 3), model=GEMINI)
+    assert image.shape[0] == 1
     payload = posts(hub)[0].json()["input"]
     assert len(payload["image"]) == 3 and all(item["type"] == "file" for item in payload["image"])
-    assert payload["modelOptions"] == {
-        "model": "openai/gpt-image-2.5-sunburst",
-        "quality": "max",
-        "background": "transparent",
-        "outputFormat": "webp",
-        "outputCompression": 80,
-    }
+    assert payload["modelOptions"] == {"model": GEMINI}
+
+
+def test_auto_edits_with_the_next_google_model_the_hub_serves(hub, monkeypatch):
+    monkeypatch.delitem(emulator.GOOGLE_MODELS, GEMINI)
+    image, info = edit()
+    assert posts(hub)[0].json()["input"]["modelOptions"]["model"] == "google/gemini-3-pro-image"
+
+
+def test_auto_with_a_hub_serving_no_model_that_can_edit_says_which_it_serves(hub, monkeypatch):
+    monkeypatch.setattr(emulator, "GOOGLE_MODELS", {})
+    with pytest.raises(InputError) as caught:
+        edit()
+    assert "the server lists none of the models auto picks for image edits" in str(caught.value)
+    assert "choose one it lists: ideogram/ideogram-v3" in str(caught.value)
+    assert posts(hub) == []
 
 
 def test_edit_n_images_from_n_calls(hub):
     image, info = edit(n=2)
     assert image.shape[0] == 2 and len(posts(hub, NATIVE_PATH)) == 2
-    assert '"calls": 2' in info and '"aigneHubCredits": 12.0' in info
+    assert '"calls": 2' in info and '"aigneHubCredits": 8.0' in info
 
 
 def test_edit_result_really_derives_from_the_input(hub):
     white = torch.ones(1, 32, 32, 3)
-    image, _ = edit(image=white, size="1024x1024")
+    image, _ = edit(image=white)
     assert image.mean() > 0.5  # a tinted white, not a fresh generation
 
 
@@ -435,10 +450,10 @@ GENERATE_REFUSALS = [
     ({"n": 0}, "from 1 to 10"),
     ({"n": 11}, "from 1 to 10"),
     ({"size": "1800x1024"}, "multiples of 16"),
-    ({"model": "openai/gpt-image-1.5", "size": "2048x2048"}, "1024x1024, 1536x1024, 1024x1536, auto"),
-    ({"quality": "ultra"}, "quality 'ultra' is not allowed for openai/gpt-image-2"),
-    ({"background": "transparent"}, "background 'transparent' is not allowed for openai/gpt-image-2"),
-    ({"output_compression": 50}, "output_compression applies only to jpeg and webp"),
+    ({"model": "openai/gpt-image-1.5"}, "its maker retired openai/gpt-image-1.5 on 2026-12-01"),
+    ({"quality": "ultra"}, "openai/gpt-image-2 does not accept quality"),
+    ({"background": "transparent"}, "openai/gpt-image-2 does not accept background"),
+    ({"model": "acme/painter", "output_compression": 50}, "output_compression applies only to jpeg and webp"),
     ({"model": "google/some-model", "size": "huge"}, "WIDTHxHEIGHT"),
     ({"model": "ideogram/ideogram-v3", "response_format": "png"}, "b64_json, url"),
     ({"path": "api/images/generations"}, "starting with /"),
@@ -458,7 +473,7 @@ def test_generate_refuses_before_sending(hub, inputs, words):
 EDIT_REFUSALS = [
     ({"prompt": ""}, "prompt is empty"),
     ({"n": 11}, "from 1 to 10"),
-    ({"size": "1800x1024"}, "multiples of 16"),
+    ({"size": "1024x1024"}, "size 1024x1024 is not allowed for google/gemini-nano-banana-2.1; use one of: auto"),
     ({"image": torch.rand(1, 8, 8, 4)}, "RGB"),
     ({"image_2": torch.rand(8, 8, 3)}, "image_2"),
 ]
@@ -517,14 +532,14 @@ def test_401_string_envelope(hub, monkeypatch):
 
 
 def test_400_string_envelope_in_the_hubs_words(hub):
-    hub.inject(status=400, message='"n" must be less than or equal to 10')
+    hub.inject(status=400, message='"n" must be less than or equal to 10', path=V2_PATH)
     error = failure(generate)
     assert error.status == 400 and '"n" must be less than or equal to 10' in str(error)
     assert "model openai/gpt-image-2" in str(error)
 
 
 def test_nested_envelope(hub):
-    hub.inject(status=500, body=b'{"error":{"message":"Upstream provider rate limit exceeded"}}')
+    hub.inject(status=500, body=b'{"error":{"message":"Upstream provider rate limit exceeded"}}', path=V2_PATH)
     error = failure(generate)
     assert error.status == 500 and "Upstream provider rate limit exceeded" in str(error)
     assert "upstream" in error.hint
@@ -543,19 +558,19 @@ def test_402_not_enough_credits_keeps_the_link(hub):
 
 
 def test_429_is_waited_out_then_succeeds(hub):
-    hub.inject(status=429, message="Too many requests", headers={"Retry-After": "1"})
+    hub.inject(status=429, message="Too many requests", headers={"Retry-After": "1"}, path=V2_PATH)
     image, _ = generate()
     assert image.shape[0] == 1 and len(posts(hub)) == 2
 
 
 def test_503_is_retried(hub):
-    hub.inject(status=503, message="Service Unavailable")
+    hub.inject(status=503, message="Service Unavailable", path=V2_PATH)
     image, _ = generate()
     assert image.shape[0] == 1 and len(posts(hub)) == 2
 
 
 def test_a_reply_without_images_is_an_error(hub):
-    hub.inject(body=b'{"images":[],"data":[],"model":"gpt-image-2","usage":{"aigneHubCredits":null}}')
+    hub.inject(body=b'{"images":[],"data":[],"model":"gpt-image-2","usage":{"aigneHubCredits":null}}', path=V2_PATH)
     error = failure(generate)
     assert "no image came back" in str(error)
 
@@ -565,7 +580,7 @@ def test_a_reply_without_images_is_an_error(hub):
 
 def test_key_is_in_no_output_and_no_log(hub, pack_logs):
     outputs = [generate(model="ideogram/ideogram-v3", response_format="url")[1], edit()[1]]
-    for setup in (lambda: setattr(hub, "credits", 0), lambda: hub.inject(status=500, message=f"echo Bearer {KEY}")):
+    for setup in (lambda: setattr(hub, "credits", 0), lambda: hub.inject(status=500, message=f"echo Bearer {KEY}", path=V2_PATH)):
         setup()
         with pytest.raises(RemoteImageError) as caught:
             generate()
@@ -650,7 +665,7 @@ def test_parse_every_reply_shape_as_plain_dicts():
 
 
 def test_a_key_echoed_by_the_hub_is_redacted(hub, pack_logs):
-    hub.inject(status=400, message=f"bad key {KEY}")
+    hub.inject(status=400, message=f"bad key {KEY}", path=V2_PATH)
     error = failure(generate)
     assert "bad key ***" in str(error)
     for record in pack_logs.records:

@@ -18,7 +18,8 @@ import torch
 from PIL import Image
 
 import openai_spec
-from conftest import FAKE_KEYS, assert_no_secret, defaults, load_pack, mod, run_node, set_today
+from conftest import FAKE_KEYS, TODAY, assert_no_secret, defaults, load_pack, mod, run_node, set_today
+from provider_table import closed_port_url
 
 KEY = FAKE_KEYS["OPENAI_API_KEY"]
 NODES = load_pack().NODE_CLASS_MAPPINGS
@@ -29,7 +30,7 @@ RemoteImageError = mod("nodes.core.errors").RemoteImageError
 comfy = mod("nodes.core.comfy")
 api = mod("nodes.providers.openai_compat")
 catalogue = mod("nodes.providers.catalogue")
-TODAY = datetime.date(2026, 11, 29)  # the day the catalogue and the emulator were written for
+BEFORE_1_X_SHUTDOWN = datetime.date(2026, 11, 29)  # gpt-image-1.5, 1-mini and chatgpt-image-latest still served
 IMAGES_PATH = "/v1/images/generations"
 EDITS_PATH = "/v1/images/edits"
 
@@ -63,11 +64,10 @@ def openai_server():
 
 @pytest.fixture
 def openai(openai_server, monkeypatch):
-    """api.openai.com played locally as on 2026-11-29 (plus a model of another server, flux-dev)."""
+    """api.openai.com played locally as on conftest's TODAY (plus a model of another server, flux-dev)."""
     server, app = openai_server
     app.reset()
-    app.today = TODAY
-    set_today(monkeypatch, TODAY)
+    app.today = None  # the pack's clock
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")
     yield app
@@ -256,18 +256,34 @@ def test_server_that_wants_a_key_when_none_is_named(openai):
 @pytest.mark.parametrize(
     "model,day", [("dall-e-2", "2026-05-12"), ("dall-e-3", "2026-05-12"), ("gpt-image-1", "2026-10-23")]
 )
-def test_a_retired_model_fails_before_sending_and_names_its_successor(openai, model, day):
+def test_a_retired_model_is_refused_before_sending_at_openais_own_api(openai, monkeypatch, model, day):
+    monkeypatch.delenv("OPENAI_BASE_URL")  # https://api.openai.com/v1
+    monkeypatch.setenv("HTTPS_PROXY", closed_port_url())  # were anything sent, it would stay on loopback
     for run in (generate, edit):
         with pytest.raises(RemoteImageError) as caught:
             run(model=model)
         text = str(caught.value)
-        assert f"OpenAI retired {model} on {day}; use gpt-image-2" in text and "nothing was sent" in text
+        assert f"OpenAI retired {model} on {day}; use gpt-image-2.6-sunburst" in text and "nothing was sent" in text
     assert openai.requests == []
+
+
+@pytest.mark.parametrize("model", ["dall-e-3", "gpt-image-1"])
+def test_a_model_openai_retired_is_sent_as_chosen_to_another_server_with_a_line_in_info(serve, monkeypatch, model):
+    """A retirement is a fact about a host: a relay, Azure or LocalAI may serve any name."""
+    relay = mod("nodes.emulator.openai_compat").OpenAIApp(token=KEY, extra_models=(model,))
+    monkeypatch.setenv("OPENAI_BASE_URL", f"{serve(relay).url}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    image, _, info = generate(model=model, size="1024x1024", quality="hd")  # unchecked: the server's rules
+    assert image.shape[0] == 1
+    (request,) = relay.calls(IMAGES_PATH)
+    assert request.json()["model"] == model and request.json()["quality"] == "hd"
+    assert f"OpenAI retired {model} on its own API on " in info and "this server may still serve it" in info
 
 
 def test_a_model_shut_down_after_the_catalogue_was_checked(openai, monkeypatch):
     """The catalogue still serves gpt-image-1.5 on its day, the server has moved on: its
     model_not_found is quoted, and the hint names the successor and the models served now."""
+    set_today(monkeypatch, BEFORE_1_X_SHUTDOWN)
     openai.today = datetime.date(2026, 12, 2)
     with pytest.raises(RemoteImageError) as caught:
         generate(model="gpt-image-1.5")
@@ -278,7 +294,8 @@ def test_a_model_shut_down_after_the_catalogue_was_checked(openai, monkeypatch):
         and "model_not_found" in error.message
     )
     assert error.hint.startswith(
-        "gpt-image-1.5 is retired; use gpt-image-2; image models the server lists now: flux-dev, gpt-image-2, "
+        "gpt-image-1.5 is retired; use gpt-image-2.6-sunburst; image models the server lists now: flux-dev, "
+        "gpt-image-2, "
     )
     assert "gpt-image-2.6-sunburst" in error.hint and "gpt-image-1-mini" not in error.hint
     assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]  # the list only once the model is refused
@@ -290,8 +307,8 @@ def test_an_unknown_model_lists_the_servers_image_models(openai):
     error = caught.value
     assert "The model `gpt-image-3` does not exist or you do not have access to it" in str(error)
     assert (
-        "image models the server lists now: "
-        "chatgpt-image-latest, flux-dev, gpt-image-1-mini, gpt-image-1.5, gpt-image-2" in error.hint
+        "image models the server lists now: flux-dev, gpt-image-2, gpt-image-2-2026-04-21, gpt-image-2.5-flare"
+        in error.hint
     )
     assert "whisper-1" not in error.hint
 
@@ -300,13 +317,14 @@ def test_without_the_live_list_the_catalogue_names_the_models(openai):
     openai.inject(status=500, message="models are down", path="/v1/models")
     with pytest.raises(RemoteImageError) as caught:
         generate(model="gpt-image-3")
-    assert "OpenAI's image models as of 2026-11-29: gpt-image-2, gpt-image-2.5-flare" in caught.value.hint
+    assert "OpenAI's image models as of 2026-12-06: gpt-image-2, gpt-image-2.5-flare" in caught.value.hint
 
 
-def test_a_near_shutdown_is_announced_on_the_node(openai, progress):
+def test_a_near_shutdown_is_announced_on_the_node(openai, progress, monkeypatch):
+    set_today(monkeypatch, BEFORE_1_X_SHUTDOWN)
     openai.inject(delay=0.3, path=IMAGES_PATH)  # long enough for a progress line
     _, _, info = generate(model="gpt-image-1.5", unique_id="7")
-    notice = "gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to gpt-image-2"
+    notice = "gpt-image-1.5 shuts down on 2026-12-01 (in 2 days); move to gpt-image-2.6-sunburst"
     assert any(notice in line for _, line in progress), progress
     assert f'"notice": "{notice}"' in info
 
@@ -321,8 +339,8 @@ def test_the_servers_own_shutdown_date_wins(openai, progress):
         return reply
 
     openai.inject(rewrite=announce, path="/v1/models")
-    _, _, info = generate(unique_id="7")
-    notice = "gpt-image-2 shuts down on 2026-12-15 (in 16 days)"
+    _, _, info = generate(model="gpt-image-2", unique_id="7")
+    notice = "gpt-image-2 shuts down on 2026-12-15 (in 9 days)"
     assert f'"notice": "{notice}"' in info and any(notice in line for _, line in progress), progress
     assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]  # read after the image came
 
@@ -332,7 +350,7 @@ def test_cancel_while_the_shutdown_date_is_read_keeps_the_image_paid_for(openai,
     openai.inject(delay=10, path="/v1/models")
     threading.Timer(0.5, comfy.request_interrupt).start()
     with pytest.raises(comfy.InterruptProcessingException):
-        generate(unique_id="7")
+        generate(model="gpt-image-2", unique_id="7")
     assert [r.path for r in openai.requests] == [IMAGES_PATH, "/v1/models"]
     (folder,) = (tmp_path / "unsaved").iterdir()
     assert [p.name for p in folder.iterdir()] == ["result_001.png"]
@@ -344,14 +362,15 @@ def test_a_call_that_fails_at_once_is_one_request(openai, run, path):
     openai.inject(status=400, message="Your request was rejected by the safety system.", path=path)
     with pytest.raises(RemoteImageError) as caught:
         run()
-    assert caught.value.status == 400 and [r.path for r in openai.requests] == [path]
+    # auto read the model list (free) first; the refused image call is not sent again
+    assert caught.value.status == 400 and [r.path for r in openai.requests] == ["/v1/models", path]
 
 
 def test_a_model_list_that_fails_after_the_image_came_is_ignored(openai):
     openai.inject(status=500, message="models are down", path="/v1/models")
-    image, _, info = generate()
+    image, _, info = generate(model="gpt-image-2")
     assert image.shape[0] == 1 and "notice" not in info
-    generate()
+    generate(model="gpt-image-2")
     assert [r.path for r in openai.requests] == [
         IMAGES_PATH,
         "/v1/models",
@@ -398,7 +417,8 @@ def test_single_image_is_sent_as_image(openai):
     assert request.form()["background"] == "transparent" and "mask" not in request.form()
 
 
-def test_input_fidelity_goes_to_the_model_that_takes_it(openai):
+def test_input_fidelity_goes_to_the_model_that_takes_it(openai, monkeypatch):
+    set_today(monkeypatch, BEFORE_1_X_SHUTDOWN)
     edit(model="gpt-image-1.5", input_fidelity="high")
     assert openai.calls(EDITS_PATH)[0].form()["input_fidelity"] == "high"
 
@@ -415,7 +435,12 @@ def test_list_models(openai):
     (everything,) = run_node(LIST)
     assert "gpt-image-2" in everything.split("\n") and "whisper-1" in everything.split("\n")
     (images,) = run_node(LIST, filter="IMAGE-2.5")
-    assert images.split("\n") == ["gpt-image-2.5-flare", "gpt-image-2.5-sunburst"]
+    assert images.split("\n") == [
+        "gpt-image-2.5-flare",
+        "gpt-image-2.5-flare-2026-09-08",
+        "gpt-image-2.5-sunburst",
+        "gpt-image-2.5-sunburst-2026-09-08",
+    ]
     assert openai.requests[0].path == "/v1/models" and openai.requests[0].bearer == KEY
 
 
@@ -428,10 +453,16 @@ def test_the_refresh_button_list_keeps_image_models(openai):
 
 REFUSED_GENERATIONS = [
     (
-        dict(background="transparent"),
+        dict(model="gpt-image-2", background="transparent"),
         "background 'transparent' is not allowed for gpt-image-2; use one of: auto, opaque",
     ),
-    (dict(quality="xhigh"), "quality 'xhigh' is not allowed for gpt-image-2; use one of: auto, low, medium, high"),
+    (
+        dict(model="gpt-image-2", quality="xhigh"),
+        "quality 'xhigh' is not allowed for gpt-image-2; use one of: auto, low, medium, high",
+    ),
+    (dict(model="gpt-image-2", complexity="low"), "gpt-image-2 does not accept complexity (set it to 'auto')"),
+    (dict(output_format="svg"), "output_format svg is not offered: svg output is vector markup"),
+    (dict(output_format="gif"), "output_format gif is not offered: gif output needs GIF preview access"),
     (dict(quality="standard"), "use one of: auto, low, medium, high"),
     (dict(response_format="url"), "gpt-image-2 does not accept response_format"),
     (
@@ -601,7 +632,9 @@ def _png(size=(64, 64), mode="RGB") -> bytes:
         ),
         ({"prompt": "p", "model": "gpt-image-2", "background": "transparent"}, 400, "background", "invalid_value"),
         ({"prompt": "p", "model": "gpt-image-2", "quality": "max"}, 400, "quality", "invalid_value"),
-        ({"prompt": "p", "model": "gpt-image-1.5", "size": "2048x2048"}, 400, "size", "invalid_value"),
+        ({"prompt": "p", "model": "gpt-image-1.5", "size": "2048x2048"}, 404, None, "model_not_found"),
+        ({"prompt": "p", "model": "gpt-image-2.6-flare", "complexity": "max"}, 400, "complexity", "invalid_value"),
+        ({"prompt": "p", "model": "gpt-image-2.5-flare", "complexity": "low"}, 400, "complexity", "unknown_parameter"),
         ({"model": "gpt-image-2"}, 400, "prompt", "missing_required_parameter"),
         ({"prompt": "p", "model": "dall-e-3"}, 404, None, "model_not_found"),
         ({"prompt": "p", "model": "gpt-image-1"}, 404, None, "model_not_found"),
@@ -653,6 +686,7 @@ def test_emulator_refuses_edits_like_openai(openai, files, data, words):
 
 
 def test_emulator_model_list_carries_shutdown_dates(openai):
+    openai.today = BEFORE_1_X_SHUTDOWN
     listed = requests.get(f"{openai.base_url}/v1/models", headers={"Authorization": f"Bearer {KEY}"}, timeout=10).json()
     dates = {entry["id"]: entry["shutdown_date"] for entry in listed["data"]}
     assert dates["gpt-image-1.5"] == "2026-12-01" and dates["gpt-image-2"] is None and "dall-e-3" not in dates

@@ -14,12 +14,12 @@ import pytest
 import requests
 
 import openai_spec
-from conftest import FAKE_KEYS, mod
+from conftest import FAKE_KEYS, TODAY, mod
 
 KEY = FAKE_KEYS["OPENAI_API_KEY"]
 wire = mod("nodes.providers.openai_wire")
 api = mod("nodes.providers.openai_compat")
-TODAY = datetime.date(2026, 11, 29)
+catalogue = mod("nodes.providers.catalogue")
 Part = mod("nodes.emulator.server").Part
 
 
@@ -96,7 +96,7 @@ def test_the_spec_lags_behind_the_newest_qualities():
         openai_spec.check("CreateImageRequest", {"prompt": "p", "quality": "ultra"})
 
 
-@pytest.mark.parametrize("model", [*api.GENERATE_MODELS, "some-other-model"])
+@pytest.mark.parametrize("model", [*api.CATALOGUE.served(api.GENERATE, TODAY), "some-other-model"])
 def test_every_generation_option_the_pack_can_send_is_in_the_spec(model):
     """All bodies the builder accepts for a model, one option at a time, pass the schema."""
     openai_spec.require_spec()
@@ -106,7 +106,7 @@ def test_every_generation_option_the_pack_can_send_is_in_the_spec(model):
         "moderation": api.MODERATIONS,
         "output_format": api.OUTPUT_FORMATS,
         "response_format": api.RESPONSE_FORMATS,
-        "size": api.GENERATE_SIZES[:-1],
+        "size": catalogue.size_choices(api.CATALOGUE, api.GENERATE)[:-1],
     }
     sent = 0
     for name, values in options.items():

@@ -91,6 +91,7 @@ class Call:
         self.started = time.monotonic()
         self.note = anonymous.note if anonymous else ""  # extra progress text, e.g. "anonymous: 2 calls a minute"
         self.stage = ""  # what the reply has brought so far, e.g. "partial image 1 of 2"; '' while nothing has
+        self.chosen = ""  # what the node's ``auto`` model became ("auto → model"), or ''
 
     def sibling(self) -> Call:
         """The same call made again (one job of a batch): same provider, key, endpoint, node, hints

@@ -7,26 +7,15 @@ import sys
 import time
 
 from . import start_all
-from .agnic import GA_IDS, PREVIEW_IDS
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     parser.add_argument("--port", type=int, default=8199, help="port (0 picks a free one)")
-    parser.add_argument(
-        "--agnic-gemini-ids",
-        choices=[GA_IDS, PREVIEW_IDS],
-        default=GA_IDS,
-        help=(
-            "the ids Agnic serves the Gemini 3 image models under: Google's GA ids, "
-            "or the -preview ids of Agnic's April 2026 list"
-        ),
-    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     server, emulated = start_all(args.host, args.port)
-    emulated["/agnic"].app.gemini_ids = args.agnic_gemini_ids
     print(f"Provider emulators on {server.url}: {', '.join(p.strip('/') for p in emulated)}")
     print("Point ComfyUI at them (these keys are fake and work only here):\n")
     for item in emulated.values():

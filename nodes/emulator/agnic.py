@@ -8,27 +8,26 @@ Knobs a test (or the demo) can turn besides the base class's fault injection:
   model that declines does; a prompt containing ``[refuse]`` does the same.
 - ``credits``: a balance in USD (None = unlimited); a call that costs more gets 402.
 - ``gone``: ids the gateway answers with "not a valid model ID" besides the ones it never had
-  (Google's shut-down ids, the other id of each Gemini pair).
-- ``gemini_ids``: which ids the Gemini 3 image models are served under, as sources disagree
-  (docs/providers.md section 3): GA_IDS (Google: the GA ids replaced the previews on 2026-06-25) or
-  PREVIEW_IDS (Agnic's April 2026 lists: ``google/gemini-3.1-flash-image-preview``, and the pro
-  model's preview id).
+  and those shut down by the day it plays (``SHUT_DOWN``, read from the pack's clock);
+  ``still_routes``: shut-down ids it keeps routing.
 - ``flagged_words``: prompts containing one get OpenRouter's 403 moderation error.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 import threading
 import time
 import uuid
 
+from ..core import clock
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
 from .server import App, Request, Response
 
 # Written out again, not imported from the client: the emulator is an independent reading of the
-# contract (as of 2026-11-29), so a wrong table on either side makes the resolution tests fail.
+# contract (as of 2026-12-06), so a wrong table on either side makes the resolution tests fail.
 ASPECT_RATIOS = {
     "1:1": (1024, 1024),
     "16:9": (1344, 768),
@@ -52,32 +51,32 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PRICE_PER_IMAGE = 0.04
 CREATED = 1735689600
 
-# id -> (input modalities, output modalities, reply format, upstream provider, image sizes it honours)
+_GEMINI = (["text", "image"], ["image", "text"], "png", "Google AI Studio")
+# id -> (input modalities, output modalities, reply format, upstream provider, image sizes it takes (others are
+# refused; none: it ignores image_size), whether it draws the extreme ratios 1:4, 4:1, 1:8 and 8:1)
 MODELS = {
-    "google/gemini-3.1-flash-image": (
-        ["text", "image"],
-        ["image", "text"],
-        "png",
-        "Google AI Studio",
-        ["0.5K", "1K", "2K", "4K"],
-    ),
-    "google/gemini-3-pro-image": (["text", "image"], ["image", "text"], "png", "Google AI Studio", ["1K", "2K", "4K"]),
-    "google/gemini-2.5-flash-image": (["text", "image"], ["image", "text"], "png", "Google Vertex", []),
-    "openai/gpt-5-image": (["text", "image"], ["image", "text"], "webp", "OpenAI", []),
-    "openai/gpt-5-image-mini": (["text", "image"], ["image", "text"], "webp", "OpenAI", []),
-    "black-forest-labs/flux.2-pro": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", []),
-    "black-forest-labs/flux.2-max": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", []),
-    "black-forest-labs/flux.2-klein-4b": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", []),
-    "sourceful/riverflow-image-only": (["text", "image"], ["image"], "png", "Sourceful", []),
-    "openai/gpt-4o-mini": (["text", "image"], ["text"], "", "OpenAI", []),
-    "anthropic/claude-sonnet-4.5": (["text", "image"], ["text"], "", "Anthropic", []),
+    "google/gemini-nano-banana-2.1": (*_GEMINI, ["1K", "2K", "4K"], True),
+    "google/gemini-3-pro-image": (*_GEMINI, ["1K", "2K", "4K"], False),
+    "google/gemini-3.1-flash-lite-image": (*_GEMINI, ["1K"], False),
+    "google/gemini-3.1-flash-image": (*_GEMINI, ["0.5K", "1K", "2K", "4K"], True),
+    "google/gemini-3.1-flash-image-preview": (*_GEMINI, ["0.5K", "1K", "2K", "4K"], True),
+    "google/gemini-3-pro-image-preview": (*_GEMINI, ["1K", "2K", "4K"], False),
+    "google/gemini-2.5-flash-image": (["text", "image"], ["image", "text"], "png", "Google Vertex", [], False),
+    "openai/gpt-5-image": (["text", "image"], ["image", "text"], "webp", "OpenAI", [], False),
+    "openai/gpt-5-image-mini": (["text", "image"], ["image", "text"], "webp", "OpenAI", [], False),
+    "black-forest-labs/flux.2-pro": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", [], False),
+    "black-forest-labs/flux.2-max": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", [], False),
+    "black-forest-labs/flux.2-klein-4b": (["text", "image"], ["image"], "jpeg", "Black Forest Labs", [], False),
+    "sourceful/riverflow-image-only": (["text", "image"], ["image"], "png", "Sourceful", [], False),
+    "openai/gpt-4o-mini": (["text", "image"], ["text"], "", "OpenAI", [], False),
+    "anthropic/claude-sonnet-4.5": (["text", "image"], ["text"], "", "Anthropic", [], False),
 }
-# gemini_ids: the GA ids (the table's) or the preview ids below
-GA_IDS = "ga"
-PREVIEW_IDS = "preview"
-PREVIEWS = {
-    "google/gemini-3.1-flash-image": "google/gemini-3.1-flash-image-preview",
-    "google/gemini-3-pro-image": "google/gemini-3-pro-image-preview",
+# Google's shut-down ids: from that day the gateway no longer knows them
+SHUT_DOWN = {
+    "google/gemini-3.1-flash-image-preview": datetime.date(2026, 6, 25),
+    "google/gemini-3-pro-image-preview": datetime.date(2026, 6, 25),
+    "google/gemini-2.5-flash-image": datetime.date(2026, 10, 2),
+    "google/gemini-3.1-flash-image": datetime.date(2026, 10, 29),
 }
 
 
@@ -92,7 +91,7 @@ class AgnicApp(App):
         self.credits: float | None = None
         self.flagged_words: set[str] = {"forbidden-topic"}
         self.gone: set[str] = set()  # a test may add an id to play a gateway that dropped it
-        self.gemini_ids = GA_IDS
+        self.still_routes: set[str] = set()  # ids shut down upstream that this gateway still routes
         self._refusals: list[tuple[str, str]] = []
         self._state_lock = threading.Lock()
         self.routes = {
@@ -138,22 +137,23 @@ class AgnicApp(App):
 
     # ---- /models
 
-    def served(self) -> dict[str, str]:
-        """Each id the gateway serves today -> its row of MODELS."""
-        names = PREVIEWS if self.gemini_ids == PREVIEW_IDS else {}
-        return {names.get(m, m): m for m in MODELS if names.get(m, m) not in self.gone}
+    def served(self) -> list[str]:
+        """The ids the gateway serves on the day it plays."""
+        today = clock.today()
+        shut = {m for m, day in SHUT_DOWN.items() if day <= today} - self.still_routes
+        return [m for m in MODELS if m not in self.gone | shut]
 
     def models(self, request: Request) -> Response:
         served = self.served()
         if self.models_shape == "openai":
             data = [{"id": m, "object": "model", "created": CREATED, "owned_by": m.split("/")[0]} for m in served]
             return Response.json({"object": "list", "data": data})
-        data = [self._openrouter_entry(listed, row) for listed, row in served.items()]
+        data = [self._openrouter_entry(model) for model in served]
         return Response.json({"data": data, "total_count": len(data), "links": {"next": None}})
 
     @staticmethod
-    def _openrouter_entry(model: str, row: str) -> dict:
-        inputs, outputs, _, _, _ = MODELS[row]
+    def _openrouter_entry(model: str) -> dict:
+        inputs, outputs = MODELS[model][:2]
         return {
             "id": model,
             "canonical_slug": model,
@@ -188,16 +188,16 @@ class AgnicApp(App):
         model = body.get("model")
         if not isinstance(model, str) or not model:
             return self.error(400, "No models provided")
-        row = self.served().get(model)
-        if row is None:
+        if model not in self.served():
             return self.error(400, f"{model} is not a valid model ID")
+        row = model
         if body.get("stream"):
             return self.error(400, "stream: streaming is not emulated")
         parsed = self._messages(body.get("messages"))
         if isinstance(parsed, Response):
             return parsed
         prompt, pictures = parsed
-        inputs, outputs, own_format, provider, _ = MODELS[row]
+        inputs, outputs, own_format, provider = MODELS[row][:4]
         modalities = body.get("modalities", ["text"])
         if (
             not isinstance(modalities, list)
@@ -311,8 +311,8 @@ class AgnicApp(App):
         ratio = config.get("aspect_ratio")
         if ratio is None:
             ratio = self._nearest_ratio(*pictures[0].size) if pictures else "1:1"
-        sizes = row[4]
-        if ratio in EXTREME_RATIOS and "0.5K" in sizes:  # only Gemini 3.1 Flash Image draws these
+        sizes, extreme = row[4], row[5]
+        if ratio in EXTREME_RATIOS and extreme:  # only Gemini 3.1 Flash Image and Nano Banana 2.1 draw these
             width, height = EXTREME_RATIOS[ratio]
         elif ratio in ASPECT_RATIOS:
             width, height = ASPECT_RATIOS[ratio]
@@ -326,6 +326,11 @@ class AgnicApp(App):
         size = config.get("image_size", "1K")
         if size not in IMAGE_SIZE_SCALE:
             return self.error(400, f"image_config.image_size {size!r} is not supported; use 0.5K, 1K, 2K or 4K")
+        if sizes and size not in sizes:
+            metadata = {"provider_name": row[3], "raw": f"image size {size} is not supported by this model"}
+            return self.error(
+                400, f"Provider returned error: image_config.image_size {size!r} is not supported by {model}", metadata
+            )
         scale = IMAGE_SIZE_SCALE[size] if size in sizes else 1  # models without it ignore it
         return int(width * scale), int(height * scale)
 

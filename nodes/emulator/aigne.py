@@ -1,4 +1,5 @@
-"""AIGNE Hub emulator, strict to docs/providers.md section 2 (the hub as of 2026-11-29).
+"""AIGNE Hub emulator, strict to docs/providers.md sections 0.1 and 2 (a hub built from the
+published framework, as of 2026-12-06).
 
 Routes, as a hub built from AIGNE-io/aigne-hub serves them below its mount path:
 - ``POST /api/v2/image/generations``: OpenAI-style body, reply ``{images, data, model, usage}``
@@ -14,8 +15,12 @@ Any other path (the docs' ``/api/images/generations`` among them) gets Express's
 A bare model name gets its provider on the generation routes (``gpt-image-2`` ->
 ``openai/gpt-image-2``); the native route parses ``provider/model`` itself and refuses a bare
 name. Models are routed upstream: ``openai/...`` requests are judged by the OpenAI emulator's own rules
-(so OpenAI's retirements come back as the upstream 404 the hub relays), and the hub's framework
-drops ``n`` for GPT image models -- one image comes back while ``n`` are billed. ``url`` results
+(so OpenAI's retirements come back as the upstream 404 the hub relays) after the framework
+(``@aigne/openai`` 0.16) picked what it passes on: gpt-image-1's options for gpt-image-1 (which
+gets no ``n``: one image comes back while ``n`` are billed), dall-e-2's list -- prompt, size, n --
+for every other model, whatever else was sent dropped silently (``dropped`` records it). Only
+gpt-image-1 edits. ``google/...`` Gemini image models (``@aigne/gemini``) take input images on
+the native route, ignore size and make one image per call. ``url`` results
 are files this server serves itself, like an upstream CDN: their downloads are recorded with
 whether they carried an Authorization header, and ``expire_links()`` makes them answer 403.
 """
@@ -36,7 +41,7 @@ NATIVE_PATH = "/api/v2/image"
 MODELS_PATH = "/api/ai-providers/models"
 B64_KEYS = ("base64", "b64_json", "b64Json")
 MAX_BODY_BYTES = 30 * 1024 * 1024
-# the upstream parameters the hub's framework passes to OpenAI for GPT image models (camelCase on the native route)
+# the upstream parameters a GPT image model may get (camelCase on the native route) ...
 GPT_PARAMETERS = {
     "size": "size",
     "quality": "quality",
@@ -45,6 +50,22 @@ GPT_PARAMETERS = {
     "output_format": "outputFormat",
     "output_compression": "outputCompression",
 }
+# ... and those the framework passes on, per model (its SUPPORTED_PARAMS; any other model: dall-e-2's)
+PASSED_ON = {
+    "gpt-image-1": {"size", "quality", "background", "moderation", "output_format", "output_compression"},
+    "dall-e-3": {"size", "n", "quality"},
+    "dall-e-2": {"size", "n"},
+}
+EDITS_WITH = {"gpt-image-1"}  # the framework's SUPPORT_EDIT_MODELS
+# Google's image models this hub's admin enabled (a hub serves what its model-rate list holds)
+GOOGLE_MODELS = {"google/gemini-nano-banana-2.1": 4.0, "google/gemini-3-pro-image": 13.0}
+GOOGLE_SHUT_DOWN = (
+    "google/gemini-3.1-flash-image",
+    "google/gemini-3.1-flash-image-preview",
+    "google/gemini-3-pro-image-preview",
+    "google/gemini-2.5-flash-image",
+    "google/imagen-4.0-generate-001",
+)
 OTHER_MODELS = {"ideogram/ideogram-v3": 3.0}  # model -> credits per image; Ideogram answers with links
 CHAT_MODELS = ["openai/gpt-5", "google/gemini-3.5-flash"]
 GPT_CREDITS = 6.0
@@ -65,6 +86,7 @@ class AigneHubApp(App):
         self.b64_keys: tuple[str, ...] = B64_KEYS  # which base64 names the hub shape carries
         self.base64_for_url = False  # links come back as base64 (the hub often does that)
         self.billed: list[int] = []  # images billed per call (n, even when the framework returned fewer)
+        self.dropped: list[list[str]] = []  # per call, the parameters the framework did not pass on
         self.files: dict[str, bytes] = {}
         self.expired: set[str] = set()
         self.downloads: list[dict] = []  # {"file": id, "authorization": bool}
@@ -144,7 +166,8 @@ class AigneHubApp(App):
     # ---- the model list
 
     def _served(self) -> list[str]:
-        return [f"openai/{model}" for model in GPT_MODELS if self.upstream._served(model)] + list(OTHER_MODELS)
+        openai = [f"openai/{model}" for model in GPT_MODELS if self.upstream._served(model)]
+        return [*openai, *GOOGLE_MODELS, *OTHER_MODELS]
 
     def models(self, request: Request) -> Response:
         wanted = (request.query.get("type") or [""])[0]
@@ -173,22 +196,32 @@ class AigneHubApp(App):
         if "/" not in model:
             model = f"openai/{model}" if model in GPT_MODELS or model.startswith(("gpt-image", "dall-e")) else model
         provider, _, name = model.partition("/")
-        if model in OTHER_MODELS or provider == "openai":
+        if model in OTHER_MODELS or model in GOOGLE_MODELS or provider == "openai":
             return model, name
+        if model in GOOGLE_SHUT_DOWN:
+            return self.upstream_error(
+                404, f"models/{name} is not found for API version v1beta, or is not supported for generateContent."
+            )
         return self.upstream_error(404, f"No available provider for model: {model}")
 
     def _upstream(self, name: str, fields: dict, *, edit: bool) -> tuple | Response:
-        """OpenAI's verdict on the parameters the framework passes on: (rules, size) or the relayed error."""
+        """OpenAI's verdict on the parameters the framework passes on (what it does not pass on is
+        dropped and recorded): (rules, n, size) or the relayed error."""
+        if edit and name not in EDITS_WITH:
+            return self.upstream_error(500, f"Model {name} does not support image editing")
+        passed = PASSED_ON.get(name, PASSED_ON["dall-e-2"])
+        self.dropped.append(sorted(k for k in fields if k not in passed | {"prompt"}))
+        kept = {k: v for k, v in fields.items() if k in passed | {"prompt"}}
         try:
             rules = self.upstream._rules(name, edit=edit)
-            allowed = {"model", "prompt", *GPT_PARAMETERS}
-            _, size = self.upstream._check({"model": name, **fields}, rules, name, allowed)
+            allowed = {"model", "prompt", "n", *GPT_PARAMETERS}
+            n, size = self.upstream._check({"model": name, **kept}, rules, name, allowed)
         except Refused as exc:
             return self.upstream_error(exc.status, exc.message)
-        return rules, size
+        return rules, n, size
 
     def _bill(self, model: str, n: int) -> float:
-        cost = OTHER_MODELS.get(model, GPT_CREDITS) * n
+        cost = {**OTHER_MODELS, **GOOGLE_MODELS}.get(model, GPT_CREDITS) * n
         self.credits -= cost
         self.billed.append(n)
         return cost
@@ -243,14 +276,17 @@ class AigneHubApp(App):
             width, height = picture_size(size)
             blobs = [synth.generate(body["prompt"], width, height, "png", i) for i in range(n)]
             as_url = not self.base64_for_url
+        elif model in GOOGLE_MODELS:
+            blobs = [synth.generate(body["prompt"], 1024, 1024, "png", 0)]  # one candidate; size is ignored
+            as_url = False  # the hub asks Google's models for base64
         else:
-            verdict = self._upstream(
-                name, {"prompt": body["prompt"], **{k: body[k] for k in GPT_PARAMETERS if k in body}}, edit=False
-            )
+            sent = {k: body[k] for k in ("n", *GPT_PARAMETERS) if k in body}
+            verdict = self._upstream(name, {"prompt": body["prompt"], **sent}, edit=False)
             if isinstance(verdict, Response):
                 return verdict
-            width, height = picture_size(verdict[1])
-            blobs = [synth.generate(body["prompt"], width, height, "png", 0)]  # the framework dropped n
+            _, made, size = verdict
+            width, height = picture_size(size)
+            blobs = [synth.generate(body["prompt"], width, height, "png", i) for i in range(made)]
             as_url = False  # GPT image models answer base64
         cost = self._bill(model, n)
         shape = self.shape or ("hub" if request.path == GENERATION_PATHS[0] else "seed")
@@ -306,16 +342,21 @@ class AigneHubApp(App):
             size = merged.get("size") or "1024x1024"
             width, height = picture_size(size)
             count = n
+        elif model in GOOGLE_MODELS:
+            # Gemini: the images go in as inlineData, size is not Gemini's, n becomes candidateCount (one comes back)
+            width, height = picture_size("auto", sources[0] if sources else None)
+            count = 1
         else:
             fields = {
                 "prompt": payload["prompt"],
+                "n": n,
                 **{snake: merged[camel] for snake, camel in GPT_PARAMETERS.items() if camel in merged},
             }
             verdict = self._upstream(name, fields, edit=bool(sources))
             if isinstance(verdict, Response):
                 return verdict
-            width, height = picture_size(verdict[1], sources[0] if sources else None)
-            count = 1  # the framework passes no n to GPT image models
+            _, count, size = verdict
+            width, height = picture_size(size, sources[0] if sources else None)
         if sources:
             blobs = [synth.edit(sources[0], payload["prompt"], width, height, None, "png", i) for i in range(count)]
         else:

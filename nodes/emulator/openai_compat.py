@@ -1,10 +1,10 @@
 """OpenAI Images API emulator, strict to docs/providers.md section 5 and OpenAI's published spec.
 
-Plays api.openai.com as of 2026-11-29 (the gpt-image-2 family; gpt-image-1.5, 1-mini and
-chatgpt-image-latest until their shutdown date; dall-e-2, dall-e-3 and gpt-image-1 answer 404
-model_not_found) and, through ``extra_models``, the other servers that speak the same API with
-models of their own (any parameter accepted, ``url`` results on request, ``stream`` ignored).
-Result links are served under ``/files/`` without auth, as storage links are.
+Plays api.openai.com as of 2026-12-06 (the gpt-image-2 family with its dated snapshots, 2.6 with
+``complexity``; gpt-image-1.5, 1-mini and chatgpt-image-latest until their shutdown on 2026-12-01;
+dall-e-2, dall-e-3 and gpt-image-1 answer 404 model_not_found) and, through ``extra_models``, the
+other servers that speak the same API with models of their own (any parameter accepted, ``url``
+results on request, ``stream`` ignored). Result links are served under ``/files/`` without auth, as storage links are.
 
 GPT image models stream when asked (``stream: true``, ``partial_images`` 0-3): server-sent events,
 per image its partial images (``*.partial_image``, ``partial_image_index`` 0..k-1, each a blurrier
@@ -29,23 +29,32 @@ from . import Emulator, fake_key, synth
 from .server import App, Part, Request, Response, sse_event
 
 # Written out on purpose instead of imported from the pack's catalogue: this is an independent
-# reading of OpenAI's contract (as of 2026-11-29), so a wrong catalogue fails the tests.
+# reading of OpenAI's contract (as of 2026-12-06), so a wrong catalogue fails the tests.
 GPT_2_PRESETS = ["1024x1024", "1536x1024", "1024x1536", "2048x2048", "2048x1152", "1152x2048", "3840x2160", "2160x3840"]
 LEGACY_SIZES = ["1024x1024", "1536x1024", "1024x1536"]
-# model -> (flexible sizes, qualities, transparent background, input_fidelity values, edits only)
+_BASIC = ["low", "medium", "high", "auto"]
+_MORE = ["low", "medium", "high", "xhigh", "max", "auto"]
+# model -> (flexible sizes, qualities, transparent background, input_fidelity values, edits only, complexity)
 GPT_MODELS = {
-    "gpt-image-2": (True, ["low", "medium", "high", "auto"], False, [], False),
-    "gpt-image-2-2026-04-21": (True, ["low", "medium", "high", "auto"], False, [], False),
-    "gpt-image-2.5-flare": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
-    "gpt-image-2.5-sunburst": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
-    "gpt-image-2.6-flare": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
-    "gpt-image-2.6-sunburst": (True, ["low", "medium", "high", "xhigh", "max", "auto"], True, [], False),
-    "gpt-image-1.5": (False, ["low", "medium", "high", "auto"], True, ["high", "low"], False),
-    "gpt-image-1-mini": (False, ["low", "medium", "high", "auto"], True, [], False),
-    "chatgpt-image-latest": (False, ["low", "medium", "high", "auto"], True, [], True),
+    "gpt-image-2": (True, _BASIC, False, [], False, False),
+    "gpt-image-2-2026-04-21": (True, _BASIC, False, [], False, False),
+    "gpt-image-2.5-flare": (True, _MORE, True, [], False, False),
+    "gpt-image-2.5-flare-2026-09-08": (True, _MORE, True, [], False, False),
+    "gpt-image-2.5-sunburst": (True, _MORE, True, [], False, False),
+    "gpt-image-2.5-sunburst-2026-09-08": (True, _MORE, True, [], False, False),
+    "gpt-image-2.6-flare": (True, _MORE, True, [], False, True),
+    "gpt-image-2.6-sunburst": (True, _MORE, True, [], False, True),
+    "gpt-image-1.5": (False, _BASIC, True, ["high", "low"], False, False),
+    "gpt-image-1.5-2025-12-16": (False, _BASIC, True, ["high", "low"], False, False),
+    "gpt-image-1-mini": (False, _BASIC, True, [], False, False),
+    "chatgpt-image-latest": (False, _BASIC, True, [], True, False),
 }
-SHUTDOWN = {"gpt-image-1.5": "2026-12-01", "gpt-image-1-mini": "2026-12-01", "chatgpt-image-latest": "2026-12-01"}
+SHUTDOWN = {
+    name: "2026-12-01"
+    for name in ("gpt-image-1.5", "gpt-image-1.5-2025-12-16", "gpt-image-1-mini", "chatgpt-image-latest")
+}
 RETIRED = {"dall-e-2": "2026-05-12", "dall-e-3": "2026-05-12", "gpt-image-1": "2026-10-23"}
+COMPLEXITIES = ["low", "medium", "high"]
 OTHER_MODELS = ["gpt-4o", "text-embedding-3-small", "whisper-1"]
 GENERATION_FIELDS = {
     "model",
@@ -60,6 +69,7 @@ GENERATION_FIELDS = {
     "output_format",
     "output_compression",
     "moderation",
+    "complexity",
 }
 # CreateImageEditRequest's text fields: a generation's, without moderation, with input_fidelity
 EDIT_FIELDS = GENERATION_FIELDS - {"moderation"} | {"input_fidelity"}
@@ -241,7 +251,22 @@ class OpenAIApp(App):
         size = fields.get("size")
         if rules is None:  # another server's model: anything goes
             return n, size if isinstance(size, str) and "x" in size else "512x512"
-        flexible, qualities, transparent, fidelities, _ = rules
+        flexible, qualities, transparent, fidelities, _, complexity = rules
+        if "complexity" in fields:
+            if not complexity:
+                raise Refused(
+                    400,
+                    f"Unknown parameter: 'complexity' is not supported with the {model} model.",
+                    "complexity",
+                    "unknown_parameter",
+                )
+            if fields["complexity"] not in COMPLEXITIES:
+                raise Refused(
+                    400,
+                    f"Invalid value: '{fields['complexity']}'. Supported values are: 'low', 'medium' and 'high'.",
+                    "complexity",
+                    "invalid_value",
+                )
         for name in ("response_format", "style"):
             if name in fields:
                 raise Refused(

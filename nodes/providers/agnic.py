@@ -20,9 +20,6 @@ from .catalogue import EDIT, GENERATE
 from .results import ImageResult
 
 CATALOGUE = agnic_models.CATALOGUE
-DEFAULT_MODEL = agnic_models.DEFAULT_MODEL
-MODELS = CATALOGUE.served(GENERATE)
-EDIT_MODELS = CATALOGUE.served(EDIT)
 ASPECT_RATIOS = agnic_models.RATIOS  # what the nodes offer; each model's own list is its catalogue entry
 AUTO = "auto"  # not sent: the model's default (for edits: the input's shape); for modalities: from the model list
 IMAGE_SIZES = list(agnic_models.IMAGE_SIZES)
@@ -77,20 +74,6 @@ def knows_outputs(model: str) -> bool:
     """Whether the catalogue knows what ``model`` answers in (so "auto" needs no model list)."""
     entry = CATALOGUE.find(model)
     return entry is not None and bool(entry.output_modalities)
-
-
-def gateway_ids(model: str) -> tuple[str, ...]:
-    """The ids the gateway may serve ``model`` under, the chosen one first: for a catalogue model
-    with aliases (a Gemini 3 image model's GA and -preview ids) its other ids follow."""
-    entry = CATALOGUE.find(model)
-    others = [i for i in (entry.id, *entry.aliases) if i.lower() != model.lower()] if entry else []
-    return (model, *others)
-
-
-def id_to_send(model: str, listed: Sequence[str] | None) -> str:
-    """Which of the model's ids to send when the gateway has not answered to one yet: the first
-    its live list carries, else the one chosen."""
-    return next((i for i in gateway_ids(model) if listed and i in listed), model)
 
 
 def chat_body(

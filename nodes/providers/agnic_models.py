@@ -1,22 +1,22 @@
-"""The Agnic AI Gateway's image models (OpenRouter ids), checked on 2026-11-29.
+"""The Agnic AI Gateway's image models (OpenRouter ids), checked on 2026-12-06.
 
 Sources:
-- Agnic's own code: agnicpay/pixelai (src/lib/models.ts, April 2026: default
-  google/gemini-2.5-flash-image, the live list from /models?output_modalities=image) and
-  agnicpay/agnic-wallet-skills (skills/ai-gateway/reference/models-and-options.md, April 2026:
-  gemini-3-pro-image-preview, gemini-3.1-flash-image-preview, openai/gpt-5-image, flux.2 models).
-- Google's Gemini deprecations page (https://ai.google.dev/gemini-api/docs/deprecations):
-  gemini-2.0-flash shut down 2026-06-01, gemini-2.5-flash-image 2026-10-02. Whether the gateway
-  still routes a shut-down id is unknown, so those are announced on the node rather than refused;
-  the gateway's "not a valid model ID" then lists its models.
-- The Gemini 3 image models under two ids each: Google says the GA ids (gemini-3-pro-image,
-  gemini-3.1-flash-image, GA since 2026-05-28) replaced the previews on 2026-06-25, while Agnic's
-  own April 2026 lists carry the -preview ids. Which one the gateway serves today is unknown, so
-  each pair is one model with the other id as its alias: the node sends the id the gateway's live
-  list carries (when it has the list at hand), and retries a "not a valid model ID" once with the
-  other id, remembering per gateway which one answered.
-- Aspect ratios 1:4, 4:1, 1:8, 8:1 and image_size 0.5K: Gemini 3.1 Flash Image (Google's
-  image_config enums; OpenRouter passes them on). Resolutions at 1K from Google's table.
+- Agnic's own code: agnicpay/pixelai (src/lib/models.ts, April 2026: the live list from
+  /models?output_modalities=image) and agnicpay/agnic-wallet-skills
+  (skills/ai-gateway/reference/models-and-options.md, April 2026: openai/gpt-5-image, flux.2 models).
+- Google's Gemini changelog and deprecations page (https://ai.google.dev/gemini-api/docs/changelog,
+  .../deprecations, read 2026-12-06): gemini-nano-banana-2.1 GA on 2026-10-06 (1K, 2K, 4K; no
+  0.5K; every aspect ratio of 3.1 Flash Image), and on the same day gemini-3.1-flash-image
+  deprecated for it -- two secondary sources (LiteLLM discussion #44983, October 2026) report it
+  shut down on 2026-10-29; gemini-3-pro-image GA since 2026-05-28 with no shutdown date; the
+  -preview ids shut down 2026-06-25; gemini-2.5-flash-image 2026-10-02; gemini-2.0-flash
+  2026-06-01. gemini-3.1-flash-lite-image ("Nano Banana 2 Lite", 2026-06-30): 1K only.
+- OpenAI's deprecations page: gpt-5 shuts down 2026-12-11; whether the gateway keeps routing
+  openai/gpt-5-image after that is unknown, so it stays listed with a note.
+Whether the gateway still routes a shut-down id is unknown, so those are announced on the node
+rather than refused (``shutdown_hosts=()``); the gateway's "not a valid model ID" then lists its
+models. The OpenRouter id google/gemini-nano-banana-2.1 follows Google's id; no stored OpenRouter
+page confirms it yet.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from datetime import date
 from .catalogue import EDIT, GENERATE, Catalogue, Model, Operation
 
 GEMINI_DEPRECATIONS = "https://ai.google.dev/gemini-api/docs/deprecations"
+GEMINI_CHANGELOG = "https://ai.google.dev/gemini-api/docs/changelog"
 AGNIC_SKILLS = (
     "https://github.com/agnicpay/agnic-wallet-skills/blob/main/skills/ai-gateway/reference/models-and-options.md"
 )
@@ -61,45 +62,59 @@ def _chat(*, ratios=(), image_sizes=None) -> dict:
     return {GENERATE: operation, EDIT: operation}
 
 
-_FLASH_3_1 = _chat(ratios=tuple(RATIOS), image_sizes=IMAGE_SIZES)
+_NANO_BANANA_2_1 = _chat(ratios=tuple(RATIOS), image_sizes=IMAGE_SIZES[1:])
 _PRO_3 = _chat(ratios=STANDARD_RATIOS, image_sizes=IMAGE_SIZES[1:])
+_LITE = _chat(image_sizes=("1K",))
 _ANY_RATIO = _chat()
+NANO_BANANA = "google/gemini-nano-banana-2.1"
+PRO = "google/gemini-3-pro-image"
 
 CATALOGUE = Catalogue(
     provider="Agnic",
-    checked=date(2026, 11, 29),
+    checked=date(2026, 12, 6),
     source=AGNIC_SKILLS,
-    refuses_after_shutdown=False,
+    shutdown_hosts=(),
+    preferred={
+        GENERATE: (NANO_BANANA, PRO, "google/gemini-3.1-flash-lite-image", "black-forest-labs/flux.2-pro"),
+        EDIT: (NANO_BANANA, PRO, "google/gemini-3.1-flash-lite-image", "black-forest-labs/flux.2-pro"),
+    },
     models=(
+        Model(NANO_BANANA, _NANO_BANANA_2_1, source=GEMINI_CHANGELOG, output_modalities=IMAGE_AND_TEXT),
+        Model(PRO, _PRO_3, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT),
+        Model("google/gemini-3.1-flash-lite-image", _LITE, source=GEMINI_CHANGELOG, output_modalities=IMAGE_AND_TEXT),
         Model(
-            "google/gemini-3.1-flash-image",
-            _FLASH_3_1,
-            source=GEMINI_DEPRECATIONS,
+            "openai/gpt-5-image",
+            _ANY_RATIO,
+            source=AGNIC_SKILLS,
             output_modalities=IMAGE_AND_TEXT,
-            aliases=("google/gemini-3.1-flash-image-preview",),
+            note="OpenAI shuts gpt-5 down on 2026-12-11; the gateway's plans for gpt-5-image are unknown",
         ),
-        Model(
-            "google/gemini-3-pro-image",
-            _PRO_3,
-            source=GEMINI_DEPRECATIONS,
-            output_modalities=IMAGE_AND_TEXT,
-            aliases=("google/gemini-3-pro-image-preview",),
-        ),
-        Model("openai/gpt-5-image", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_AND_TEXT),
         Model("openai/gpt-5-image-mini", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_AND_TEXT),
         Model("black-forest-labs/flux.2-pro", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_ONLY),
         Model("black-forest-labs/flux.2-max", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_ONLY),
         Model("black-forest-labs/flux.2-klein-4b", _ANY_RATIO, source=AGNIC_SKILLS, output_modalities=IMAGE_ONLY),
+        # retired: kept to name the successor (the gateway may still route some of them)
+        Model(
+            "google/gemini-3.1-flash-image",
+            _chat(ratios=tuple(RATIOS), image_sizes=IMAGE_SIZES),
+            date(2026, 10, 29),
+            NANO_BANANA,
+            GEMINI_CHANGELOG,
+            output_modalities=IMAGE_AND_TEXT,
+        ),
+        Model("google/gemini-3.1-flash-image-preview", {}, date(2026, 6, 25), NANO_BANANA, GEMINI_DEPRECATIONS),
+        Model("google/gemini-3-pro-image-preview", {}, date(2026, 6, 25), PRO, GEMINI_DEPRECATIONS),
         Model(
             "google/gemini-2.5-flash-image",
             _chat(ratios=STANDARD_RATIOS),
             date(2026, 10, 2),
-            "google/gemini-3.1-flash-image",
+            NANO_BANANA,
             GEMINI_DEPRECATIONS,
             output_modalities=IMAGE_AND_TEXT,
         ),
         # the example of Agnic's doc page: a text model, never an image one
-        Model("google/gemini-2.0-flash", {}, date(2026, 6, 1), "google/gemini-3.1-flash-image", GEMINI_DEPRECATIONS),
+        Model(
+            "google/gemini-2.0-flash", {}, date(2026, 6, 1), NANO_BANANA, GEMINI_DEPRECATIONS, text_only=True
+        ),
     ),
 )
-DEFAULT_MODEL = "google/gemini-3.1-flash-image"

@@ -26,11 +26,6 @@ from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen
 from .results import ImageResult, ResultImage
 
 CATALOGUE = aigne_models.CATALOGUE
-DEFAULT_MODEL = aigne_models.DEFAULT_MODEL
-GENERATE_MODELS = CATALOGUE.served(GENERATE)
-EDIT_MODELS = CATALOGUE.served(EDIT)
-GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
-EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
 
 GENERATION_PATH = "/api/v2/image/generations"  # the hub's current code
 DOCS_PATH = "/api/images/generations"  # the path in the hub's docs, no longer served: saved workflows still name it
@@ -52,8 +47,8 @@ NATIVE_NAMES = {"output_format": "outputFormat", "output_compression": "outputCo
 UPLOADS = Uploads()  # PNG files, sent as FileContent (base64 in the JSON body)
 
 _PATH = re.compile(r"^/[\w./~-]*$")
-# OpenAI's GPT image models, by name: the hub's framework drops n (and response_format) for every
-# one of them, including those newer than the catalogue
+# OpenAI's GPT image models, by name: they always answer base64 and refuse response_format, including
+# those newer than the catalogue
 _GPT_IMAGE = re.compile(r"^(openai/)?(gpt-image|chatgpt-image)", re.I)
 # The hub relays an upstream "no such model" (OpenAI: "The model `x` does not exist", code
 # model_not_found) as a JSON 404, a newer hub says "No available provider for model: x".
@@ -98,13 +93,24 @@ class Plan:
         check.count(n, high=MAX_N)
         size = (size or "").strip() or AUTO
         self.size = self.rules.check_size(self.model, size) if self.rules else (size if size == AUTO else _form(size))
-        self.options = catalogue.chosen_options(self.model, self.rules, options, UNSET)
+        # an OpenAI model newer than the catalogue gets dall-e-2's parameter list from the framework too
+        takes = self.rules or (catalogue.Operation() if self.model.lower().startswith("openai/") else None)
+        try:
+            self.options = catalogue.chosen_options(self.model, takes, options, UNSET)
+        except InputError as exc:
+            if self.model.startswith("openai/") and " does not accept " in exc.message:
+                exc.message += (
+                    f": the hub's framework passes OpenAI's options on only for gpt-image-1, so {self.model} "
+                    "would make the image without it"
+                )
+            raise
         catalogue.refuse_transparent_jpeg(self.model, self.options)
         catalogue.refuse_compression_without_format(self.model, self.options)
         self.prompt = prompt
         self.gpt_image = bool(_GPT_IMAGE.match(self.model))
-        # GPT image models get one image per call on the hub (its framework drops n): n calls then
-        self.calls = n if self.gpt_image or (self.rules is not None and self.rules.max_n == 1) else 1
+        # n in one call where the framework passes it on; one call per image where a model makes one
+        # (Google's image models: the framework's candidateCount is not known to work for them)
+        self.calls = n if self.rules is not None and self.rules.max_n == 1 else 1
         self.n = 1 if self.calls > 1 else n
 
     def generation_body(self, response_format: str) -> dict:
@@ -119,13 +125,7 @@ class Plan:
     def edit_body(self, images: list[bytes]) -> dict:
         """The native route's body: ``{"input": {prompt, image: [FileContent], n, size, outputFileType,
         modelOptions: {model, ...options}}}``; "file" asks for the images inside the reply."""
-        files = [_file_content(blob, index) for index, blob in enumerate(images)]
-        total = sum(len(f["data"]) for f in files) + len(self.prompt.encode("utf-8"))
-        if total > MAX_BODY_BYTES:
-            raise InputError(
-                f"the input images come to {readable_size(total)} as base64; AIGNE Hub accepts at most "
-                f"{readable_size(MAX_BODY_BYTES)} per request: send fewer or smaller images"
-            )
+        files = check_upload(images, self.prompt)
         model_options = {"model": self.model, **{NATIVE_NAMES.get(k, k): v for k, v in self.options.items()}}
         return {
             "input": {
@@ -137,6 +137,18 @@ class Plan:
                 "modelOptions": model_options,
             }
         }
+
+
+def check_upload(images: list[bytes], prompt: str) -> list[dict]:
+    """The images as FileContent, refused when they would take the body past the hub's cap."""
+    files = [_file_content(blob, index) for index, blob in enumerate(images)]
+    total = sum(len(f["data"]) for f in files) + len(prompt.encode("utf-8"))
+    if total > MAX_BODY_BYTES:
+        raise InputError(
+            f"the input images come to {readable_size(total)} as base64; AIGNE Hub accepts at most "
+            f"{readable_size(MAX_BODY_BYTES)} per request: send fewer or smaller images"
+        )
+    return files
 
 
 def _form(size: str) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from ..core import clock
 from ..core import validation as check
@@ -123,6 +124,7 @@ class Model:
     aliases: tuple[str, ...] = ()  # other ids for the same model (dated snapshots, bare names)
     output_modalities: tuple[str, ...] = ()  # chat gateways: what it answers in
     note: str = ""
+    text_only: bool = False  # a text model (e.g. a doc page's example): never sent to an image operation
 
     def can(self, operation: str) -> bool:
         return operation in self.operations
@@ -134,9 +136,15 @@ class Catalogue:
     checked: datetime.date  # the day every entry was last checked against its source
     models: tuple[Model, ...]
     source: str = ""
-    # False for a gateway that may keep routing an id after its maker shut the model down: such a
-    # model is announced on the node instead of refused, and the gateway's own error decides.
-    refuses_after_shutdown: bool = True
+    # Where the shutdown dates refuse a model before sending (a retirement is a fact about a
+    # host): None -- wherever the provider is reached (a hub that always calls the same upstream);
+    # a tuple -- only at these API hosts (OpenAI's dates at api.openai.com; a relay, Azure or a
+    # local server may serve any name), elsewhere the date is a line in ``info``; () -- nowhere
+    # (a gateway that may keep routing an id after its maker shut the model down).
+    shutdown_hosts: tuple[str, ...] | None = None
+    # operation -> the models ``auto`` may become, best first (see ``auto``)
+    preferred: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    retired_by: str = ""  # who retires its models, as messages name them ('' = the provider)
 
     def find(self, model: str) -> Model | None:
         wanted = (model or "").strip().lower()
@@ -153,35 +161,67 @@ class Catalogue:
     def is_retired(self, entry: Model, on: datetime.date) -> bool:
         return entry.shutdown is not None and entry.shutdown <= on
 
+    def dates_apply_at(self, host: str | None) -> bool:
+        """Whether the shutdown dates refuse models at ``host`` (None: the provider's own endpoint)."""
+        if self.shutdown_hosts is None:
+            return True
+        if not self.shutdown_hosts:
+            return False
+        return host is None or host.lower() in self.shutdown_hosts
+
     def served(self, operation: str, on: datetime.date | None = None) -> list[str]:
         """The ids of the models that do ``operation`` and are served on ``on`` (today)."""
         on = on or today()
         return [m.id for m in self.models if m.can(operation) and not self.is_retired(m, on)]
 
-    def rules(self, model: str, operation: str, on: datetime.date | None = None) -> Operation | None:
+    def model_choices(self, operation: str) -> list[str]:
+        """A model combo's entries: ``auto`` first (the default), then the models served today."""
+        return [AUTO, *self.served(operation)]
+
+    def rules(
+        self, model: str, operation: str, on: datetime.date | None = None, host: str | None = None
+    ) -> Operation | None:
         """The model's rules for ``operation``; None for a model this catalogue does not know.
 
-        A retired model (when this provider refuses it) and a model that cannot do the
-        operation are refused here, before anything is sent, naming what to use instead.
+        A retired model (where the dates apply: see ``shutdown_hosts``) and a model that cannot do
+        the operation are refused here, before anything is sent, naming what to use instead. At a
+        host where the dates do not apply, a retired model keeps the rules it had -- none, when the
+        catalogue kept it only to name its successor: it is sent as the user chose.
         """
         on = on or today()
         entry = self.find(model)
         if entry is None:
             return None
-        if self.refuses_after_shutdown and self.is_retired(entry, on):
-            instead = (
-                f"use {entry.successor}" if entry.successor else f"use one of: {', '.join(self.served(operation, on))}"
-            )
-            raise InputError(f"{self.provider} retired {entry.id} on {entry.shutdown.isoformat()}; {instead}")
+        if entry.text_only:
+            served = ", ".join(self.served(operation, on))
+            raise InputError(f"{entry.id} cannot be used for {OPERATION_NAMES[operation]}; use one of: {served}")
+        if self.is_retired(entry, on):
+            if self.dates_apply_at(host):
+                instead = (
+                    f"use {entry.successor}"
+                    if entry.successor
+                    else f"use one of: {', '.join(self.served(operation, on))}"
+                )
+                who = self.retired_by or self.provider
+                raise InputError(f"{who} retired {entry.id} on {entry.shutdown.isoformat()}; {instead}")
+            if not entry.operations:
+                return None  # kept only to name its successor: what this host takes is its own
         if not entry.can(operation):
             served = ", ".join(self.served(operation, on))
             raise InputError(f"{entry.id} cannot be used for {OPERATION_NAMES[operation]}; use one of: {served}")
         return entry.operations[operation]
 
-    def notice(self, model: str, on: datetime.date | None = None, live_shutdown: datetime.date | None = None) -> str:
-        """A line for the node's progress text when the model shuts down soon (or, at a gateway
-        that may still route it, already did); '' otherwise. ``live_shutdown`` is the
-        provider's own date from its model list, which wins over the catalogue's."""
+    def notice(
+        self,
+        model: str,
+        on: datetime.date | None = None,
+        live_shutdown: datetime.date | None = None,
+        host: str | None = None,
+    ) -> str:
+        """A line for the node's progress text and ``info`` when the model shuts down soon, or
+        already did where the date does not refuse it (another host; a gateway that may still
+        route it); '' otherwise. ``live_shutdown`` is the server's own date from its model list,
+        which wins over the catalogue's."""
         on = on or today()
         entry = self.find(model)
         date = live_shutdown or (entry.shutdown if entry else None)
@@ -189,14 +229,49 @@ class Catalogue:
             return ""
         instead = f"; move to {entry.successor}" if entry and entry.successor else ""
         days = (date - on).days
-        if days <= 0 and self.refuses_after_shutdown:
+        if days <= 0 and live_shutdown is None and self.dates_apply_at(host):
             return ""  # refused before sending from that day on
+        if days < 0 and live_shutdown is None and self.shutdown_hosts:
+            return (
+                f"{self.provider} retired {model} on its own API on {date.isoformat()}; this server may still "
+                f"serve it{instead}"
+            )
         if days < 0:
             return f"{model} was shut down upstream on {date.isoformat()}{instead}"
         if days <= WARN_DAYS:
             when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
             return f"{model} shuts down on {date.isoformat()} ({when}){instead}"
         return ""
+
+    def auto(self, operation: str, listed: Sequence[str] | None, on: datetime.date | None = None) -> list[str]:
+        """What ``auto`` may become, best first: the preferred models for ``operation`` that are
+        not retired and, where the provider's live list is at hand (``listed``), that the list
+        carries -- as the list names them. Without a list, the catalogue's own. InputError when
+        there is none, naming what the list holds."""
+        on = on or today()
+        candidates = [
+            entry
+            for entry in (self.find(i) for i in self.preferred.get(operation, ()))
+            if entry is not None and entry.can(operation) and not self.is_retired(entry, on)
+        ]
+        if listed is None:
+            if not candidates:
+                raise InputError(f"{self.provider} has no model for {OPERATION_NAMES[operation]} that auto can pick")
+            return [entry.id for entry in candidates]
+        by_name = {i.lower(): i for i in listed}
+        found = [
+            next(by_name[name.lower()] for name in (entry.id, *entry.aliases) if name.lower() in by_name)
+            for entry in candidates
+            if any(name.lower() in by_name for name in (entry.id, *entry.aliases))
+        ]
+        if found:
+            return found
+        able = self.able([i for i in listed if (e := self.find(i)) is None or not self.is_retired(e, on)], operation)
+        wanted = ", ".join(entry.id for entry in candidates) or "none"
+        raise InputError(
+            f"model auto: the server lists none of the models auto picks for {OPERATION_NAMES[operation]} "
+            f"({wanted}); choose one it lists: {', '.join(able[:20]) or 'it lists none'}"
+        )
 
     def unknown_model_hint(self, model: str, operation: str, live: Sequence[str] | None) -> str:
         """What to say when the provider answers "no such model": its successor if known, and the
@@ -246,6 +321,11 @@ def chosen_size(size: str, width: int, height: int) -> str:
     """The size combo's value, or ``WIDTHxHEIGHT`` from the width and height inputs for custom."""
     size = (size or "").strip() or AUTO
     return f"{width}x{height}" if size == CUSTOM else size
+
+
+def host_of(url: str) -> str:
+    """The host name of a base URL, for ``Catalogue.shutdown_hosts``."""
+    return (urlsplit(url).hostname or "").lower()
 
 
 def size_choices(catalogue: Catalogue, operation: str) -> list[str]:

@@ -27,8 +27,7 @@ PROVIDER = register(
     )
 )
 UPLOADS = Uploads(data_url=True, masks="each")  # one edit call per image, its mask beside it, both as data URLs
-GENERATE_MODELS = CATALOGUE.served(GENERATE)
-EDIT_MODELS = CATALOGUE.served(EDIT)
+KNOWN_IDS = tuple(entry.id for entry in CATALOGUE.models)
 GENERATION_SIZES = list(ionos_models.GENERATION.sizes)
 OUTPUT_FORMATS = list(ionos_models.EDIT_FORMATS)
 MAX_N = ionos_models.MAX_N
@@ -91,7 +90,7 @@ def edit_fields(fields: dict, images: list[str], mask: str | None) -> list[tuple
 def image_model_ids(body: Any) -> list[str]:
     """The image models of a ``GET /models`` reply: IONOS lists chat, embedding and image models
     together, with no capability field."""
-    return openai_wire.image_like_ids(parse_model_ids(body), GENERATE_MODELS)
+    return openai_wire.image_like_ids(parse_model_ids(body), KNOWN_IDS)
 
 
 parse_images = openai_wire.parse_images

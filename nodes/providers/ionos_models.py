@@ -1,7 +1,9 @@
-"""The IONOS AI Model Hub's image models, checked on 2026-11-29.
+"""The IONOS AI Model Hub's image models, checked on 2026-12-06.
 
-Sources: IONOS's model cards (https://docs.ionos.com/cloud/ai/ai-model-hub/models) for
-FLUX.1-schnell (generation only) and FLUX.2-klein-4B (generation and editing); the image API
+Sources: IONOS's model cards, moved to
+https://docs.ionos.com/cloud/ai/ai-model-hub/models/image-generation-models/ (read 2026-12-06),
+for FLUX.1-schnell (generation only; end of life: none announced) and FLUX.2-klein-4B
+(generation and editing, also the image-edits how-to); the image API
 reference for the edit rules (prompt up to 1000 characters, sizes multiples of 16 from 64 to
 2048, n up to 10, output formats); IONOS's own tooling for the three generation sizes (others are
 unconfirmed). The SDXL id only appears in an older tutorial: unconfirmed, kept so it stays usable.
@@ -13,7 +15,9 @@ from datetime import date
 
 from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, SizeRule
 
-MODEL_CARDS = "https://docs.ionos.com/cloud/ai/ai-model-hub/models"
+MODEL_CARDS = "https://docs.ionos.com/cloud/ai/ai-model-hub/models/image-generation-models"
+SCHNELL = "black-forest-labs/FLUX.1-schnell"
+KLEIN = "black-forest-labs/FLUX.2-klein-4B"
 MAX_N = 10
 GENERATION = Operation(sizes=("1024x1024", "1024x1792", "1792x1024"), max_n=MAX_N)
 # the edit endpoint's rule, which applies to any model sent to it; auto = the input's own size fit to it
@@ -25,11 +29,12 @@ EDITING = Operation(
 
 CATALOGUE = Catalogue(
     provider="IONOS",
-    checked=date(2026, 11, 29),
+    checked=date(2026, 12, 6),
     source=MODEL_CARDS,
+    preferred={GENERATE: (SCHNELL, KLEIN), EDIT: (KLEIN,)},
     models=(
-        Model("black-forest-labs/FLUX.1-schnell", {GENERATE: GENERATION}, source=MODEL_CARDS),
-        Model("black-forest-labs/FLUX.2-klein-4B", {GENERATE: GENERATION, EDIT: EDITING}, source=MODEL_CARDS),
+        Model(SCHNELL, {GENERATE: GENERATION}, source=f"{MODEL_CARDS}/flux-1-schnell"),
+        Model(KLEIN, {GENERATE: GENERATION, EDIT: EDITING}, source=f"{MODEL_CARDS}/flux-2-klein-4b"),
         Model(
             "stabilityai/stable-diffusion-xl-base-1.0", {GENERATE: GENERATION}, note="only in an older IONOS tutorial"
         ),

@@ -35,16 +35,13 @@ PROVIDER = register(
     )
 )
 UPLOADS = Uploads(masks="first")  # the images as PNG files (a batch as image[]), the mask for the first one
-DEFAULT_MODEL = openai_models.DEFAULT_MODEL
-GENERATE_MODELS = CATALOGUE.served(GENERATE)
-EDIT_MODELS = CATALOGUE.served(EDIT)
-GENERATE_SIZES = catalogue.size_choices(CATALOGUE, GENERATE)
-EDIT_SIZES = catalogue.size_choices(CATALOGUE, EDIT)
+KNOWN_IDS = tuple(name for entry in CATALOGUE.models for name in (entry.id, *entry.aliases))
 # The choices the nodes offer; what each model takes is its catalogue entry. Other servers may
 # take values OpenAI's models do not (e.g. quality hd), so those stay on offer.
 QUALITIES = [AUTO, "low", "medium", "high", "xhigh", "max", "standard", "hd"]
 BACKGROUNDS = [AUTO, "transparent", "opaque"]
 OUTPUT_FORMATS = [AUTO, *openai_models.FORMATS]
+COMPLEXITIES = [AUTO, *openai_models.COMPLEXITIES]
 MODERATIONS = [AUTO, "low"]
 INPUT_FIDELITIES = [AUTO, "high", "low"]
 RESPONSE_FORMATS = [AUTO, "b64_json", "url"]
@@ -77,6 +74,9 @@ def _size(size: str, model: str, rules: catalogue.Operation | None) -> str | Non
 
 def _options(model: str, rules: catalogue.Operation | None, options: dict) -> dict:
     """The optional parameters to send: those set away from their unset value, each allowed for the model."""
+    unoffered = openai_models.UNOFFERED_FORMATS.get(options.get("output_format"))
+    if unoffered:
+        raise InputError(f"output_format {options['output_format']} is not offered: {unoffered}; use png, jpeg or webp")
     chosen = catalogue.chosen_options(model, rules, options, UNSET)
     compression = chosen.get("output_compression")
     if compression is not None:
@@ -93,10 +93,18 @@ def _options(model: str, rules: catalogue.Operation | None, options: dict) -> di
 
 
 def _request(
-    operation: str, *, model: str, prompt: str, n: int, size: str, options: dict, on: datetime.date | None
+    operation: str,
+    *,
+    model: str,
+    prompt: str,
+    n: int,
+    size: str,
+    options: dict,
+    on: datetime.date | None,
+    host: str | None,
 ) -> dict:
     model = check.model_name(model)
-    rules = CATALOGUE.rules(model, operation, on)
+    rules = CATALOGUE.rules(model, operation, on, host)
     check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
     if rules is not None and rules.max_n == 1 and n != 1:
         raise InputError(f"{model} makes one image per call; set n to 1")
@@ -107,20 +115,35 @@ def _request(
 
 
 def generation_body(
-    *, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options
+    *,
+    model: str,
+    prompt: str,
+    n: int = 1,
+    size: str = AUTO,
+    on: datetime.date | None = None,
+    host: str | None = None,
+    **options,
 ) -> dict:
     """The JSON body of POST /images/generations (``options``: quality, background, moderation,
-    output_format, output_compression, response_format, partial_images; "auto" = not sent;
-    partial_images above 0 also sends stream: true)."""
-    return _request(GENERATE, model=model, prompt=prompt, n=n, size=size, options=options, on=on)
+    output_format, output_compression, response_format, complexity, partial_images; "auto" = not
+    sent; partial_images above 0 also sends stream: true). ``host``: the server's host name --
+    OpenAI's shutdown dates refuse a model only at OpenAI's own API (None: there)."""
+    return _request(GENERATE, model=model, prompt=prompt, n=n, size=size, options=options, on=on, host=host)
 
 
 def check_edit(
-    *, model: str, prompt: str, n: int = 1, size: str = AUTO, on: datetime.date | None = None, **options
+    *,
+    model: str,
+    prompt: str,
+    n: int = 1,
+    size: str = AUTO,
+    on: datetime.date | None = None,
+    host: str | None = None,
+    **options,
 ) -> dict:
     """Every text field of an edit, checked, as a dict (model and prompt first); ``options`` as
     for a generation, plus input_fidelity."""
-    return _request(EDIT, model=model, prompt=prompt, n=n, size=size, options=options, on=on)
+    return _request(EDIT, model=model, prompt=prompt, n=n, size=size, options=options, on=on, host=host)
 
 
 def check_uploads(model: str, uploads: list[bytes], mask: bytes | None) -> None:
@@ -188,7 +211,7 @@ def _date(value: Any) -> datetime.date | None:
 def image_ids(models: list[ServerModel]) -> list[str]:
     """The ids that look like image models; all of them when none does (a server with other names)."""
     ids = [m.id for m in models]
-    return openai_wire.image_like_ids(ids, GENERATE_MODELS) or ids
+    return openai_wire.image_like_ids(ids, KNOWN_IDS) or ids
 
 
 def image_model_ids(body: Any) -> list[str]:

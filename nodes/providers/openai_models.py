@@ -1,16 +1,27 @@
-"""OpenAI's image models (api.openai.com), checked on 2026-11-29.
+"""OpenAI's image models (api.openai.com), checked on 2026-12-06.
 
 Sources:
 - Deprecations: https://platform.openai.com/docs/deprecations -- dall-e-2 and dall-e-3 shut down
-  2026-05-12, gpt-image-1 2026-10-23; gpt-image-1-mini, gpt-image-1.5 and chatgpt-image-latest
-  shut down 2026-12-01 with gpt-image-2 as the replacement (announced 2026-06-02).
-- Image API reference and OpenAI's OpenAPI document (openai/openai-openapi, CreateImageRequest and
-  CreateImageEditRequest): gpt-image-2 sizes (multiples of 16, ratio up to 3:1, at most 3840x2160),
-  moderation on generations only, input_fidelity on edits, no response_format for GPT image models.
+  2026-05-12, gpt-image-1 2026-10-23; gpt-image-1-mini, gpt-image-1.5 (and its snapshot
+  gpt-image-1.5-2025-12-16) and chatgpt-image-latest shut down 2026-12-01. As of 2026-12-06 the
+  page names gpt-image-2.6-sunburst or gpt-image-2.6-flare as their successors (it named the 2.5
+  pair until late October): the successor given here is gpt-image-2.6-sunburst.
+- Image API reference (generate and edit, read 2026-12-06): the served ids with their dated
+  snapshots (gpt-image-2-2026-04-21, gpt-image-2.5-sunburst-2026-09-08,
+  gpt-image-2.5-flare-2026-09-08; 2.6 has none yet); gpt-image-2 sizes (multiples of 16, ratio up
+  to 3:1, at most 3840x2160), moderation on generations (and on JSON edits, which the pack does
+  not send), input_fidelity on edits, no response_format for GPT image models. The 2.6 family
+  (2026-11-04) adds ``complexity`` (low, medium, high; high when omitted) and the output formats
+  gif (with frame_count and frame_duration_ms, needing GIF preview access; no streaming, partial
+  images, masks or compression) and svg.
 - ComfyUI's comfy_api_nodes/nodes_openai.py (2026): the presets, the custom-size limits (longest
-  side 3840, 655,360 to 8,294,400 pixels), quality xhigh/max for 2.5, no transparent background
-  on gpt-image-2; docs.comfy.org (OpenAIGPTImageNodeV3): 2.6 takes the same parameters as 2.5.
-- Sources disagree on whether 2.5 or 2.6 is the recommended successor; both are listed as served.
+  side 3840, 655,360 to 8,294,400 pixels), quality xhigh/max for 2.5 and 2.6, no transparent
+  background on gpt-image-2 (OpenAI's reference now calls it "preview" there; the pack keeps
+  refusing it until the contract says otherwise).
+
+gif and svg are not offered: an IMAGE is pixels, and svg would need a renderer ComfyUI does not
+ship; gif needs per-account preview access and two more inputs, and would come back as one frame
+of a still image. The pack refuses both before sending, saying so.
 """
 
 from __future__ import annotations
@@ -45,16 +56,21 @@ PARTIAL_IMAGES = (1, 2, 3)
 QUALITIES = ("low", "medium", "high")
 QUALITIES_2_5 = (*QUALITIES, "xhigh", "max")
 WITH_TRANSPARENCY = ("transparent", "opaque")
+COMPLEXITIES = ("low", "medium", "high")  # gpt-image-2.6: planning effort, independent of quality
 
 
-def _gpt_image(*, sizes, rule=None, qualities=QUALITIES, backgrounds=WITH_TRANSPARENCY, fidelity=()) -> dict:
-    """Generate and edit rules of one GPT image model (``fidelity``: its input_fidelity values)."""
+def _gpt_image(
+    *, sizes, rule=None, qualities=QUALITIES, backgrounds=WITH_TRANSPARENCY, fidelity=(), complexities=()
+) -> dict:
+    """Generate and edit rules of one GPT image model (``fidelity``: its input_fidelity values;
+    ``complexities``: its complexity values, () for a model without the option)."""
     shared = {
         "quality": qualities,
         "background": backgrounds,
         "output_format": FORMATS,
         "output_compression": (),
         "partial_images": PARTIAL_IMAGES,
+        **({"complexity": complexities} if complexities else {}),
     }
     generate = Operation(sizes, rule, {**shared, "moderation": ("low",)}, MAX_N, PROMPT_LIMIT)
     edit = Operation(sizes, rule, {**shared, **({"input_fidelity": fidelity} if fidelity else {})}, MAX_N, PROMPT_LIMIT)
@@ -63,43 +79,54 @@ def _gpt_image(*, sizes, rule=None, qualities=QUALITIES, backgrounds=WITH_TRANSP
 
 _GPT_IMAGE_2 = _gpt_image(sizes=GPT_IMAGE_2_SIZES, rule=GPT_IMAGE_2_RULE, backgrounds=("opaque",))
 _GPT_IMAGE_2_5 = _gpt_image(sizes=GPT_IMAGE_2_SIZES, rule=GPT_IMAGE_2_RULE, qualities=QUALITIES_2_5)
+_GPT_IMAGE_2_6 = _gpt_image(
+    sizes=GPT_IMAGE_2_SIZES, rule=GPT_IMAGE_2_RULE, qualities=QUALITIES_2_5, complexities=COMPLEXITIES
+)
 _LAST_DAY_OF_1_X = date(2026, 12, 1)
+SUCCESSOR = "gpt-image-2.6-sunburst"  # the deprecations page, 2026-12-06: "gpt-image-2.6-sunburst or -flare"
+MODEL_PAGE_2_6 = "https://platform.openai.com/docs/models/gpt-image-2.6-sunburst"
 
 CATALOGUE = Catalogue(
     provider="OpenAI",
-    checked=date(2026, 11, 29),
+    checked=date(2026, 12, 6),
     source=DEPRECATIONS,
+    shutdown_hosts=("api.openai.com",),
+    preferred={
+        GENERATE: ("gpt-image-2", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst"),
+        EDIT: ("gpt-image-2", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst"),
+    },
     models=(
         Model("gpt-image-2", _GPT_IMAGE_2, aliases=("gpt-image-2-2026-04-21",), source=IMAGE_API),
-        Model("gpt-image-2.5-flare", _GPT_IMAGE_2_5, source=COMFY_NODES),
-        Model("gpt-image-2.5-sunburst", _GPT_IMAGE_2_5, source=COMFY_NODES),
+        Model("gpt-image-2.5-flare", _GPT_IMAGE_2_5, aliases=("gpt-image-2.5-flare-2026-09-08",), source=IMAGE_API),
         Model(
-            "gpt-image-2.6-flare", _GPT_IMAGE_2_5, source="https://docs.comfy.org/built-in-nodes/OpenAIGPTImageNodeV3"
+            "gpt-image-2.5-sunburst", _GPT_IMAGE_2_5, aliases=("gpt-image-2.5-sunburst-2026-09-08",), source=IMAGE_API
         ),
-        Model(
-            "gpt-image-2.6-sunburst",
-            _GPT_IMAGE_2_5,
-            source="https://docs.comfy.org/built-in-nodes/OpenAIGPTImageNodeV3",
-        ),
+        Model("gpt-image-2.6-flare", _GPT_IMAGE_2_6, source=MODEL_PAGE_2_6),
+        Model("gpt-image-2.6-sunburst", _GPT_IMAGE_2_6, source=MODEL_PAGE_2_6),
         Model(
             "gpt-image-1.5",
             _gpt_image(sizes=LEGACY_SIZES, fidelity=("high", "low")),
             _LAST_DAY_OF_1_X,
-            "gpt-image-2",
+            SUCCESSOR,
             DEPRECATIONS,
+            aliases=("gpt-image-1.5-2025-12-16",),
         ),
-        Model("gpt-image-1-mini", _gpt_image(sizes=LEGACY_SIZES), _LAST_DAY_OF_1_X, "gpt-image-2", DEPRECATIONS),
+        Model("gpt-image-1-mini", _gpt_image(sizes=LEGACY_SIZES), _LAST_DAY_OF_1_X, SUCCESSOR, DEPRECATIONS),
         # edits only: the generation endpoint does not list it
         Model(
             "chatgpt-image-latest",
             {EDIT: _gpt_image(sizes=LEGACY_SIZES)[EDIT]},
             _LAST_DAY_OF_1_X,
-            "gpt-image-2",
+            SUCCESSOR,
             DEPRECATIONS,
         ),
-        Model("gpt-image-1", {}, date(2026, 10, 23), "gpt-image-2", DEPRECATIONS),
-        Model("dall-e-3", {}, date(2026, 5, 12), "gpt-image-2", DEPRECATIONS),
-        Model("dall-e-2", {}, date(2026, 5, 12), "gpt-image-2", DEPRECATIONS),
+        Model("gpt-image-1", {}, date(2026, 10, 23), SUCCESSOR, DEPRECATIONS),
+        Model("dall-e-3", {}, date(2026, 5, 12), SUCCESSOR, DEPRECATIONS),
+        Model("dall-e-2", {}, date(2026, 5, 12), SUCCESSOR, DEPRECATIONS),
     ),
 )
-DEFAULT_MODEL = "gpt-image-2"
+# refused before sending, with why (see the module's docstring)
+UNOFFERED_FORMATS = {
+    "gif": "gif output needs GIF preview access on the account and comes back as frames the nodes do not return",
+    "svg": "svg output is vector markup, and an IMAGE is pixels: ComfyUI ships no SVG renderer",
+}

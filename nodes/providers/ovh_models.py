@@ -1,4 +1,4 @@
-"""OVH AI Endpoints' text-to-image model, checked on 2026-11-29.
+"""OVH AI Endpoints' text-to-image model, checked on 2026-12-06 (unchanged since 2026-11-29).
 
 Source: https://www.ovhcloud.com/en/public-cloud/ai-endpoints/catalog/stable-diffusion-xl/ --
 one model per endpoint URL, prompt and negative prompt only, one 1024x1024 image per call. (OVH's
@@ -15,7 +15,7 @@ CATALOGUE_PAGE = "https://www.ovhcloud.com/en/public-cloud/ai-endpoints/catalog/
 
 CATALOGUE = Catalogue(
     provider="OVH AI Endpoints",
-    checked=date(2026, 11, 29),
+    checked=date(2026, 12, 6),
     source=CATALOGUE_PAGE,
     models=(
         Model(

@@ -37,10 +37,13 @@ class ImageResult:
         return bounded_json(details) if details else ""
 
 
-def describe_calls(results: list[ImageResult], notice: str = "", warning: str = "") -> str:
+def describe_calls(results: list[ImageResult], notice: str = "", warning: str = "", chosen: str = "") -> str:
     """The info output of one or more calls: the first reply's fields, usage figures added up over
-    the calls, the notice (e.g. a shutdown date) and a warning (fewer images than asked)."""
+    the calls, what ``auto`` became (``chosen``), the notice (e.g. a shutdown date) and a warning
+    (fewer images than asked)."""
     merged = dict(results[0].info)
+    if chosen:
+        merged["model_chosen"] = chosen
     if len(results) > 1:
         merged["usage"] = added_up([result.info.get("usage") or {} for result in results])
         merged["calls"] = len(results)
