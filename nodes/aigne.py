@@ -22,7 +22,6 @@ from .common import (
     with_chosen_model,
 )
 from .providers import aigne
-from .providers.catalogue import size_choices
 
 _CATEGORY = f"{CATEGORY}/AIGNE Hub"
 _BASE_URL = (
@@ -154,7 +153,7 @@ class AigneHubImageGenerate(_AigneHubImageNode):
             "required": {
                 "prompt": prompt_input(),
                 "model": model_input(aigne.CATALOGUE.served(aigne.GENERATE), provider="aigne"),
-                **size_inputs(size_choices(aigne.CATALOGUE, aigne.GENERATE), _SIZE_TOOLTIP),
+                **size_inputs(aigne.size_choices(aigne.CATALOGUE, aigne.GENERATE), _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
                 "moderation": (
@@ -250,7 +249,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; every image of the batch is sent in each call."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
                 "model": model_input(aigne.CATALOGUE.served(aigne.EDIT), provider="aigne"),
-                **size_inputs(size_choices(aigne.CATALOGUE, aigne.EDIT), _SIZE_TOOLTIP),
+                **size_inputs(aigne.size_choices(aigne.CATALOGUE, aigne.EDIT), _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
                 "seed": seed_input(False, "AIGNE Hub"),

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from .core import comfy, journal
 from .core.credentials import anonymous_mode
-from .core.errors import InputError, RemoteImageError
+from .core.errors import InputError, OptionRefused, RemoteImageError
 from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
     ResultNotDecoded,
     decode_images,
@@ -107,9 +107,10 @@ def with_chosen_model(
     """``build(model)`` for the model this run sends (docs/design.md, "No dependence on the day it
     runs"): the one the user named, as named -- never swapped; for ``auto``, the first model the
     catalogue prefers for the operation that the provider serves now (``listed()``: its live list,
-    None when it has none or it could not be read) and that takes the inputs as set (``build``
-    raises InputError for one that does not). Every input is checked against the catalogue's own
-    picks before the list is read, so a bad input sends nothing. What ``auto`` became is said in
+    None when it has none or it could not be read) and that takes the options as set (``build``
+    raises OptionRefused for one that does not; any other refusal is the input's own). Every
+    input is checked against the catalogue's own picks before the list is read, so a bad input
+    sends nothing. What ``auto`` became is said in
     the progress text, in ``info`` (``call.chosen``) and in the journal line."""
     named = (call.model or "").strip()
     if named.lower() != AUTO_MODEL:
@@ -124,13 +125,16 @@ def with_chosen_model(
 
 
 def _first_that_builds(models: Sequence[str], build: Callable[[str], T]) -> tuple[str, T]:
-    """(model, build(model)) of the first model that takes the inputs; else the first one's refusal."""
+    """(model, build(model)) of the first model that takes the options as set; else the first one's refusal."""
     first_refusal = None
     for model in models:
         try:
             return model, build(model)
-        except InputError as exc:
+        except OptionRefused as exc:
             first_refusal = first_refusal or exc
+        except InputError:
+            if first_refusal is None:
+                raise  # the input's own fault, whatever the model
     raise first_refusal
 
 
@@ -318,21 +322,29 @@ class LiveList(Generic[T]):
     def __init__(self, fetch: Callable[..., T]):
         self._fetch = fetch
         self._items: dict[str, tuple[float, T | None]] = {}
+        self._fetching: dict[str, threading.Lock] = {}  # endpoint -> held while its list is fetched
         self._lock = threading.Lock()
         LiveList._all.append(self)
 
     def get(self, endpoint: str, *args) -> T | None:
-        """The list for ``endpoint``, fetched (``fetch(*args)``) unless one fetched within the time is kept."""
+        """The list for ``endpoint``, fetched (``fetch(*args)``) unless one fetched within the time
+        is kept. Calls that need the same list at once wait for one fetch."""
         fresh = self._fresh(endpoint)
         if fresh is not None:
             return fresh[1]
-        try:
-            value = self._fetch(*args)
-        except RemoteImageError as exc:
-            log.info("live model list unavailable, using the catalogue: %s", exc)
-            value = None
         with self._lock:
-            self._items[endpoint] = (time.monotonic(), value)
+            fetching = self._fetching.setdefault(endpoint, threading.Lock())
+        with fetching:
+            fresh = self._fresh(endpoint)  # fetched while this call waited
+            if fresh is not None:
+                return fresh[1]
+            try:
+                value = self._fetch(*args)
+            except RemoteImageError as exc:
+                log.info("live model list unavailable, using the catalogue: %s", exc)
+                value = None
+            with self._lock:
+                self._items[endpoint] = (time.monotonic(), value)
         return value
 
     def cached(self, endpoint: str) -> T | None:

@@ -24,7 +24,6 @@ from .common import (
     with_chosen_model,
 )
 from .providers import openai_compat as api
-from .providers.catalogue import host_of, size_choices
 
 _CATEGORY = f"{CATEGORY}/OpenAI-compatible"
 _SIZE_TOOLTIP = (
@@ -202,7 +201,7 @@ def _run(call: Call, operation: str, send, n: int, partial_images: int):
     else the catalogue); a success announces a shutdown date the server's list gives (fetched at
     most every ten minutes; a failed fetch is ignored); fewer images than ``n`` are said on the
     node. -> (IMAGE, MASK, info)"""
-    endpoint, host = _endpoint(call), host_of(call.base_url)
+    endpoint, host = _endpoint(call), api.host_of(call.base_url)
     call.note = api.CATALOGUE.notice(call.model, host=host)
     if call.note:
         call.progress()
@@ -275,7 +274,7 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
                 "model": model_input(api.CATALOGUE.served(api.GENERATE), provider="openai"),
                 "prompt": prompt_input("What the image should show (GPT image models: up to 32000 characters)."),
                 "n": count_input("Images per call (1-10). 1 is not sent."),
-                **size_inputs(size_choices(api.CATALOGUE, api.GENERATE), _SIZE_TOOLTIP),
+                **size_inputs(api.size_choices(api.CATALOGUE, api.GENERATE), _SIZE_TOOLTIP),
                 **_options(edit=False),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
@@ -316,7 +315,7 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
                     n=n,
                     size=api.chosen_size(size, width, height),
                     partial_images=partial_images,
-                    host=host_of(call.base_url),
+                    host=api.host_of(call.base_url),
                     **options,
                 ),
             )
@@ -355,7 +354,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                 "prompt": prompt_input("The change to make (GPT image models: up to 32000 characters)."),
                 "model": model_input(api.CATALOGUE.served(api.EDIT), provider="openai"),
                 "n": count_input("Edited versions per call (1-10). 1 is not sent."),
-                **size_inputs(size_choices(api.CATALOGUE, api.EDIT), _SIZE_TOOLTIP),
+                **size_inputs(api.size_choices(api.CATALOGUE, api.EDIT), _SIZE_TOOLTIP),
                 **_options(edit=True),
                 "seed": seed_input(False, "OpenAI's Images API"),
             },
@@ -407,7 +406,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                         n=n,
                         size=api.chosen_size(size, width, height),
                         partial_images=partial_images,
-                        host=host_of(call.base_url),
+                        host=api.host_of(call.base_url),
                         **options,
                     ),
                     inputs.images,

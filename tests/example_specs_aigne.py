@@ -4,13 +4,12 @@ from workflow_builder import Workflow
 
 
 def examples() -> dict:
-    generate = Workflow("AIGNE Hub: generate a wide image with gpt-image-2 in high quality, save")
+    generate = Workflow("AIGNE Hub: generate a wide image, save")
     gen = generate.node(
         "HostedImages_AigneHubImageGenerate",
         pos=(40, 80),
         prompt="An oil painting of a futuristic city skyline at sunset, with flying cars",
         size="1536x1024",
-        quality="high",
         seed=42,
     )
     save = generate.node("SaveImage", pos=(460, 80), filename_prefix="aigne_generate")
@@ -18,7 +17,7 @@ def examples() -> dict:
     generate.link(gen, 0, save, "images")
     generate.link(gen, 1, info, "source")
 
-    edit = Workflow("AIGNE Hub: edit an image with gpt-image-2 on the hub's native route, sharpen, save")
+    edit = Workflow("AIGNE Hub: edit an image on the hub's native route, sharpen, save")
     load = edit.node("LoadImage", pos=(40, 80), image="hosted_images_masked_input.png")
     ed = edit.node(
         "HostedImages_AigneHubImageEdit",

@@ -11,7 +11,6 @@ def examples() -> dict:
         "HostedImages_IonosImageGenerate",
         pos=(40, 80),
         prompt="A lighthouse on a cliff at dawn, watercolour",
-        model="black-forest-labs/FLUX.1-schnell",
         seed=42,
     )
     scale = generate.node("ImageScaleBy", pos=(420, 80), upscale_method="lanczos", scale_by=1.5)

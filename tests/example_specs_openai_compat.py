@@ -6,14 +6,11 @@ MASKED_INPUT = "hosted_images_masked_input.png"  # shipped in example_workflows/
 
 
 def examples() -> dict:
-    # gpt-image-2 (the default) has no transparent background; gpt-image-2.5-flare has
-    generate = Workflow(
-        "OpenAI-compatible: generate with a transparent background (gpt-image-2.5-flare), save, preview its mask"
-    )
+    # model auto: gpt-image-2 has no transparent background, so auto becomes the next model that has one
+    generate = Workflow("OpenAI-compatible: generate with a transparent background, save, preview its mask")
     gen = generate.node(
         "HostedImages_OpenAICompatImageGenerate",
         pos=(40, 80),
-        model="gpt-image-2.5-flare",
         prompt="A sticker of a smiling red fox, thick white outline",
         size="1024x1024",
         quality="medium",
@@ -30,7 +27,7 @@ def examples() -> dict:
     generate.link(as_image, 0, preview, "images")
     generate.link(gen, 2, info, "source")
 
-    edit = Workflow("OpenAI-compatible: edit the painted area of an image with gpt-image-2")
+    edit = Workflow("OpenAI-compatible: edit the painted area of an image")
     load = edit.node(
         "LoadImage", pos=(40, 80), image=MASKED_INPUT, title="Load image (paint the mask in the mask editor)"
     )

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 import openrouter_spec
-from conftest import FAKE_KEYS, assert_no_secret, defaults, journal_calls, mod, progress, run_node
+from conftest import FAKE_KEYS, assert_no_secret, defaults, journal_calls, mod, run_node
 
 KEY = FAKE_KEYS["AGNIC_API_KEY"]
 nodes = mod("nodes.agnic")
@@ -396,6 +396,7 @@ def test_nano_banana_2_1_has_no_half_k_and_says_which_sizes_it_takes(app):
     text = str(pytest.raises(InputError, generate, image_size="0.5K").value)
     assert "image_size '0.5K' is not allowed for google/gemini-nano-banana-2.1; use one of: auto, 1K, 2K, 4K" in text
     assert app.requests == []
+
 
 # --- edit ---------------------------------------------------------------------------------------
 

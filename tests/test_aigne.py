@@ -10,7 +10,7 @@ import pytest
 import requests
 import torch
 
-from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, progress, run_node, set_today
+from conftest import FAKE_KEYS, assert_no_secret, defaults, mod, run_node, set_today
 
 KEY = FAKE_KEYS["AIGNE_HUB_API_KEY"]
 MOUNT = "/app/ai-kit"  # a hub's base URL includes its mount path
@@ -580,7 +580,10 @@ def test_a_reply_without_images_is_an_error(hub):
 
 def test_key_is_in_no_output_and_no_log(hub, pack_logs):
     outputs = [generate(model="ideogram/ideogram-v3", response_format="url")[1], edit()[1]]
-    for setup in (lambda: setattr(hub, "credits", 0), lambda: hub.inject(status=500, message=f"echo Bearer {KEY}", path=V2_PATH)):
+    for setup in (
+        lambda: setattr(hub, "credits", 0),
+        lambda: hub.inject(status=500, message=f"echo Bearer {KEY}", path=V2_PATH),
+    ):
         setup()
         with pytest.raises(RemoteImageError) as caught:
             generate()

@@ -15,6 +15,7 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     TARGETS,
     Target,
     api_calls,
+    closed_port_url,
     downloads,
     map_links,
     mount,
@@ -131,10 +132,10 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
             "the hub's GPT image models make one image per call, so n makes n calls instead of being refused"
         ),
         "retired_model": Bad(
-            {"model": "openai/dall-e-3"}, ("retired openai/dall-e-3 on 2026-05-12", "use openai/gpt-image-2")
+            {"model": "openai/dall-e-3"}, ("retired openai/dall-e-3 on 2026-05-12", "use openai/gpt-image-2.6-sunburst")
         ),
         "transparent_on_gpt_image_2": Bad(
-            {"background": "transparent"}, ("background 'transparent' is not allowed for openai/gpt-image-2",)
+            {"background": "transparent"}, ("openai/gpt-image-2 does not accept background", "only for gpt-image-1")
         ),
         "node_base_url_plain_http": Bad({"base_url": "http://hub.example.com/app"}, PLAIN_HTTP),
         "path_escaping_the_base_url": Bad({"path": "/../admin"}, ("starting with /", "/api/v2/image/generations")),
@@ -152,7 +153,7 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
         ),
         "not_an_image_model": Bad(
             {"model": "google/gemini-2.0-flash"},
-            ("cannot be used for image generation", "google/gemini-3.1-flash-image"),
+            ("cannot be used for image generation", "google/gemini-nano-banana-2.1"),
         ),
         "size_not_multiple_of_16": "Agnic's sizes come from aspect_ratio and image_size, not WIDTHxHEIGHT",
         "n_below_range": Bad({"count": 0}, ("count is 0", "a whole number from 1 to 8")),
@@ -177,12 +178,18 @@ SPECIFIC: dict[str, dict[str, Bad | str]] = {
             {"size": "custom", "width": 512, "height": 512}, ("655,360 to 8,294,400 pixels", "262,144")
         ),
         "size_not_multiple_of_16": Bad({"size": "1000x1000"}, ("multiples of 16",)),
-        "retired_model": Bad({"model": "gpt-image-1"}, ("retired gpt-image-1 on 2026-10-23", "use gpt-image-2")),
+        "retired_model": Bad(
+            {"model": "gpt-image-1"},
+            ("retired gpt-image-1 on 2026-10-23", "use gpt-image-2.6-sunburst"),
+            base_url="https://api.openai.com/v1",  # OpenAI's dates refuse a model at OpenAI's own API only
+        ),
         "transparent_on_gpt_image_2": Bad(
-            {"background": "transparent"}, ("background 'transparent' is not allowed for gpt-image-2", "auto, opaque")
+            {"model": "gpt-image-2", "background": "transparent"},
+            ("background 'transparent' is not allowed for gpt-image-2", "auto, opaque"),
         ),
         "quality_beyond_the_model": Bad(
-            {"quality": "max"}, ("quality 'max' is not allowed for gpt-image-2", "auto, low, medium, high")
+            {"model": "gpt-image-2", "quality": "max"},
+            ("quality 'max' is not allowed for gpt-image-2", "auto, low, medium, high"),
         ),
         "input_fidelity_on_gpt_image_2": Bad(
             {"input_fidelity": "high"}, ("gpt-image-2 does not accept input_fidelity",), call="edit"
@@ -215,6 +222,7 @@ def test_bad_input_is_refused_before_any_request(target, name, bad, mount, monke
     app = mount(target)
     if bad.base_url:
         monkeypatch.setenv(target.base_url_env, bad.base_url)
+        monkeypatch.setenv("HTTPS_PROXY", closed_port_url())  # were anything sent, it would stay on loopback
     if bad.links_to:
         app.inject(rewrite=lambda reply: map_links(reply, lambda _: bad.links_to), path=target.api_path)
     run = {"run": target.run, "edit": target.run_edit, "links": target.run_with_links}[bad.call]

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import defaults, load_pack, mod, run_node
+from conftest import TODAY, defaults, load_pack, mod, run_node, set_today
 
 catalogue = mod("nodes.providers.catalogue")
-TODAY = datetime.date(2026, 11, 29)
+A_YEAR_ON = TODAY + datetime.timedelta(days=400)
 PROVIDER_MODULES = ["openai_compat", "aigne", "agnic", "ionos", "ovh"]
 DATA_MODULES = ["openai_models", "aigne_models", "agnic_models", "ionos_models", "ovh_models"]
 NODES = load_pack().NODE_CLASS_MAPPINGS
@@ -56,17 +56,37 @@ def test_every_node_makes_an_image_from_its_defaults_and_a_prompt(node_id, point
 
 
 @pytest.mark.parametrize("node_id", MODEL_NODES)
-def test_every_default_model_is_served_today(node_id):
+def test_every_model_combo_starts_with_auto_its_default(node_id):
     spec = NODES[node_id].INPUT_TYPES()["required"]["model"]
+    assert spec[0][0] == "auto" and spec[1]["default"] == "auto"
     provider = mod(f"nodes.providers.{NODES[node_id].__module__.rsplit('.', 1)[-1]}")
-    default = spec[1]["default"]
-    entry = provider.CATALOGUE.find(default)
-    assert entry is not None, f"{node_id}'s default {default} is not in its catalogue"
-    assert entry.shutdown is None or entry.shutdown > TODAY + datetime.timedelta(days=catalogue.WARN_DAYS), (
-        f"{node_id}'s default {default} shuts down on {entry.shutdown}"
-    )
-    operations = [name for name in (catalogue.GENERATE, catalogue.EDIT) if entry.can(name)]
-    assert operations, f"{default} can do nothing"
+    assert spec[0][1:] == provider.CATALOGUE.served(_operation(NODES[node_id]), TODAY)
+
+
+def _operation(cls) -> str:
+    return catalogue.EDIT if "image" in cls.INPUT_TYPES()["required"] else catalogue.GENERATE
+
+
+@pytest.mark.parametrize("day", [TODAY, A_YEAR_ON], ids=["today", "a_year_on"])
+@pytest.mark.parametrize("node_id", MODEL_NODES)
+def test_auto_becomes_a_model_served_that_day_that_can_do_the_operation(node_id, day):
+    provider = mod(f"nodes.providers.{NODES[node_id].__module__.rsplit('.', 1)[-1]}")
+    operation = _operation(NODES[node_id])
+    picks = provider.CATALOGUE.auto(operation, None, day)
+    entry = provider.CATALOGUE.find(picks[0])
+    assert entry.can(operation) and not provider.CATALOGUE.is_retired(entry, day)
+    assert entry.shutdown is None or entry.shutdown > day + datetime.timedelta(days=catalogue.WARN_DAYS)
+
+
+@pytest.mark.parametrize("node_id", IMAGE_NODES)
+def test_a_year_on_every_node_still_makes_an_image_from_its_defaults(node_id, pointed_at_emulators, monkeypatch):
+    """The emulators read the same clock: what shut down by then is gone there too."""
+    set_today(monkeypatch, A_YEAR_ON)
+    cls = NODES[node_id]
+    given = {"prompt": "a lighthouse at dawn"}
+    if "image" in cls.INPUT_TYPES()["required"]:
+        given["image"] = torch.rand(1, 64, 96, 3)
+    assert run_node(cls, **defaults(cls, **given))[0].shape[0] == 1
 
 
 @pytest.mark.parametrize("name", DATA_MODULES)
@@ -76,6 +96,10 @@ def test_each_catalogue_is_dated_and_sourced(name):
     assert data.source.startswith("https://")
     ids = [m.id.lower() for m in data.models] + [a.lower() for m in data.models for a in m.aliases]
     assert len(ids) == len(set(ids)), "a model id or alias is listed twice"
+    for operation, preferred in data.preferred.items():
+        for model in preferred:
+            entry = data.find(model)
+            assert entry is not None and entry.can(operation) and not data.is_retired(entry, TODAY), model
     for model in data.models:
         assert model.source.startswith("https://") or model.note, f"{model.id} has no source"
         if model.shutdown is not None and model.successor:
@@ -92,7 +116,7 @@ def test_a_rule_break_names_what_is_allowed():
     assert rules.check_size("gpt-image-2", "2048 x 1152") == "2048x1152"
     with pytest.raises(mod("nodes.core.errors").InputError, match="aspect ratio may be at most 3:1"):
         rules.check_size("gpt-image-2", "3840x1264")
-    legacy = openai.rules("gpt-image-1.5", catalogue.GENERATE, TODAY)
+    legacy = openai.rules("gpt-image-1.5", catalogue.GENERATE, datetime.date(2026, 11, 29))
     with pytest.raises(mod("nodes.core.errors").InputError, match="use one of: 1024x1024, 1536x1024, 1024x1536, auto"):
         legacy.check_size("gpt-image-1.5", "1536x864")
 
@@ -102,24 +126,44 @@ def test_shutdown_dates_turn_into_notices_then_refusals():
     assert openai.notice("gpt-image-1.5", datetime.date(2026, 10, 31)) == ""  # more than 30 days ahead
     assert (
         openai.notice("gpt-image-1.5", datetime.date(2026, 11, 1))
-        == "gpt-image-1.5 shuts down on 2026-12-01 (in 30 days); move to gpt-image-2"
+        == "gpt-image-1.5 shuts down on 2026-12-01 (in 30 days); move to gpt-image-2.6-sunburst"
     )
     assert openai.notice("gpt-image-1.5", datetime.date(2026, 12, 1)) == ""  # from then on it is refused
     with pytest.raises(
-        mod("nodes.core.errors").InputError, match="OpenAI retired gpt-image-1.5 on 2026-12-01; use gpt-image-2"
+        mod("nodes.core.errors").InputError,
+        match="OpenAI retired gpt-image-1.5 on 2026-12-01; use gpt-image-2.6-sunburst",
     ):
         openai.rules("gpt-image-1.5", catalogue.GENERATE, datetime.date(2026, 12, 1))
     assert (
-        openai.notice("gpt-image-2", TODAY, live_shutdown=datetime.date(2026, 12, 29))
-        == "gpt-image-2 shuts down on 2026-12-29 (in 30 days)"
+        openai.notice("gpt-image-2", TODAY, live_shutdown=datetime.date(2027, 1, 5))
+        == "gpt-image-2 shuts down on 2027-01-05 (in 30 days)"
     )
+
+
+def test_a_retirement_is_a_fact_about_a_host():
+    """OpenAI's dates refuse a model at OpenAI's own API; elsewhere it is sent with a line in info."""
+    openai = mod("nodes.providers.openai_models").CATALOGUE
+    for host in (None, "api.openai.com", "API.OpenAI.com"):
+        with pytest.raises(mod("nodes.core.errors").InputError, match="OpenAI retired dall-e-3 on 2026-05-12"):
+            openai.rules("dall-e-3", catalogue.GENERATE, TODAY, host)
+    assert openai.rules("dall-e-3", catalogue.GENERATE, TODAY, "relay.example") is None  # its rules are the host's
+    legacy = openai.rules("gpt-image-1.5", catalogue.GENERATE, TODAY, "my-resource.openai.azure.com")
+    assert legacy.sizes == ("1024x1024", "1536x1024", "1024x1536", "auto")  # what it took, where still served
+    assert openai.notice("dall-e-3", TODAY, host="api.openai.com") == ""  # refused there instead
+    assert openai.notice("dall-e-3", TODAY, host="127.0.0.1") == (
+        "OpenAI retired dall-e-3 on its own API on 2026-05-12; this server may still serve it; "
+        "move to gpt-image-2.6-sunburst"
+    )
+    hub = mod("nodes.providers.aigne_models").CATALOGUE  # a hub always calls OpenAI: refused at every hub
+    with pytest.raises(mod("nodes.core.errors").InputError, match="its maker retired openai/dall-e-3"):
+        hub.rules("openai/dall-e-3", catalogue.GENERATE, TODAY, "hub.example")
 
 
 def test_a_gateway_catalogue_announces_instead_of_refusing():
     agnic = mod("nodes.providers.agnic_models").CATALOGUE
     assert agnic.rules("google/gemini-2.5-flash-image", catalogue.GENERATE, TODAY) is not None
     assert agnic.notice("google/gemini-2.5-flash-image", TODAY) == (
-        "google/gemini-2.5-flash-image was shut down upstream on 2026-10-02; move to google/gemini-3.1-flash-image"
+        "google/gemini-2.5-flash-image was shut down upstream on 2026-10-02; move to google/gemini-nano-banana-2.1"
     )
 
 
@@ -128,23 +172,24 @@ def test_models_the_catalogue_does_not_know_are_not_checked():
         assert mod(f"nodes.providers.{name}").CATALOGUE.rules("acme/brand-new-model", catalogue.GENERATE, TODAY) is None
 
 
-def test_the_aigne_catalogue_is_openais_through_the_hub():
+def test_the_aigne_catalogue_is_openais_and_googles_through_the_hubs_framework():
     openai = mod("nodes.providers.openai_models").CATALOGUE
     hub = mod("nodes.providers.aigne_models").CATALOGUE
     for model in openai.models:
         routed = hub.find(f"openai/{model.id}")
         assert routed is not None and routed.shutdown == model.shutdown and hub.find(model.id) is routed
         for name, operation in routed.operations.items():
-            assert operation.max_n == 1  # the hub's framework drops n for GPT image models
             assert operation.sizes == model.operations[name].sizes
-            assert set(operation.options) <= {
-                "quality",
-                "background",
-                "output_format",
-                "output_compression",
-                "moderation",
-            }
-            assert name != catalogue.EDIT or "moderation" not in operation.options
+            if model.id == "gpt-image-1":  # the framework's SUPPORTED_PARAMS: options, no n, edits
+                assert operation.max_n == 1
+            else:  # dall-e-2's list: prompt, size, n -- every GPT option dropped, and no edits
+                assert operation.options == {} and operation.max_n == model.operations[name].max_n
+                assert name != catalogue.EDIT
+    served_edits = hub.served(catalogue.EDIT, TODAY)
+    assert served_edits and all(model.startswith("google/") for model in served_edits)
+    for model in served_edits:
+        rules = hub.rules(model, catalogue.EDIT, TODAY)
+        assert rules.sizes == ("auto",) and rules.max_n == 1 and rules.options == {}
 
 
 def test_the_emulators_keep_their_own_tables():

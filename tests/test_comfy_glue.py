@@ -149,23 +149,29 @@ def generate(**overrides):
     return ionos_generate(**{"n": 2, "unique_id": "7", **overrides})
 
 
+IMAGES = "/v1/images/generations"
+
+
 def test_success_ends_with_done_and_the_image_count(ionos, progress):
-    ionos.inject(delay=1.2)  # long enough for "waiting for the provider" lines
+    ionos.inject(delay=1.2, path=IMAGES)  # long enough for "waiting for the provider" lines
     generate()
     assert any("waiting for the provider" in text for _, text in progress)
     node, last = progress[-1]
-    assert node == "7" and re.fullmatch(r"IONOS · done · 2 images · \d+s", last)
+    # the last line repeats what the model input's auto became
+    assert node == "7" and re.fullmatch(
+        r"IONOS · done · 2 images · \d+s · auto → black-forest-labs/FLUX.1-schnell", last
+    )
 
 
 def test_a_recovered_retry_ends_with_done(ionos, progress):
-    ionos.inject(status=503, message="busy", times=1)
+    ionos.inject(status=503, message="busy", times=1, path=IMAGES)
     generate()
     assert any("HTTP 503, retrying" in text for _, text in progress)
     assert progress[-1][1].startswith("IONOS · done · 2 images")
 
 
 def test_failure_ends_with_failed_and_the_reason(ionos, progress):
-    ionos.inject(status=500, message="maintenance window")
+    ionos.inject(status=500, message="maintenance window", path=IMAGES)
     with pytest.raises(errors.RemoteImageError):
         generate()
     last = progress[-1][1]

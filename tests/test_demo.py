@@ -37,12 +37,16 @@ def test_demo_generates_with_every_provider_and_edits_with_a_mask(tmp_path, caps
     assert np.abs(edited[480:540, 480:540] - source[480:540, 480:540]).mean() > 10
     # the spend journal: one line for each call the demo made, each answered, with what it reported
     lines = [line for line in journal_lines() if line["event"] == "call"]
+    # each model input is auto: the provider's model list (free, read once) says what it became
     assert [(line["provider"], line["operation"]) for line in lines] == [
+        ("ionos", "model list"),
         ("ionos", "image generation"),
+        ("aigne", "model list"),
         ("aigne", "image generation"),
+        ("agnic", "model list"),
         ("agnic", "image generation"),
-        ("openai", "image generation"),
         ("openai", "model list"),
+        ("openai", "image generation"),
         ("ovh", "SDXL text to image"),
         ("ionos", "image edit"),
         ("openai", "image edit"),

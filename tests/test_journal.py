@@ -85,7 +85,8 @@ def test_a_successful_call_is_one_line_with_its_usage_and_request_id(mount):
 
 def test_each_providers_reported_usage_is_kept(mount):
     mount(AIGNE)
-    AIGNE.run(n=2)  # a GPT image model on the hub: two calls of one image
+    AIGNE.run(n=2)  # gpt-image-2 on the hub: one call of two images
+    AIGNE.run(model="google/gemini-3-pro-image", size="auto")  # one call per image for Google's models
     aigne = journal_calls("aigne")
     assert len(aigne) == 2 and all(
         line["usage"]["aigneHubCredits"] > 0 and "creditPrefix" not in line["usage"] for line in aigne
@@ -104,7 +105,7 @@ def test_each_providers_reported_usage_is_kept(mount):
     totals = journal.today_totals()
     assert (
         totals["aigne"].credits == sum(line["usage"]["aigneHubCredits"] for line in aigne)
-        and totals["aigne"].images == 2
+        and totals["aigne"].images == 3
     )
     assert totals["agnic"].cost == 0.039 and totals["agnic"].output_tokens == agnic["usage"]["completion_tokens"]
 
@@ -261,7 +262,7 @@ def test_damaged_lines_are_skipped_and_an_unfinished_one_does_not_swallow_the_ne
     text = path.read_bytes()
     assert text.endswith(b"\n")
     good = [journal.parse_line(raw) for raw in text.split(b"\n")]
-    assert sum(1 for line in good if line and line.get("event") == "call") == 2
+    assert sum(1 for line in good if line and line.get("event") == "call") == 3  # the model list auto read too
     assert journal.today_totals()["ionos"].calls == 2
     # a line glued to an unfinished one before it (written by a writer that did not mend it) is recovered
     glued = b'{"time":"2026-11-29T01:00:00Z","event":"ca' + json.dumps(line_at(now)).encode()
@@ -358,9 +359,9 @@ def test_a_node_naming_another_key_is_journaled_and_limited_as_its_provider(moun
     credentials.chmod(0o600)
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(credentials))
     monkeypatch.setenv("HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OPENAI", "2")
-    OPENAI.run(api_key_env="TEAM_IMAGES_KEY")  # a listed variable; the model list read after it too
+    OPENAI.run(api_key_env="TEAM_IMAGES_KEY")  # a listed variable; the model list read for auto first
     OPENAI.run(api_key_env="team")  # a credentials-file section
-    assert [(line["provider"], line["images_asked"]) for line in journal_lines()] == [("openai", 1), ("openai", 0)] * 2
+    assert [(line["provider"], line["images_asked"]) for line in journal_lines()] == [("openai", 0), ("openai", 1)] * 2
     sent = len(app.requests)
     with pytest.raises(journal.DailyLimitRefusal, match="HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OPENAI"):
         OPENAI.run(api_key_env="team")

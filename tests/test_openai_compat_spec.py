@@ -62,7 +62,7 @@ def test_multipart_fields_map_onto_the_edit_schema():
         output_format="webp",
         output_compression=80,
         input_fidelity="high",
-        on=TODAY,
+        on=datetime.date(2026, 11, 29),  # before gpt-image-1.5, the last model with input_fidelity, shut down
     )
     parts = [
         Part(name, value[1], value[0], value[2]) if isinstance(value, tuple) else Part(name, str(value).encode())

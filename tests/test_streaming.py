@@ -12,6 +12,7 @@ ImageGenStreamEvent / ImageEditStreamEvent.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import threading
@@ -131,6 +132,7 @@ def test_several_images_stream_in_order(openai, previews, progress):
     streamed, _, info = generate(n=2, partial_images=1, unique_id="9")
     assert [(u.value, u.preview is not None) for u in previews] == [(1, True), (2, False), (3, True), (4, False)]
     stages = [text.split(" · ")[-1] for _, text in progress if "image" in text.split(" · ")[-1]]
+    stages = [stage for stage in stages if not stage.startswith("auto → ")]
     assert stages[:4] == [
         "partial image 1 of 1",
         "1 of 2 images done",
@@ -164,7 +166,8 @@ def test_only_the_openai_compatible_image_nodes_offer_partial_images():
         kind, options = cls.INPUT_TYPES()["optional"]["partial_images"]
         assert (kind, options["default"], options["min"], options["max"]) == ("INT", 0, 0, 3)
         assert "billed as extra output tokens" in options["tooltip"]
-        assert list(cls.INPUT_TYPES()["optional"])[-1] == "partial_images"  # saved workflows keep their values in place
+        # added after the others (complexity after it), so saved workflows keep their values in place
+        assert list(cls.INPUT_TYPES()["optional"])[-2:] == ["partial_images", "complexity"]
 
 
 def test_a_server_that_ignores_stream_answers_as_always(openai, previews):
@@ -354,10 +357,12 @@ def test_a_model_the_catalogue_knows_cannot_stream_is_refused_before_sending(ope
         for op, r in entry.operations.items()
     }
     models = tuple(catalogue.Model(m.id, still) if m.id == "gpt-image-2" else m for m in api.CATALOGUE.models)
-    monkeypatch.setattr(api, "CATALOGUE", catalogue.Catalogue(api.CATALOGUE.provider, api.CATALOGUE.checked, models))
+    monkeypatch.setattr(
+        api, "CATALOGUE", dataclasses.replace(api.CATALOGUE, models=models, preferred={})
+    )  # auto can pick nothing: only the model named
     for run in (generate, edit):
         with pytest.raises(RemoteImageError, match=r"gpt-image-2 does not accept partial_images \(set it to 0\)"):
-            run(partial_images=2)
+            run(model="gpt-image-2", partial_images=2)
     assert openai.requests == []
 
 

@@ -30,7 +30,7 @@ GENERATE_STEPS = [
     ("HostedImages_IonosImageGenerate", {"prompt": "A lighthouse on a cliff at dawn, watercolour"}),
     (
         "HostedImages_AigneHubImageGenerate",
-        {"prompt": "An oil painting of a harbour at night", "size": "1024x1024", "quality": "medium"},
+        {"prompt": "An oil painting of a harbour at night", "size": "1024x1024"},
     ),
     ("HostedImages_AgnicImageGenerate", {"prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9"}),
     (

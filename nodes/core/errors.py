@@ -73,6 +73,11 @@ class InputError(RemoteImageError):
         return f"{prefix}invalid input (nothing was sent): {self.message}"
 
 
+class OptionRefused(InputError):
+    """An option the chosen model does not take (or a value it does not allow): ``auto`` may pick
+    another model that takes it; any other InputError is the input's own fault."""
+
+
 class Unanswered(Exception):
     """A request that got no complete reply, as the exchange saw it; ``envelopes`` words it for
     users and the retry policy reads ``how``."""

@@ -113,8 +113,6 @@ CATALOGUE = Catalogue(
             output_modalities=IMAGE_AND_TEXT,
         ),
         # the example of Agnic's doc page: a text model, never an image one
-        Model(
-            "google/gemini-2.0-flash", {}, date(2026, 6, 1), NANO_BANANA, GEMINI_DEPRECATIONS, text_only=True
-        ),
+        Model("google/gemini-2.0-flash", {}, date(2026, 6, 1), NANO_BANANA, GEMINI_DEPRECATIONS, text_only=True),
     ),
 )

@@ -22,7 +22,7 @@ from ..core.payloads import Uploads, b64decode, b64encode, mime_type, split_data
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import aigne_models, catalogue, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
 from .results import ImageResult, ResultImage
 
 CATALOGUE = aigne_models.CATALOGUE

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from ..core import clock
 from ..core import validation as check
-from ..core.errors import InputError
+from ..core.errors import InputError, OptionRefused
 
 GENERATE = "generate"
 EDIT = "edit"
@@ -106,10 +106,10 @@ class Operation:
     def check_option(self, model: str, name: str, value, unset) -> None:
         """Refuse an option the model does not take, or a value it does not allow."""
         if name not in self.options:
-            raise InputError(f"{model} does not accept {name} (set it to {unset!r})")
+            raise OptionRefused(f"{model} does not accept {name} (set it to {unset!r})")
         allowed = self.options[name]
         if allowed and value not in allowed:
-            raise InputError(
+            raise OptionRefused(
                 f"{name} {value!r} is not allowed for {model}; use one of: {', '.join(map(str, [unset, *allowed]))}"
             )
 

@@ -19,7 +19,7 @@ from ..core.payloads import Uploads
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import catalogue, openai_models, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE, chosen_size  # noqa: F401 -- chosen_size is the nodes'
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 CATALOGUE = openai_models.CATALOGUE
