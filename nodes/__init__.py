@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-# the facade and the server routes; every other module here holds one provider's nodes
-NOT_NODE_MODULES = {"common", "routes"}
+# the facade, the server routes and the doctor; every other module here holds one provider's nodes
+NOT_NODE_MODULES = {"common", "doctor", "routes"}
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}

@@ -152,7 +152,7 @@ class AgnicImageGenerate(_AgnicImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(agnic.CATALOGUE.served(agnic.GENERATE), provider="agnic"),
+                "model": model_input(agnic.CATALOGUE, agnic.GENERATE, provider="agnic", managed=("image_size",)),
                 "prompt": prompt_input(),
                 **_options(edit=False),
             },
@@ -189,7 +189,7 @@ class AgnicImageEdit(_AgnicImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; every batch item is sent as a PNG data URL."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
-                "model": model_input(agnic.CATALOGUE.served(agnic.EDIT), provider="agnic"),
+                "model": model_input(agnic.CATALOGUE, agnic.EDIT, provider="agnic", managed=("image_size",)),
                 **_options(edit=True),
             },
             "optional": {

@@ -98,6 +98,10 @@ def _gpt_options() -> dict:
     }
 
 
+_SIZE = ("size", "width", "height")
+_GENERATE_ONLY = ("moderation", "response_format")  # options of the generation node besides the GPT ones
+
+
 def _failed(call: Call, operation: str, error: RemoteImageError) -> RemoteImageError:
     """The hub's "no such model" names the models to use instead (its live list, else the catalogue)."""
     if aigne.is_unknown_model(error):
@@ -141,8 +145,8 @@ class _AigneHubImageNode(RemoteImageNode):
 
 class AigneHubImageGenerate(_AigneHubImageNode):
     DESCRIPTION = (
-        "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY): openai/gpt-image-2 by "
-        "default, or any provider/model name the hub offers."
+        "Generate images with an AIGNE Hub (needs AIGNE_HUB_BASE_URL and AIGNE_HUB_API_KEY): model auto picks the "
+        "preferred model the hub lists (openai/gpt-image-2 first), or name any provider/model the hub offers."
     )
     SEARCH_ALIASES = ["aigne", "arcblock", "dall-e", "gpt image", "text to image", "txt2img"]
     OUTPUT_TOOLTIPS = ("The generated images as one batch.", _INFO_TOOLTIP)
@@ -152,7 +156,12 @@ class AigneHubImageGenerate(_AigneHubImageNode):
         return {
             "required": {
                 "prompt": prompt_input(),
-                "model": model_input(aigne.CATALOGUE.served(aigne.GENERATE), provider="aigne"),
+                "model": model_input(
+                    aigne.CATALOGUE,
+                    aigne.GENERATE,
+                    provider="aigne",
+                    managed=(*_SIZE, *_gpt_options(), *_GENERATE_ONLY),
+                ),
                 **size_inputs(aigne.size_choices(aigne.CATALOGUE, aigne.GENERATE), _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
@@ -169,9 +178,9 @@ class AigneHubImageGenerate(_AigneHubImageNode):
                     {
                         "default": "b64_json",
                         "tooltip": (
-                            "Models other than GPT image models (those always answer base64): b64_json brings "
-                            "the image inside the reply; url makes the hub answer with a link (valid about an "
-                            "hour) that the node downloads at once, without your key."
+                            "Models the pack does not know (the others answer base64 and are not sent it): "
+                            "b64_json brings the image inside the reply; url makes the hub answer with a link "
+                            "(valid about an hour) that the node downloads at once, without your key."
                         ),
                         "advanced": True,
                     },
@@ -236,8 +245,8 @@ class AigneHubImageGenerate(_AigneHubImageNode):
 
 class AigneHubImageEdit(_AigneHubImageNode):
     DESCRIPTION = (
-        "Edit images through an AIGNE Hub's native image route: every input image (each batch item, then image_2) "
-        "goes up as a FileContent, with openai/gpt-image-2 by default."
+        "Edit images through an AIGNE Hub's native image route with a Google Gemini image model (OpenAI's models "
+        "cannot edit through a hub): every input image (each batch item, then image_2) goes up as a FileContent."
     )
     SEARCH_ALIASES = ["aigne", "arcblock", "gpt image", "image to image", "img2img", "edit image", "combine images"]
     OUTPUT_TOOLTIPS = ("The edited images as one batch.", _INFO_TOOLTIP)
@@ -248,7 +257,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; every image of the batch is sent in each call."}),
                 "prompt": prompt_input("The change to make, or how to combine the images."),
-                "model": model_input(aigne.CATALOGUE.served(aigne.EDIT), provider="aigne"),
+                "model": model_input(aigne.CATALOGUE, aigne.EDIT, provider="aigne", managed=(*_SIZE, *_gpt_options())),
                 **size_inputs(aigne.size_choices(aigne.CATALOGUE, aigne.EDIT), _SIZE_TOOLTIP),
                 "n": count_input(_N_TOOLTIP),
                 **_gpt_options(),
@@ -307,7 +316,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
         return batch.image, batch.describe(call.note)
 
 
-LIVE_MODELS = LiveModels(aigne.PROVIDER, _hub_models, connection=("base_url",))
+LIVE_MODELS = LiveModels(aigne.PROVIDER, _hub_models, connection=("base_url",), public=True)
 
 NODES = {
     node_id("AigneHubImageGenerate"): (AigneHubImageGenerate, "AIGNE Hub Image Generate"),

@@ -78,9 +78,11 @@ def prompt_input(tooltip: str = "What the image should show.") -> tuple:
     return ("STRING", {"multiline": True, "default": "", "tooltip": tooltip})
 
 
-def model_input(models: Sequence[str], tooltip: str = "", *, provider: str = "") -> tuple:
-    """A model combo, ``auto`` first and by default; ``provider`` names the live list the web
-    extension's refresh button loads."""
+def model_input(catalogue, operation: str, tooltip: str = "", *, provider: str = "", managed=()) -> tuple:
+    """A model combo: ``auto`` first and by default, then the catalogue's models served today for
+    ``operation``. ``provider`` names the live list the web extension's refresh button loads;
+    ``managed``: the node's inputs the extension hides while the chosen model does not take them
+    (``Catalogue.inputs_taken``) and they hold their defaults."""
     if not tooltip:
         tooltip = (
             "auto: at run time, the pack's preferred model for this operation among those the provider serves now "
@@ -94,10 +96,15 @@ def model_input(models: Sequence[str], tooltip: str = "", *, provider: str = "")
         tooltip += (
             " '(type a model id…)' at the end of the list takes any other id; API-format workflows may name any model."
         )
-    models = [AUTO_MODEL, *(m for m in models if m != AUTO_MODEL)]
+    models = [AUTO_MODEL, *catalogue.served(operation)]
     options = {"default": AUTO_MODEL, "tooltip": tooltip}
     if provider:
         options["hosted_images_provider"] = provider
+    if managed:
+        options["hosted_images_inputs"] = {
+            "managed": list(managed),
+            "models": catalogue.inputs_taken(operation, managed),
+        }
     return (models, options)
 
 
@@ -184,6 +191,7 @@ class LiveModels:
     provider: Provider
     fetch: Callable[..., list[str]]  # (**connection) -> the live image model ids; blocking
     connection: tuple[str, ...] = ()  # node inputs the route passes on to fetch, e.g. base_url
+    public: bool = False  # the list needs no key (so reading it says nothing about the key)
 
     @property
     def label(self) -> str:

@@ -38,7 +38,7 @@ class IonosImageGenerate(RemoteImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(ionos.CATALOGUE.served(ionos.GENERATE), provider="ionos"),
+                "model": model_input(ionos.CATALOGUE, ionos.GENERATE, provider="ionos"),
                 "prompt": prompt_input(),
                 "size": (ionos.GENERATION_SIZES, {"default": "1024x1024", "tooltip": "Width x height of the result."}),
                 "n": count_input("How many images one call returns (1-10); IONOS bills per image."),
@@ -77,7 +77,7 @@ class IonosImageEdit(RemoteImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit; a batch makes one call per image."}),
                 "prompt": prompt_input("The change to make (at most 1000 characters)."),
-                "model": model_input(ionos.CATALOGUE.served(ionos.EDIT), provider="ionos"),
+                "model": model_input(ionos.CATALOGUE, ionos.EDIT, provider="ionos"),
                 "size": (
                     "STRING",
                     {

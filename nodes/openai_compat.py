@@ -29,7 +29,7 @@ _CATEGORY = f"{CATEGORY}/OpenAI-compatible"
 _SIZE_TOOLTIP = (
     "auto: the model picks (not sent to servers the pack does not know). gpt-image-2 and later: the presets, or "
     "custom (width x height below): both multiples of 16, longest side at most 3840, aspect ratio up to 3:1, "
-    "655,360 to 8,294,400 pixels. gpt-image-1.5 and 1-mini: 1024x1024, 1536x1024, 1024x1536 or auto. "
+    "655,360 to 8,294,400 pixels. "
     "API-format workflows may also give WIDTHxHEIGHT here."
 )
 
@@ -101,7 +101,7 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": (
-                    "auto: not sent. gpt-image-2, 1.5, 1-mini: low, medium, high; "
+                    "auto: not sent. gpt-image-2: low, medium, high; "
                     "gpt-image-2.5 and 2.6 also xhigh and max. Other servers: whatever they take."
                 ),
             },
@@ -111,7 +111,7 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": (
-                    "auto: not sent. transparent (gpt-image-2.5, 2.6, 1.5, 1-mini; not gpt-image-2) gives a MASK "
+                    "auto: not sent. transparent (gpt-image-2.5 and 2.6; not gpt-image-2) gives a MASK "
                     "from the result's alpha; it needs png or webp output."
                 ),
             },
@@ -137,7 +137,8 @@ def _options(*, edit: bool) -> dict:
             {
                 "default": api.AUTO,
                 "tooltip": (
-                    "How closely the edit keeps the input's faces and details: high or low for gpt-image-1.5; "
+                    "How closely the edit keeps the input's faces and details: high or low, for other servers' models "
+                    "(gpt-image-1.5 took it until its shutdown); "
                     "gpt-image-2 and later always work at high fidelity and refuse it. auto: not sent."
                 ),
                 "advanced": True,
@@ -164,6 +165,11 @@ def _options(*, edit: bool) -> dict:
         },
     )
     return options
+
+
+def _managed(*, edit: bool) -> tuple[str, ...]:
+    """The inputs that only some models take: hidden while the chosen model does not take them."""
+    return (*_options(edit=edit), *_newer_inputs())
 
 
 def _models(base_url: str, api_key_env: str, unique_id=None):
@@ -251,7 +257,8 @@ _MASK_AND_INFO = (
 
 class OpenAICompatImageGenerate(_OpenAICompatImageNode):
     DESCRIPTION = (
-        "Generate images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it (set "
+        "Generate images with OpenAI's Images API (model auto: the preferred model the server lists) or any server "
+        "that speaks it (set "
         "base_url). Only the parameters the chosen model accepts are sent; 'auto' means not sent."
     )
     SEARCH_ALIASES = [
@@ -271,7 +278,7 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(api.CATALOGUE.served(api.GENERATE), provider="openai"),
+                "model": model_input(api.CATALOGUE, api.GENERATE, provider="openai", managed=_managed(edit=False)),
                 "prompt": prompt_input("What the image should show (GPT image models: up to 32000 characters)."),
                 "n": count_input("Images per call (1-10). 1 is not sent."),
                 **size_inputs(api.size_choices(api.CATALOGUE, api.GENERATE), _SIZE_TOOLTIP),
@@ -330,7 +337,8 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
 
 class OpenAICompatImageEdit(_OpenAICompatImageNode):
     DESCRIPTION = (
-        "Edit images with OpenAI's Images API (gpt-image-2 by default) or any server that speaks it. The images go "
+        "Edit images with OpenAI's Images API (model auto: the preferred model the server lists) or any server that "
+        "speaks it. The images go "
         "up as PNG files (a batch as image[]), the mask as a PNG whose alpha is 0 where MASK is 1."
     )
     SEARCH_ALIASES = [
@@ -352,7 +360,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
             "required": {
                 "image": ("IMAGE", {"tooltip": "The image(s) to edit: a batch of up to 16 goes up in one call."}),
                 "prompt": prompt_input("The change to make (GPT image models: up to 32000 characters)."),
-                "model": model_input(api.CATALOGUE.served(api.EDIT), provider="openai"),
+                "model": model_input(api.CATALOGUE, api.EDIT, provider="openai", managed=_managed(edit=True)),
                 "n": count_input("Edited versions per call (1-10). 1 is not sent."),
                 **size_inputs(api.size_choices(api.CATALOGUE, api.EDIT), _SIZE_TOOLTIP),
                 **_options(edit=True),

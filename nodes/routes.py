@@ -12,6 +12,8 @@
 - GET /hosted_images/spend: per provider, today's calls, images and the usage providers reported
   (credits, cost, tokens), and the daily limits set -- from the spend journal; no key, no prompt,
   no path.
+- GET /hosted_images/doctor: the doctor's report (``nodes/doctor.py``): endpoints, keys, what
+  ``auto`` becomes, the example workflows' models, the catalogues' age -- free calls only.
 
 Each route answers only the ComfyUI page itself and clients outside a browser: a request a web
 page on another site (or a DNS-rebound name) makes is refused with 403.
@@ -30,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import doctor
 from .core import comfy, journal
 from .core.credentials import CREDENTIALS_ENV, base_url, credentials_path, is_loopback_host, key_status
 from .core.errors import InputError, RemoteImageError
@@ -271,6 +274,18 @@ def register(model_lists: dict, providers: dict, node_classes: dict) -> bool:
     @same_site_get("/spend")
     async def spend_route(request):
         return web.json_response(await asyncio.to_thread(journal.spend_today, providers))
+
+    @same_site_get("/doctor")
+    async def doctor_route(request):
+        def report() -> dict:
+            with comfy.outside_prompt():
+                found = doctor.check(providers, model_lists, node_classes)
+            for provider in found["providers"]:
+                for finding in provider["findings"]:
+                    finding["text"] = without_paths(finding["text"])
+            return found
+
+        return web.json_response(await asyncio.to_thread(report))
 
     @same_site_get("/search_aliases")
     async def search_aliases_route(request):

@@ -280,14 +280,12 @@ def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stac
             "black-forest-labs/FLUX.1-schnell" in lists["generate"]
             and "black-forest-labs/FLUX.1-schnell" not in lists["edit"]
         )
-    if provider in ("aigne", "openai"):  # chatgpt-image-latest only edits; a model the catalogue does not know is kept
-        edit_only, unknown = (
-            ("openai/chatgpt-image-latest", "ideogram/ideogram-v3")
-            if provider == "aigne"
-            else ("chatgpt-image-latest", None)
-        )
-        assert edit_only in lists["edit"] and edit_only not in lists["generate"]
-        assert unknown is None or unknown in lists["generate"] and unknown in lists["edit"]
+    if provider == "aigne":  # OpenAI's models cannot edit through a hub; a model the catalogue does not know is kept
+        assert "openai/gpt-image-2" in lists["generate"] and "openai/gpt-image-2" not in lists["edit"]
+        assert "google/gemini-nano-banana-2.1" in lists["edit"]
+        assert "ideogram/ideogram-v3" in lists["generate"] and "ideogram/ideogram-v3" in lists["edit"]
+    if provider == "openai":  # every model OpenAI serves today both generates and edits
+        assert lists["generate"] == lists["edit"] and "gpt-image-2" in lists["edit"]
 
 
 def test_search_aliases_route(stack, pack):
@@ -852,8 +850,8 @@ def test_refresh_changes_the_model_list_to_models_that_can_do_the_operation(ui, 
     after = ui.model_choices(node)
     ui.shot("refreshed-model-list")
     ui.close_menus()
-    assert after[-1] == "(type a model id…)"
-    assert sorted(after[:-1]) == sorted(live), f"the dropdown offers {after}"
+    assert after[0] == "auto" and after[-1] == "(type a model id…)"
+    assert sorted(after[1:-1]) == sorted(live), f"the dropdown offers {after}"
 
 
 @pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
@@ -920,6 +918,77 @@ def test_button_under_model_seed_modes_and_saved_values(ui, vue, pack):
     assert "HostedImages_AgnicImageGenerate" in pack.NODE_CLASS_MAPPINGS  # the one seed that is sent: randomize
 
 
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_inputs_the_model_does_not_take_hide_and_come_back_and_saved_values_stay(ui, vue):
+    ui.open(vue=vue)
+    node = ui.js('hi.add("HostedImages_OpenAICompatImageGenerate")')
+
+    def hidden() -> set[str]:
+        return set(ui.js(f"hi.node({node}).widgets.filter((w) => w.hidden || w.options?.hidden).map((w) => w.name)"))
+
+    def drawn(name: str) -> bool:  # what the user sees, not only the flag
+        if vue:
+            return ui.js(f"!!hi.vueNode({node}).querySelector('[aria-label=\"{name}\"]')")
+        return ui.js(f"hi.node({node}).isWidgetVisible(hi.widget({node}, '{name}'))")
+
+    # auto may become a model that takes any of them: only width and height (size is not custom) are hidden
+    # (no GPT image model takes response_format, which other servers' models do)
+    assert hidden() == {"width", "height", "response_format"} and drawn("complexity") == (not vue)  # advanced too
+    assert not drawn("width")
+    ui.model_choices(node)
+    ui.choose("gpt-image-2")
+    ui.wait(f'hi.widget({node}, "model").value === "gpt-image-2"')
+    assert {"complexity", "response_format", "width", "height"} <= hidden(), hidden()
+    assert "quality" not in hidden() and drawn("quality")
+    ui.shot("inputs-for-gpt-image-2")
+    ui.model_choices(node)
+    ui.choose("gpt-image-2.6-sunburst")
+    ui.wait(f'!hi.widget({node}, "complexity").hidden')
+    assert "complexity" not in hidden() and "response_format" in hidden()
+    # a value set away from its default stays in sight (it would be refused), and nothing is lost on save
+    ui.js(f'hi.widget({node}, "quality").value = "high"; hi.widget({node}, "size").value = "custom"; true')
+    ui.js(f'hi.widget({node}, "size").callback?.("custom"); true')
+    ui.wait(f'!hi.widget({node}, "width").hidden')
+    saved = ui.js(f"JSON.parse(JSON.stringify(hi.node({node}).serialize()))")
+    values = saved["widgets_values"]
+    assert "gpt-image-2.6-sunburst" in values and "high" in values and "custom" in values
+    restored = ui.js(
+        f"""(() => {{ const copy = window.LiteGraph.createNode("HostedImages_OpenAICompatImageGenerate");
+            window.app.graph.add(copy); copy.configure({json.dumps(saved)});
+            const names = copy.widgets.filter((w) => w.hidden || w.options?.hidden).map((w) => w.name);
+            const same = hi.node({node}).widgets.every((w, i) => w.value === copy.widgets[i].value);
+            return {{ same, names }}; }})()"""
+    )
+    assert restored["same"] and "complexity" not in restored["names"] and "response_format" in restored["names"]
+
+
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_advanced_inputs_fold_away_where_the_frontend_folds_them(ui, vue):
+    ui.open(vue=vue)
+    node = ui.js('hi.add("HostedImages_OpenAICompatImageGenerate")')
+    advanced = set(ui.js(f"hi.node({node}).widgets.filter((w) => w.options?.advanced).map((w) => w.name)"))
+    assert {"base_url", "api_key_env", "moderation", "response_format", "partial_images"} <= advanced
+    if vue:  # Nodes 2.0 folds them behind the node's "show advanced inputs"
+        assert not ui.js(f"!!hi.vueNode({node}).querySelector('[aria-label=\"base_url\"]')")
+        assert ui.js(f"!!hi.vueNode({node}).querySelector('[aria-label=\"prompt\"], textarea')")
+        ui.shot("advanced-folded")
+    else:  # the classic canvas draws every input (its frontends do not fold them)
+        assert ui.js(f"hi.node({node}).isWidgetVisible(hi.widget({node}, 'base_url'))")
+
+
+def test_the_doctor_button_shows_the_report_without_keys(ui, pack):
+    ui.open(vue=False)
+    ui.click_js("document.querySelector('.pi-key').closest('button')")
+    ui.wait("[...document.querySelectorAll('button')].some((b) => b.textContent.trim() === 'Check providers')")
+    ui.click_js("[...document.querySelectorAll('button')].find((b) => b.textContent.trim() === 'Check providers')")
+    ui.wait("!!document.querySelector('[data-doctor]')", 60)
+    text = ui.js("document.querySelector('[data-doctor]').innerText")
+    ui.shot("doctor")
+    assert "Nothing a workflow relies on is broken" in text and "auto → gpt-image-2" in text
+    for key in FAKE_KEYS.values():
+        assert key not in text
+
+
 def load_example(ui: UI, title_start: str, node_type: str) -> int:
     """Open a UI example in the page (a fresh seed on its remote node); return that node's id."""
     example = next(p for p in UI_EXAMPLES if p.stem.startswith(title_start))
@@ -975,18 +1044,20 @@ def test_the_last_progress_line_says_how_the_run_ended(ui, case):
     ionos = ui.emulators.apps["ionos"]
     ionos.reset()
     if case == "recovered-retry":
-        ionos.inject(status=503, message="busy", times=1)
+        ionos.inject(status=503, message="busy", times=1, path="/v1/images/generations")
         lines = run_in_browser(ui, node, name=case)
         assert any("HTTP 503, retrying" in line for line in lines)
-        assert re.fullmatch(r"IONOS · done · 1 image · \d+s", lines[-1]), lines
+        assert re.fullmatch(r"IONOS · done · 1 image · \d+s · auto → black-forest-labs/FLUX.1-schnell", lines[-1]), (
+            lines
+        )
     elif case == "failure":
-        ionos.inject(status=500, message="maintenance window")
+        ionos.inject(status=500, message="maintenance window", path="/v1/images/generations")
         lines = run_in_browser(ui, node, name=case)
         assert lines[-1].startswith("IONOS · failed · ") and "maintenance window" in lines[-1], lines
     else:
-        ionos.inject(delay=20)
+        ionos.inject(delay=20, path="/v1/images/generations")
         lines = run_in_browser(ui, node, cancel_after="waiting for the provider", name=case)
-        assert re.fullmatch(r"IONOS · cancelled · \d+s", lines[-1]), lines
+        assert re.fullmatch(r"IONOS · cancelled · \d+s · auto → black-forest-labs/FLUX.1-schnell", lines[-1]), lines
     ionos.reset()
 
 

@@ -3,11 +3,15 @@
 //   that can do the node's operation (for OpenAI-compatible nodes: from the node's own base_url
 //   with the key named in its api_key_env, under the server's key-destination rule);
 // - "(type a model id…)" at the end of every model list, for ids no list knows;
+// - inputs the chosen model does not take are hidden while they hold their defaults, and come
+//   back when the model changes (the server says which model takes which: `hosted_images_inputs`);
+//   width and height show only for size "custom". Hidden inputs keep their values and are saved;
 // - seeds the provider never receives start "fixed", so Run does not bill again for nothing;
 // - search aliases on ComfyUI versions whose /object_info does not carry them yet;
 // - a "Hosted Images" sidebar tab: which providers have keys, from where, and which endpoint each
-//   calls, and under each what today's calls came to (from the spend journal). Keys never reach
-//   the browser: the server fetches model lists with them.
+//   calls, and under each what today's calls came to (from the spend journal); its "Check
+//   providers" button shows the doctor's report (free calls only). Keys never reach the browser:
+//   the server fetches model lists with them.
 //
 // Everything here is optional sugar: on a frontend without these APIs it does nothing, and the
 // model inputs still accept any name in API-format workflows.
@@ -17,6 +21,7 @@ import { api } from "../../scripts/api.js";
 const ROUTE = "/hosted_images";
 const PACK_PREFIX = "HostedImages_";
 const TYPE_AN_ID = "(type a model id…)";
+const AUTO = "auto";
 const CONNECTION_INPUTS = ["base_url", "api_key_env"];
 
 function notify(severity, summary, detail) {
@@ -51,7 +56,8 @@ async function fetchJson(path) {
 // widget's `options` setter (frontend 1.3x and later); older frontends read the array each time.
 function setModelChoices(node, widget, ids) {
   const current = widget.value;
-  const models = [...new Set([current, ...ids].filter((id) => id && id !== TYPE_AN_ID))];
+  // "auto" stays first: a list the provider sends never holds it
+  const models = [...new Set([AUTO, current, ...ids].filter((id) => id && id !== TYPE_AN_ID))];
   const options = { ...widget.options, values: [...models, TYPE_AN_ID] };
   try {
     widget.options = options;
@@ -88,25 +94,110 @@ async function askForModelId(current) {
   return typeof answer === "string" ? answer.trim() : "";
 }
 
-// "(type a model id…)" asks for an id and selects it; the list keeps it from then on.
+// "(type a model id…)" asks for an id and selects it; the list keeps it from then on. Cancel (or
+// Esc) leaves the model as it was; the box starts from the current model, also on a loaded workflow.
 function acceptTypedIds(node, widget) {
   setModelChoices(node, widget, widget.options.values ?? []);
-  let previous = widget.value;
+  widget.hostedImagesModel = widget.value;
   const callback = widget.callback;
   widget.callback = function (value, ...rest) {
     if (value !== TYPE_AN_ID) {
-      previous = value;
+      widget.hostedImagesModel = value;
       return callback?.call(this, value, ...rest);
     }
-    widget.value = previous;
-    askForModelId(previous).then((id) => {
-      if (!id) return;
+    const current = widget.hostedImagesModel;
+    widget.value = current;
+    askForModelId(current).then((id) => {
+      if (!id || id === current) {
+        widget.value = current;
+        node.setDirtyCanvas?.(true, true);
+        return;
+      }
       setModelChoices(node, widget, [...widget.options.values, id]);
-      widget.value = previous = id;
+      widget.value = widget.hostedImagesModel = id;
       callback?.call(this, id, ...rest);
       node.setDirtyCanvas?.(true, true);
     });
   };
+}
+
+// --- inputs the chosen model does not take -----------------------------------------------------
+
+function defaultOf(nodeData, name) {
+  for (const section of ["required", "optional"]) {
+    const spec = nodeData?.input?.[section]?.[name];
+    if (spec) return spec[1]?.default ?? (Array.isArray(spec[0]) ? spec[0][0] : undefined);
+  }
+  return undefined;
+}
+
+// The classic canvas reads widget.hidden; Nodes 2.0 reads widget.options.hidden (frontend 1.58's
+// widget store takes the first as well). Frontends before 1.3x skip a hidden widget when drawing
+// but still lay out its row: a zero height (LiteGraph adds 4 to what computeSize says) closes it.
+const NO_ROW = () => [0, -4];
+
+function setHidden(widget, hidden) {
+  if (Boolean(widget.hidden) === hidden && Boolean(widget.options?.hidden) === hidden) return false;
+  widget.hidden = hidden;
+  if (widget.options) widget.options.hidden = hidden;
+  if (hidden && widget.computeSize !== NO_ROW) {
+    widget.hostedImagesOwnSize = Object.getOwnPropertyDescriptor(widget, "computeSize") ?? null;
+    widget.computeSize = NO_ROW;
+  } else if (!hidden && widget.computeSize === NO_ROW) {
+    const own = widget.hostedImagesOwnSize;
+    if (own) Object.defineProperty(widget, "computeSize", own);
+    else delete widget.computeSize;
+  }
+  return true;
+}
+
+export function showWhatTheModelTakes(node, nodeData) {
+  const inputs = nodeData?.input?.required?.model?.[1]?.hosted_images_inputs;
+  const widgets = node.widgets ?? [];
+  const find = (name) => widgets.find((w) => w.name === name);
+  const model = find("model")?.value;
+  const takes = inputs?.models?.[model] ?? null; // a model the pack does not know takes everything
+  const hiddenByModel = (name) => {
+    const widget = find(name);
+    return Boolean(
+      inputs?.managed?.includes(name) && takes !== null && !takes.includes(name) &&
+        widget?.value === defaultOf(nodeData, name),
+    );
+  };
+  let changed = false;
+  for (const name of inputs?.managed ?? []) {
+    const widget = find(name);
+    if (widget && !["width", "height"].includes(name)) changed = setHidden(widget, hiddenByModel(name)) || changed;
+  }
+  const size = find("size");
+  for (const name of ["width", "height"]) {
+    const widget = find(name);
+    if (!widget || !size) continue;
+    const unused = size.hidden || (size.value !== "custom" && Array.isArray(size.options?.values));
+    changed = setHidden(widget, hiddenByModel(name) || unused) || changed;
+  }
+  if (changed) {
+    if (typeof node.computeSize === "function" && Array.isArray(node.size)) {
+      node.setSize?.([node.size[0], node.computeSize()[1]]);
+    }
+    node.setDirtyCanvas?.(true, true);
+  }
+  return changed;
+}
+
+// Re-judge what to show whenever the model or the size changes.
+function watchVisibility(node, nodeData) {
+  for (const name of ["model", "size"]) {
+    const widget = node.widgets?.find((w) => w.name === name);
+    if (!widget) continue;
+    const callback = widget.callback;
+    widget.callback = function (...args) {
+      const result = callback?.apply(this, args);
+      showWhatTheModelTakes(node, nodeData);
+      return result;
+    };
+  }
+  showWhatTheModelTakes(node, nodeData);
 }
 
 function addRefreshButton(node, widget, provider, operation) {
@@ -167,6 +258,7 @@ app.registerExtension({
     nodeType.prototype.onNodeCreated = function () {
       const result = onNodeCreated?.apply(this, arguments);
       applySeedDefaults(this, nodeData);
+      watchVisibility(this, nodeData);
       const widget = hasModelList && this.widgets?.find((w) => w.name === "model");
       if (widget) {
         acceptTypedIds(this, widget);
@@ -182,6 +274,8 @@ app.registerExtension({
       // a saved workflow may name a model the list does not know: keep it selectable
       const widget = this.widgets?.find((w) => w.name === "model");
       if (widget && !widget.options?.values?.includes?.(widget.value)) setModelChoices(this, widget, widget.options.values ?? []);
+      if (widget) widget.hostedImagesModel = widget.value;
+      showWhatTheModelTakes(this, nodeData);
       return result;
     };
     const onSerialize = nodeType.prototype.onSerialize;
@@ -267,6 +361,10 @@ async function renderKeyStatus(element) {
   line(panel, "p", "Keys stay on the server: this shows only whether each provider has one, where it comes from, and where its calls go.",
     "margin:0 0 4px;opacity:.75");
   const today = line(panel, "p", "", "margin:0 0 12px;opacity:.75");
+  const check = line(panel, "button", "Check providers", "margin:0 0 12px;padding:4px 10px;cursor:pointer");
+  check.title = "Endpoints, keys, what auto becomes, the example workflows' models, the catalogues' age: free calls only";
+  const report = line(panel, "div", "");
+  check.addEventListener("click", () => renderDoctor(check, report));
   const list = line(panel, "div", "Loading…");
   try {
     // the spend is optional: without it (an older server) the key status still shows
@@ -289,5 +387,43 @@ async function renderKeyStatus(element) {
     }
   } catch (error) {
     list.textContent = `Could not read the key status: ${error.message || error}`;
+  }
+}
+
+// --- the doctor ----------------------------------------------------------------------------------
+
+const LEVEL_STYLE = {
+  ok: "opacity:.8",
+  note: "opacity:.65",
+  warning: "color:var(--p-orange-400, #e8a33d)",
+  problem: "color:var(--p-red-400, #f06565);font-weight:600",
+};
+
+async function renderDoctor(button, element) {
+  button.disabled = true;
+  element.replaceChildren();
+  line(element, "div", "Checking (model lists only, nothing is paid for)…", "opacity:.75");
+  try {
+    const report = await fetchJson(`${ROUTE}/doctor`);
+    element.replaceChildren();
+    element.dataset.doctor = "";
+    const verdict = report.problems
+      ? `${report.problems} problem(s): something a workflow relies on is broken`
+      : `Nothing a workflow relies on is broken${report.warnings ? ` (${report.warnings} warning(s))` : ""}`;
+    line(element, "div", `${report.date}: ${verdict}`, `margin:0 0 8px;${LEVEL_STYLE[report.problems ? "problem" : "ok"]}`);
+    for (const provider of report.providers) {
+      const item = line(element, "section", "", "margin:0 0 8px;padding:6px 10px;border-radius:6px;background:rgba(127,127,127,.08)");
+      item.dataset.doctorProvider = provider.id;
+      line(item, "div", provider.label, "font-weight:600");
+      for (const finding of provider.findings) {
+        const row = line(item, "div", `${finding.topic}: ${finding.text}`, LEVEL_STYLE[finding.level] ?? "");
+        row.dataset.level = finding.level;
+      }
+    }
+  } catch (error) {
+    element.replaceChildren();
+    line(element, "div", `The check failed: ${error.message || error}`, LEVEL_STYLE.problem);
+  } finally {
+    button.disabled = false;
   }
 }

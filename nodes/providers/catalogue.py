@@ -174,9 +174,29 @@ class Catalogue:
         on = on or today()
         return [m.id for m in self.models if m.can(operation) and not self.is_retired(m, on)]
 
-    def model_choices(self, operation: str) -> list[str]:
-        """A model combo's entries: ``auto`` first (the default), then the models served today."""
-        return [AUTO, *self.served(operation)]
+    def inputs_taken(self, operation: str, managed: Sequence[str]) -> dict[str, list[str]]:
+        """For the web extension, which hides what the chosen model does not take: per model served
+        today, which of the ``managed`` node inputs it takes (its options, and ``size`` with
+        ``width``/``height`` unless it picks its own size); ``auto``: what any model it may become
+        takes. A model not listed (another server's, or newer) takes everything."""
+
+        def taken(rules: Operation) -> set[str]:
+            names = set(rules.options)
+            if rules.size_rule is not None or set(rules.sizes) - {AUTO}:
+                names |= {"size", "width", "height"}
+            return names
+
+        on = today()
+        found = {
+            name: sorted(set(managed) & taken(entry.operations[operation]))
+            for entry in self.models
+            if entry.can(operation) and not self.is_retired(entry, on)
+            for name in (entry.id, *entry.aliases)
+        }
+        auto: set[str] = set()
+        for model in self.auto(operation, None, on) if self.preferred else ():
+            auto |= set(found.get(model, ()))
+        return {AUTO: sorted(auto), **found}
 
     def rules(
         self, model: str, operation: str, on: datetime.date | None = None, host: str | None = None
