@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .core import comfy, journal
+from .core import comfy, journal, limits
 from .core.credentials import anonymous_mode
 from .core.errors import InputError, OptionRefused, RemoteImageError
 from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
@@ -224,7 +224,7 @@ class RemoteImageNode:
         _run_notes.set(self._notes)
         try:
             # spend hook: the node's whole ask against the daily image limits, before anything is sent
-            with journal.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
+            with limits.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
                 result = await asyncio.to_thread(self.call, **inputs)
         except BaseException as exc:
             self._last_line(node, final_line(exc, time.monotonic() - started))
@@ -233,8 +233,11 @@ class RemoteImageNode:
         return result
 
     def _last_line(self, node, text: str) -> None:
+        """The node's last progress line; it names a folder (saved results) only to the client
+        that queued the prompt."""
         notes = [*getattr(self, "_notes", ()), self.progress_note()]
-        comfy.progress_text(node, " · ".join(part for part in (self.PROVIDER.label, text, *notes) if part))
+        line = " · ".join(part for part in (self.PROVIDER.label, text, *notes) if part)
+        comfy.progress_text(node, line, private="saved to " in line)
 
     def call(self, **inputs):  # pragma: no cover - every node overrides it
         raise NotImplementedError
@@ -312,7 +315,7 @@ def read_model_list(
     as for ``Call`` (node_id, base_url_override, key_from)."""
     call = Call(provider, "model list", **call_options)
     with call.context():
-        body = call.get(path).json()
+        body = call.get_model_list(path).json()
         return parse(body) if parse else body
 
 
@@ -471,7 +474,7 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
     try:
         return stream.result(send(stream))
     except comfy.InterruptProcessingException:
-        keep_paid_results(call.node_id, stream.completed)
+        keep_paid_results(call.node_id, stream.completed, _unfinished(stream))
         raise
     except RemoteImageError as exc:
         if stream.all_came:  # only the stream's end went wrong: every image asked for is here
@@ -480,10 +483,21 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
             result = stream.result()
             result.info["warning"] = f"the stream broke off after its last image: {exc.message}"
             return result
-        folder = save_unsaved(list(enumerate(stream.completed, 1)))
+        unfinished = _unfinished(stream)
+        folder = save_unsaved(list(enumerate(stream.completed, 1)), unfinished)
         if folder:
-            exc.message += f"; the {len(stream.completed)} image(s) that had completed were saved to {folder}"
+            kept = [f"the {len(stream.completed)} image(s) that had completed"] if stream.completed else []
+            if unfinished:
+                kept.append(f"the last partial image of image {unfinished[0]}")
+            exc.message += f"; {' and '.join(kept)} {'were' if len(kept) > 1 or stream.completed else 'was'} saved to "
+            exc.message += shown_path(folder)
         raise
+
+
+def _unfinished(stream) -> tuple[int, bytes] | None:
+    """(number, bytes) of the newest partial image of the image the stream was still making, or None."""
+    blob = getattr(stream, "last_partial", None)
+    return (len(stream.completed) + 1, blob) if blob else None
 
 
 def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes]:
@@ -595,12 +609,14 @@ def unsaved_root() -> Path:
     return Path(os.environ.get(UNSAVED_DIR_ENV) or DEFAULT_UNSAVED_DIR).expanduser()
 
 
-def save_unsaved(numbered: list[tuple[int, bytes]]) -> str:
-    """Write result files (number, bytes) into a new folder of their own; return it, or ''.
+def save_unsaved(numbered: list[tuple[int, bytes]], partial: tuple[int, bytes] | None = None) -> str:
+    """Write result files (number, bytes) -- and ``partial``, the last partial image of an image
+    that never completed, as ``partial_NNN`` -- into a new folder of their own; return it, or ''.
+    The node's last progress line says where.
 
     The folder's name is the time plus a random part, created exclusively: two failures in the
     same second, or in two processes, never share (or overwrite) a folder."""
-    if not numbered:
+    if not numbered and partial is None:
         return ""
     root = unsaved_root()
     root.mkdir(parents=True, exist_ok=True)
@@ -611,18 +627,29 @@ def save_unsaved(numbered: list[tuple[int, bytes]]) -> str:
             break
         except FileExistsError:
             continue
-    for number, blob in numbered:
+    files = [(f"result_{number:03d}", blob) for number, blob in numbered]
+    if partial is not None:
+        files.append((f"partial_{partial[0]:03d}", partial[1]))
+    for name, blob in files:
         extension = (sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
-        (folder / f"result_{number:03d}.{extension}").write_bytes(blob)
-    journal.saved(str(folder), len(numbered))  # spend journal hook: where paid results went
+        (folder / f"{name}.{extension}").write_bytes(blob)
+    journal.saved(str(folder), len(files))  # spend journal hook: where paid results went
+    note_for_last_line(f"saved to {shown_path(str(folder))}")
     return str(folder)
 
 
-def keep_paid_results(node_id: str | None, blobs: list[bytes]) -> str:
-    """On Cancel: save the results already paid for and say where, in the log and on the node."""
-    folder = save_unsaved(list(enumerate(blobs, 1)))
+def shown_path(path: str) -> str:
+    """A path as messages show it: ``~`` for the home folder, never the absolute home path."""
+    home = str(Path.home())
+    return "~" + path[len(home) :] if len(home) > 1 and (path == home or path.startswith(home + os.sep)) else path
+
+
+def keep_paid_results(node_id: str | None, blobs: list[bytes], partial: tuple[int, bytes] | None = None) -> str:
+    """On Cancel: save the results already paid for and say where, in the log and on the node --
+    only to the client that queued the prompt, since it names a folder."""
+    folder = save_unsaved(list(enumerate(blobs, 1)), partial)
     if folder:
-        text = f"cancelled; the {len(blobs)} image(s) already returned were saved to {folder}"
+        text = f"cancelled; the {len(blobs)} image(s) already returned were saved to {shown_path(folder)}"
         log.warning("%s", text)
-        comfy.progress_text(node_id, text)
+        comfy.progress_text(node_id, text, private=True)
     return folder

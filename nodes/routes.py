@@ -33,7 +33,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import doctor
-from .core import comfy, journal
+from .core import comfy, spend
 from .core.credentials import CREDENTIALS_ENV, base_url, credentials_path, is_loopback_host, key_status
 from .core.errors import InputError, RemoteImageError
 
@@ -273,7 +273,7 @@ def register(model_lists: dict, providers: dict, node_classes: dict) -> bool:
 
     @same_site_get("/spend")
     async def spend_route(request):
-        return web.json_response(await asyncio.to_thread(journal.spend_today, providers))
+        return web.json_response(await asyncio.to_thread(spend.spend_today, providers))
 
     @same_site_get("/doctor")
     async def doctor_route(request):

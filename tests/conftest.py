@@ -183,7 +183,9 @@ def ionos(serve, monkeypatch):
 def progress(monkeypatch):
     """A stand-in for ComfyUI's PromptServer that records the progress text sent to nodes."""
     sent: list[tuple[str, str]] = []
-    instance = types.SimpleNamespace(send_progress_text=lambda text, node: sent.append((node, text)))
+    instance = types.SimpleNamespace(
+        send_progress_text=lambda text, node, sid=None: sent.append((node, text)), client_id="the-queueing-client"
+    )
     monkeypatch.setitem(
         sys.modules, "server", types.SimpleNamespace(PromptServer=types.SimpleNamespace(instance=instance))
     )

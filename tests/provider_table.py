@@ -235,6 +235,7 @@ def mount(slot_server, monkeypatch):
 
     def mount_target(target: Target):
         app = target.make_app()
+        app.announces = False  # plays the real provider: its calls count in the spend journal
         app.base_url = slot_server.url
         slot_server.apps = {"": app}
         for name, value in target.env(slot_server.url).items():

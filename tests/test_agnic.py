@@ -359,7 +359,7 @@ def test_a_model_its_maker_shut_down_is_still_sent_with_a_notice(app, monkeypatc
     """Whether the gateway still routes an id Google shut down is unknown: it is sent, and the
     node says so in its progress text."""
     lines = []
-    monkeypatch.setattr(mod("nodes.core.comfy"), "progress_text", lambda node, text: lines.append(text))
+    monkeypatch.setattr(mod("nodes.core.comfy"), "progress_text", lambda node, text, **_: lines.append(text))
     app.still_routes.add("google/gemini-2.5-flash-image")
     app.inject(delay=0.3, path="/v1/chat/completions")
     image, _ = generate(model="google/gemini-2.5-flash-image", unique_id="9")

@@ -23,6 +23,9 @@ from conftest import FAKE_KEYS, journal_calls, journal_lines, mod
 from provider_table import BY_NAME, mount, picture, slot_server  # noqa: F401 -- slot_server and mount are fixtures
 
 journal = mod("nodes.core.journal")
+limits = mod("nodes.core.limits")
+spend = mod("nodes.core.spend")
+FIGURES = set(journal.FIGURES)
 clock = mod("nodes.core.clock")
 errors = mod("nodes.core.errors")
 summary_command = mod("nodes.cli.journal")
@@ -88,9 +91,7 @@ def test_each_providers_reported_usage_is_kept(mount):
     AIGNE.run(n=2)  # gpt-image-2 on the hub: one call of two images
     AIGNE.run(model="google/gemini-3-pro-image", size="auto")  # one call per image for Google's models
     aigne = journal_calls("aigne")
-    assert len(aigne) == 2 and all(
-        line["usage"]["aigneHubCredits"] > 0 and "creditPrefix" not in line["usage"] for line in aigne
-    )
+    assert len(aigne) == 2 and all(line["usage"]["credits"] > 0 and set(line["usage"]) <= FIGURES for line in aigne)
 
     app = mount(AGNIC)
     app.inject(
@@ -99,15 +100,12 @@ def test_each_providers_reported_usage_is_kept(mount):
     )
     AGNIC.run()
     (agnic,) = journal_calls("agnic")
-    assert agnic["usage"]["cost"] == 0.039 and agnic["usage"]["completion_tokens"] > 0 and "note" not in agnic["usage"]
+    assert agnic["usage"]["cost"] == 0.039 and agnic["usage"]["output_tokens"] > 0 and "note" not in agnic["usage"]
     assert agnic["request_id"].startswith("gen-")  # OpenRouter's generation id, from the body
 
-    totals = journal.today_totals()
-    assert (
-        totals["aigne"].credits == sum(line["usage"]["aigneHubCredits"] for line in aigne)
-        and totals["aigne"].images == 3
-    )
-    assert totals["agnic"].cost == 0.039 and totals["agnic"].output_tokens == agnic["usage"]["completion_tokens"]
+    totals = limits.today_totals()
+    assert totals["aigne"].credits == sum(line["usage"]["credits"] for line in aigne) and totals["aigne"].images == 3
+    assert totals["agnic"].cost == 0.039 and totals["agnic"].output_tokens == agnic["usage"]["output_tokens"]
 
 
 def test_ovh_image_replies_and_ionos_edits_of_a_batch(mount):
@@ -137,7 +135,7 @@ def test_a_path_the_hub_does_not_serve_is_a_refused_call_that_does_not_count(mou
     probe, call = journal_calls("aigne")
     assert (probe["status"], probe["failure"], probe["images_returned"]) == (404, "refused", 0)
     assert (call["status"], call["outcome"], call["images_returned"]) == (200, "ok", 1)
-    assert journal.today_totals()["aigne"].images == 1  # the probe was not billed
+    assert limits.today_totals()["aigne"].images == 1  # the probe was not billed
 
 
 def test_an_answer_the_node_cannot_use_is_an_answered_call_and_the_node_fails(mount):
@@ -256,14 +254,14 @@ def test_damaged_lines_are_skipped_and_an_unfinished_one_does_not_swallow_the_ne
     with path.open("ab") as handle:
         handle.write(b'not json at all\n\x00\xff{broken\n[1, 2]\n{"time": 5}\n')
         handle.write(json.dumps(line_at(now))[:40].encode())  # a writer died mid-line: no newline
-    assert journal.today_totals()["ionos"].calls == 1
+    assert limits.today_totals()["ionos"].calls == 1
     mount(IONOS)
     IONOS.run()
     text = path.read_bytes()
     assert text.endswith(b"\n")
     good = [journal.parse_line(raw) for raw in text.split(b"\n")]
     assert sum(1 for line in good if line and line.get("event") == "call") == 3  # the model list auto read too
-    assert journal.today_totals()["ionos"].calls == 2
+    assert limits.today_totals()["ionos"].calls == 2
     # a line glued to an unfinished one before it (written by a writer that did not mend it) is recovered
     glued = b'{"time":"2026-11-29T01:00:00Z","event":"ca' + json.dumps(line_at(now)).encode()
     assert journal.parse_line(glued)["provider"] == "ionos"
@@ -277,7 +275,7 @@ def test_a_journal_that_cannot_be_written_never_fails_a_node(tmp_path, monkeypat
     IONOS.run()
     warnings = [r for r in pack_logs.records if r.levelno == logging.WARNING and "cannot be written" in r.getMessage()]
     assert len(warnings) == 1 and "calls go on without it" in warnings[0].getMessage()
-    with pytest.raises(journal.DailyLimitRefusal):  # the calls that could not be written still count
+    with pytest.raises(limits.DailyLimitRefusal):  # the calls that could not be written still count
         IONOS.run()
     assert len(app.calls("/v1/images/edits")) == 2
 
@@ -289,7 +287,8 @@ def test_a_journal_hook_that_breaks_never_fails_a_node(mount, monkeypatch, pack_
     monkeypatch.setattr(journal, "call_line", broken)
     mount(OVH)
     assert OVH.run()[0].shape[0] == 1
-    assert "the spend journal's _write_call failed; the call goes on" in pack_logs.text
+    assert "the spend journal could not describe a call; it is counted as asked" in pack_logs.text
+    assert limits.today_totals()["ovh"].images == 1  # still counted towards the limits
 
 
 # --- daily limits ---------------------------------------------------------------------------------------
@@ -300,7 +299,7 @@ def test_a_provider_limit_refuses_the_node_that_would_pass_it_before_sending(mou
     app = mount(OVH)
     OVH.run(count=2)
     sent = len(app.requests)
-    with pytest.raises(journal.DailyLimitRefusal) as caught:
+    with pytest.raises(limits.DailyLimitRefusal) as caught:
         OVH.run(count=2)  # 2 today + 2 > 3: the whole node's ask is checked up front
     assert len(app.requests) == sent
     text = str(caught.value)
@@ -308,7 +307,7 @@ def test_a_provider_limit_refuses_the_node_that_would_pass_it_before_sending(mou
     assert "HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH allows 3 images a day" in text and "2 were asked for today" in text
     assert "asks for 2 more" in text and "local calendar day" in text
     OVH.run(count=1)  # exactly up to the limit
-    with pytest.raises(journal.DailyLimitRefusal):
+    with pytest.raises(limits.DailyLimitRefusal):
         OVH.run(count=1)
     assert len(journal_calls("ovh")) == 3
 
@@ -318,14 +317,14 @@ def test_the_global_limit_counts_every_provider(mount, monkeypatch):
     mount(OPENAI)
     OPENAI.run(n=2)
     app = mount(IONOS)
-    with pytest.raises(journal.DailyLimitRefusal) as caught:
+    with pytest.raises(limits.DailyLimitRefusal) as caught:
         IONOS.run(image=picture(batch=2))  # n=1 for each of 2 images: 2 more, 4 in all
     assert app.requests == []
     assert "HOSTED_IMAGES_DAILY_IMAGE_LIMIT allows 3 images a day for all providers together; 2 were asked" in str(
         caught.value
     )
     IONOS.run()
-    assert journal.today_totals()["ionos"].images == 1
+    assert limits.today_totals()["ionos"].images == 1
 
 
 def test_refused_and_unreached_calls_do_not_count_but_failures_that_may_be_billed_do(path, mount, monkeypatch):
@@ -337,15 +336,15 @@ def test_refused_and_unreached_calls_do_not_count_but_failures_that_may_be_bille
             line_at(now, status=None, outcome="failed", failure="connect_failed", images_returned=0),
             line_at(now, status=None, outcome="failed", failure="read_timeout", images_returned=0),  # may have run
             line_at(now, status=504, outcome="failed", failure="refused", images_returned=0),  # a gateway gave up
-            line_at(now, asked=1, images_returned=3),  # a server that ignored n: every image came back, billed
+            line_at(now, asked=1, images_returned=3),  # a server that ignored n: the extra ones are not counted
             line_at(now - datetime.timedelta(days=1)),  # yesterday's
         ],
     )
-    totals = journal.today_totals()["ionos"]
-    assert (totals.calls, totals.failed, totals.images, totals.returned) == (5, 4, 5, 3)
-    monkeypatch.setenv("HOSTED_IMAGES_DAILY_IMAGE_LIMIT_IONOS", "5")
+    totals = limits.today_totals()["ionos"]
+    assert (totals.calls, totals.failed, totals.images, totals.returned) == (5, 4, 3, 1)
+    monkeypatch.setenv("HOSTED_IMAGES_DAILY_IMAGE_LIMIT_IONOS", "3")
     app = mount(IONOS)
-    with pytest.raises(journal.DailyLimitRefusal, match="5 were asked for today"):
+    with pytest.raises(limits.DailyLimitRefusal, match="3 were asked for today"):
         IONOS.run()
     assert app.requests == []
 
@@ -361,9 +360,10 @@ def test_a_node_naming_another_key_is_journaled_and_limited_as_its_provider(moun
     monkeypatch.setenv("HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OPENAI", "2")
     OPENAI.run(api_key_env="TEAM_IMAGES_KEY")  # a listed variable; the model list read for auto first
     OPENAI.run(api_key_env="team")  # a credentials-file section
-    assert [(line["provider"], line["images_asked"]) for line in journal_lines()] == [("openai", 0), ("openai", 1)] * 2
+    calls = [line for line in journal_lines() if line["event"] == "call"]
+    assert [(line["provider"], line["images_asked"]) for line in calls] == [("openai", 0), ("openai", 1)] * 2
     sent = len(app.requests)
-    with pytest.raises(journal.DailyLimitRefusal, match="HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OPENAI"):
+    with pytest.raises(limits.DailyLimitRefusal, match="HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OPENAI"):
         OPENAI.run(api_key_env="team")
     assert len(app.requests) == sent
 
@@ -372,12 +372,12 @@ def test_a_limit_that_is_not_a_number_is_refused_clearly(mount, monkeypatch):
     monkeypatch.setenv("HOSTED_IMAGES_DAILY_IMAGE_LIMIT_AGNIC", "ten")
     app = mount(AGNIC)
     with pytest.raises(
-        journal.DailyLimitRefusal, match="HOSTED_IMAGES_DAILY_IMAGE_LIMIT_AGNIC is 'ten', not a whole number"
+        limits.DailyLimitRefusal, match="HOSTED_IMAGES_DAILY_IMAGE_LIMIT_AGNIC is 'ten', not a whole number"
     ):
         AGNIC.run()
     assert app.requests == []
     monkeypatch.setenv("HOSTED_IMAGES_DAILY_IMAGE_LIMIT_AGNIC", "0")
-    with pytest.raises(journal.DailyLimitRefusal, match="allows 0 images a day"):
+    with pytest.raises(limits.DailyLimitRefusal, match="allows 0 images a day"):
         AGNIC.run()
     mod("nodes.agnic").AgnicListModels().list_models()  # asks for no image: never limited
     assert [r.path for r in app.requests] == ["/v1/models"]
@@ -390,7 +390,7 @@ def test_nodes_running_at_once_count_each_others_images(mount, monkeypatch):
     first = threading.Thread(target=OVH.run, kwargs={"count": 2})
     first.start()
     time.sleep(0.3)  # the first node is waiting for its two images
-    with pytest.raises(journal.DailyLimitRefusal, match="2 were asked for today"):
+    with pytest.raises(limits.DailyLimitRefusal, match="2 were asked for today"):
         OVH.run(count=2)
     first.join()
     OVH.run(count=1)
@@ -409,11 +409,11 @@ def test_counting_today_reads_only_the_end_of_a_long_journal(path):
     lines[-500:] = [line_at(midnight + datetime.timedelta(seconds=index), asked=2) for index in range(500)]  # today's
     write_lines(path, lines)
     started = time.perf_counter()
-    assert journal.today_totals()["ionos"].images == 1000
+    assert limits.today_totals()["ionos"].images == 1000
     first = time.perf_counter() - started
     journal.append(line_at(now, asked=3))
     started = time.perf_counter()
-    assert journal.today_totals()["ionos"].images == 1003
+    assert limits.today_totals()["ionos"].images == 1003
     again = time.perf_counter() - started
     size = path.stat().st_size / 1e6
     print(
@@ -432,7 +432,7 @@ def test_todays_spend_per_provider_without_keys_or_prompts(mount, monkeypatch):
     OPENAI.run(prompt=PROMPT, n=2)
     mount(AIGNE)
     AIGNE.run(prompt=PROMPT)
-    report = journal.spend_today(nodes.PROVIDERS)
+    report = spend.spend_today(nodes.PROVIDERS)
     assert report["date"] == clock.today().isoformat()
     assert list(report["providers"]) == list(nodes.PROVIDERS)
     openai = report["providers"]["openai"]

@@ -95,8 +95,10 @@ CORE_IMPORTS = {
     "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
     "images": {"comfy", "errors", "payloads", "redaction"},
     "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
-    # the spend journal and daily limits: no sockets, no key
-    "journal": {"clock", "comfy", "envelopes", "errors", "redaction"},
+    # the spend journal's lines, today's counts and the limits, the summaries: no sockets, no key
+    "journal": {"clock", "comfy", "envelopes", "errors", "provider", "redaction"},
+    "limits": {"clock", "errors", "journal", "redaction"},
+    "spend": {"clock", "journal", "limits"},
     "transport": {
         "comfy",
         "credentials",

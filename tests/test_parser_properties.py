@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -185,8 +186,10 @@ def test_body_parsing_never_raises(content):
     assert isinstance(envelopes.quote_body(content), str)
 
 
-def test_deeply_nested_json_is_not_json():
-    assert envelopes.parse_json(b"[" * 100_000 + b"]" * 100_000) is None
+def test_deeply_nested_json_is_not_json_and_too_many_values_are_refused_unparsed():
+    assert envelopes.parse_json(b"[" * 50_000 + b"]" * 50_000) is None  # too deep for the parser
+    with pytest.raises(envelopes.TooManyValues, match="holds up to 100,001 JSON values"):
+        envelopes.parse_json(b"[" * 100_000 + b"]" * 100_000)
 
 
 @SETTINGS

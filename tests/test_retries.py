@@ -17,7 +17,7 @@ Unanswered = errors.Unanswered
 class FakeReply:
     status: int
     headers: dict = field(default_factory=dict)
-    body: object = None
+    readable_body: object = None  # what the exchange's Reply gives the policy
 
 
 def policy(**changes):
@@ -95,7 +95,9 @@ def test_429_asking_for_more_than_the_cap_is_returned_at_once():
 
 
 def test_429_out_of_quota_is_not_retried():
-    quota = FakeReply(429, body={"error": {"code": "insufficient_quota", "message": "You exceeded your quota"}})
+    quota = FakeReply(
+        429, readable_body={"error": {"code": "insufficient_quota", "message": "You exceeded your quota"}}
+    )
     assert run([quota, FakeReply(200)]) == (quota, 1, [])
 
 
@@ -113,7 +115,9 @@ def test_a_gateway_wait_is_what_the_provider_asks_but_capped():
 
 
 def test_503_no_route_to_the_model_is_not_retried():
-    no_route = FakeReply(503, body={"error": {"message": "No allowed providers are available for the selected model."}})
+    no_route = FakeReply(
+        503, readable_body={"error": {"message": "No allowed providers are available for the selected model."}}
+    )
     assert run([no_route, FakeReply(200)]) == (no_route, 1, [])
 
 

@@ -3,8 +3,8 @@
     python -m nodes.cli.journal [--days 7] [--json] [--path FILE]
 
 Days are calendar days in this machine's local time. Without --path: HOSTED_IMAGES_JOURNAL, else
-~/.local/share/comfyui-hosted-image-apis/journal.jsonl (where the pack writes outside ComfyUI);
-ComfyUI's own is <ComfyUI output>/hosted_images/journal.jsonl. Damaged lines are skipped.
+~/.local/share/comfyui-hosted-image-apis/journal.jsonl (where the pack writes, inside ComfyUI too).
+Damaged lines are skipped; calls to the bundled emulator are left out.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import json
 import sys
 from pathlib import Path
 
-from ..core import journal
+from ..core import journal, spend
+from ..core.limits import Totals
 
 COLUMNS = (  # (heading, Totals field)
     ("calls", "calls"),
@@ -30,11 +31,11 @@ COLUMNS = (  # (heading, Totals field)
 
 def summary(path: Path, days: int) -> dict:
     """{"days": {date: {provider: totals}}, "total": {provider: totals}} for the last ``days`` days."""
-    per_day = journal.read_days(path, days)
-    total: dict[str, journal.Totals] = {}
+    per_day = spend.read_days(path, days)
+    total: dict[str, Totals] = {}
     for providers in per_day.values():
         for provider, totals in providers.items():
-            total.setdefault(provider, journal.Totals()).merge(totals)
+            total.setdefault(provider, Totals()).merge(totals)
     return {
         "days": {
             day.isoformat(): {p: t.as_dict() for p, t in sorted(providers.items())}

@@ -113,12 +113,21 @@ def _prompt_server():
         return None
 
 
-def progress_text(node_id: str | None, text: str) -> None:
-    """Show a line of text on the node in ComfyUI's UI; log it elsewhere."""
+def progress_text(node_id: str | None, text: str, *, private: bool = False) -> None:
+    """Show a line of text on the node in ComfyUI's UI -- to the client that queued the prompt
+    when ComfyUI knows it; a ``private`` text (it names a folder) never to every client; log it
+    elsewhere."""
     server = _prompt_server() if node_id else None
     if server is not None and hasattr(server, "send_progress_text"):
+        client = getattr(server, "client_id", None)
+        if client is None and private:
+            log.info("%s", text)
+            return
         try:
-            server.send_progress_text(text, node_id)
+            if client is None:
+                server.send_progress_text(text, node_id)
+            else:
+                server.send_progress_text(text, node_id, client)
             return
         except Exception:  # noqa: BLE001 -- progress must never break a call
             pass

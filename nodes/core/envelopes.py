@@ -124,8 +124,35 @@ def default_error_message(body: Any) -> str:
     return ""
 
 
-def parse_json(content: bytes) -> Any:
-    """The JSON value of a body, or None when it is not JSON (deep nesting counts as not JSON)."""
+# How many JSON values a reply may hold before it is parsed: what parsing costs is bounded by the
+# values, not the bytes -- 200 MB of ``{},{},…`` is tens of millions of objects, gigabytes once
+# parsed. An image reply holds a few dozen values (its images are long strings), a model list some
+# thousands; stream events count one by one.
+MAX_JSON_VALUES = 100_000
+MODEL_LIST_VALUES = 500_000
+
+
+class TooManyValues(RemoteImageError):
+    """A JSON body refused unparsed: it holds more values than such a reply may."""
+
+
+def json_values(content: bytes | str) -> int:
+    """An upper bound of the values a JSON text holds, counted without parsing it: each value but
+    the first of a container follows a comma, the first follows its bracket."""
+    marks = (b"{", b"[", b",") if isinstance(content, bytes) else ("{", "[", ",")
+    return 1 + sum(content.count(mark) for mark in marks)
+
+
+def parse_json(content: bytes | str, max_values: int = MAX_JSON_VALUES) -> Any:
+    """The JSON value of a body, or None when it is not JSON (deep nesting counts as not JSON).
+    TooManyValues, before anything is parsed, when it would hold more than ``max_values`` values."""
+    values = json_values(content)
+    if values > max_values:
+        raise TooManyValues(
+            f"the reply holds up to {values:,} JSON values, more than the {max_values:,} such a reply may hold "
+            f"({readable_size(len(content))}); it was refused unparsed",
+            hint="the server sent something other than what was asked for; nothing was decoded",
+        )
     try:
         return json.loads(content)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -258,7 +285,7 @@ def status_failure(
         message = f"the link answered HTTP {status} (its body is not shown)"
     else:
         reader = provider.error_reader or default_error_message
-        message = reader(reply.body) if reply.body is not None else ""
+        message = reader(reply.readable_body) if reply.readable_body is not None else ""
         message = (
             clip(message, MESSAGE_LIMIT)
             if message
@@ -266,7 +293,7 @@ def status_failure(
         )
     hint = {**STATUS_HINTS, **hints}.get(status, "")
     own_hint = hints.get(status, "")  # the provider's facts, kept beside ours
-    lasting = lasting_refusal(status, reply.body) if status in (429, 503) else ""
+    lasting = lasting_refusal(status, reply.readable_body) if status in (429, 503) else ""
     retry_after = retry_after_seconds(reply.headers) if status in (429, 503) and not lasting else None
     if lasting:
         hint = join_hints(lasting, own_hint)
@@ -292,7 +319,7 @@ def status_failure(
         trace_id=trace_id(reply.headers),
         hint=hint,
         retry_after=retry_after,
-        json_reply=not link and reply.body is not None,
+        json_reply=not link and reply.readable_body is not None,
     )
 
 
@@ -340,6 +367,17 @@ def stalled_stream(url: str, read_timeout: float, events: int) -> RemoteImageErr
         f"the stream from {host} sent no event for {read_timeout:g}s (after {_events(events)}), so it was abandoned",
         hint="the request was sent, so it may have been billed; it was not retried. Raise "
         "HOSTED_IMAGES_READ_TIMEOUT for slow models.",
+    )
+
+
+def endless_stream(url: str, seconds: float, events: int) -> RemoteImageError:
+    """A stream still going after its overall deadline, which an honest provider never meets."""
+    host = urlsplit(url).netloc or "the provider"
+    return RemoteImageError(
+        f"the stream from {host} was still going after {seconds:g}s ({_events(events)}) without every image asked "
+        "for, so it was abandoned",
+        hint="the request was sent, so it may have been billed; it was not retried. Raise "
+        "HOSTED_IMAGES_STREAM_DEADLINE for a provider this slow.",
     )
 
 

@@ -8,7 +8,9 @@ The read timeout bounds every stage of a reply: the status line and headers, cou
 the request was sent, then the whole body. A reply that trickles in byte by byte would otherwise
 never trip a per-read timeout. A reply that is an event stream (asked for with ``events``) is read
 as it arrives instead: each event is handed to the caller's thread as soon as it is complete, and
-the read timeout bounds the wait for each event, not the whole stream.
+the read timeout bounds the wait for each event, and an overall deadline
+(``HOSTED_IMAGES_STREAM_DEADLINE``, 30 minutes) the whole stream; the stream is left as soon as the
+caller has what it asked for. Events wait in a short queue: a server cannot pile them up in memory.
 
 Where requests go (docs/design.md, "Keys and endpoints"): a request carrying a key goes
 only to a host configured outside the workflow, to loopback or to a trusted host (the caller
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import queue
 import re
 import socket
@@ -37,7 +40,18 @@ import urllib3
 
 from . import comfy
 from .credentials import check_url, ip_of
-from .envelopes import Fetch, cut_stream, not_json, parse_json, slow_reply, stalled_stream, too_large
+from .envelopes import (
+    MAX_JSON_VALUES,
+    Fetch,
+    TooManyValues,
+    cut_stream,
+    endless_stream,
+    not_json,
+    parse_json,
+    slow_reply,
+    stalled_stream,
+    too_large,
+)
 from .errors import InputError, RemoteImageError, Unanswered
 from .redaction import clip
 from .sse import EventStreamReader, ServerEvent
@@ -52,6 +66,9 @@ REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # trickling in has not, and never will.
 HEAD_GRACE_SECONDS = 0.5
 STREAM_CHUNK = 64 * 1024  # the most read at once from an event stream; less is handed on as it comes
+STREAM_QUEUE = 4  # events read ahead of the caller at most: the reader waits for the rest
+STREAM_DEADLINE_ENV = "HOSTED_IMAGES_STREAM_DEADLINE"
+STREAM_DEADLINE_SECONDS = 1800.0  # ten images at the slowest quality take minutes, never half an hour
 
 
 @dataclass
@@ -60,6 +77,7 @@ class Reply:
     headers: Mapping[str, str]
     content: bytes
     url: str
+    max_json_values: int = MAX_JSON_VALUES  # what parsing the content may cost (see envelopes.parse_json)
 
     @property
     def content_type(self) -> str:
@@ -67,8 +85,18 @@ class Reply:
 
     @functools.cached_property
     def body(self) -> Any:
-        """The JSON value of the content, or None when it is not JSON."""
-        return parse_json(self.content)
+        """The JSON value of the content, or None when it is not JSON; TooManyValues when it
+        holds more values than such a reply may."""
+        return parse_json(self.content, self.max_json_values)
+
+    @property
+    def readable_body(self) -> Any:
+        """``body`` for readers that only look (error envelopes, the journal): None also when
+        the content holds too many values to parse."""
+        try:
+            return self.body
+        except TooManyValues:
+            return None
 
     def json(self) -> Any:
         if self.body is None:
@@ -313,13 +341,14 @@ def send(
 
     ``events``: when given and the reply is a successful event stream, each event is passed to it here,
     in the calling thread, as soon as it has arrived; the reply then comes back without content.
-    Whatever ``events`` raises ends the exchange (the connection is dropped)."""
+    Whatever ``events`` raises ends the exchange (the connection is dropped); so does ``events``
+    answering True (it has what it asked for), after which the reply comes back at once."""
     comfy.raise_if_interrupted()
     watch.before_each_hop()
     cancelled = threading.Event()
     done = threading.Event()
     box: dict[str, Any] = {}
-    arrived: queue.SimpleQueue[ServerEvent] = queue.SimpleQueue()
+    arrived: queue.Queue[ServerEvent] = queue.Queue(STREAM_QUEUE)
     session = session_for(session_name)
     timeout = (watch.connect_timeout, watch.read_timeout)
 
@@ -368,17 +397,25 @@ def send(
     shown = -1
     read = watch.read_timeout
     body_deadline = None  # the read timeout only bounds each wait; these bound each stage
+    stream_deadline = None
     dispatched = 0
     while True:
         finished = done.wait(POLL_SECONDS)
         while not arrived.empty():
+            if comfy.interrupted():  # however many events wait, Cancel comes first
+                abandon()
+                comfy.raise_if_interrupted()
             try:
-                events(arrived.get_nowait())
+                enough = events(arrived.get_nowait())
             except BaseException:
                 abandon()
                 raise
             dispatched += 1
             body_deadline = time.monotonic() + read  # in a stream, each event may take the read timeout
+            if enough:  # every image asked for came: whatever else the server sends is not read
+                response = box["response"]
+                abandon()
+                return Reply(response.status_code, response.headers, b"", response.url)
         if finished:
             break
         if comfy.interrupted():
@@ -388,11 +425,16 @@ def send(
         if "response" in box:
             if body_deadline is None:
                 body_deadline = now + read
+            if box["stream"] and stream_deadline is None:
+                stream_deadline = now + stream_seconds()
             if now > body_deadline:
                 abandon()
                 if box["stream"]:
                     raise stalled_stream(url, read, dispatched)
                 raise slow_reply(url, fetching, "the reply", "it began", read)
+            if stream_deadline is not None and now > stream_deadline:
+                abandon()
+                raise endless_stream(url, stream_seconds(), dispatched)
         else:
             sent = _sent_at.get(worker.ident)
             if sent is not None and now > sent + read + HEAD_GRACE_SECONDS:
@@ -430,7 +472,26 @@ def _is_event_stream(response) -> bool:
     return 200 <= response.status_code < 300 and _content_type(response.headers) == "text/event-stream"
 
 
-def _read_events(response, arrived: queue.SimpleQueue, cancelled: threading.Event, max_bytes: int) -> None:
+def stream_seconds() -> float:
+    """The overall deadline of a stream: HOSTED_IMAGES_STREAM_DEADLINE seconds, else 30 minutes."""
+    try:
+        seconds = float(os.environ.get(STREAM_DEADLINE_ENV, "") or STREAM_DEADLINE_SECONDS)
+    except ValueError:
+        return STREAM_DEADLINE_SECONDS
+    return seconds if seconds > 0 else STREAM_DEADLINE_SECONDS
+
+
+def _queue(arrived: queue.Queue, event: ServerEvent, cancelled: threading.Event) -> None:
+    """Hand an event to the caller, waiting while it is behind (the queue is short)."""
+    while not cancelled.is_set():
+        try:
+            arrived.put(event, timeout=POLL_SECONDS)
+            return
+        except queue.Full:
+            continue
+
+
+def _read_events(response, arrived: queue.Queue, cancelled: threading.Event, max_bytes: int) -> None:
     """Parse an event stream as its bytes arrive, queueing each complete event."""
     raw = response.raw
     if hasattr(raw, "read1"):  # urllib3 2: whatever has arrived, up to STREAM_CHUNK
@@ -446,9 +507,9 @@ def _read_events(response, arrived: queue.SimpleQueue, cancelled: threading.Even
         if size > max_bytes:
             raise too_large(max_bytes)
         for event in reader.feed(piece):
-            arrived.put(event)
+            _queue(arrived, event, cancelled)
     for event in reader.close():
-        arrived.put(event)
+        _queue(arrived, event, cancelled)
 
 
 def _unanswered(exc: requests.exceptions.RequestException) -> Unanswered:

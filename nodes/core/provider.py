@@ -36,6 +36,14 @@ class Provider:
     explain_expired_link: Callable[[Any], None] | None = None
     catalogue: Any = None  # its dated model catalogue (``providers.catalogue.Catalogue``)
     base_id: str = ""  # on a copy that takes its key from what a node names: the id of the provider itself
+    # What its wire format says, read by the spend journal (which knows no provider's fields):
+    # how many images a request asks for (JSON body, multipart parts) ...
+    count_asked: Callable[[Any, list | None], int] | None = None
+    # ... what a JSON reply brought: (images, its usage object, its request id) ...
+    read_reply: Callable[[Any], tuple[int, Any, str]] | None = None
+    # ... and its usage figures by name (dotted for nested ones) -> the journal's names: input_tokens,
+    # output_tokens, total_tokens, input_text_tokens, input_image_tokens, credits, cost
+    usage_names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def key_required(self) -> bool:

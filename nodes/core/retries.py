@@ -87,7 +87,7 @@ def retry_wait(outcome: Any, tries: Tries, policy: Policy) -> tuple[float, str] 
         wait = connect_wait(outcome, tries, policy)
         return None if wait is None else (wait, "could not connect")
     status = outcome.status
-    if status in (429, 503) and lasting_refusal(status, outcome.body):
+    if status in (429, 503) and lasting_refusal(status, outcome.readable_body):
         return None  # out of quota, or no route to the model: waiting will not help
     if status == 429:
         wait = rate_limit_wait(outcome, tries, policy)

@@ -24,19 +24,22 @@ from .credentials import (
     base_url,
     check_key_destination,
     check_url,
+    is_loopback_host,
     provider_with_key_from,
     require_key,
 )
 from .envelopes import (
     EXPIRED_LINK_HINT,
     EXPIRED_LINK_STATUSES,
+    MAX_JSON_VALUES,
+    MODEL_LIST_VALUES,
     Fetch,
     fit_to_show,
     status_failure,
     unanswered_failure,
 )
 from .errors import InputError, RemoteImageError, Unanswered
-from .exchange import POLL_SECONDS, Reply, Watch, fetch, origin
+from .exchange import MAX_RESPONSE_BYTES, POLL_SECONDS, Reply, Watch, fetch, origin
 from .payloads import sniff_format
 from .provider import Provider
 from .retries import Policy, send_with_retries
@@ -46,6 +49,7 @@ from .validation import sendable
 log = logging.getLogger("hosted_images")  # the pack's logger, redacted (see ``redaction``)
 
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+MODEL_LIST_BYTES = 16 * 1024 * 1024  # a model list of a few thousand entries is a few MB at most
 
 
 class StreamReader(Protocol):
@@ -92,6 +96,7 @@ class Call:
         self.note = anonymous.note if anonymous else ""  # extra progress text, e.g. "anonymous: 2 calls a minute"
         self.stage = ""  # what the reply has brought so far, e.g. "partial image 1 of 2"; '' while nothing has
         self.chosen = ""  # what the node's ``auto`` model became ("auto → model"), or ''
+        self.emulated = False  # the bundled emulator answered (journal lines say so, and do not count)
 
     def sibling(self) -> Call:
         """The same call made again (one job of a batch): same provider, key, endpoint, node, hints
@@ -136,6 +141,11 @@ class Call:
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
 
+    def get_model_list(self, path: str) -> Reply:
+        """GET a model list: a few MB and some thousand entries at most (docs/design.md,
+        "Bounded in time and memory")."""
+        return self.request("GET", path, max_bytes=MODEL_LIST_BYTES, max_json_values=MODEL_LIST_VALUES)
+
     def url_for(self, path: str) -> str:
         """``path`` below the base URL ('' = the base URL itself, for a provider whose variable
         names the whole endpoint), or a whole http(s) URL."""
@@ -152,10 +162,13 @@ class Call:
         files=None,
         accept="application/json",
         stream: StreamReader | None = None,
+        max_bytes: int = MAX_RESPONSE_BYTES,
+        max_json_values: int = MAX_JSON_VALUES,
     ) -> Reply:
         """Send to the provider's API with its key, retried as the policy allows; an error status
         raises. ``stream``: the request asks for a stream; if the reply is one, each of its events
-        goes to ``stream.take`` as it arrives (``exchange.send``), and a reply that is not still comes back."""
+        goes to ``stream.take`` as it arrives (``exchange.send``), and a reply that is not still comes back.
+        ``max_bytes`` and ``max_json_values`` bound what the reply may cost."""
         with self.context():
             url = self.url_for(path)
             sendable(json_body, files)
@@ -171,9 +184,12 @@ class Call:
             kwargs = {"headers": {"Accept": accept}, "json": json_body, "files": files}
 
             def send() -> Reply:
-                return self._send(
-                    Fetch.API, lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events)
+                reply = self._send(
+                    Fetch.API,
+                    lambda: self._fetch(method, url, kwargs, Fetch.API, key=key, events=events, max_bytes=max_bytes),
                 )
+                reply.max_json_values = max_json_values
+                return reply
 
             return journal.journaled(self, url, json_body, files, send, stream)  # spend journal hook: one line per call
 
@@ -230,6 +246,8 @@ class Call:
             reply = send_with_retries(send, self.policy, self._sleep)
         except Unanswered as failure:
             raise unanswered_failure(failure, fetching, self.policy.read_timeout, self.attempts) from None
+        if reply.headers.get(journal.EMULATOR_HEADER) and is_loopback_host(urlsplit(reply.url).hostname or ""):
+            self.emulated = True  # the bundled emulator (on loopback only): the journal never counts it
         if reply.status >= 400:
             raise status_failure(reply, fetching, self.provider, self._hints, self.attempts)
         return reply

@@ -25,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ..core.journal import EMULATOR_HEADER
+
 
 @dataclass
 class Part:
@@ -154,6 +156,9 @@ class App:
         self._in_flight_changed = threading.Condition(self.lock)
         self.routes: dict[tuple[str, str], Callable[[Request], Response]] = {}
         self.base_url = ""  # set when mounted on a running server
+        # every reply says it is the emulator's, so the spend journal never counts these calls; a
+        # test that plays a real provider's spend turns it off
+        self.announces = True
 
     def error(self, status: int, message: str) -> Response:
         return Response.json({"error": {"message": message}}, status)
@@ -282,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
                 response = app.handle(request)
             except Exception as exc:  # noqa: BLE001 -- an emulator bug must still answer
                 response = app.error(500, f"emulator error: {type(exc).__name__}: {exc}")
-            response = app.finalize(response)
+            response = _marked(app, app.finalize(response))
             if response.events is not None:
                 return self._send_stream(app, request, response, Fault())
             self._send(response)
@@ -311,7 +316,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.rewrite is not None:
                 response = _rewritten(response, fault.rewrite)
         response.headers.update(fault.headers)
-        response = app.finalize(response)
+        response = _marked(app, app.finalize(response))
         if response.events is not None:
             return self._send_stream(app, request, response, fault)
         if fault.endless:
@@ -428,6 +433,13 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client hung up
             app.hung_up(request.path)
         self.close_connection = True
+
+
+def _marked(app: App, response: Response) -> Response:
+    """The reply with the emulator's mark (see ``App.announces``)."""
+    if app.announces:
+        response.headers[EMULATOR_HEADER] = "1"
+    return response
 
 
 def _rewritten(response: Response, rewrite: Callable[[Any], Any]) -> Response:

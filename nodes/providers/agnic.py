@@ -220,6 +220,18 @@ def image_model_ids(body: Any) -> list[str]:
     return openai_wire.parse_model_ids(items)
 
 
+def read_reply(body: Any) -> tuple[int, Any, str]:
+    """(images, usage, generation id) of a chat completion, for the spend journal."""
+    if not isinstance(body, dict):
+        return 0, None, ""
+    count = 0
+    for choice in body.get("choices") if isinstance(body.get("choices"), list) else ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        images = message.get("images") if isinstance(message, dict) else None
+        count += len(images) if isinstance(images, list) else 0
+    return count, body.get("usage"), body["id"] if isinstance(body.get("id"), str) else ""
+
+
 def is_unknown_model(error: RemoteImageError) -> bool:
     """OpenRouter's "<id> is not a valid model ID" (HTTP 400)."""
     return bool(_UNKNOWN_MODEL.search(error.message))
@@ -248,5 +260,13 @@ PROVIDER = register(
         error_reader=error_message,
         key_patterns=(r"agnic_tok_[A-Za-z0-9_-]+",),
         catalogue=CATALOGUE,
+        count_asked=lambda json_body, files: 1,  # one reply, one image: the API has no n
+        read_reply=read_reply,
+        usage_names={
+            "prompt_tokens": "input_tokens",
+            "completion_tokens": "output_tokens",
+            "total_tokens": "total_tokens",
+            "cost": "cost",  # OpenRouter's usage accounting, in USD
+        },
     )
 )

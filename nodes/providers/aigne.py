@@ -213,6 +213,19 @@ def image_model_ids(body: Any) -> list[str]:
     return sorted({key for key in keys if isinstance(key, str) and key})
 
 
+def count_asked(json_body: Any, files: list | None) -> int:
+    """The images one hub request asks for: ``n`` of the generation body, or of the native ``input``."""
+    inner = json_body.get("input") if isinstance(json_body, dict) else None
+    if isinstance(inner, dict):
+        return openai_wire.positive_count(inner.get("n"))
+    return openai_wire.count_asked(json_body, files)
+
+
+def read_reply(body: Any) -> tuple[int, Any, str]:
+    """(images, usage, '') of any of the hub's replies, for the spend journal."""
+    return openai_wire.read_reply(body, data_keys=("data", "images"))
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 
@@ -274,5 +287,14 @@ PROVIDER = register(
         key_patterns=(r"blocklet-[A-Za-z0-9_-]{8,}",),  # the hub's access keys
         explain_expired_link=explain_expired_link,
         catalogue=CATALOGUE,
+        count_asked=count_asked,
+        read_reply=read_reply,
+        usage_names={
+            "aigneHubCredits": "credits",
+            "inputTokens": "input_tokens",
+            "outputTokens": "output_tokens",
+            "totalTokens": "total_tokens",
+            **openai_wire.USAGE_NAMES,
+        },
     )
 )

@@ -24,6 +24,9 @@ PROVIDER = register(
         },
         key_patterns=(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}",),  # AI Model Hub tokens are JWTs
         catalogue=CATALOGUE,
+        count_asked=openai_wire.count_asked,
+        read_reply=openai_wire.read_reply,
+        usage_names=openai_wire.USAGE_NAMES,
     )
 )
 UPLOADS = Uploads(data_url=True, masks="each")  # one edit call per image, its mask beside it, both as data URLs

@@ -32,6 +32,9 @@ PROVIDER = register(
         default_base_url="https://api.openai.com/v1",
         key_patterns=(r"sk-[A-Za-z0-9_-]{8,}",),  # OpenAI's keys, and many servers' that copy them
         catalogue=CATALOGUE,
+        count_asked=openai_wire.count_asked,
+        read_reply=openai_wire.read_reply,
+        usage_names=openai_wire.USAGE_NAMES,
     )
 )
 UPLOADS = Uploads(masks="first")  # the images as PNG files (a batch as image[]), the mask for the first one

@@ -14,6 +14,47 @@ from .results import ImageResult, ResultImage, added_up
 # Keys that hold the same base64 payload under different names (AIGNE Hub sends all three).
 B64_KEYS = ("b64_json", "base64", "b64Json")
 
+# The Images API's usage, as the spend journal names its figures
+USAGE_NAMES = {
+    "input_tokens": "input_tokens",
+    "output_tokens": "output_tokens",
+    "total_tokens": "total_tokens",
+    "input_tokens_details.text_tokens": "input_text_tokens",
+    "input_tokens_details.image_tokens": "input_image_tokens",
+    "prompt_tokens": "input_tokens",  # IONOS and other servers answer in the chat names
+    "completion_tokens": "output_tokens",
+}
+
+
+def count_asked(json_body: Any, files: list | None) -> int:
+    """The images one Images API request asks for: its ``n`` (JSON, or a multipart text part), else one."""
+    n = json_body.get("n") if isinstance(json_body, dict) else None
+    for name, part in files or []:
+        if name == "n" and isinstance(part, tuple) and len(part) > 1:
+            n = part[1]
+    return positive_count(n)
+
+
+def positive_count(n: Any, default: int = 1) -> int:
+    """``n`` as a count of images (``default`` when it is missing or not a number)."""
+    if n is None or isinstance(n, bool):
+        return default
+    try:
+        return max(int(n), 0)
+    except (TypeError, ValueError):
+        return default
+
+
+def read_reply(body: Any, data_keys: tuple[str, ...] = ("data",)) -> tuple[int, Any, str]:
+    """(images, usage, '') of an Images API reply, for the spend journal."""
+    if not isinstance(body, dict):
+        return 0, None, ""
+    for key in data_keys:
+        items = body.get(key)
+        if isinstance(items, list) and items:
+            return len(items), body.get("usage"), ""
+    return 0, body.get("usage"), ""
+
 
 def request_body(*, model: str, prompt: str, **params) -> dict:
     """An Images API request (JSON body or multipart text fields): ``None`` means "not sent"."""
@@ -73,11 +114,13 @@ class ImageStream:
     then ``result``.
 
     Each partial image goes to ``show(step, image bytes)`` as it comes, for the node's live
-    preview; each completed image is kept in the order it came (the events carry no image index,
-    so with n > 1 the order is the server's); an error event raises with the provider's own words.
-    ``steps`` counts one step per partial and per completed image; ``show(step, None)`` marks a
-    completed one. A server that ignored ``stream`` and answered with plain JSON gives its result
-    the usual way."""
+    preview -- at most ``partials`` per image: more are skipped undecoded; each completed image is
+    kept in the order it came (the events carry no image index, so with n > 1 the order is the
+    server's), completed images beyond ``count`` are ignored (and said so); an error event raises
+    with the provider's own words. ``take`` answers True once every image asked for has come: the
+    rest of the stream is not read. ``steps`` counts one step per partial and per completed image;
+    ``show(step, None)`` marks a completed one. A server that ignored ``stream`` and answered with
+    plain JSON gives its result the usual way."""
 
     def __init__(self, count: int, partials: int):
         self.count, self.partials = count, partials
@@ -85,6 +128,9 @@ class ImageStream:
         self.images: list[ResultImage] = []
         self.info: dict[str, Any] = {}
         self.partials_received = 0
+        self.partials_skipped = 0  # beyond the number asked for
+        self.completed_ignored = 0  # beyond the images asked for
+        self.last_partial: bytes | None = None  # the newest partial of the image still in progress
         self._partials_of_this_image = 0
         self.show: Callable[[int, bytes | None], None] = lambda step, blob: None
 
@@ -93,10 +139,11 @@ class ImageStream:
         """The completed images received so far (what was paid for, should the stream fail)."""
         return [image.data for image in self.images if image.data is not None]
 
-    def take(self, event) -> None:
-        """One event (``event.event`` the SSE event name, ``event.data`` its data)."""
+    def take(self, event) -> bool:
+        """One event (``event.event`` the SSE event name, ``event.data`` its data); True once
+        every image asked for has come."""
         if event.data.strip() == "[DONE]":  # some servers end their streams the chat way
-            return
+            return self.all_came
         body = parse_json(event.data)
         if not isinstance(body, dict):
             quoted = quote_body(event.data.encode())
@@ -112,17 +159,25 @@ class ImageStream:
         if kind.endswith(".partial_image"):
             self.partials_received += 1
             self._partials_of_this_image += 1
-            step = len(self.images) * (self.partials + 1) + min(self._partials_of_this_image, self.partials)
-            self.show(step, _partial_bytes(body))
+            if self._partials_of_this_image > self.partials:  # not asked for: neither decoded nor shown
+                self.partials_skipped += 1
+                return False
+            step = len(self.images) * (self.partials + 1) + self._partials_of_this_image
+            self.last_partial = _partial_bytes(body)
+            self.show(step, self.last_partial)
         elif kind.endswith(".completed"):
+            if self.all_came:
+                self.completed_ignored += 1
+                return True
             self.images.append(image_item(body, len(self.images)))
-            self._partials_of_this_image = 0
+            self._partials_of_this_image, self.last_partial = 0, None
             details = {k: v for k, v in body.items() if k not in ("type", *B64_KEYS, "usage")}
             self.info = {**details, **self.info}
             if isinstance(body.get("usage"), dict):  # each completed event reports its own image's usage
                 self.info["usage"] = added_up([self.info.get("usage") or {}, body["usage"]])
             self.show(len(self.images) * (self.partials + 1), None)
         # other event types (newer ones) carry nothing an image node needs
+        return self.all_came
 
     @property
     def all_came(self) -> bool:
@@ -138,7 +193,15 @@ class ImageStream:
                 f"the stream ended without a completed image ({self.partials_received} partial image(s) came)",
                 hint="the request was sent, so it may have been billed; it was not retried",
             )
-        return ImageResult(images=list(self.images), info={**self.info, "partial_images": self.partials_received})
+        info = {**self.info, "partial_images": self.partials_received - self.partials_skipped}
+        extra = []
+        if self.partials_skipped:
+            extra.append(f"{self.partials_skipped} partial image(s) beyond the {self.partials} asked for per image")
+        if self.completed_ignored:
+            extra.append(f"{self.completed_ignored} completed image(s) beyond the {self.count} asked for")
+        if extra:
+            info["note"] = "the stream sent " + " and ".join(extra) + "; they were ignored (and not counted)"
+        return ImageResult(images=list(self.images), info=info)
 
 
 def _partial_bytes(body: dict) -> bytes | None:

@@ -1,0 +1,454 @@
+"""Today's counts from the spend journal, and the daily image limits (docs/design.md, "Nothing
+paid for is lost; spend is visible").
+
+``HOSTED_IMAGES_DAILY_IMAGE_LIMIT`` (all providers together) and
+``HOSTED_IMAGES_DAILY_IMAGE_LIMIT_<PROVIDER>`` (IONOS, AIGNE, AGNIC, OVH, OPENAI). "Today" is the
+local calendar day of the pack's clock. Today's count is the images asked for by today's calls
+that may have been billed -- every call that was sent, except those the provider refused with a
+4xx status, those that never reached it and those to the bundled emulator -- plus the images
+reserved by nodes still running, in any process that shares the journal.
+
+A node is refused before anything is sent when its whole ask (every call it will make) would take
+a count past a limit. The check and the reservation are one step across processes: under the
+journal's lock, today's lines are read up to the end and a ``reserve`` line is appended; the node's
+``release`` line, when it ends, hands the count over to its call lines. A reservation whose process
+is gone (same machine) or that is older than six hours no longer counts. Today's count never goes
+down within the day in a process that has seen it, whatever happens to the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import platform
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import clock, journal
+from .errors import RemoteImageError
+from .redaction import clip
+
+LIMIT_ENV = "HOSTED_IMAGES_DAILY_IMAGE_LIMIT"
+NOT_BILLED = ("connect_failed",)  # failures that cannot have been billed, besides 4xx refusals
+STALE_RESERVATION = datetime.timedelta(hours=6)
+
+
+@dataclass
+class Totals:
+    """What one provider's calls came to (one day)."""
+
+    calls: int = 0  # calls that asked for images
+    failed: int = 0
+    images: int = 0  # counted against the daily limits (see the module's docstring)
+    returned: int = 0
+    other_calls: int = 0  # model lists
+    credits: float | None = None  # AIGNE Hub's credits
+    cost: float | None = None  # OpenRouter-style cost
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+    def add(self, line: dict) -> None:
+        asked, returned = _count(line.get("images_asked")), _count(line.get("images_returned"))
+        if not asked and not returned:
+            self.other_calls += 1
+            return
+        self.calls += 1
+        self.returned += min(returned, asked) if asked else returned
+        if line.get("outcome") != "ok":
+            self.failed += 1
+        if billable(line):
+            self.images += asked
+        self._add_figures(_figures(line))
+
+    def merge(self, other: Totals) -> Totals:
+        """Add ``other``'s figures to these; returns self."""
+        self._add_figures({name: value for name, value in other.__dict__.items() if value is not None})
+        return self
+
+    def _add_figures(self, figures: dict) -> None:
+        for name, value in figures.items():
+            if hasattr(self, name):
+                setattr(self, name, (getattr(self, name) or 0) + value)
+
+    def as_dict(self) -> dict:
+        figures = {name: value for name, value in self.__dict__.items() if value is not None}
+        for name in ("credits", "cost"):
+            if name in figures:
+                figures[name] = round(figures[name], 6)
+        return figures
+
+
+def billable(line: dict) -> bool:
+    """Whether a call counts towards the limits: it may have been billed (not the emulator's)."""
+    if line.get("emulator") is True:
+        return False
+    if line.get("outcome") == "ok":
+        return True
+    status = line.get("status")
+    refused = line.get("failure") == "refused" and isinstance(status, int) and 400 <= status < 500
+    return not refused and line.get("failure") not in NOT_BILLED
+
+
+def _figures(line: dict) -> dict:
+    """A line's usage under the journal's names -- and for a line of an earlier version of the
+    pack, which kept the provider's own names, through the provider's descriptor."""
+    usage = line.get("usage")
+    if not isinstance(usage, dict):
+        return {}
+    provider = journal.descriptor(str(line.get("provider")))
+    figures = journal.usage_figures(provider, usage) if provider is not None else {}
+    figures.update({name: value for name, value in usage.items() if name in journal.FIGURES and _is_number(value)})
+    return figures
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def add_up(lines: Iterable[dict], days: set[datetime.date] | None = None) -> dict[datetime.date, dict[str, Totals]]:
+    """Per local day and provider, the totals of the call lines (of ``days`` only, if given);
+    calls to the emulator are left out."""
+    result: dict[datetime.date, dict[str, Totals]] = {}
+    for line in lines:
+        if line.get("event") != "call" or not isinstance(line.get("provider"), str) or line.get("emulator") is True:
+            continue
+        day = local_date(line["time"]) if isinstance(line.get("time"), str) else None
+        if day is None or (days is not None and day not in days):
+            continue
+        try:
+            result.setdefault(day, {}).setdefault(line["provider"], Totals()).add(line)
+        except (TypeError, ValueError, AttributeError):  # a line of the right shape with odd values
+            continue
+    return result
+
+
+_local_dates: dict[str, datetime.date | None] = {}  # a UTC minute -> its local day (zones differ by whole minutes)
+
+
+def local_date(stamp: str) -> datetime.date | None:
+    """The local calendar day of a line's UTC time."""
+    minute = stamp[:16]
+    if minute not in _local_dates:
+        try:
+            moment = datetime.datetime.fromisoformat(minute).replace(tzinfo=datetime.timezone.utc)
+            _local_dates[minute] = moment.astimezone().date() if len(minute) == 16 else None
+        except ValueError:
+            _local_dates[minute] = None
+        if len(_local_dates) > 100_000:
+            _local_dates.clear()
+    return _local_dates[minute]
+
+
+# --- today's totals, kept up to date ----------------------------------------------------------------
+
+
+@dataclass
+class Reservation:
+    provider: str
+    images: int
+    pid: int
+    host: str
+    since: datetime.datetime
+
+    def live(self, now: datetime.datetime) -> bool:
+        if now - self.since > STALE_RESERVATION:
+            return False
+        if self.host == _HOST and self.pid != os.getpid():
+            return _process_alive(self.pid)
+        return True
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, owned by someone else
+        return True
+    return True
+
+
+_HOST = platform.node()
+
+
+@dataclass
+class _Tally:
+    """Today's totals and open reservations of one journal file, kept up to date by reading only
+    what was appended. The first read starts shortly before local midnight, found by stepping back
+    from the end in blocks, so a journal of years costs no more than one of today."""
+
+    path: Path
+    identity: tuple | None = None
+    offset: int = 0
+    day: datetime.date | None = None
+    totals: dict[str, Totals] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    BLOCK = 1 << 16
+    MARGIN = datetime.timedelta(hours=1)
+
+    def refresh(self) -> None:
+        """Read what was appended since the last time (from the start of today on a new file)."""
+        today = clock.today()
+        if self.day != today:
+            self.identity, self.offset, self.day, self.totals, self.reservations = None, 0, today, {}, {}
+        try:
+            with journal.open_for_reading(self.path) as handle:
+                info = os.fstat(handle.fileno())
+                identity = (info.st_dev, info.st_ino)
+                if identity != self.identity or info.st_size < self.offset:  # a new or shortened file
+                    self.identity, self.totals, self.reservations = identity, {}, {}
+                    self.offset = self._recent_start(handle, info.st_size)
+                if info.st_size > self.offset:
+                    handle.seek(self.offset)
+                    raw = handle.read(info.st_size - self.offset)
+                    end = raw.rfind(b"\n") + 1  # an unfinished last line is read when it is finished
+                    self._take(journal.lines_of(raw[:end]), today)
+                    self.offset += end
+        except FileNotFoundError:
+            self.identity, self.offset, self.totals, self.reservations = None, 0, {}, {}
+        except OSError as exc:
+            journal._warn_once(f"read {self.path}", f"the spend journal {self.path} cannot be read ({exc})")
+
+    def _take(self, lines: Iterable[dict], today: datetime.date) -> None:
+        calls = []
+        for line in lines:
+            stamp = line.get("time")
+            if not isinstance(stamp, str) or local_date(stamp) != today:
+                continue
+            event = line.get("event")
+            if event == "call":
+                calls.append(line)
+            elif event == "reserve" and isinstance(line.get("id"), str) and (moment := _moment(stamp)) is not None:
+                self.reservations[line["id"]] = Reservation(
+                    str(line.get("provider")),
+                    _count(line.get("images")),
+                    _count(line.get("pid")),
+                    str(line.get("host")),
+                    moment,
+                )
+            elif event == "release":
+                self.reservations.pop(str(line.get("id")), None)
+        for provider, totals in add_up(calls, {today}).get(today, {}).items():
+            self.totals.setdefault(provider, Totals()).merge(totals)
+
+    def _recent_start(self, handle, size: int) -> int:
+        """The offset of a line written before today's local midnight (less a margin), or 0."""
+        midnight = datetime.datetime.combine(clock.today(), datetime.time()).astimezone() - self.MARGIN
+        since = midnight.astimezone(datetime.timezone.utc).isoformat().replace("+00:00", "Z").encode()
+        position = size
+        while position > 0:
+            start = max(0, position - self.BLOCK)
+            handle.seek(start)
+            block = handle.read(position - start)
+            first = 0 if start == 0 else block.find(b"\n") + 1
+            if start > 0 and first == 0:  # one line longer than a block: keep stepping back
+                position = start
+                continue
+            stamp = journal.time_of(block, first)
+            if stamp and stamp < since:  # ISO times in UTC sort as text
+                return start + first
+            position = start
+        return 0
+
+
+def _moment(stamp: str) -> datetime.datetime | None:
+    try:
+        return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+_tallies: dict[str, _Tally] = {}
+_state_lock = threading.Lock()
+_unwritten: dict[str, list[dict]] = {}  # journal -> call lines that could not be written: they still count
+_highest: dict[tuple[str, datetime.date], dict[str, int]] = {}  # (journal, day) -> the most images seen per provider
+_own: dict[str, tuple[str, int]] = {}  # this process's open reservations: id -> (provider, images)
+
+
+def _tally(path: Path) -> _Tally:
+    with _state_lock:
+        return _tallies.setdefault(str(path), _Tally(path))
+
+
+def _keep_unwritten(line: dict) -> None:
+    with _state_lock:
+        kept = _unwritten.setdefault(str(journal.journal_path()), [])
+        kept.append({**line, "time": line.get("time") or clock.utc_stamp()})
+        del kept[:-10_000]
+
+
+journal.on_unwritten(_keep_unwritten)
+
+
+@dataclass
+class Today:
+    """Today's counts: billable images per provider, and images reserved by running nodes."""
+
+    totals: dict[str, Totals]
+    reserved: dict[str, int]
+
+    def used(self, provider: str | None) -> int:
+        """Images counted today for ``provider`` (None: all providers together)."""
+        if provider is None:
+            return sum(t.images for t in self.totals.values()) + sum(self.reserved.values())
+        return (self.totals[provider].images if provider in self.totals else 0) + self.reserved.get(provider, 0)
+
+
+def today_counts() -> Today:
+    """Today's totals and reservations: the journal's (every process's), and the calls this
+    process could not write; counts never below what this process has seen today."""
+    path = journal.journal_path()
+    tally = _tally(path)
+    with tally.lock:
+        tally.refresh()
+        totals = {provider: Totals().merge(t) for provider, t in tally.totals.items()}
+        now = clock.now()
+        reserved: dict[str, int] = {}
+        for reservation in tally.reservations.values():
+            if reservation.live(now):
+                reserved[reservation.provider] = reserved.get(reservation.provider, 0) + reservation.images
+    today = clock.today()
+    with _state_lock:
+        for provider, extra in add_up(list(_unwritten.get(str(path), ())), {today}).get(today, {}).items():
+            totals.setdefault(provider, Totals()).merge(extra)
+        highest = _highest.setdefault((str(path), today), {})
+        for provider, seen in highest.items():
+            if provider in totals and totals[provider].images < seen:
+                totals[provider].images = seen
+            elif provider not in totals:
+                totals[provider] = Totals(images=seen)
+        for provider, counted in totals.items():
+            highest[provider] = max(highest.get(provider, 0), counted.images)
+        for provider, images in _own.values():  # reservations a journal that cannot be written does not hold
+            reserved[provider] = reserved.get(provider, 0) + images
+    return Today(totals, reserved)
+
+
+def today_totals() -> dict[str, Totals]:
+    """Today's totals per provider (without reservations)."""
+    return today_counts().totals
+
+
+# --- daily limits ------------------------------------------------------------------------------------
+
+
+class DailyLimitRefusal(RemoteImageError):
+    """A node was refused before sending: its images would take today's count past a limit (or a
+    limit is set to something that is not a number)."""
+
+    def __str__(self) -> str:
+        prefix = f"{self.provider}: " if self.provider else ""
+        text = f"{prefix}refused by the daily image limit (nothing was sent): {self.message}"
+        return f"{text}\nHint: {self.hint}" if self.hint else text
+
+
+def limit_variable(provider_id: str) -> str:
+    return f"{LIMIT_ENV}_{provider_id.upper()}"
+
+
+def limits(provider_id: str) -> list[tuple[str, int]]:
+    """(variable, images) of the limits set for ``provider_id``: its own, then the global one."""
+    found = []
+    for variable in (limit_variable(provider_id), LIMIT_ENV):
+        text = os.environ.get(variable, "").strip()
+        if not text:
+            continue
+        try:
+            value = int(text)
+            if value < 0:
+                raise ValueError
+        except ValueError:
+            raise DailyLimitRefusal(
+                f"{variable} is {clip(text, 40)!r}, not a whole number of images",
+                hint=f"set {variable} to the images a day allowed (0 allows none), or unset it, and restart ComfyUI",
+            ) from None
+        found.append((variable, value))
+    return found
+
+
+_reserve_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def daily_limits(provider_id: str, label: str, asked: int) -> Iterator[None]:
+    """Refuse before anything is sent when ``asked`` more images would take today's count past a
+    limit set for the provider or for all; the images stay reserved -- for every process sharing
+    the journal -- while the node runs."""
+    set_limits = limits(provider_id) if asked > 0 else []
+    if not set_limits:
+        yield
+        return
+    reservation = uuid.uuid4().hex
+    with _reserve_lock, _journal_locked() as fd:
+        counts = today_counts()
+        for variable, limit in set_limits:
+            everyone = variable == LIMIT_ENV
+            used = counts.used(None if everyone else provider_id)
+            if used + asked > limit:
+                raise DailyLimitRefusal(
+                    f"{variable} allows {limit} image{'' if limit == 1 else 's'} a day for "
+                    f"{'all providers together' if everyone else label}; {used} "
+                    f"{'was' if used == 1 else 'were'} asked for today and this node asks for {asked} more",
+                    provider=label,
+                    hint="today is the local calendar day, counted from the spend journal; raise or unset "
+                    f"{variable} and restart ComfyUI, or wait until midnight",
+                )
+        line = {
+            "time": clock.utc_stamp(),
+            "event": "reserve",
+            "id": reservation,
+            "provider": provider_id,
+            "images": asked,
+            "pid": os.getpid(),
+            "host": _HOST,
+        }
+        written = _write_locked(fd, line)
+        if not written:
+            with _state_lock:
+                _own[reservation] = (provider_id, asked)
+    try:
+        yield
+    finally:
+        with _state_lock:
+            _own.pop(reservation, None)
+        if written:
+            journal.append({"time": clock.utc_stamp(), "event": "release", "id": reservation})
+
+
+@contextlib.contextmanager
+def _journal_locked() -> Iterator[int | None]:
+    """The journal's lock for one check-and-reserve (None when the journal cannot be opened: the
+    check then counts what this process knows)."""
+    try:
+        opened = journal.open_journal(journal.journal_path())
+        fd = opened.__enter__()
+    except OSError:
+        yield None
+        return
+    try:
+        with journal.locked(fd):
+            yield fd
+    finally:
+        opened.__exit__(None, None, None)
+
+
+def _write_locked(fd: int | None, line: dict) -> bool:
+    if fd is None:
+        return False
+    try:
+        journal.append_locked(fd, journal.encode(line))
+        return True
+    except OSError:
+        return False
