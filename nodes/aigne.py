@@ -30,8 +30,8 @@ _BASE_URL = (
         "default": "",
         "tooltip": "Your hub's URL including its mount path, e.g. https://hub.example.com/app. Empty: "
         "AIGNE_HUB_BASE_URL. Not secret; the key comes from AIGNE_HUB_API_KEY (or [aigne] in the credentials file) "
-        "and is sent to a URL typed here only for the configured hub's host, loopback, or hosts listed in "
-        "HOSTED_IMAGES_TRUSTED_HOSTS.",
+        "and is sent to a URL typed here only for the configured hub's host (and port, on loopback) or hosts "
+        "listed in HOSTED_IMAGES_TRUSTED_HOSTS.",
         "advanced": True,
     },
 )

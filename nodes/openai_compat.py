@@ -42,8 +42,8 @@ def _connection_inputs() -> dict:
                 "default": "",
                 "tooltip": (
                     "The server's API root, e.g. http://127.0.0.1:8080/v1. Empty: OPENAI_BASE_URL, else "
-                    "https://api.openai.com/v1. A key is sent to a URL typed here only for loopback hosts, the "
-                    "configured URL's host, or hosts listed in HOSTED_IMAGES_TRUSTED_HOSTS."
+                    "https://api.openai.com/v1. A key is sent to a URL typed here only for the configured URL's host "
+                    "(and port, on loopback) or hosts listed in HOSTED_IMAGES_TRUSTED_HOSTS (with their port)."
                 ),
                 "advanced": True,
             },

@@ -130,6 +130,7 @@ def emulators(tmp_path_factory):
     environment["NO_PROXY"] = "127.0.0.1,localhost"
     environment["LOCAL_SERVER_KEY"] = LOCAL_KEY
     environment["HOSTED_IMAGES_KEY_VARIABLES"] = "LOCAL_SERVER_KEY"  # variables a node's api_key_env may name
+    environment["HOSTED_IMAGES_TRUSTED_HOSTS"] = local.url.split("//", 1)[1]  # the second server's loopback port
     environment["HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH"] = "500"  # a limit the sidebar shows, never reached here
     yield SimpleNamespace(
         environment=environment,

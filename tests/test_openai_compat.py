@@ -214,6 +214,7 @@ def test_other_server_gets_only_what_was_set(openai, serve, monkeypatch):
     server = serve(other)
     monkeypatch.setenv("LOCAL_IMAGES_KEY", "fake-local-key")
     monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "LOCAL_IMAGES_KEY")
+    monkeypatch.setenv("HOSTED_IMAGES_TRUSTED_HOSTS", server.url.split("//", 1)[1])  # this loopback port
     image, _, _ = generate(
         model="flux-dev", size="640x480", quality="hd", n=2, base_url=f"{server.url}/v1", api_key_env="LOCAL_IMAGES_KEY"
     )

@@ -31,6 +31,7 @@ def local_server(serve, monkeypatch):
     server = serve(app)
     monkeypatch.setenv("LOCAL_SERVER_KEY", LOCAL_KEY)
     monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "LOCAL_SERVER_KEY")  # variables a node may name
+    monkeypatch.setenv("HOSTED_IMAGES_TRUSTED_HOSTS", server.url.split("//", 1)[1])  # its loopback port, trusted
     return app, f"{server.url}/v1"
 
 

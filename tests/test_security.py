@@ -71,20 +71,26 @@ def test_a_base_url_input_cannot_send_the_key_to_a_new_host(target, run, mount):
 def test_a_base_url_input_naming_the_configured_server_keeps_working(target, run, mount, slot_server):
     app = mount(target)
     base = target.env(slot_server.url)[target.base_url_env]
-    result = run(base_url=base.replace("127.0.0.1", "localhost"))  # loopback: allowed
+    result = run(base_url=base + "/")  # the configured server, written another way: allowed
     assert len(result[0]) > 0  # its first output: the images, or the list of models
     assert app.requests and app.requests[0].bearer == key(target)
 
 
+@pytest.mark.parametrize("target,run", BASE_URL_NODES)
+def test_a_base_url_input_naming_another_loopback_port_gets_no_key(target, run, mount, slot_server, serve):
+    """Any local process may listen on another port: a shared workflow's base_url pointing there
+    must not collect the key -- unless the user trusted that port outside the workflow."""
+    mount(target)
+    collector = serve(mod("nodes.emulator.server").App())
+    elsewhere = target.env(slot_server.url)[target.base_url_env].replace(slot_server.url, collector.url)
+    with pytest.raises(errors.InputError, match=r"would go to 127\.0\.0\.1:\d+, which is not a trusted host"):
+        run(base_url=elsewhere)
+    assert collector.apps[""].requests == []
+
+
 def test_the_key_destination_rule(monkeypatch):
     provider = credentials.Provider("hub", "Hub", "HUB_KEY", "HUB_BASE_URL", "https://default.example/v1")
-    allowed = [
-        "https://default.example/other",
-        "http://127.0.0.1:9/v1",
-        "http://127.8.0.1/v1",
-        "http://[::1]:8/v1",
-        "http://localhost/v1",
-    ]
+    allowed = ["https://default.example/other", "https://default.example:8443/v2"]
     for url in allowed:
         credentials.check_key_destination(provider, url)
     refused = [
@@ -92,17 +98,28 @@ def test_the_key_destination_rule(monkeypatch):
         "https://images.localhost/v1",
         "https://default.example.evil.example/v1",
         "https://10.0.0.8/v1",
+        "http://127.0.0.1:9/v1",  # loopback is not trusted as such: any local process may listen there
+        "http://[::1]:8/v1",
+        "http://localhost/v1",
     ]
     for url in refused:
         with pytest.raises(errors.InputError, match="not a trusted host"):
             credentials.check_key_destination(provider, url)
-    monkeypatch.setenv("HUB_BASE_URL", "https://hub.example.com/app")  # the configured host replaces the default
-    credentials.check_key_destination(provider, "https://hub.example.com/v2")
-    with pytest.raises(errors.InputError, match="not a trusted host"):
-        credentials.check_key_destination(provider, "https://default.example/v1")
-    monkeypatch.setenv("HOSTED_IMAGES_TRUSTED_HOSTS", "images.example.org, Other.Example:443")
-    for url in ("https://images.example.org/v1", "https://other.example/v1"):
+    monkeypatch.setenv("HUB_BASE_URL", "http://127.0.0.1:8080/v1")  # a local server, configured: its port only
+    credentials.check_key_destination(provider, "http://127.0.0.1:8080/other")
+    for url in ("http://127.0.0.1:8081/v1", "https://default.example/v1"):
+        with pytest.raises(errors.InputError, match="not a trusted host"):
+            credentials.check_key_destination(provider, url)
+    monkeypatch.setenv(
+        "HOSTED_IMAGES_TRUSTED_HOSTS", "images.example.org, Other.Example:443, 127.0.0.1:9000, *.example.net"
+    )
+    for url in ("https://images.example.org/v1", "https://images.example.org:444/v1", "https://other.example/v1"):
         credentials.check_key_destination(provider, url)
+    credentials.check_key_destination(provider, "http://127.0.0.1:9000/v1")
+    for url in ("https://other.example:8443/v1", "http://127.0.0.1:9001/v1", "https://a.example.net/v1"):
+        with pytest.raises(errors.InputError, match="not a trusted host"):  # the port given; no wildcards
+            credentials.check_key_destination(provider, url)
+    assert credentials.ignored_trusted_hosts() == ["*.example.net"]
 
 
 # --- 2. api_key_env names only allowed key sources ----------------------------------------------------

@@ -277,29 +277,61 @@ def base_url(provider: Provider, override: str = "") -> str:
     return check_url(url).rstrip("/")
 
 
-def _host(url: str) -> str:
+def _origin(url: str) -> tuple[str, int | None]:
+    """(host, port) of a URL; the port None when the URL names none."""
     try:
-        return (urlsplit(url).hostname or "").lower()
+        parts = urlsplit(url)
+        return (parts.hostname or "").lower(), parts.port
     except ValueError:
-        return ""
+        return "", None
+
+
+def _default_port(url: str) -> int:
+    return 443 if url.lower().startswith("https:") else 80
+
+
+def trusted_hosts() -> list[tuple[str, int | None]]:
+    """HOSTED_IMAGES_TRUSTED_HOSTS as (host, port) -- port None: any port. Entries are exact host
+    names or addresses, with an optional ``:port`` (``[::1]:8080`` for IPv6); wildcards are not
+    supported: an entry with ``*`` is ignored, with a warning in the log."""
+    found = []
+    for item in _listed(TRUSTED_HOSTS_ENV):
+        if "*" in item:
+            log.warning("%s: %r is ignored: wildcards are not supported, list each host", TRUSTED_HOSTS_ENV, item)
+            continue
+        host, port = _origin(item if "://" in item else f"//{item}")
+        if host:
+            found.append((host, port))
+    return found
+
+
+def ignored_trusted_hosts() -> list[str]:
+    """Entries of HOSTED_IMAGES_TRUSTED_HOSTS that are not honoured (wildcards)."""
+    return [item for item in _listed(TRUSTED_HOSTS_ENV) if "*" in item]
 
 
 def check_key_destination(provider: Provider, url: str) -> None:
-    """Refuse to send a key to a host the user did not choose outside the workflow.
+    """Refuse to send a key anywhere the user did not choose outside the workflow.
 
-    A key goes only to the host of the endpoint configured outside the workflow (environment or
-    credentials file, else the provider's default), to loopback, or to hosts the user listed in
-    HOSTED_IMAGES_TRUSTED_HOSTS: a shared workflow can never send it elsewhere.
+    A key goes only to the endpoint configured outside the workflow (environment or credentials
+    file, else the provider's default): its host, and its port too when that host is loopback --
+    any local process may listen on another port --, or to hosts (with their port, when given)
+    the user listed in HOSTED_IMAGES_TRUSTED_HOSTS. A shared workflow can never send it elsewhere.
     """
-    host = _host(url)
-    trusted = {_host(f"//{item}") or item.lower() for item in _listed(TRUSTED_HOSTS_ENV)}
-    configured = _host(configured_base_url(provider))
-    if is_loopback_host(host) or (host and host in ({configured} | trusted)):
+    host, port = _origin(url)
+    port = port or _default_port(url)
+    configured_url = configured_base_url(provider)
+    configured, configured_port = _origin(configured_url)
+    configured_port = configured_port or _default_port(configured_url)
+    if host and host == configured and (port == configured_port or not is_loopback_host(host)):
         return
+    if any(host == name and (wanted is None or wanted == port) for name, wanted in trusted_hosts()):
+        return
+    shown = f"{host}:{port}" if is_loopback_host(host) else host
     where = f"{provider.key_env}" if provider.key_env else f"[{provider.id}] of the credentials file"
     fix = f"set {provider.base_url_env} to it" if provider.base_url_env else f"set base_url in [{provider.id}]"
     raise InputError(
-        f"the key from {where} would go to {host or url}, which is not a trusted host (the endpoint configured "
-        f"outside the workflow is {configured or 'not set'}); add {host} to {TRUSTED_HOSTS_ENV} (comma-separated) or "
-        f"{fix}, then restart ComfyUI -- a workflow alone cannot send a key to a new host"
+        f"the key from {where} would go to {shown or url}, which is not a trusted host (the endpoint configured "
+        f"outside the workflow is {configured or 'not set'}); add {shown} to {TRUSTED_HOSTS_ENV} (comma-separated) "
+        f"or {fix}, then restart ComfyUI -- a workflow alone cannot send a key to a new host or port"
     )
