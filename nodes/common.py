@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .core import comfy, journal, limits
+from .core import clock, comfy, journal, limits, reuse
 from .core.credentials import anonymous_mode
 from .core.errors import InputError, OptionRefused, RemoteImageError
 from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
@@ -50,9 +50,18 @@ DEFAULT_UNSAVED_DIR = Path("~/.local/share/comfyui-hosted-image-apis/unsaved")
 HIDDEN = {"hidden": {"unique_id": "UNIQUE_ID"}}
 AUTO_MODEL = "auto"  # a model combo's first entry: resolved at run time (``choose_model``)
 
-# What a node's run learned that its last progress line repeats (e.g. what ``auto`` became): the
-# run sets a fresh list, ``call`` (in a worker thread, with a copy of the context) adds to it.
-_run_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hosted_images_run", default=None)
+
+@dataclass
+class _Run:
+    """One run of a node, as its calls see it (``call`` runs in a worker thread with a copy of the
+    context): what its last progress line repeats (e.g. what ``auto`` became), and a fingerprint
+    of its inputs (with its node id) for reusing a result already paid for."""
+
+    notes: list[str]
+    inputs: str
+
+
+_run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("hosted_images_run", default=None)
 
 
 def input_defaults(node_class, sections: Sequence[str] = ("required", "optional")) -> dict:
@@ -147,9 +156,9 @@ def _first_that_builds(models: Sequence[str], build: Callable[[str], T]) -> tupl
 
 def note_for_last_line(text: str) -> None:
     """Say ``text`` again in the node's last progress line (done, failed or cancelled)."""
-    notes = _run_notes.get()
-    if notes is not None and text not in notes:
-        notes.append(text)
+    run = _run.get()
+    if run is not None and text not in run.notes:
+        run.notes.append(text)
 
 
 def seed_input(sent: bool, provider: str) -> tuple:
@@ -221,7 +230,7 @@ class RemoteImageNode:
         started = time.monotonic()
         comfy.remember_event_loop()
         self._notes = []
-        _run_notes.set(self._notes)
+        _run.set(_Run(self._notes, _fingerprint(inputs)))
         try:
             # spend hook: the node's whole ask against the daily image limits, before anything is sent
             with limits.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
@@ -262,6 +271,19 @@ class RemoteImageNode:
         counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result, strict=False) if kind == "IMAGE"]
         total = sum(counts)
         return f"{total} image{'' if total == 1 else 's'}"
+
+
+def _fingerprint(inputs: dict) -> str:
+    """What a node's inputs were (tensors by their bytes), for ``reuse``."""
+    parts = []
+    for name in sorted(inputs):
+        value = inputs[name]
+        if hasattr(value, "detach") and hasattr(value, "shape"):  # a tensor: IMAGE or MASK
+            array = value.detach().cpu().contiguous().numpy()
+            parts += [name, list(array.shape), str(array.dtype), array.tobytes()]
+        else:
+            parts += [name, value if isinstance(value, (str, int, float, bool, type(None))) else repr(type(value))]
+    return reuse.key(parts)
 
 
 def final_line(exc: BaseException, seconds: float) -> str:
@@ -431,6 +453,10 @@ def run_calls(
             result = one(sent, index)
             return result, fetch_payloads(sent, result, asked=per_call)
 
+    fingerprint = _request_key(call, count, per_call)
+    kept = reuse.find(fingerprint) if fingerprint else None
+    if kept is not None:
+        return _reused(call, kept)
     jobs = [lambda i=i: job(i) for i in range(count)]
     if first_alone and count > 1:
         first = job(0)
@@ -439,7 +465,48 @@ def run_calls(
     blobs = [blob for _, batch in done for blob in batch]
     warning = shortfall(call, count * per_call, len(blobs))
     image, mask = to_tensors(call, blobs)
-    return Batch(image, mask, [result for result, _ in done], warning, blobs, call.chosen)
+    results = [result for result, _ in done]
+    if fingerprint:
+        details = {"results": [{"info": r.info, "text": r.text} for r in results], "warning": warning}
+        reuse.store(fingerprint, blobs, details)
+    return Batch(image, mask, results, warning, blobs, call.chosen)
+
+
+def _request_key(call: Call, count: int, per_call: int) -> str:
+    """What shaped this node's requests -- its inputs and node id, the provider, operation, endpoint,
+    the model sent (what ``auto`` became) and the calls -- or '' outside a node's run."""
+    run = _run.get()
+    if run is None or not reuse.minutes():
+        return ""
+    return reuse.key([run.inputs, call.provider.own_id, call.operation, call.base_url, call.model, count, per_call])
+
+
+def _reused(call: Call, kept: reuse.Kept) -> Batch:
+    """The images an identical request got a little while ago: nothing is sent or paid."""
+    when = kept.when[11:16] if len(kept.when) >= 16 else "earlier"
+    line = f"the same request was answered at {when} UTC; its images were reused: nothing was sent or paid again"
+    call.progress(line)
+    note_for_last_line("reused, not paid again")
+    journal.append(
+        {
+            "time": clock.utc_stamp(),
+            "event": "reused",
+            "provider": call.provider.own_id,
+            "operation": call.operation,
+            "model": call.model,
+            "images": len(kept.blobs),
+            **({"node": str(call.node_id)} if call.node_id is not None else {}),
+        }
+    )
+    image, mask = to_tensors(call, kept.blobs)
+    results = [
+        ImageResult(images=[], info=d.get("info") or {}, text=d.get("text") or "")
+        for d in kept.details.get("results") or [{}]
+    ]
+    if not results:
+        results = [ImageResult(images=[])]
+    results[0].info = {**results[0].info, "reused": line}
+    return Batch(image, mask, results, kept.details.get("warning") or "", kept.blobs, call.chosen)
 
 
 def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> ImageResult:

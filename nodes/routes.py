@@ -36,6 +36,7 @@ from . import doctor
 from .core import comfy, spend
 from .core.credentials import CREDENTIALS_ENV, base_url, credentials_path, is_loopback_host, key_status
 from .core.errors import InputError, RemoteImageError
+from .core.validation import MAX_LISTED_MODELS, listable_model_ids
 
 log = logging.getLogger("hosted_images")
 
@@ -45,7 +46,7 @@ CACHE_SECONDS = 300
 REFRESH_INTERVAL_SECONDS = 5.0  # at most one live fetch per provider in this time; the rest get the cache
 SERVER_NAMES_ENV = "HOSTED_IMAGES_SERVER_NAMES"
 
-_cache: dict[tuple, tuple[float, list[str]]] = {}  # (provider, connection) -> (fetched at, ids)
+_cache: dict[tuple, tuple[float, list[str], int]] = {}  # (provider, connection) -> (fetched at, ids, dropped)
 _last_fetch: dict[str, float] = {}  # provider -> when its last live fetch started
 _provider_locks: dict[str, threading.Lock] = {}
 _locks_lock = threading.Lock()
@@ -167,7 +168,8 @@ def model_list(
         cached = _cache.get(key)
         age = now - cached[0] if cached else float("inf")
         if cached and (age < REFRESH_INTERVAL_SECONDS or (not refresh and age < CACHE_SECONDS)):
-            return 200, _reply(provider, label, operation, source.for_operation(cached[1], operation), cached=True)
+            models = source.for_operation(cached[1], operation)
+            return 200, _reply(provider, label, operation, models, cached=True, dropped=cached[2])
         wait = REFRESH_INTERVAL_SECONDS - (now - _last_fetch.get(provider, float("-inf")))
         if wait > 0:
             return 429, {
@@ -184,12 +186,23 @@ def model_list(
         except Exception as exc:  # noqa: BLE001 -- the UI gets a message, the log the details
             log.exception("model list for %s failed", provider)
             return 500, {"label": label, "error": without_paths(f"{type(exc).__name__}: {exc}")}
-        _cache[key] = (time.monotonic(), ids)
-    return 200, _reply(provider, label, operation, source.for_operation(ids, operation), cached=False)
+        ids, dropped = listable_model_ids(ids)  # what a server sends reaches the page only as plain ids
+        if dropped:
+            log.warning(
+                "%s's model list: %d ids that are not plain model ids (or beyond %d) were dropped",
+                label,
+                dropped,
+                MAX_LISTED_MODELS,
+            )
+        _cache[key] = (time.monotonic(), ids, dropped)
+    return 200, _reply(provider, label, operation, source.for_operation(ids, operation), cached=False, dropped=dropped)
 
 
-def _reply(provider: str, label: str, operation: str, models: list[str], *, cached: bool) -> dict:
-    return {"provider": provider, "label": label, "operation": operation, "models": models, "cached": cached}
+def _reply(provider: str, label: str, operation: str, models: list[str], *, cached: bool, dropped: int = 0) -> dict:
+    reply = {"provider": provider, "label": label, "operation": operation, "models": models, "cached": cached}
+    if dropped:
+        reply["dropped"] = dropped
+    return reply
 
 
 # --- key status ------------------------------------------------------------------------------------

@@ -102,6 +102,8 @@ def clean_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("HOSTED_IMAGES_CREDENTIALS", str(tmp_path / "no-credentials.ini"))
     monkeypatch.setenv("HOSTED_IMAGES_UNSAVED_DIR", str(tmp_path / "unsaved"))  # paid results of failed runs
     monkeypatch.setenv("HOSTED_IMAGES_JOURNAL", str(tmp_path / "journal.jsonl"))  # the spend journal
+    monkeypatch.setenv("HOSTED_IMAGES_REUSE_DIR", str(tmp_path / "reuse"))
+    monkeypatch.setenv("HOSTED_IMAGES_REUSE_MINUTES", "0")  # each test sends what it runs; the reuse tests turn it on
     for name in [n for n in os.environ if n.startswith("HOSTED_IMAGES_DAILY_IMAGE_LIMIT")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("HOSTED_IMAGES_RETRY_BACKOFF", "0.05")

@@ -93,6 +93,9 @@ class ComfyUI:
         ]
         if frontend_root:
             command += ["--front-end-root", frontend_root]
+        # each ComfyUI its own spend journal, outside its folders as the pack keeps it (not in output/)
+        self.journal = base / "data" / "journal.jsonl"
+        environment = {**environment, "HOSTED_IMAGES_JOURNAL": str(self.journal)}
         self.process = subprocess.Popen(
             command, cwd=COMFYUI_DIR, env=environment, stdout=self.log, stderr=subprocess.STDOUT
         )
@@ -127,6 +130,7 @@ def emulators(tmp_path_factory):
     for item in emulated.values():
         environment.update(item.environment(server.url))
     environment["HOSTED_IMAGES_CREDENTIALS"] = str(tmp_path_factory.mktemp("creds") / "none.ini")
+    environment["HOSTED_IMAGES_REUSE_MINUTES"] = "0"  # every run sends: the checks count requests
     environment["NO_PROXY"] = "127.0.0.1,localhost"
     environment["LOCAL_SERVER_KEY"] = LOCAL_KEY
     environment["HOSTED_IMAGES_KEY_VARIABLES"] = "LOCAL_SERVER_KEY"  # variables a node's api_key_env may name
@@ -379,7 +383,7 @@ def test_interrupting_a_slow_call(stack, tmp_path, app, workflow, overrides):
 
 
 def journal_of(comfy: ComfyUI) -> list[dict]:
-    path = comfy.base / "output" / "hosted_images" / "journal.jsonl"
+    path = comfy.journal
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
@@ -396,7 +400,8 @@ def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tm
     (new,) = lines[before:]
     assert (new["provider"], new["images_asked"], new["images_returned"], new["outcome"]) == ("ionos", 2, 2, "ok")
     assert new["node"] == "1" and len(apps["ionos"].calls("/v1/images/generations")) == 1
-    text = (comfy.base / "output" / "hosted_images" / "journal.jsonl").read_text()
+    text = comfy.journal.read_text()
+    assert not (comfy.base / "output" / "hosted_images" / "journal.jsonl").exists()  # no client may read it
     assert "prompt-marker" not in text and all(key not in text for key in FAKE_KEYS.values())
     reply = requests.get(f"{comfy.url}/api/hosted_images/spend", timeout=30)
     assert reply.ok

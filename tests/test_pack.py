@@ -99,6 +99,7 @@ CORE_IMPORTS = {
     "journal": {"clock", "comfy", "envelopes", "errors", "provider", "redaction"},
     "limits": {"clock", "errors", "journal", "redaction"},
     "spend": {"clock", "journal", "limits"},
+    "reuse": {"clock"},  # results already paid for, kept a while on disk
     "transport": {
         "comfy",
         "credentials",

@@ -54,10 +54,20 @@ async function fetchJson(path) {
 // Give a combo a new list. The options object itself is replaced, not changed in place: the
 // frontend's Nodes 2.0 widgets copy `options` when they render and see a change only through the
 // widget's `options` setter (frontend 1.3x and later); older frontends read the array each time.
+// What may become a combo entry: plain model ids only (frontend 1.27 draws entries as HTML, and a
+// server or a shared workflow could send anything), a bounded number of them.
+const MODEL_ID = /^[A-Za-z0-9._~:/@+-]{1,256}$/;
+const MAX_LISTED_MODELS = 2000;
+
+export function listableIds(ids) {
+  const kept = [...new Set((ids ?? []).filter((id) => typeof id === "string" && MODEL_ID.test(id)))];
+  return kept.slice(0, MAX_LISTED_MODELS);
+}
+
 function setModelChoices(node, widget, ids) {
   const current = widget.value;
   // "auto" stays first: a list the provider sends never holds it
-  const models = [...new Set([AUTO, current, ...ids].filter((id) => id && id !== TYPE_AN_ID))];
+  const models = listableIds([AUTO, current, ...ids]);
   const options = { ...widget.options, values: [...models, TYPE_AN_ID] };
   try {
     widget.options = options;
@@ -111,6 +121,11 @@ function acceptTypedIds(node, widget) {
       if (!id || id === current) {
         widget.value = current;
         node.setDirtyCanvas?.(true, true);
+        return;
+      }
+      if (!MODEL_ID.test(id)) {
+        widget.value = current;
+        notify("error", "Not a model id", "A model id has letters, digits and ._~:/@+- only, at most 256 of them");
         return;
       }
       setModelChoices(node, widget, [...widget.options.values, id]);
@@ -204,7 +219,8 @@ function addRefreshButton(node, widget, provider, operation) {
   const button = node.addWidget("button", "refresh models", null, async () => {
     try {
       const body = await refreshModels(node, widget, provider, operation);
-      notify("success", `${body.label} models refreshed`, `${body.models.length} models can ${operation}`);
+      const dropped = body.dropped ? `; ${body.dropped} entries that are not plain model ids were left out` : "";
+      notify("success", `${body.label} models refreshed`, `${body.models.length} models can ${operation}${dropped}`);
     } catch (error) {
       notify("error", `Could not load ${error.label || provider} models`, String(error.message || error));
     }

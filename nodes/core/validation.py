@@ -9,6 +9,24 @@ from typing import Any
 from .errors import InputError
 
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+# What a model id from a server (or a shared workflow) may look like before it reaches the page,
+# where frontend 1.27 draws combo entries as HTML: letters, digits and ._~:/@+- only, 256 at most.
+MODEL_ID = re.compile(r"^[A-Za-z0-9._~:/@+-]{1,256}$")
+MAX_LISTED_MODELS = 2000
+
+
+def listable_model_ids(ids: Iterable[Any]) -> tuple[list[str], int]:
+    """(the ids fit to show -- valid, each once, at most MAX_LISTED_MODELS --, how many were dropped)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    dropped = 0
+    for item in ids:
+        if not isinstance(item, str) or not MODEL_ID.match(item) or len(kept) >= MAX_LISTED_MODELS:
+            dropped += 1
+        elif item not in seen:
+            seen.add(item)
+            kept.append(item)
+    return kept, dropped
 
 
 def prompt(text, *, max_chars: int | None = None, what: str = "prompt") -> str:

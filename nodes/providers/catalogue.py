@@ -300,8 +300,10 @@ class Catalogue:
         parts = []
         if entry is not None and entry.successor:
             parts.append(f"{entry.id} is retired; use {entry.successor}")
-        if live:
-            parts.append(f"image models the server lists now: {', '.join(live)}")
+        shown, dropped = check.listable_model_ids(live or ())
+        if shown:
+            more = f" (and {dropped} that are not plain model ids)" if dropped else ""
+            parts.append(f"image models the server lists now: {', '.join(shown[:60])}{more}")
         else:
             parts.append(
                 f"{self.provider}'s image models as of {self.checked.isoformat()}: {', '.join(self.served(operation))}"
