@@ -705,6 +705,29 @@ def save_unsaved(numbered: list[tuple[int, bytes]], partial: tuple[int, bytes] |
     return str(folder)
 
 
+def recent_unsaved(limit: int = 10) -> list[dict]:
+    """The newest folders of paid results a failed or cancelled node saved (newest first): name,
+    files, when, and where -- with ``~`` for the home folder, and ``subfolder`` for ComfyUI's /view
+    when they lie in its output folder."""
+    root = unsaved_root()
+    try:
+        folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True)[:limit]
+    except OSError:
+        return []
+    output = comfy.output_directory()
+    found = []
+    for folder in folders:
+        files = sorted(f.name for f in folder.iterdir() if f.is_file())
+        entry = {"name": folder.name, "files": files, "where": shown_path(str(folder))}
+        if output:
+            try:
+                entry["subfolder"] = folder.relative_to(output).as_posix()
+            except ValueError:
+                pass
+        found.append(entry)
+    return found
+
+
 def shown_path(path: str) -> str:
     """A path as messages show it: ``~`` for the home folder, never the absolute home path."""
     home = str(Path.home())

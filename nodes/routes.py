@@ -12,6 +12,8 @@
 - GET /hosted_images/spend: per provider, today's calls, images and the usage providers reported
   (credits, cost, tokens), and the daily limits set -- from the spend journal; no key, no prompt,
   no path.
+- GET /hosted_images/unsaved: the newest folders of paid results that failed or cancelled nodes
+  saved, so a user who cancelled finds them.
 - GET /hosted_images/doctor: the doctor's report (``nodes/doctor.py``): endpoints, keys, what
   ``auto`` becomes, the example workflows' models, the catalogues' age -- free calls only.
 
@@ -33,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import doctor
+from .common import recent_unsaved
 from .core import comfy, spend
 from .core.credentials import CREDENTIALS_ENV, base_url, credentials_path, is_loopback_host, key_status
 from .core.errors import InputError, RemoteImageError
@@ -287,6 +290,10 @@ def register(model_lists: dict, providers: dict, node_classes: dict) -> bool:
     @same_site_get("/spend")
     async def spend_route(request):
         return web.json_response(await asyncio.to_thread(spend.spend_today, providers))
+
+    @same_site_get("/unsaved")
+    async def unsaved_route(request):
+        return web.json_response({"folders": await asyncio.to_thread(recent_unsaved)})
 
     @same_site_get("/doctor")
     async def doctor_route(request):

@@ -995,6 +995,28 @@ def test_the_doctor_button_shows_the_report_without_keys(ui, pack):
         assert key not in text
 
 
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_typing_a_model_id_on_a_loaded_workflow_starts_from_its_model_and_escape_keeps_it(ui, vue):
+    ui.open(vue=vue)
+    node = ui.js('hi.add("HostedImages_OpenAICompatImageGenerate")')
+    ui.js(
+        f"""(async () => {{ hi.widget({node}, "model").value = "gpt-image-2.6-flare";
+            const graph = JSON.parse(JSON.stringify(window.app.graph.serialize()));
+            await window.app.loadGraphData(graph); return true; }})()"""
+    )
+    ui.wait(f'hi.widget({node}, "model")?.value === "gpt-image-2.6-flare"')
+    time.sleep(1)
+    ui.model_choices(node)
+    ui.choose("(type a model id…)")
+    ui.wait("!!document.querySelector('[role=dialog] input')")
+    shown = ui.js("document.querySelector('[role=dialog] input').value")
+    ui.browser.press("Escape", 27)
+    ui.wait("!document.querySelector('[role=dialog] input')")
+    time.sleep(0.5)
+    assert shown == "gpt-image-2.6-flare"  # the current model, not the node's default
+    assert ui.js(f'hi.widget({node}, "model").value') == "gpt-image-2.6-flare"  # Esc changed nothing
+
+
 def load_example(ui: UI, title_start: str, node_type: str) -> int:
     """Open a UI example in the page (a fresh seed on its remote node); return that node's id."""
     example = next(p for p in UI_EXAMPLES if p.stem.startswith(title_start))

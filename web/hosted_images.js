@@ -382,6 +382,7 @@ async function renderKeyStatus(element) {
   const report = line(panel, "div", "");
   check.addEventListener("click", () => renderDoctor(check, report));
   const list = line(panel, "div", "Loading…");
+  const unsaved = line(panel, "div", "", "margin-top:12px");
   try {
     // the spend is optional: without it (an older server) the key status still shows
     const [keys, spend] = await Promise.all([fetchJson(`${ROUTE}/keys`), fetchJson(`${ROUTE}/spend`).catch(() => null)]);
@@ -403,6 +404,35 @@ async function renderKeyStatus(element) {
     }
   } catch (error) {
     list.textContent = `Could not read the key status: ${error.message || error}`;
+  }
+  renderUnsaved(unsaved);
+}
+
+// Paid results a failed or cancelled node saved: where they are, so none is lost from sight.
+async function renderUnsaved(element) {
+  let folders = [];
+  try {
+    folders = (await fetchJson(`${ROUTE}/unsaved`)).folders ?? [];
+  } catch (_) {
+    return; // an older server: nothing to show
+  }
+  element.replaceChildren();
+  if (!folders.length) return;
+  line(element, "h4", "Saved results of failed or cancelled runs", "margin:0 0 4px;font-size:13px");
+  const list = line(element, "ul", "", "margin:0;padding-left:16px");
+  list.dataset.unsaved = "";
+  for (const folder of folders) {
+    const item = line(list, "li", "", "margin:0 0 4px");
+    line(item, "div", `${folder.where} (${folder.files.length} file${folder.files.length === 1 ? "" : "s"})`);
+    if (folder.subfolder) {
+      for (const file of folder.files) {
+        const link = line(item, "a", file, "margin-right:8px");
+        const query = new URLSearchParams({ filename: file, subfolder: folder.subfolder, type: "output" });
+        link.href = api.apiURL(`/view?${query}`);
+        link.target = "_blank";
+        link.rel = "noopener";
+      }
+    }
   }
 }
 

@@ -425,6 +425,7 @@ def daily_limits(provider_id: str, label: str, asked: int) -> Iterator[None]:
             _own.pop(reservation, None)
         if written:
             journal.append({"time": clock.utc_stamp(), "event": "release", "id": reservation})
+        today_counts()  # what the node's calls came to is now this process's floor for today
 
 
 @contextlib.contextmanager
