@@ -134,7 +134,7 @@ def with_chosen_model(
     with call.context():
         _first_that_builds(catalogue.auto(operation, None), build)
         model, built = _first_that_builds(catalogue.auto(operation, listed()), build)
-    call.model, call.chosen = model, f"auto → {model}"
+    call.model, call.chosen = model, f"auto -> {model}"
     call.progress(call.chosen)
     note_for_last_line(call.chosen)
     return built
@@ -410,7 +410,7 @@ class Batch:
     results: list[ImageResult]
     warning: str  # "asked for n images, got m", or ''
     blobs: list[bytes]  # the files the images were decoded from
-    chosen: str = ""  # what ``auto`` became ("auto → model"), or ''
+    chosen: str = ""  # what ``auto`` became ("auto -> model"), or ''
 
     @contextmanager
     def kept_if_cancelled(self, node_id: str | None) -> Iterator[None]:

@@ -159,7 +159,7 @@ def check_provider(provider, live, operations: list[str], examples: list[Example
             report.add("problem", "auto", f"{OPERATION_NAMES[operation]}: {exc.message}")
         else:
             source = "of the models it lists" if listed is not None else "from the catalogue (no list at hand)"
-            report.add("ok", "auto", f"{OPERATION_NAMES[operation]}: auto → {chosen} ({source})")
+            report.add("ok", "auto", f"{OPERATION_NAMES[operation]}: auto -> {chosen} ({source})")
 
     for example in (e for e in examples if e.provider == provider.id):
         level, text = _example_model(catalogue, example, listed, host)
@@ -184,7 +184,7 @@ def _example_model(catalogue, example: ExampleModel, listed, host: str) -> tuple
         for candidate in candidates:
             rules = catalogue.find(candidate).operations[operation]
             if all(n in rules.options and (not rules.options[n] or v in rules.options[n]) for n, v in options.items()):
-                return "ok", f"auto → {candidate}"
+                return "ok", f"auto -> {candidate}"
         return "problem", f"auto: none of {', '.join(candidates)} takes {options}"
     entry = catalogue.find(model)
     retired = upcoming = ""

@@ -245,8 +245,8 @@ def test_a_prompt_and_the_defaults_make_an_image(app, progress):
         "image_config": {"aspect_ratio": "1:1"},
         "seed": 0,
     }
-    assert any("auto → google/gemini-nano-banana-2.1" in text for _, text in progress)
-    assert "auto → google/gemini-nano-banana-2.1" in progress[-1][1]  # the last line keeps it
+    assert any("auto -> google/gemini-nano-banana-2.1" in text for _, text in progress)
+    assert "auto -> google/gemini-nano-banana-2.1" in progress[-1][1]  # the last line keeps it
     (line,) = journal_calls("agnic")
     assert line["model"] == GEMINI and line["model_chosen"] == "auto"
 

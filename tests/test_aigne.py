@@ -385,8 +385,8 @@ def test_edit_goes_to_the_native_route_with_file_contents(hub, progress):
         picture["type"] == "file" and picture["mimeType"] == "image/png" and picture["data"].startswith("iVBORw0KGgo")
     )
     assert f'"modelWithProvider": "{GEMINI}"' in info and '"aigneHubCredits": 4.0' in info
-    assert f'"model_chosen": "auto → {GEMINI}"' in info
-    assert f"auto → {GEMINI}" in progress[-1][1]
+    assert f'"model_chosen": "auto -> {GEMINI}"' in info
+    assert f"auto -> {GEMINI}" in progress[-1][1]
 
 
 def test_edit_sends_every_image(hub):

@@ -159,7 +159,7 @@ def test_success_ends_with_done_and_the_image_count(ionos, progress):
     node, last = progress[-1]
     # the last line repeats what the model input's auto became
     assert node == "7" and re.fullmatch(
-        r"IONOS · done · 2 images · \d+s · auto → black-forest-labs/FLUX.1-schnell", last
+        r"IONOS · done · 2 images · \d+s · auto -> black-forest-labs/FLUX.1-schnell", last
     )
 
 

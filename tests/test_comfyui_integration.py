@@ -990,7 +990,7 @@ def test_the_doctor_button_shows_the_report_without_keys(ui, pack):
     ui.wait("!!document.querySelector('[data-doctor]')", 60)
     text = ui.js("document.querySelector('[data-doctor]').innerText")
     ui.shot("doctor")
-    assert "Nothing a workflow relies on is broken" in text and "auto → gpt-image-2" in text
+    assert "Nothing a workflow relies on is broken" in text and "auto -> gpt-image-2" in text
     for key in FAKE_KEYS.values():
         assert key not in text
 
@@ -1075,7 +1075,7 @@ def test_the_last_progress_line_says_how_the_run_ended(ui, case):
         ionos.inject(status=503, message="busy", times=1, path="/v1/images/generations")
         lines = run_in_browser(ui, node, name=case)
         assert any("HTTP 503, retrying" in line for line in lines)
-        assert re.fullmatch(r"IONOS · done · 1 image · \d+s · auto → black-forest-labs/FLUX.1-schnell", lines[-1]), (
+        assert re.fullmatch(r"IONOS · done · 1 image · \d+s · auto -> black-forest-labs/FLUX.1-schnell", lines[-1]), (
             lines
         )
     elif case == "failure":
@@ -1085,7 +1085,7 @@ def test_the_last_progress_line_says_how_the_run_ended(ui, case):
     else:
         ionos.inject(delay=20, path="/v1/images/generations")
         lines = run_in_browser(ui, node, cancel_after="waiting for the provider", name=case)
-        assert re.fullmatch(r"IONOS · cancelled · \d+s · auto → black-forest-labs/FLUX.1-schnell", lines[-1]), lines
+        assert re.fullmatch(r"IONOS · cancelled · \d+s · auto -> black-forest-labs/FLUX.1-schnell", lines[-1]), lines
     ionos.reset()
 
 

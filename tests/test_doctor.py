@@ -49,9 +49,9 @@ def test_against_the_emulators_everything_a_workflow_relies_on_works(pointed, ca
     text = capsys.readouterr().out
     assert "Nothing a workflow relies on is broken." in text
     for needle in (
-        "image generation: auto → gpt-image-2 (of the models it lists)",
-        "image edits: auto → google/gemini-nano-banana-2.1 (of the models it lists)",  # the hub's Google model
-        "openai_compat_generate.json: auto → gpt-image-2.6-sunburst",  # the example asks for transparency
+        "image generation: auto -> gpt-image-2 (of the models it lists)",
+        "image edits: auto -> google/gemini-nano-banana-2.1 (of the models it lists)",  # the hub's Google model
+        "openai_compat_generate.json: auto -> gpt-image-2.6-sunburst",  # the example asks for transparency
         "OVH AI Endpoints has no model list",
         "AIGNE Hub",
         f"checked {TODAY.isoformat()} (0 days ago)",
@@ -77,7 +77,7 @@ def test_an_endpoint_that_does_not_answer_is_a_problem(pointed, monkeypatch):
         level == "problem" and "does not answer" in text for level, text in findings(result, "agnic", "endpoint")
     )
     # auto still says what it would become, from the catalogue
-    assert ("ok", "image generation: auto → google/gemini-nano-banana-2.1 (from the catalogue (no list at hand))") in (
+    assert ("ok", "image generation: auto -> google/gemini-nano-banana-2.1 (from the catalogue (no list at hand))") in (
         findings(result, "agnic", "auto")
     )
 
@@ -122,7 +122,7 @@ def test_at_openais_host_a_retired_example_model_is_a_problem(monkeypatch, tmp_p
 def test_a_year_on_the_catalogues_are_old_and_auto_still_resolves(pointed, capsys):
     assert cli.main(["--on", (TODAY + datetime.timedelta(days=400)).isoformat()]) == 0
     text = capsys.readouterr().out
-    assert "(400 days ago); re-check it (docs/keeping-up.md)" in text and "auto → gpt-image-2" in text
+    assert "(400 days ago); re-check it (docs/keeping-up.md)" in text and "auto -> gpt-image-2" in text
 
 
 def test_the_emulator_flag_needs_no_keys(capsys, monkeypatch):

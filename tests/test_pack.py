@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -271,3 +272,34 @@ def test_every_template_has_a_thumbnail():
             assert picture.format == "JPEG" and max(picture.size) <= 512
     orphans = {path.stem for path in EXAMPLES.glob("*.jpg")} - {path.stem for path in UI_EXAMPLES}
     assert not orphans, f"thumbnails of examples that no longer exist: {sorted(orphans)}"
+
+
+# --- ready for the Comfy Registry ---------------------------------------------------------------------
+
+
+def test_python_sources_encode_on_windows():
+    """comfy-test lint --strict: Windows' cp1252 must encode every character of the Python sources."""
+    for path in [*ROOT.glob("*.py"), *(ROOT / "nodes").rglob("*.py"), *(ROOT / "tests").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        try:
+            text.encode("cp1252")
+        except UnicodeEncodeError as exc:
+            line = text[: exc.start].count("\n") + 1
+            raise AssertionError(f"{path.relative_to(ROOT)}:{line} holds {text[exc.start]!r}") from None
+
+
+def test_the_web_extension_is_named_under_the_packs_namespace():
+    """Two extensions of one name break each other; the Registry's linter wants the display name first."""
+    display = re.search(r'^DisplayName = "([^"]+)"', (ROOT / "pyproject.toml").read_text(), flags=re.M).group(1)
+    namespace = display.replace(" ", "").lower()
+    names = re.findall(r'registerExtension\(\{\s*name: "([^"]+)"', (ROOT / "web" / "hosted_images.js").read_text())
+    assert names and all(name.startswith(namespace + ".") for name in names), names
+
+
+def test_the_registry_zip_leaves_out_what_only_developers_use():
+    ignored = {
+        line.strip() for line in (ROOT / ".comfyignore").read_text().splitlines() if line.strip()[:1] not in ("", "#")
+    }
+    assert {"tests/", ".ci/", "nodes/cli/bench.py", "Makefile"} <= ignored
+    for kept in ("nodes/emulator/", "nodes/cli/headless.py", "nodes/cli/demo.py", "example_workflows/", "locales/"):
+        assert kept not in ignored, kept

@@ -249,7 +249,7 @@ function applySeedDefaults(node, nodeData) {
 }
 
 app.registerExtension({
-  name: "HostedImages.ModelRefresh",
+  name: "hostedimageapis.nodes",
 
   // ComfyUI before 0.4 leaves SEARCH_ALIASES out of /object_info; newer frontends search them.
   async addCustomNodeDefs(defs) {

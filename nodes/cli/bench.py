@@ -199,7 +199,7 @@ def conversion(size: int, fmt: str, repeats: int) -> Figure:
         return _bare_decode(base64.b64decode(text))
 
     name = f"{fmt.upper()} {size}² encode+base64+decode"
-    return Figure(name, unit="ms", limit=1.15, target="ratio ≤ 1.15", **paired(pack, reference, repeats, warmup=2))
+    return Figure(name, unit="ms", limit=1.15, target="ratio <= 1.15", **paired(pack, reference, repeats, warmup=2))
 
 
 def batch_upload(repeats: int) -> Figure:
@@ -217,7 +217,7 @@ def batch_upload(repeats: int) -> Figure:
         "PNG upload, batch of 4 1024² vs one by one",
         unit="ms",
         limit=1 / 1.6,
-        target="ratio ≤ 0.625 (1.6× faster)",
+        target="ratio <= 0.625 (1.6× faster)",
         **paired(pack, reference, repeats),
     )
 
@@ -322,7 +322,7 @@ def node_call(servers: Servers, loop: asyncio.AbstractEventLoop, repeats: int) -
         "node call, zero-latency IONOS emulator",
         unit="ms",
         limit=1.2,
-        target="ratio ≤ 1.2",
+        target="ratio <= 1.2",
         **paired(pack, reference, repeats, warmup=2),
     )
 
@@ -340,7 +340,7 @@ def count_four(servers: Servers, repeats: int) -> Figure:
         "count=4 on OVH (no n), 1 s latency, vs one call",
         unit="s",
         limit=1.3,
-        target="ratio ≤ 1.3",
+        target="ratio <= 1.3",
         **paired(lambda: run(4), lambda: run(1), repeats, warmup=0),
     )
 
@@ -393,7 +393,7 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
             lambda: requests.post(endpoint, json=body, headers=header), lambda: None, "returned", after
         )
 
-    figure = _interrupt_figure("interrupt → node raises (bare requests: blocked)", measure, repeats)
+    figure = _interrupt_figure("interrupt -> node raises (bare requests: blocked)", measure, repeats)
     time.sleep(hold)  # let the server's held replies go out before the next figure
     return figure
 
@@ -410,7 +410,7 @@ def _interrupt_figure(name: str, measure: Callable[[bool], float], repeats: int)
         "s",
         0.5,
         absolute=True,
-        target="pack ≤ 0.5 s",
+        target="pack <= 0.5 s",
     )
 
 
@@ -462,7 +462,7 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
             raise RuntimeError("the server never saw the client hang up")
         return seconds
 
-    return _interrupt_figure("interrupt mid-stream → node raises (bare: next event)", measure, repeats)
+    return _interrupt_figure("interrupt mid-stream -> node raises (bare: next event)", measure, repeats)
 
 
 # --- figures: fresh processes -----------------------------------------------------------------------
@@ -568,7 +568,7 @@ def peak_memory() -> Figure | None:
         print(f"peak memory skipped: {result['skip']}", file=sys.stderr)
         return None
     return Figure(
-        "peak RSS decoding 4 2048² PNG vs IMAGE size", result["delta"], result["image"], "MB", 2.0, target="ratio ≤ 2"
+        "peak RSS decoding 4 2048² PNG vs IMAGE size", result["delta"], result["image"], "MB", 2.0, target="ratio <= 2"
     )
 
 

@@ -95,7 +95,7 @@ class Call:
         self.started = time.monotonic()
         self.note = anonymous.note if anonymous else ""  # extra progress text, e.g. "anonymous: 2 calls a minute"
         self.stage = ""  # what the reply has brought so far, e.g. "partial image 1 of 2"; '' while nothing has
-        self.chosen = ""  # what the node's ``auto`` model became ("auto → model"), or ''
+        self.chosen = ""  # what the node's ``auto`` model became ("auto -> model"), or ''
         self.emulated = False  # the bundled emulator answered (journal lines say so, and do not count)
 
     def sibling(self) -> Call:
