@@ -152,8 +152,8 @@ class AgnicImageGenerate(_AgnicImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(agnic.CATALOGUE, agnic.GENERATE, provider="agnic", managed=("image_size",)),
                 "prompt": prompt_input(),
+                "model": model_input(agnic.CATALOGUE, agnic.GENERATE, provider="agnic", managed=("image_size",)),
                 **_options(edit=False),
             },
             **HIDDEN,

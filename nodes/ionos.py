@@ -38,8 +38,8 @@ class IonosImageGenerate(RemoteImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(ionos.CATALOGUE, ionos.GENERATE, provider="ionos"),
                 "prompt": prompt_input(),
+                "model": model_input(ionos.CATALOGUE, ionos.GENERATE, provider="ionos"),
                 "size": (ionos.GENERATION_SIZES, {"default": "1024x1024", "tooltip": "Width x height of the result."}),
                 "n": count_input("How many images one call returns (1-10); IONOS bills per image."),
                 "seed": seed_input(False, "IONOS"),

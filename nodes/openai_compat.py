@@ -278,8 +278,8 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "model": model_input(api.CATALOGUE, api.GENERATE, provider="openai", managed=_managed(edit=False)),
                 "prompt": prompt_input("What the image should show (GPT image models: up to 32000 characters)."),
+                "model": model_input(api.CATALOGUE, api.GENERATE, provider="openai", managed=_managed(edit=False)),
                 "n": count_input("Images per call (1-10). 1 is not sent."),
                 **size_inputs(api.size_choices(api.CATALOGUE, api.GENERATE), _SIZE_TOOLTIP),
                 **_options(edit=False),

@@ -8,6 +8,8 @@ pack itself and from a snapshot of ComfyUI's ``/object_info`` for the core nodes
 
 from __future__ import annotations
 
+PACK_LAYOUT = 2  # the web extension's widget layout the examples are written in (prompt before model)
+
 import json
 from pathlib import Path
 
@@ -112,7 +114,10 @@ class Workflow:
             "mode": 0,
             "inputs": inputs,
             "outputs": outputs,
-            "properties": {"Node name for S&R": node_type},
+            "properties": {
+                "Node name for S&R": node_type,
+                **({"hosted_images_layout": PACK_LAYOUT} if node_type.startswith("HostedImages_") else {}),
+            },
             "widgets_values": widgets,
         }
         if title:

@@ -21,6 +21,15 @@ import { api } from "../../scripts/api.js";
 const ROUTE = "/hosted_images";
 const PACK_PREFIX = "HostedImages_";
 const TYPE_AN_ID = "(type a model id…)";
+// The widget layout the nodes have had since pack 0.2: the prompt before the model on every node,
+// as ComfyUI's own API nodes have it. A workflow saved before (no hosted_images_layout property)
+// holds the values of these nodes in the old places; they are put back as it loads.
+const LAYOUT = 2;
+const PROMPT_MOVED = new Set([
+  "HostedImages_IonosImageGenerate",
+  "HostedImages_AgnicImageGenerate",
+  "HostedImages_OpenAICompatImageGenerate",
+]);
 const AUTO = "auto";
 const CONNECTION_INPUTS = ["base_url", "api_key_env"];
 
@@ -270,8 +279,20 @@ app.registerExtension({
     const provider = modelSpec?.[1]?.hosted_images_provider;
     const operation = operationOf(nodeData);
 
+    const configure = nodeType.prototype.configure;
+    nodeType.prototype.configure = function (info, ...rest) {
+      const saved = info?.widgets_values;
+      if (PROMPT_MOVED.has(nodeData.name) && (info.properties?.hosted_images_layout ?? 1) < LAYOUT && saved?.length > 1) {
+        info = { ...info, widgets_values: [saved[1], saved[0], ...saved.slice(2)] };
+      }
+      const result = configure.call(this, info, ...rest);
+      this.properties = { ...(this.properties ?? {}), hosted_images_layout: LAYOUT };
+      return result;
+    };
+
     const onNodeCreated = nodeType.prototype.onNodeCreated;
     nodeType.prototype.onNodeCreated = function () {
+      this.properties = { ...(this.properties ?? {}), hosted_images_layout: LAYOUT };
       const result = onNodeCreated?.apply(this, arguments);
       applySeedDefaults(this, nodeData);
       watchVisibility(this, nodeData);

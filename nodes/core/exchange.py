@@ -13,7 +13,7 @@ the read timeout bounds the wait for each event, and an overall deadline
 caller has what it asked for. Events wait in a short queue: a server cannot pile them up in memory.
 
 Where requests go (docs/design.md, "Keys and endpoints"): a request carrying a key goes
-only to a host configured outside the workflow, to loopback or to a trusted host (the caller
+only to the endpoint configured outside the workflow or to a trusted host (the caller
 checks that); redirects are followed here, hop by hop, and a key never follows one to another
 origin; no redirect or result link may lead to a loopback, private or link-local address other
 than the provider endpoint's own host and port -- checked on the address actually connected to,
