@@ -1017,6 +1017,28 @@ def test_typing_a_model_id_on_a_loaded_workflow_starts_from_its_model_and_escape
     assert ui.js(f'hi.widget({node}, "model").value') == "gpt-image-2.6-flare"  # Esc changed nothing
 
 
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_a_workflow_saved_before_the_prompt_moved_first_loads_its_values_in_place(ui, vue):
+    """Pack 0.1 put the model before the prompt on three nodes: their saved values come back right."""
+    ui.open(vue=vue)
+    node = ui.js('hi.add("HostedImages_OpenAICompatImageGenerate")')
+    ui.js(
+        f"""(async () => {{ const graph = JSON.parse(JSON.stringify(window.app.graph.serialize()));
+            const saved = graph.nodes.find((n) => n.id === {node});
+            delete saved.properties.hosted_images_layout;  // as pack 0.1 saved it: model first, then prompt
+            saved.widgets_values[0] = "gpt-image-2.6-flare";
+            saved.widgets_values[1] = "a lighthouse saved long ago";
+            await window.app.loadGraphData(graph); return true; }})()"""
+    )
+    ui.wait(f'hi.widget({node}, "model")?.value === "gpt-image-2.6-flare"')
+    assert ui.js(f'hi.widget({node}, "prompt").value') == "a lighthouse saved long ago"
+    saved = ui.js(f"hi.node({node}).serialize()")
+    assert saved["properties"]["hosted_images_layout"] == 2 and saved["widgets_values"][:2] == [
+        "a lighthouse saved long ago",
+        "gpt-image-2.6-flare",
+    ]
+
+
 def load_example(ui: UI, title_start: str, node_type: str) -> int:
     """Open a UI example in the page (a fresh seed on its remote node); return that node's id."""
     example = next(p for p in UI_EXAMPLES if p.stem.startswith(title_start))

@@ -8,10 +8,10 @@ pack itself and from a snapshot of ComfyUI's ``/object_info`` for the core nodes
 
 from __future__ import annotations
 
-PACK_LAYOUT = 2  # the web extension's widget layout the examples are written in (prompt before model)
-
 import json
 from pathlib import Path
+
+PACK_LAYOUT = 2  # the web extension's widget layout the examples are written in (prompt before model)
 
 HERE = Path(__file__).resolve().parent
 CORE_NODES = json.loads((HERE / "fixtures" / "comfyui_core_nodes.json").read_text())
