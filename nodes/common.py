@@ -33,7 +33,7 @@ from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
     sniff_format,
 )
 from .core.provider import Provider
-from .core.redaction import redact
+from .core.redaction import redact, shown_path
 from .core.transport import Call, Reply
 from .providers.results import ImageResult, describe_calls
 
@@ -726,12 +726,6 @@ def recent_unsaved(limit: int = 10) -> list[dict]:
                 pass
         found.append(entry)
     return found
-
-
-def shown_path(path: str) -> str:
-    """A path as messages show it: ``~`` for the home folder, never the absolute home path."""
-    home = str(Path.home())
-    return "~" + path[len(home) :] if len(home) > 1 and (path == home or path.startswith(home + os.sep)) else path
 
 
 def keep_paid_results(node_id: str | None, blobs: list[bytes], partial: tuple[int, bytes] | None = None) -> str:

@@ -1111,6 +1111,21 @@ def test_the_last_progress_line_says_how_the_run_ended(ui, case):
     ionos.reset()
 
 
+@pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
+def test_a_failed_node_shows_the_packs_own_first_line_and_hint_in_a_toast(ui, vue):
+    ui.open(vue=vue)
+    node = load_example(ui, "IONOS - generate", "HostedImages_IonosImageGenerate")
+    ionos = ui.emulators.apps["ionos"]
+    ionos.reset()
+    ionos.inject(status=401, message="Unauthorized, wrong or no api key provided", path="/v1/images/generations")
+    run_in_browser(ui, node, name=f"error-toast{'-vue' if vue else ''}")
+    ui.wait("document.body.innerText.includes('IONOS Image Generate failed')", 20)
+    text = ui.js("document.body.innerText")
+    ui.shot("error-toast")
+    assert "Unauthorized, wrong or no api key provided" in text and "Hint:" in text
+    ionos.reset()
+
+
 def test_a_model_id_from_the_nodes_own_server_runs(ui):
     """Refresh on the node, pick one of that server's ids, Run: ComfyUI accepts it and it is sent."""
     emulators = ui.emulators

@@ -111,14 +111,28 @@ def test_the_default_inputs_folder_is_beside_the_workflow_or_its_folder(tmp_path
 
 
 def test_without_websocket_client_the_runner_says_what_to_install_before_uploading(
-    comfyui, layout, monkeypatch, tmp_path
+    comfyui, layout, monkeypatch, tmp_path, capsys
 ):
     app, url = comfyui
     inputs, _ = layout
     workflow = inputs.parent / "w.json"
     workflow.write_text('{"1": {"class_type": "LoadImage", "inputs": {"image": "mine.png"}}}')
     monkeypatch.setitem(sys.modules, "websocket", None)  # as if it were not installed
-    with pytest.raises(SystemExit) as stopped:
-        headless.main([str(workflow), "--server", url, "--out", str(tmp_path / "out")])
-    assert str(stopped.value) == headless.WEBSOCKET_MISSING and "pip install websocket-client" in str(stopped.value)
+    code = headless.main([str(workflow), "--server", url, "--out", str(tmp_path / "out")])
+    said = capsys.readouterr().err.strip()
+    assert code == headless.EXIT_NO_WEBSOCKET == 4
+    assert said == f"headless: {headless.WEBSOCKET_MISSING}" and "pip install websocket-client" in said  # one line
     assert app.uploaded() == []
+
+
+def test_nothing_answering_at_the_server_is_one_line_saying_what_to_do(layout, capsys, tmp_path):
+    from provider_table import closed_port_url
+
+    inputs, _ = layout
+    workflow = inputs.parent / "w.json"
+    workflow.write_text('{"1": {"class_type": "LoadImage", "inputs": {"image": "mine.png"}}}')
+    server = closed_port_url()
+    code = headless.main([str(workflow), "--server", server, "--out", str(tmp_path / "out")])
+    said = capsys.readouterr().err.strip()
+    assert code == headless.EXIT_UNREACHABLE == 3 and "\n" not in said
+    assert said.startswith(f"headless: nothing answers at {server}") and "start ComfyUI" in said

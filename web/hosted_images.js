@@ -33,10 +33,19 @@ const PROMPT_MOVED = new Set([
 const AUTO = "auto";
 const CONNECTION_INPUTS = ["base_url", "api_key_env"];
 
-function notify(severity, summary, detail) {
+// A toast through whichever API the frontend has: newer ones (1.5x) have success/error/info/
+// warning(title, {description, duration}) -- persistent unless a duration is given -- and mark
+// add() deprecated; older ones have only add({severity, summary, detail, life}).
+const TOAST_MS = { success: 3000, info: 5000, warn: 8000, error: 12000 };
+
+export function notify(severity, summary, detail) {
   const toast = app.extensionManager?.toast;
-  if (toast?.add) {
-    toast.add({ severity, summary, detail, life: severity === "error" ? 8000 : 3000 });
+  const duration = TOAST_MS[severity] ?? 5000;
+  const method = { success: "success", info: "info", warn: "warning", error: "error" }[severity];
+  if (method && typeof toast?.[method] === "function") {
+    toast[method](summary, { description: detail, duration });
+  } else if (typeof toast?.add === "function") {
+    toast.add({ severity, summary, detail, life: duration });
   } else if (severity === "error") {
     console.warn(`[Hosted Images] ${summary}: ${detail}`);
   }
@@ -81,7 +90,13 @@ function setModelChoices(node, widget, ids) {
   try {
     widget.options = options;
   } catch (_) {
-    widget.options.values = options.values; // a frontend whose options cannot be replaced
+    // a frontend whose options cannot be replaced: the check below updates them in place
+  }
+  // A widget store may keep its own copy and drop a whole replacement of the options (reported on
+  // Nodes 2.0, August 2026): whatever the frontend did, the values must be the new list.
+  const values = widget.options?.values;
+  if (Array.isArray(values) && (values.length !== options.values.length || values.some((v, i) => v !== options.values[i]))) {
+    values.splice(0, values.length, ...options.values);
   }
   widget.value = current;
   node.setDirtyCanvas?.(true, true);
@@ -325,6 +340,7 @@ app.registerExtension({
   },
 
   async setup() {
+    api.addEventListener?.("execution_error", (event) => showNodeError(event?.detail));
     const sidebar = app.extensionManager?.registerSidebarTab;
     if (typeof sidebar !== "function") return;
     app.extensionManager.registerSidebarTab({
@@ -337,6 +353,19 @@ app.registerExtension({
     });
   },
 });
+
+// --- errors where the user looks ------------------------------------------------------------------
+
+// When one of the pack's nodes fails, its own first line and hint in a toast (the frontend's
+// generic one stays): frontend 1.58 hides them behind "View details", 1.27's dialog clips them.
+export function showNodeError(detail) {
+  if (!detail?.node_type?.startsWith?.(PACK_PREFIX)) return;
+  const lines = String(detail.exception_message ?? "").split("\n").map((l) => l.trim()).filter(Boolean);
+  if (!lines.length) return;
+  const hint = lines.find((l) => l.startsWith("Hint:"));
+  const title = app.graph?.getNodeById?.(Number(detail.node_id))?.title ?? detail.node_type.slice(PACK_PREFIX.length);
+  notify("error", `${title} failed`, hint && hint !== lines[0] ? `${lines[0]}\n${hint}` : lines[0]);
+}
 
 // --- the sidebar tab -----------------------------------------------------------------------------
 

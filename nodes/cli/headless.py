@@ -4,10 +4,13 @@
         --server http://127.0.0.1:8188 --set 1.prompt="a red fox" --out out/headless
 
 Uses only ComfyUI's public API: POST /upload/image for LoadImage inputs, POST /prompt, the /ws
-websocket for progress, GET /history and GET /view. Needs requests and websocket-client
-(``pip install websocket-client``, or the pack's ``headless`` extra). Exits 0 on success, 1 with
-the failing node's own message (or when a saved file's name was refused), 2 when ComfyUI refuses
-the workflow, 130 when it was interrupted.
+websocket for progress, GET /history and GET /view. Needs requests and websocket-client (both in
+the pack's requirements.txt).
+
+Exit codes: 0 every node ran and its images were saved; 1 a node failed (its own message is
+printed), no result came within --timeout, or a saved file's name was refused; 2 ComfyUI refused
+the workflow, or the arguments or the workflow file are wrong; 3 nothing answers at --server;
+4 websocket-client is not installed; 130 the run was interrupted (Cancel, or Ctrl-C here).
 
 A workflow is data from anyone: it may name only pictures inside its inputs folder (``inputs/``
 beside the workflow or beside its folder, or --inputs) or files given with --upload, never any
@@ -27,22 +30,39 @@ from urllib.parse import urlencode
 
 import requests
 
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_NO_WEBSOCKET, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 
 
 WEBSOCKET_MISSING = (
-    "the headless runner follows ComfyUI's progress over its websocket and needs the websocket-client "
-    "package (the one ComfyUI's own example scripts use): pip install websocket-client"
+    "the headless runner needs the websocket-client package (it follows ComfyUI's progress over its "
+    "websocket): pip install websocket-client -- with the Python that runs this command"
 )
 
 
+class CannotRun(Exception):
+    """What stops the runner before the workflow runs, in one line, and its exit code."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.code = code
+
+
 def websocket_client():
-    """The websocket-client module, or SystemExit saying how to install it."""
+    """The websocket-client module, or CannotRun saying how to install it."""
     try:
         import websocket
     except ImportError:
-        raise SystemExit(WEBSOCKET_MISSING) from None
+        raise CannotRun(WEBSOCKET_MISSING, EXIT_NO_WEBSOCKET) from None
     return websocket
+
+
+def unreachable(server: str, exc: BaseException) -> CannotRun:
+    reason = type(exc).__name__ if not str(exc) else str(exc).splitlines()[0][:120]
+    return CannotRun(
+        f"nothing answers at {server} ({reason}): start ComfyUI (python main.py) or pass --server with "
+        "its address, e.g. --server http://127.0.0.1:8188",
+        EXIT_UNREACHABLE,
+    )
 
 
 # --- the runner -----------------------------------------------------------------------------------
@@ -170,7 +190,10 @@ def run(server: str, prompt: dict, out: Path, timeout: float, quiet: bool = Fals
     client_id = uuid.uuid4().hex
     ws_url = server.replace("http://", "ws://").replace("https://", "wss://") + f"/ws?clientId={client_id}"
     websocket = websocket_client()
-    ws = websocket.create_connection(ws_url, timeout=timeout)
+    try:
+        ws = websocket.create_connection(ws_url, timeout=timeout)
+    except (OSError, websocket.WebSocketException) as exc:
+        raise unreachable(server, exc) from None
     try:
         reply = requests.post(f"{server}/prompt", json={"prompt": prompt, "client_id": client_id}, timeout=60)
         if reply.status_code != 200:
@@ -230,6 +253,17 @@ def default_inputs_folder(workflow: Path) -> Path:
 
 
 def main(argv=None) -> int:
+    try:
+        return run_main(argv)
+    except CannotRun as exc:
+        print(f"headless: {exc}", file=sys.stderr)
+        return exc.code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run_main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("workflow", help="an API-format workflow JSON (e.g. example_workflows/api/*.json)")
     parser.add_argument("--server", default="http://127.0.0.1:8188", help="ComfyUI's address")
@@ -267,8 +301,13 @@ def main(argv=None) -> int:
         )
     apply_overrides(prompt, args.overrides)
     inputs = Path(args.inputs) if args.inputs else default_inputs_folder(workflow)
-    upload_inputs(args.server.rstrip("/"), prompt, inputs, [Path(f) for f in args.upload])
-    return run(args.server, prompt, Path(args.out), args.timeout, args.quiet)
+    server = args.server.rstrip("/")
+    try:
+        requests.get(f"{server}/system_stats", timeout=10)
+    except requests.RequestException as exc:
+        raise unreachable(server, exc) from None
+    upload_inputs(server, prompt, inputs, [Path(f) for f in args.upload])
+    return run(server, prompt, Path(args.out), args.timeout, args.quiet)
 
 
 if __name__ == "__main__":

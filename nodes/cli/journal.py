@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ..core import journal, spend
 from ..core.limits import Totals
+from ..core.redaction import shown_path
 
 COLUMNS = (  # (heading, Totals field)
     ("calls", "calls"),
@@ -78,18 +79,21 @@ def main(argv=None) -> int:
     try:
         report = summary(path, args.days)
     except FileNotFoundError:
-        print(f"no journal at {path}: no provider call was made there yet (or give --path)", file=sys.stderr)
+        print(
+            f"no journal at {shown_path(path)}: no provider call was made there yet (or give --path)", file=sys.stderr
+        )
         return 1
     except OSError as exc:
-        print(f"cannot read {path}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"cannot read {shown_path(path)}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps(report, indent=2))
     elif not report["days"]:
-        print(f"{path}: no calls in the last {args.days} day(s)")
+        print(f"{shown_path(path)}: no calls in the last {args.days} day(s)")
     else:
         print(
-            f"{path} -- the last {args.days} day(s), local time; images: asked for by calls that may have been billed"
+            f"{shown_path(path)} -- the last {args.days} day(s), local time; "
+            "images: asked for by calls that may have been billed"
         )
         print(table(report), end="")
     return 0

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from . import comfy
 from .errors import InputError, RemoteImageError
 from .provider import Anonymous, Provider
-from .redaction import clip, remember_secret
+from .redaction import clip, remember_secret, shown_path
 
 log = logging.getLogger("hosted_images")
 
@@ -45,7 +45,8 @@ def credentials_file_warning(path: Path | None = None) -> str:
         return ""
     if os.name == "posix" and mode & (stat.S_IRWXG | stat.S_IRWXO):
         return (
-            f"credentials file {path} is readable by other users (mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
+            f"credentials file {shown_path(path)} is readable by other users (mode {stat.S_IMODE(mode):o}); "
+            f"run: chmod 600 {shown_path(path)}"
         )
     return ""
 
@@ -68,7 +69,7 @@ def _credentials_file(provider_label: str = ""):
         return None
     if _served_by_comfyui(path):
         raise RemoteImageError(
-            f"the credentials file {path} is inside a folder ComfyUI serves to any client (user, input, "
+            f"the credentials file {shown_path(path)} is inside a folder ComfyUI serves to any client (user, input, "
             "output or temp), so it was not read and nothing was sent",
             provider=provider_label,
             hint=f"move it outside ComfyUI's folders (e.g. {DEFAULT_CREDENTIALS_FILE}), point {CREDENTIALS_ENV} at "
@@ -84,7 +85,7 @@ def _credentials_file(provider_label: str = ""):
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError) as exc:
         raise RemoteImageError(
-            f"cannot read the credentials file {path}: {type(exc).__name__}",
+            f"cannot read the credentials file {shown_path(path)}: {type(exc).__name__}",
             provider=provider_label,
             hint="it is an INI file with one [section] per provider, e.g. [ionos] with api_key = …",
         ) from None
@@ -105,7 +106,7 @@ def api_key(provider: Provider) -> tuple[str, str]:
     source = f"environment variable {provider.key_env}"
     if not value:
         value = _file_value(provider, "api_key")
-        source = f"credentials file {credentials_path()} [{provider.id}]"
+        source = f"credentials file {shown_path(credentials_path())} [{provider.id}]"
     if not value:
         return "", ""
     remember_secret(value)
@@ -144,7 +145,7 @@ def require_key(provider: Provider, operation: str = "") -> str:
             "no API key is configured, so nothing was sent",
             provider=provider.label,
             operation=operation,
-            hint=f"{where}api_key under [{provider.id}] in {credentials_path()}",
+            hint=f"{where}api_key under [{provider.id}] in {shown_path(credentials_path())}",
         )
     return key
 
@@ -213,7 +214,7 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
         f"api_key_env names {name}, which a workflow may not use: it may name only "
         f"{provider.key_env or 'the provider’s variable'}, "
         f"a variable listed in {KEY_VARIABLES_ENV} (comma-separated, set before starting ComfyUI) or a section of the "
-        f"credentials file {credentials_path()}"
+        f"credentials file {shown_path(credentials_path())}"
     )
 
 

@@ -53,7 +53,7 @@ from . import clock, comfy
 from .envelopes import trace_id
 from .errors import RemoteImageError, Unanswered
 from .provider import registered_provider
-from .redaction import clip
+from .redaction import clip, shown_path
 
 log = logging.getLogger("hosted_images")
 
@@ -86,8 +86,8 @@ def journal_path() -> Path:
             return path
         _warn_once(
             f"served {path}",
-            f"{JOURNAL_ENV} names {path}, inside a folder ComfyUI serves to any client; the journal is kept at "
-            f"{DEFAULT_JOURNAL} instead",
+            f"{JOURNAL_ENV} names {shown_path(path)}, inside a folder ComfyUI serves to any client; "
+            f"the journal is kept at {DEFAULT_JOURNAL} instead",
         )
     path = DEFAULT_JOURNAL.expanduser()
     _move_old_journal(path)
@@ -121,7 +121,10 @@ def _move_old_journal(path: Path) -> None:
         except OSError as exc:
             log.warning("the old spend journal %s could not be moved to %s: %s", old, path, exc)
             return
-    log.warning("moved the spend journal out of ComfyUI's output folder, where any client could read it, to %s", path)
+    log.warning(
+        "moved the spend journal out of ComfyUI's output folder, where any client could read it, to %s",
+        shown_path(path),
+    )
 
 
 _warned: set[str] = set()
@@ -335,8 +338,8 @@ def append(line: dict) -> bool:
         reason = getattr(exc, "strerror", None) or exc
         _warn_once(
             f"write {path}",
-            f"the spend journal {path} cannot be written ({reason}); calls go on without it, and this process "
-            "still counts them towards the daily limits",
+            f"the spend journal {shown_path(path)} cannot be written ({reason}); calls go on without it, and "
+            "this process still counts them towards the daily limits",
         )
         return False
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from . import clock, journal
 from .errors import RemoteImageError
-from .redaction import clip
+from .redaction import clip, shown_path
 
 LIMIT_ENV = "HOSTED_IMAGES_DAILY_IMAGE_LIMIT"
 NOT_BILLED = ("connect_failed",)  # failures that cannot have been billed, besides 4xx refusals
@@ -219,7 +219,7 @@ class _Tally:
         except FileNotFoundError:
             self.identity, self.offset, self.totals, self.reservations = None, 0, {}, {}
         except OSError as exc:
-            journal._warn_once(f"read {self.path}", f"the spend journal {self.path} cannot be read ({exc})")
+            journal._warn_once(f"read {self.path}", f"the spend journal {shown_path(self.path)} cannot be read ({exc})")
 
     def _take(self, lines: Iterable[dict], today: datetime.date) -> None:
         calls = []

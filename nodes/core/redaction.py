@@ -32,6 +32,18 @@ def _key_shapes() -> tuple[re.Pattern, ...]:
     return (BEARER, *_compiled(tuple(pattern for provider in registered() for pattern in provider.key_patterns)))
 
 
+def shown_path(path) -> str:
+    """A file's path as messages show it: ``~`` for the home folder, never the absolute home path
+    (a message may reach a browser, a log shared for help, a screenshot)."""
+    import os
+    from pathlib import Path
+
+    text, home = str(path), str(Path.home())
+    if len(home) > 1 and (text == home or text.startswith(home + os.sep)):
+        return "~" + text[len(home) :]
+    return text
+
+
 def remember_secret(value: str) -> None:
     if len(value) >= 4:
         with _secrets_lock:
