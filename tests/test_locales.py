@@ -45,6 +45,8 @@ NAMES = (
     re.compile(r"(?<![\w/.])/[a-z][\w/.-]*[\w]"),
     re.compile(r"(?<![A-Za-z])'([a-z0-9+]+)'"),
 )
+# Capitals the English uses for emphasis ("the NAME of the environment variable"): translated by meaning.
+EMPHASIS = {"NAME"}
 
 
 def _load(path):
@@ -86,7 +88,7 @@ def _facts(english):
         has_digit = any(c.isdigit() for c in word)
         if "_" in word or (has_letter and has_digit and ("-" in word or "/" in word)):
             facts.add(word)
-    return facts, set(NUMBER.findall(english))
+    return facts - EMPHASIS, set(NUMBER.findall(english))
 
 
 def _english_texts(cls):
