@@ -124,6 +124,8 @@ def emulators(tmp_path_factory):
     """Every provider's emulator, plus a second OpenAI-compatible server with its own key and models."""
     emulator = mod("nodes.emulator")
     server, emulated = emulator.start_all()
+    for item in emulated.values():
+        item.app.announces = False  # they play the real providers here: their calls count as spend
     local_app = mod("nodes.emulator.openai_compat").OpenAIApp(token=LOCAL_KEY, extra_models=("flux-dev", "sdxl-turbo"))
     local = mod("nodes.emulator.server").EmulatorServer({"": local_app}).start()
     environment = dict(os.environ)
@@ -397,7 +399,7 @@ def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tm
     example = ROOT / "example_workflows" / "api" / "ionos_generate.json"
     assert run_workflow(comfy, example, tmp_path, [f"1.prompt={marker}", "1.seed=5521", "1.n=2"]) == 0
     lines = journal_of(comfy)  # every line parses: whole lines only
-    (new,) = lines[before:]
+    (new,) = [line for line in lines[before:] if line["event"] == "call" and line["images_asked"]]
     assert (new["provider"], new["images_asked"], new["images_returned"], new["outcome"]) == ("ionos", 2, 2, "ok")
     assert new["node"] == "1" and len(apps["ionos"].calls("/v1/images/generations")) == 1
     text = comfy.journal.read_text()
@@ -406,7 +408,6 @@ def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tm
     reply = requests.get(f"{comfy.url}/api/hosted_images/spend", timeout=30)
     assert reply.ok
     spend = reply.json()["providers"]
-    figures = mod("nodes.core.journal").usage_figures
     for provider in ("ionos", "aigne", "agnic", "ovh", "openai"):
         image_calls = [
             line for line in lines if line["event"] == "call" and line["provider"] == provider and line["images_asked"]
@@ -415,12 +416,21 @@ def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tm
         assert spend[provider]["failed"] == sum(line["outcome"] != "ok" for line in image_calls), provider
         assert spend[provider]["returned"] == sum(line["images_returned"] for line in image_calls), provider
         for figure in ("credits", "output_tokens"):
-            reported = [figures(line.get("usage")).get(figure) for line in image_calls]
+            reported = [(line.get("usage") or {}).get(figure) for line in image_calls]
             known = [value for value in reported if value is not None]
             assert spend[provider].get(figure) == (pytest.approx(sum(known)) if known else None), (provider, figure)
     assert spend["ionos"]["calls"] >= 1 and spend["ionos"]["images"] >= 2
     assert "prompt-marker" not in reply.text and all(key not in reply.text for key in FAKE_KEYS.values())
     assert str(comfy.base) not in reply.text and str(Path.home()) + "/" not in reply.text
+    apps["ovh"].announces = True  # the bundled emulator, as `make demo` runs it: journaled, never counted
+    try:
+        ovh = ROOT / "example_workflows" / "api" / "ovh_sdxl_upscale.json"
+        assert run_workflow(comfy, ovh, tmp_path) == 0
+    finally:
+        apps["ovh"].announces = False
+    assert [line for line in journal_of(comfy) if line["event"] == "call"][-1]["emulator"] is True
+    again = requests.get(f"{comfy.url}/api/hosted_images/spend", timeout=30).json()["providers"]["ovh"]
+    assert again["calls"] == spend["ovh"]["calls"]
 
 
 # --- live previews of a stream ---------------------------------------------------------------------------
@@ -888,7 +898,8 @@ def test_openai_refresh_uses_the_nodes_server_and_a_typed_id_is_kept(ui, vue):
     assert "my-org/custom-model" in ui.model_choices(node)
     ui.close_menus()
     saved = ui.js(f"hi.node({node}).serialize().widgets_values")
-    assert saved[0] == "my-org/custom-model"
+    names = ui.js(f"hi.node({node}).widgets.filter((w) => w.serialize !== false).map((w) => w.name)")
+    assert saved[names.index("model")] == "my-org/custom-model"
 
 
 @pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])
