@@ -13,7 +13,7 @@ def examples() -> dict:
         seed=42,
     )
     save = generate.node("SaveImage", pos=(440, 80), filename_prefix="agnic_generate")
-    words = generate.node("PreviewAny", pos=(440, 420), title="What the model said")
+    words = generate.node("PreviewAny", pos=(440, 460), title="What the model said")
     generate.link(gen, 0, save, "images")
     generate.link(gen, 1, words, "source")
 
@@ -26,7 +26,7 @@ def examples() -> dict:
         seed=7,
     )
     save = edit.node("SaveImage", pos=(820, 80), filename_prefix="agnic_edit")
-    words = edit.node("PreviewAny", pos=(820, 420), title="What the model said")
+    words = edit.node("PreviewAny", pos=(820, 460), title="What the model said")
     edit.link(load, 0, ed, "image")
     edit.link(ed, 0, save, "images")
     edit.link(ed, 1, words, "source")

@@ -13,7 +13,7 @@ def examples() -> dict:
         seed=42,
     )
     save = generate.node("SaveImage", pos=(460, 80), filename_prefix="aigne_generate")
-    info = generate.node("PreviewAny", pos=(460, 420), title="Model and credits")
+    info = generate.node("PreviewAny", pos=(460, 460), title="Model and credits")
     generate.link(gen, 0, save, "images")
     generate.link(gen, 1, info, "source")
 
@@ -27,7 +27,7 @@ def examples() -> dict:
     )
     sharpen = edit.node("ImageSharpen", pos=(820, 80))
     save = edit.node("SaveImage", pos=(1160, 80), filename_prefix="aigne_edit")
-    info = edit.node("PreviewAny", pos=(820, 420), title="Model and credits")
+    info = edit.node("PreviewAny", pos=(820, 460), title="Model and credits")
     edit.link(load, 0, ed, "image")
     edit.link(ed, 0, sharpen, "image")
     edit.link(sharpen, 0, save, "images")

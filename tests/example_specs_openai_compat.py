@@ -6,8 +6,11 @@ MASKED_INPUT = "hosted_images_masked_input.png"  # shipped in example_workflows/
 
 
 def examples() -> dict:
-    # model auto: gpt-image-2 has no transparent background, so auto becomes the next model that has one
-    generate = Workflow("OpenAI-compatible: generate with a transparent background, save, preview its mask")
+    # model auto: gpt-image-2 has no transparent background, so auto becomes the next model that has one;
+    # partial images stream while it works and show on the node as live previews
+    generate = Workflow(
+        "OpenAI-compatible: generate with a transparent background and live previews, save with its alpha"
+    )
     gen = generate.node(
         "HostedImages_OpenAICompatImageGenerate",
         pos=(40, 80),
@@ -17,12 +20,16 @@ def examples() -> dict:
         background="transparent",
         output_format="png",
         seed=42,
+        partial_images=2,
     )
-    save = generate.node("SaveImage", pos=(460, 80), filename_prefix="openai_generate")
-    as_image = generate.node("MaskToImage", pos=(460, 380), title="Transparent area as an image")
-    preview = generate.node("PreviewImage", pos=(760, 380))
-    info = generate.node("PreviewAny", pos=(460, 600), title="usage")
-    generate.link(gen, 0, save, "images")
+    join = generate.node("JoinImageWithAlpha", pos=(460, 80), title="Keep the transparency")
+    save = generate.node("SaveImage", pos=(460, 200), filename_prefix="openai_generate")
+    as_image = generate.node("MaskToImage", pos=(820, 80), title="Transparent area as an image")
+    preview = generate.node("PreviewImage", pos=(820, 180))
+    info = generate.node("PreviewAny", pos=(820, 540), title="usage")
+    generate.link(gen, 0, join, "image")
+    generate.link(gen, 1, join, "alpha")
+    generate.link(join, 0, save, "images")
     generate.link(gen, 1, as_image, "mask")
     generate.link(as_image, 0, preview, "images")
     generate.link(gen, 2, info, "source")
@@ -40,7 +47,7 @@ def examples() -> dict:
         seed=7,
     )
     save = edit.node("SaveImage", pos=(840, 80), filename_prefix="openai_edit")
-    info = edit.node("PreviewAny", pos=(840, 420), title="usage")
+    info = edit.node("PreviewAny", pos=(840, 460), title="usage")
     edit.link(load, 0, ed, "image")
     edit.link(load, 1, grow, "mask")
     edit.link(grow, 0, ed, "mask")

@@ -29,19 +29,19 @@ def examples() -> dict:
         seed=7,
     )
     empty = chain.node(
-        "SolidMask", pos=(40, 420), title="Nothing to edit (1024x1024)", value=0.0, width=1024, height=1024
+        "SolidMask", pos=(40, 470), title="Nothing to edit (1024x1024)", value=0.0, width=1024, height=1024
     )
-    area = chain.node("SolidMask", pos=(40, 600), title="Area to edit (512x384)", value=1.0, width=512, height=384)
-    mask = chain.node("MaskComposite", pos=(380, 480), title="Place the area at 256,320", x=256, y=320, operation="add")
+    area = chain.node("SolidMask", pos=(40, 640), title="Area to edit (512x384)", value=1.0, width=512, height=384)
+    mask = chain.node("MaskComposite", pos=(440, 470), title="Place the area at 256,320", x=256, y=320, operation="add")
     edit = chain.node(
         "HostedImages_IonosImageEdit",
-        pos=(760, 80),
+        pos=(800, 80),
         prompt="Add a red hot-air balloon in the sky",
         size="auto",
         seed=7,
     )
-    original = chain.node("PreviewImage", pos=(420, 80), title="OVH original")
-    save = chain.node("SaveImage", pos=(1140, 80), filename_prefix="ovh_ionos_edit")
+    original = chain.node("PreviewImage", pos=(440, 80), title="OVH original")
+    save = chain.node("SaveImage", pos=(1200, 80), filename_prefix="ovh_ionos_edit")
     chain.link(empty, 0, mask, "destination")
     chain.link(area, 0, mask, "source")
     chain.link(gen, 0, original, "images")

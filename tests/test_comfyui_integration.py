@@ -323,6 +323,8 @@ def test_every_api_example_runs(stack, path, tmp_path):
                 assert picture.size == expected, file.name
             for key in FAKE_KEYS.values():
                 assert key not in json.dumps(picture.info, default=str), "a key is in the PNG metadata"
+            if path.stem == "openai_compat_generate":  # the paid-for transparency is in the saved file
+                assert picture.mode == "RGBA" and picture.getextrema()[3][0] == 0, (picture.mode, file.name)
 
 
 def test_an_api_workflow_may_name_any_size_and_model(stack, tmp_path):
@@ -825,6 +827,19 @@ def test_ui_example_opens_without_missing_nodes_and_runs(ui, path, tmp_path):
     )
     assert missing["unknown"] == [] and missing["dialog"] == ""
     assert missing["loaded"] == len(json.loads(workflow)["nodes"])
+    # as the frontend lays them out: no node over another (title bars included)
+    boxes = ui.js(
+        """window.app.graph._nodes.map((n) => { const b = n.getBounding ? [...n.getBounding()]
+            : [n.pos[0], n.pos[1] - 30, n.size[0], n.size[1] + 30]; return [n.id, n.type, ...b]; })"""
+    )
+    crossing = [
+        (a[1], b[1])
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+        if a[2] < b[2] + b[4] and b[2] < a[2] + a[4] and a[3] < b[3] + b[5] and b[3] < a[3] + a[5]
+    ]
+    print(f"{ui.version} {path.stem}: " + "; ".join(f"{t} {w:.0f}x{h:.0f}" for _, t, _, _, w, h in boxes))
+    assert crossing == [], f"nodes over each other: {crossing}"
     # what Run sends: the frontend's prompt from the UI copy is the API copy's graph, and it runs with its defaults
     prompt = ui.js("window.app.graphToPrompt().then((p) => p.output)")
     api_copy = next(

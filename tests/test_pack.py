@@ -303,3 +303,13 @@ def test_the_registry_zip_leaves_out_what_only_developers_use():
     assert {"tests/", ".ci/", "nodes/cli/bench.py", "Makefile"} <= ignored
     for kept in ("nodes/emulator/", "nodes/cli/headless.py", "nodes/cli/demo.py", "example_workflows/", "locales/"):
         assert kept not in ignored, kept
+
+
+@pytest.mark.parametrize("path", sorted(EXAMPLES.glob("*.json")), ids=lambda p: p.stem)
+def test_no_two_nodes_of_an_example_overlap(path):
+    """Each node's box -- its title bar and the room its widgets take (the builder's estimate, which
+    the frontends keep as the least size) -- apart from every other's."""
+    from workflow_builder import overlaps
+
+    nodes = json.loads(path.read_text())["nodes"]
+    assert overlaps(nodes) == [], [(n["id"], n["type"], n["pos"], n["size"]) for n in nodes]

@@ -71,6 +71,42 @@ def widget_slots(definition) -> list[tuple[str, bool]]:
     return slots
 
 
+TITLE_HEIGHT = 30  # LiteGraph's title bar, drawn above a node's pos
+SLOT_HEIGHT = 20
+WIDGET_HEIGHT = 24  # a widget's row, its margin included
+# nodes that show a picture or text once they have run, and how much room it takes
+SHOWS = {"PreviewImage": 260, "SaveImage": 260, "LoadImage": 260, "PreviewAny": 120}
+
+
+def estimated_size(node_type: str, definition: dict) -> list[int]:
+    """The room a node takes on the canvas (without its title bar), as the frontends lay it out --
+    rounded up, so that the saved size is the one drawn and nodes placed apart stay apart."""
+    rows = max(len([spec for _, spec in ordered_inputs(definition) if not is_widget(spec)]), len(definition["output"]))
+    height = 12 + rows * SLOT_HEIGHT
+    for name, real in widget_slots(definition):
+        spec = dict(ordered_inputs(definition)).get(name) if real else None
+        options = spec[1] if spec and len(spec) > 1 and isinstance(spec[1], dict) else {}
+        height += 110 if options.get("multiline") else WIDGET_HEIGHT
+    if node_type.startswith("HostedImages_") and "model" in definition["input"].get("required", {}):
+        height += WIDGET_HEIGHT  # the refresh models button
+    height += SHOWS.get(node_type, 0)
+    return [360 if node_type.startswith("HostedImages_") else 320, height]
+
+
+def overlaps(nodes: list[dict], gap: int = 10) -> list[tuple[int, int]]:
+    """Pairs of node ids whose boxes (title bar included) come closer than ``gap``."""
+    boxes = [
+        (n["id"], n["pos"][0], n["pos"][1] - TITLE_HEIGHT, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+        for n in nodes
+    ]
+    found = []
+    for index, (a, ax0, ay0, ax1, ay1) in enumerate(boxes):
+        for b, bx0, by0, bx1, by1 in boxes[index + 1 :]:
+            if ax0 < bx1 + gap and bx0 < ax1 + gap and ay0 < by1 + gap and by0 < ay1 + gap:
+                found.append((a, b))
+    return found
+
+
 class Workflow:
     def __init__(self, title: str):
         self.title = title
@@ -108,7 +144,7 @@ class Workflow:
             "id": node_id,
             "type": node_type,
             "pos": list(pos),
-            "size": [320, 260],
+            "size": estimated_size(node_type, definition),
             "flags": {},
             "order": node_id - 1,
             "mode": 0,
