@@ -1,4 +1,4 @@
-"""The README's first command: the main job, end to end against the emulator, no keys."""
+"""The README's main-job command (`make demo`): every provider end to end against the emulator, no keys."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The fault matrix: every provider's node against its local server, misbehaving in every way
-the README's "Errors, retries, interrupts" table lists.
+the "Errors, retries, interrupts" table in docs/troubleshooting.md lists.
 
 Each case injects one fault and states the documented outcome: images (after the retries the
 policy allows) or one clear RemoteImageError naming provider, operation, HTTP status and the
