@@ -1250,6 +1250,34 @@ def test_help_panel_shows_the_nodes_page(ui):
         ui.js("window.app.extensionManager.command.execute('Workspace.ToggleSidebarTab.node-library').then(() => true)")
 
 
+@pytest.mark.parametrize("lang", ["zh", "ja"])
+def test_the_nodes_speak_the_language_comfyui_is_set_to(ui, lang):
+    """ComfyUI's language setting (Settings > Comfy > Locale) set to Chinese or Japanese: the node's
+    title, its input labels, the refresh button and the sidebar tab come from locales/<lang>/."""
+    defs = json.loads((ROOT / "locales" / lang / "nodeDefs.json").read_text(encoding="utf-8"))
+    main = json.loads((ROOT / "locales" / lang / "main.json").read_text(encoding="utf-8"))
+    node_type = "HostedImages_OpenAICompatImageGenerate"
+    ui.setting("Comfy.Locale", lang)
+    try:
+        ui.open(vue=False)
+        node = ui.js(f'hi.add("{node_type}", [120, 60])')
+        assert ui.js(f"hi.node({node}).title") == defs[node_type]["display_name"]
+        labels = ui.js(f"Object.fromEntries(hi.node({node}).widgets.map((w) => [w.name, w.label ?? null]))")
+        assert labels["model"] == defs[node_type]["inputs"]["model"]["name"]
+        assert labels["size"] == defs[node_type]["inputs"]["size"]["name"]
+        assert labels["refresh models"] == main["hostedImages"]["refreshModels"]
+        assert ui.js(f'hi.widget({node}, "model").options.values.at(-1)') == main["hostedImages"]["typeModelId"]
+        time.sleep(0.5)
+        ui.shot(f"locale-{lang}")
+        ui.click_js("document.querySelector('.pi-key').closest('button')")
+        ui.wait(f"document.body.innerText.includes({json.dumps(main['hostedImages']['checkProviders'])})")
+        ui.shot(f"locale-{lang}-sidebar")
+        ui.click_js("document.querySelector('.pi-key').closest('button')")
+    finally:
+        ui.setting("Comfy.Locale", "en")
+        ui.vue = None  # the next check reloads the page in English
+
+
 def test_node_search_finds_the_nodes_by_alias(ui):
     if ui.version == "1.27":
         pytest.skip("frontend 1.27's node search does not match search aliases")

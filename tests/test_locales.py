@@ -226,3 +226,17 @@ def test_the_languages_translate_the_same_things():
 
 def _shape(value):
     return {key: _shape(item) for key, item in value.items()} if isinstance(value, dict) else None
+
+
+def test_the_extension_translates_exactly_these_strings():
+    """web/hosted_images.js keeps its English words in one table, looked up by these keys: a key
+    the translations have and the script does not (or the reverse) would show English."""
+    script = (ROOT / "web" / "hosted_images.js").read_text(encoding="utf-8")
+    table = re.search(r"\nconst S = \{\n(.*?)\n\};", script, re.S)
+    assert table, "the strings table in web/hosted_images.js"
+    found = dict(re.findall(r'^\s+(\w+): "([^"]*)",?$', table.group(1), re.M))
+    assert found == EXTENSION_STRINGS
+    code = re.sub(r"(^|\s)//[^\n]*", "", script)  # comments may name the words
+    for english in EXTENSION_STRINGS.values():  # every use goes through the table
+        # (the button's name stays English: checks and saved layouts find the widget by it)
+        assert code.count(f'"{english}"') == (2 if english == "refresh models" else 1), english

@@ -20,7 +20,29 @@ import { api } from "../../scripts/api.js";
 
 const ROUTE = "/hosted_images";
 const PACK_PREFIX = "HostedImages_";
-const TYPE_AN_ID = "(type a model id…)";
+// The pack's own words, in the user's language where locales/<lang>/main.json ("hostedImages")
+// has them: ComfyUI serves every pack's translations at /i18n (main.json at each language's top).
+// English until they load (in init, before any node is made) and wherever no translation fits.
+const S = {
+  refreshModels: "refresh models",
+  typeModelId: "(type a model id…)",
+  checkProviders: "Check providers",
+  sidebarTitle: "Hosted Images",
+  savedResults: "Saved results of failed or cancelled runs",
+};
+
+// The frontend's own choice: the Comfy.Locale setting, else the browser's language ("zh-CN" -> zh).
+async function loadStrings() {
+  try {
+    const language = String(navigator.language || "en");
+    const locale = String((await api.getSetting?.("Comfy.Locale")) || language.split("-")[0]);
+    const all = await (await api.fetchApi("/i18n")).json();
+    const found = (all?.[locale] ?? all?.[locale.split("-")[0]])?.hostedImages ?? {};
+    for (const key of Object.keys(S)) if (typeof found[key] === "string" && found[key].trim()) S[key] = found[key];
+  } catch (error) {
+    console.warn("[Hosted Images] translations:", error);
+  }
+}
 // The widget layout the nodes have had since pack 0.2: the prompt before the model on every node,
 // as ComfyUI's own API nodes have it. A workflow saved before (no hosted_images_layout property)
 // holds the values of these nodes in the old places; they are put back as it loads.
@@ -86,7 +108,7 @@ function setModelChoices(node, widget, ids) {
   const current = widget.value;
   // "auto" stays first: a list the provider sends never holds it
   const models = listableIds([AUTO, current, ...ids]);
-  const options = { ...widget.options, values: [...models, TYPE_AN_ID] };
+  const options = { ...widget.options, values: [...models, S.typeModelId] };
   try {
     widget.options = options;
   } catch (_) {
@@ -135,7 +157,7 @@ function acceptTypedIds(node, widget) {
   widget.hostedImagesModel = widget.value;
   const callback = widget.callback;
   widget.callback = function (value, ...rest) {
-    if (value !== TYPE_AN_ID) {
+    if (value !== S.typeModelId) {
       widget.hostedImagesModel = value;
       return callback?.call(this, value, ...rest);
     }
@@ -249,6 +271,7 @@ function addRefreshButton(node, widget, provider, operation) {
       notify("error", `Could not load ${error.label || provider} models`, String(error.message || error));
     }
   });
+  button.label = S.refreshModels; // the name stays English: checks and saved layouts find it by name
   // A button holds no value: keep it out of saved workflows so widget counts stay stable.
   button.serialize = false;
   button.options = { ...(button.options || {}), serialize: false };
@@ -274,6 +297,10 @@ function applySeedDefaults(node, nodeData) {
 
 app.registerExtension({
   name: "hostedimageapis.nodes",
+
+  async init() {
+    await loadStrings();
+  },
 
   // ComfyUI before 0.4 leaves SEARCH_ALIASES out of /object_info; newer frontends search them.
   async addCustomNodeDefs(defs) {
@@ -346,7 +373,7 @@ app.registerExtension({
     app.extensionManager.registerSidebarTab({
       id: "hosted-images-keys",
       icon: "pi pi-key",
-      title: "Hosted Images",
+      title: S.sidebarTitle,
       tooltip: "Hosted Images: keys, endpoints and today's spend",
       type: "custom",
       render: (element) => renderKeyStatus(element),
@@ -423,11 +450,11 @@ function spendTable(parent, spend) {
 async function renderKeyStatus(element) {
   element.replaceChildren();
   const panel = line(element, "div", "", "padding:12px;font-size:13px;line-height:1.45;overflow-wrap:anywhere");
-  line(panel, "h3", "Hosted Images", "margin:0 0 4px;font-size:15px");
+  line(panel, "h3", S.sidebarTitle, "margin:0 0 4px;font-size:15px");
   line(panel, "p", "Keys stay on the server: this shows only whether each provider has one, where it comes from, and where its calls go.",
     "margin:0 0 4px;opacity:.75");
   const today = line(panel, "p", "", "margin:0 0 12px;opacity:.75");
-  const check = line(panel, "button", "Check providers", "margin:0 0 12px;padding:4px 10px;cursor:pointer");
+  const check = line(panel, "button", S.checkProviders, "margin:0 0 12px;padding:4px 10px;cursor:pointer");
   check.title = "Endpoints, keys, what auto becomes, the example workflows' models, the catalogues' age: free calls only";
   const report = line(panel, "div", "");
   check.addEventListener("click", () => renderDoctor(check, report));
@@ -468,7 +495,7 @@ async function renderUnsaved(element) {
   }
   element.replaceChildren();
   if (!folders.length) return;
-  line(element, "h4", "Saved results of failed or cancelled runs", "margin:0 0 4px;font-size:13px");
+  line(element, "h4", S.savedResults, "margin:0 0 4px;font-size:13px");
   const list = line(element, "ul", "", "margin:0;padding-left:16px");
   list.dataset.unsaved = "";
   for (const folder of folders) {
