@@ -1181,7 +1181,7 @@ def test_the_node_shows_each_partial_image_while_it_waits(ui, vue):
     node = load_example(ui, "OpenAI-compatible - generate", "HostedImages_OpenAICompatImageGenerate")
     ui.js(f'hi.widget({node}, "partial_images").value = 2; true')
     ui.js(
-        "window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [60, 10]; "
+        "window.app.canvas.ds.scale = 0.75; window.app.canvas.ds.offset = [120, 90]; "
         "window.app.canvas.setDirty(true, true); true"
     )
     openai = ui.emulators.apps["openai"]
