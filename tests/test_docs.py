@@ -25,7 +25,8 @@ def _slug(heading: str) -> str:
 
 
 def _code_text() -> str:
-    files = [*ROOT.glob("nodes/**/*.py"), *ROOT.glob("*.py"), *ROOT.glob("tests/*.py"), ROOT / "web" / "hosted_images.js"]
+    files = [*ROOT.glob("nodes/**/*.py"), *ROOT.glob("*.py"), *ROOT.glob("tests/*.py")]
+    files.append(ROOT / "web" / "hosted_images.js")
     return "\n".join(path.read_text(encoding="utf-8") for path in files)
 
 
