@@ -38,6 +38,20 @@ def text_card(title: str, text: str) -> Image.Image:
     return card
 
 
+def on_checkerboard(picture: Image.Image) -> Image.Image:
+    """A picture with alpha over the grey squares image editors show transparency with."""
+    if "A" not in picture.getbands():
+        return picture.convert("RGB")
+    board = Image.new("RGB", picture.size, (204, 204, 204))
+    draw = ImageDraw.Draw(board)
+    square = 32
+    for y in range(0, picture.height, square):
+        for x in range((y // square) % 2 * square, picture.width, 2 * square):
+            draw.rectangle((x, y, x + square - 1, y + square - 1), fill=(255, 255, 255))
+    board.paste(picture.convert("RGBA"), mask=picture.convert("RGBA").getchannel("A"))
+    return board
+
+
 def main() -> None:
     headless = mod("nodes.cli.headless")
     emulator = mod("nodes.emulator")
@@ -59,7 +73,7 @@ def main() -> None:
                     raise SystemExit(f"{path.stem} failed")
                 saved = sorted(out.glob("*.png"))
                 if saved:
-                    picture = Image.open(saved[0]).convert("RGB")
+                    picture = on_checkerboard(Image.open(saved[0]))
                     picture.thumbnail((SIZE, SIZE))
                 else:  # a model list: show the ids it printed
                     node = next(n for n in prompt.values() if n["class_type"].endswith("ListModels"))
