@@ -494,15 +494,19 @@ def test_a_streaming_generation_sends_its_previews_before_its_result(stack, meta
     comfy, apps = stack
     apps["openai"].reset()
     apps["openai"].inject(event_gap=0.5, path="images/generations")
-    received = listen_to_a_run(comfy, streaming_prompt(2), metadata=metadata)
+    prompt = streaming_prompt(2)
+    save = next(node for node, spec in prompt.items() if spec["class_type"] == "SaveImage")
+    received = listen_to_a_run(comfy, prompt, metadata=metadata)
     kinds = [(m[0], m[1] if m[0] == "json" else "") for m in received]
     assert ("json", "execution_success") in kinds, received[-1]
     previews = [index for index, m in enumerate(received) if m[0] == "preview"]
     saved = next(
-        index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executed" and m[2]["node"] == "2"
+        index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executed" and m[2]["node"] == save
     )
-    moved_on = next(
-        index for index, m in enumerate(received) if m[0] == "json" and m[1] == "executing" and m[2]["node"] == "2"
+    moved_on = next(  # the first node after the generator starts
+        index
+        for index, m in enumerate(received)
+        if m[0] == "json" and m[1] == "executing" and m[2]["node"] not in (None, "1")
     )
     assert len(previews) == 2 and max(previews) < moved_on < saved, kinds
     assert (
