@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, load_pack
+from conftest import ROOT, load_pack, mod
 from workflow_builder import CORE_NODES, definitions, widget_slots
 
 SNAPSHOT = ROOT / "tests" / "fixtures" / "node_ids.txt"
@@ -313,3 +313,39 @@ def test_no_two_nodes_of_an_example_overlap(path):
 
     nodes = json.loads(path.read_text())["nodes"]
     assert overlaps(nodes) == [], [(n["id"], n["type"], n["pos"], n["size"]) for n in nodes]
+
+
+# Providers' wire fields the core once read (the journal's own line fields, e.g. "usage", are its own)
+WIRE_FIELDS = {"n", "input", "data", "choices", "messages", "errorCode", "insufficient_quota", "b64_json", "code"}
+
+
+def test_the_core_names_no_provider_and_reads_no_wire_field():
+    """Wire knowledge lives with the provider (its descriptor's hooks); the core names no provider,
+    in code or comments, and no string of its code is one of a provider's fields."""
+    names = set()
+    for provider in mod("nodes.core.provider").registered():
+        names.add(provider.id.lower())
+        names |= {w.lower() for w in re.findall(r"[A-Za-z]{3,}", provider.label)} - {"hub", "endpoints", "compatible"}
+    assert {"ionos", "aigne", "agnic", "ovh", "openai"} <= names
+    pattern = re.compile(r"\b(" + "|".join(sorted(names)) + r")\b", re.IGNORECASE)
+    for path in sorted((ROOT / "nodes" / "core").glob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        found = sorted({m.group(0) for m in pattern.finditer(text)})
+        assert not found, f"core/{path.name} names {found}"
+        read = _fields_used(text) & WIRE_FIELDS - ({"data"} if path.name == "sse.py" else set())  # SSE's own
+        assert not read, f"core/{path.name} reads {sorted(read)}"
+
+
+def _fields_used(source: str) -> set[str]:
+    """The string keys a module reads or writes: ``x["key"]``, ``x.get("key")``, ``{"key": ...}``."""
+    found = set()
+    for node in ast.walk(ast.parse(source)):
+        keys = []
+        if isinstance(node, ast.Subscript):
+            keys = [node.slice]
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get":
+            keys = node.args[:1]
+        elif isinstance(node, ast.Dict):
+            keys = [key for key in node.keys if key is not None]
+        found |= {key.value for key in keys if isinstance(key, ast.Constant) and isinstance(key.value, str)}
+    return found

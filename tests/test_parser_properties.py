@@ -171,7 +171,9 @@ def test_model_list_readers_give_ids_or_their_own_error(body):
 @SETTINGS
 @given(body=bodies)
 def test_error_readers_always_give_text(body):
-    for reader in (envelopes.default_error_message, aigne.error_message, agnic.error_message):
+    readers = {provider.error_reader for provider in mod("nodes.core.provider").registered()} - {None}
+    assert len(readers) >= 4
+    for reader in (envelopes.plain_error_message, *readers):
         assert isinstance(reader(body), str)
 
 

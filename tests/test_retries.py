@@ -21,7 +21,9 @@ class FakeReply:
 
 
 def policy(**changes):
-    return retries.Policy(**{"connect_timeout": 1, "read_timeout": 1, "max_wait": 60, "backoff": 1.0, **changes})
+    lasting = mod("nodes.providers.openai_wire").lasting_refusal  # what the providers' descriptors set
+    settings = {"connect_timeout": 1, "read_timeout": 1, "max_wait": 60, "backoff": 1.0, "lasting": lasting}
+    return retries.Policy(**{**settings, **changes})
 
 
 def run(outcomes: list, **policy_changes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import threading
@@ -20,7 +21,15 @@ comfy = mod("nodes.core.comfy")
 errors = mod("nodes.core.errors")
 
 KEY = "fake-transport-key-0123456789"
-PROVIDER = credentials.Provider("testprov", "TestProvider", "TESTPROV_KEY", "TESTPROV_BASE_URL", "")
+PROVIDER = credentials.Provider(
+    "testprov",
+    "TestProvider",
+    "TESTPROV_KEY",
+    "TESTPROV_BASE_URL",
+    "",
+    error_reader=mod("nodes.providers.openai_wire").error_message,
+    lasting_refusal=mod("nodes.providers.openai_wire").lasting_refusal,
+)
 
 
 class EchoApp(server_mod.App):
@@ -190,22 +199,33 @@ def test_interrupt_during_a_rate_limit_wait(echo):
 
 
 @pytest.mark.parametrize(
-    "body,expected",
+    "reader,body,expected",
     [
-        (b'{"httpStatus":400,"messages":[{"errorCode":"paas-1","message":"size is wrong"}]}', "size is wrong (paas-1)"),
         (
+            "ionos",
+            b'{"httpStatus":400,"messages":[{"errorCode":"paas-1","message":"size is wrong"}]}',
+            "size is wrong (paas-1)",
+        ),
+        (
+            "openai_wire",
             b'{"error":{"message":"Invalid size","type":"invalid_request_error","code":"bad_size"}}',
             "Invalid size (bad_size)",
         ),
-        (b'{"error":"\\"n\\" must be less than or equal to 10"}', '"n" must be less than or equal to 10'),
-        (b'{"error":"invalid_token","error_description":"Token expired"}', "invalid_token: Token expired"),
-        (b"<html><head><title>502</title></head><body><h1>Bad request</h1></body></html>", "502 Bad request"),
+        ("aigne", b'{"error":"\\"n\\" must be less than or equal to 10"}', '"n" must be less than or equal to 10'),
+        ("agnic", b'{"error":"invalid_token","error_description":"Token expired"}', "invalid_token: Token expired"),
+        (
+            "openai_wire",
+            b"<html><head><title>502</title></head><body><h1>Bad request</h1></body></html>",
+            "502 Bad request",
+        ),
     ],
 )
-def test_error_envelopes_become_the_providers_words(echo, body, expected):
+def test_error_envelopes_become_the_providers_words(echo, reader, body, expected):
+    """Each provider's descriptor reads its own envelope (its ``error_reader``)."""
     echo.inject(status=400, body=body, content_type="text/html" if body.startswith(b"<") else "application/json")
+    provider = dataclasses.replace(PROVIDER, error_reader=mod(f"nodes.providers.{reader}").error_message)
     with pytest.raises(errors.RemoteImageError) as caught:
-        call().post_json("things", {})
+        transport.Call(provider, "test call", model="m1").post_json("things", {})
     assert expected in str(caught.value)
 
 

@@ -87,7 +87,7 @@ def _credentials_file(provider_label: str = ""):
         raise RemoteImageError(
             f"cannot read the credentials file {shown_path(path)}: {type(exc).__name__}",
             provider=provider_label,
-            hint="it is an INI file with one [section] per provider, e.g. [ionos] with api_key = …",
+            hint="it is an INI file with one [section] per provider, named by its id, with api_key = …",
         ) from None
     return parser
 
@@ -208,7 +208,7 @@ def provider_with_key_from(provider: Provider, name: str) -> Provider:
     if not _ENV_NAME.match(name):
         raise InputError(
             "api_key_env must be the NAME of an environment variable (capital letters, digits and _, e.g. "
-            "OPENAI_API_KEY) or of a credentials-file section, never the key itself"
+            f"{provider.key_env or 'MY_SERVER_KEY'}) or of a credentials-file section, never the key itself"
         )
     raise InputError(
         f"api_key_env names {name}, which a workflow may not use: it may name only "

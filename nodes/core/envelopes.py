@@ -64,63 +64,23 @@ def _bounded(value: Any, depth: int) -> Any:
     return value
 
 
-def lasting_refusal(status: int, body: Any) -> str:
-    """A hint when a 429 or 503 means something waiting cannot fix, else ''.
-
-    OpenAI answers 429 with code/type ``insufficient_quota`` when billing is exhausted, and
-    OpenRouter-style gateways answer 503 "No allowed providers are available" when the account's
-    routing settings leave no provider for the model: retrying only wastes the user's time.
-    """
-    error = body.get("error") if isinstance(body, dict) else None
-    error = error if isinstance(error, dict) else {}
-    codes = {str(error.get(name) or "").lower() for name in ("code", "type")}
-    if status == 429 and "insufficient_quota" in codes:
-        return (
-            "billing: the account is out of quota or credits. Add credits or raise the spending limit in the "
-            "provider's billing settings; waiting will not help, so it was not retried"
-        )
-    if status == 503 and "no allowed providers" in str(error.get("message") or "").lower():
-        return (
-            "routing: no provider may serve this model under the account's provider settings (allowed or ignored "
-            "providers, data policy). Change them or pick another model; waiting will not help, so it was not retried"
-        )
-    return ""
-
-
-def default_error_message(body: Any) -> str:
-    """The provider's own words from any of the envelopes we know, or ''."""
-    if isinstance(body, dict):
-        # IONOS: {"httpStatus": 401, "messages": [{"errorCode": "...", "message": "..."}]}
-        messages = body.get("messages")
-        if isinstance(messages, list) and messages:
-            parts = []
-            for item in messages:
-                if isinstance(item, dict):
-                    code = item.get("errorCode")
-                    text = str(item.get("message") or "")
-                    parts.append(f"{text} ({code})" if code else text)
-                elif item:
-                    parts.append(str(item))
-            if any(parts):
-                return "; ".join(p for p in parts if p)
-        error = body.get("error")
-        # OpenAI / OpenRouter: {"error": {"message": ..., "code": ..., "type": ...}}
-        if isinstance(error, dict):
-            text = str(error.get("message") or "")
-            code = error.get("code") or error.get("type")
-            if text and code and str(code) not in text:
-                text = f"{text} ({code})"
-            return text or json.dumps(error)[:300]
-        # AIGNE Hub: {"error": "<string>"}; Agnic 401 adds error_description / message
-        if isinstance(error, str) and error:
-            extra = body.get("error_description") or body.get("message")
-            return f"{error}: {extra}" if extra and extra != error else error
-        for key in ("message", "detail", "error_description", "msg"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if isinstance(value, list) and value:  # FastAPI-style validation details
-                return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
+def plain_error_message(body: Any) -> str:
+    """The server's words from a plain JSON error body -- a text under ``error``, ``message``,
+    ``detail``, ``error_description`` or ``msg`` (a list of validation details joined) -- or ''.
+    A provider whose envelope says more (an error object, a list of messages) reads it itself:
+    its descriptor's ``error_reader``, which may fall back on this."""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, str) and error:
+        extra = body.get("error_description") or body.get("message")
+        return f"{error}: {extra}" if isinstance(extra, str) and extra and extra != error else error
+    for key in ("message", "detail", "error_description", "msg"):
+        value = body.get(key)
+        if isinstance(value, str) and value:
+            return value
+        if isinstance(value, list) and value:  # validation details, one per field
+            return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
     return ""
 
 
@@ -168,7 +128,7 @@ _GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e
 
 def _reset_seconds(value: str, now: float) -> float | None:
     """One rate-limit reset header: seconds from now, epoch seconds or milliseconds, or a Go
-    duration as OpenAI sends them (``12ms``, ``6m0s``)."""
+    duration (``12ms``, ``6m0s``)."""
     value = value.strip()
     if _GO_DURATION.match(value):
         return sum(float(number) * _GO_UNITS[unit] for number, unit in _GO_PART.findall(value))
@@ -176,7 +136,7 @@ def _reset_seconds(value: str, now: float) -> float | None:
         number = float(value)
     except ValueError:
         return None
-    if number > 1e12:  # epoch milliseconds (OpenRouter)
+    if number > 1e12:  # epoch milliseconds
         return max(0.0, number / 1000 - now)
     if number > 1e9:  # epoch seconds
         return max(0.0, number - now)
@@ -284,7 +244,7 @@ def status_failure(
     if link:
         message = f"the link answered HTTP {status} (its body is not shown)"
     else:
-        reader = provider.error_reader or default_error_message
+        reader = provider.error_reader or plain_error_message
         message = reader(reply.readable_body) if reply.readable_body is not None else ""
         message = (
             clip(message, MESSAGE_LIMIT)
@@ -293,7 +253,7 @@ def status_failure(
         )
     hint = {**STATUS_HINTS, **hints}.get(status, "")
     own_hint = hints.get(status, "")  # the provider's facts, kept beside ours
-    lasting = lasting_refusal(status, reply.readable_body) if status in (429, 503) else ""
+    lasting = provider.lasting_refusal(status, reply.readable_body) if provider.lasting_refusal else ""
     retry_after = retry_after_seconds(reply.headers) if status in (429, 503) and not lasting else None
     if lasting:
         hint = join_hints(lasting, own_hint)

@@ -4,7 +4,7 @@ Conventions (ComfyUI's):
 - IMAGE is float32 [B,H,W,3] in 0..1; every batch item is encoded, never only the first.
 - MASK is float32 [B,H,W] or [H,W]; 1 marks the area to change.
 - A result's alpha channel becomes a MASK (1 - alpha), never a 4-channel IMAGE.
-- For OpenAI-style edits a mask travels as an RGBA PNG whose alpha is 0 where the mask is 1.
+- An edit's mask travels as an RGBA PNG whose alpha is 0 where the mask is 1 (the Images API's form).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def fit_masks(mask, batch: int, width: int, height: int) -> np.ndarray | None:
 
 
 def mask_to_alpha_png(edit: np.ndarray) -> bytes:
-    """uint8 HxW (255 = edit) -> RGBA PNG whose alpha is 0 where the mask edits (OpenAI, IONOS)."""
+    """uint8 HxW (255 = edit) -> RGBA PNG whose alpha is 0 where the mask edits (the Images API's form)."""
     height, width = edit.shape
     rgba = np.zeros((height, width, 4), dtype=np.uint8)
     rgba[..., 3] = 255 - edit

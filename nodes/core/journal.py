@@ -6,9 +6,9 @@ are ``spend``.
 Every provider call -- one request to a provider's API, with the retries the policy allows --
 appends one JSON line when it ends, answered or not::
 
-    {"time": "2026-12-06T10:15:02.481Z", "event": "call", "provider": "openai",
-     "operation": "image generation", "model": "gpt-image-2", "model_chosen": "auto",
-     "host": "api.openai.com", "status": 200, "outcome": "ok", "images_asked": 1,
+    {"time": "2026-12-06T10:15:02.481Z", "event": "call", "provider": "<its id>",
+     "operation": "image generation", "model": "<model id>", "model_chosen": "auto",
+     "host": "api.example.com", "status": 200, "outcome": "ok", "images_asked": 1,
      "images_returned": 1, "usage": {"input_tokens": 12, "output_tokens": 272},
      "request_id": "req_…", "attempts": 1, "duration_s": 8.412, "node": "5"}
 
@@ -214,12 +214,8 @@ def call_line(call, url: str, asked: int, attempts: int, started: float, reply, 
     }
     streamed = stream is not None and asked and (reply is None or reply.content_type == "text/event-stream")
     if streamed:
-        returned, usage, body_id = (
-            len(getattr(stream, "images", ())),
-            (getattr(stream, "info", {}) or {}).get("usage"),
-            "",
-        )
-        if outcome == "ok" and not getattr(stream, "all_came", True):
+        returned, usage, body_id = len(stream.images), stream.usage, ""
+        if outcome == "ok" and not stream.all_came:
             outcome, failure = "failed", "stream_incomplete"  # it ended cleanly, without every image
             line["outcome"] = outcome
     else:

@@ -2,7 +2,7 @@
 paid for is lost; spend is visible").
 
 ``HOSTED_IMAGES_DAILY_IMAGE_LIMIT`` (all providers together) and
-``HOSTED_IMAGES_DAILY_IMAGE_LIMIT_<PROVIDER>`` (IONOS, AIGNE, AGNIC, OVH, OPENAI). "Today" is the
+``HOSTED_IMAGES_DAILY_IMAGE_LIMIT_<PROVIDER>`` (the provider's id in capitals). "Today" is the
 local calendar day of the pack's clock. Today's count is the images asked for by today's calls
 that may have been billed -- every call that was sent, except those the provider refused with a
 4xx status, those that never reached it and those to the bundled emulator -- plus the images
@@ -47,8 +47,8 @@ class Totals:
     images: int = 0  # counted against the daily limits (see the module's docstring)
     returned: int = 0
     other_calls: int = 0  # model lists
-    credits: float | None = None  # AIGNE Hub's credits
-    cost: float | None = None  # OpenRouter-style cost
+    credits: float | None = None  # a hub's own credits, as it reports them
+    cost: float | None = None  # a gateway's reported cost (its currency)
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None

@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Anonymous:
-    """How a provider serves calls made without a key (OVH's token is optional)."""
+    """How a provider serves calls made without a key (some take calls without a token, rate-limited)."""
 
     note: str = ""  # progress text while no key is set, e.g. the lower rate limit
     status_hints: Mapping[int, str] = field(default_factory=dict)  # replace the provider's own for such calls
@@ -30,7 +30,10 @@ class Provider:
     default_base_url: str  # "" when the user must name one
     anonymous: Anonymous | None = None  # None: every call needs a key
     status_hints: Mapping[int, str] = field(default_factory=dict)  # per HTTP status, beside the pack's own
-    error_reader: Callable[[Any], str] | None = None  # its error envelope -> its words; None: the default reader
+    error_reader: Callable[[Any], str] | None = None  # its error envelope -> its words; None: the plain reader
+    # a 429 or 503 whose envelope means waiting cannot help (out of quota, no route): (status, body) -> the
+    # hint, else ''; such a reply is not retried
+    lasting_refusal: Callable[[int, Any], str] | None = None
     key_patterns: tuple[str, ...] = ()  # regular expressions of its keys' shape, redacted wherever they appear
     # a result link that no longer works: adds what the provider's links are like to the error, in place
     explain_expired_link: Callable[[Any], None] | None = None

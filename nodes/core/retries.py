@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .envelopes import lasting_refusal, retry_after_seconds
+from .envelopes import retry_after_seconds
 from .errors import Unanswered
 
 
@@ -38,6 +38,8 @@ class Policy:
     rate_limit_retries: int = 3
     gateway_retries: int = 2
     connect_retries: int = 2
+    # the provider's reading of a 429 or 503 that waiting cannot fix (``Provider.lasting_refusal``)
+    lasting: Callable[[int, Any], str] | None = None
 
 
 @dataclass
@@ -87,7 +89,7 @@ def retry_wait(outcome: Any, tries: Tries, policy: Policy) -> tuple[float, str] 
         wait = connect_wait(outcome, tries, policy)
         return None if wait is None else (wait, "could not connect")
     status = outcome.status
-    if status in (429, 503) and lasting_refusal(status, outcome.readable_body):
+    if status in (429, 503) and policy.lasting and policy.lasting(status, outcome.readable_body):
         return None  # out of quota, or no route to the model: waiting will not help
     if status == 429:
         wait = rate_limit_wait(outcome, tries, policy)

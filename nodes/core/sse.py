@@ -1,6 +1,6 @@
 """Server-sent events (the ``text/event-stream`` format), read incrementally. Pure: no sockets.
 
-A provider that streams (OpenAI's ``stream: true``, docs/providers.md section 5) sends events as
+A provider that streams (the Images API's ``stream: true``, docs/providers.md section 5) sends events as
 ``event:`` and ``data:`` lines ended by a blank line, with ``:`` comment lines as keep-alives.
 Bytes are fed in as they arrive, in pieces of any size; complete events come out. The buffer is
 bounded: an event (or one line) larger than ``max_event_bytes`` is refused instead of growing

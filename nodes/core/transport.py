@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import logging
 import time
@@ -53,11 +54,13 @@ MODEL_LIST_BYTES = 16 * 1024 * 1024  # a model list of a few thousand entries is
 
 
 class StreamReader(Protocol):
-    """What reads a streamed reply (e.g. ``openai_wire.ImageStream``): ``take`` gets each event as
-    it arrives; the spend journal reads the ``images`` and ``info`` (usage) it gathered."""
+    """What reads a streamed reply (a provider module's, e.g. the Images API's): ``take`` gets each
+    event as it arrives; the spend journal reads the ``images`` and the ``usage`` it gathered and
+    whether ``all_came``."""
 
     images: list
-    info: dict
+    usage: object  # the provider's usage object, as its descriptor's ``usage_names`` read it
+    all_came: bool
 
     def take(self, event: ServerEvent) -> None: ...
 
@@ -87,7 +90,7 @@ class Call:
             exc.add_context(provider=provider.label, operation=operation, model=model)
             raise
         self.node_id = node_id
-        self.policy = policy or Policy()
+        self.policy = dataclasses.replace(policy or Policy(), lasting=self.provider.lasting_refusal)
         self._base_url_override = base_url_override
         anonymous = anonymous_mode(self.provider)
         self._hints = {**self.provider.status_hints, **(anonymous.status_hints if anonymous else {})}

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core import validation as check
-from ..core.envelopes import default_error_message
 from ..core.errors import RemoteImageError
 from ..core.payloads import Uploads
 from ..core.provider import Provider, register
@@ -239,7 +238,7 @@ def is_unknown_model(error: RemoteImageError) -> bool:
 
 def error_message(body: Any) -> str:
     """OpenRouter's or Agnic's envelope, plus the metadata that says why (moderation, provider)."""
-    return default_error_message(body) + error_details(body)
+    return openai_wire.error_message(body) + error_details(body)
 
 
 PROVIDER = register(
@@ -258,6 +257,7 @@ PROVIDER = register(
             404: "check the model id (Agnic List Models shows the image models) and the base URL",
         },
         error_reader=error_message,
+        lasting_refusal=openai_wire.lasting_refusal,
         key_patterns=(r"agnic_tok_[A-Za-z0-9_-]+",),
         catalogue=CATALOGUE,
         count_asked=lambda json_body, files: 1,  # one reply, one image: the API has no n

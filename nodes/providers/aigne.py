@@ -16,7 +16,6 @@ import re
 from typing import Any
 
 from ..core import validation as check
-from ..core.envelopes import default_error_message
 from ..core.errors import InputError, RemoteImageError
 from ..core.payloads import Uploads, b64decode, b64encode, mime_type, split_data_url
 from ..core.provider import Provider, register
@@ -257,7 +256,7 @@ def credit_message(body: Any) -> str:
 
 def error_message(body: Any) -> str:
     """The hub's words from any of its envelopes, keeping the 402 payment link."""
-    return credit_message(body) or default_error_message(body)
+    return credit_message(body) or openai_wire.error_message(body)
 
 
 def explain_expired_link(error: RemoteImageError) -> None:
@@ -284,6 +283,7 @@ PROVIDER = register(
             500: "the hub or its upstream provider failed (an upstream rate limit also shows as 500); try again later",
         },
         error_reader=error_message,
+        lasting_refusal=openai_wire.lasting_refusal,
         key_patterns=(r"blocklet-[A-Za-z0-9_-]{8,}",),  # the hub's access keys
         explain_expired_link=explain_expired_link,
         catalogue=CATALOGUE,

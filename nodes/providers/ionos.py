@@ -11,6 +11,25 @@ from . import ionos_models, openai_wire
 from .catalogue import AUTO, EDIT, GENERATE
 
 CATALOGUE = ionos_models.CATALOGUE
+
+
+def error_message(body: Any) -> str:
+    """IONOS's envelope ``{"httpStatus": 401, "messages": [{"errorCode", "message"}]}``; its
+    OpenAI-compatible routes may also answer OpenAI's (docs/providers.md section 1)."""
+    messages = body.get("messages") if isinstance(body, dict) else None
+    if isinstance(messages, list):
+        parts = []
+        for item in messages:
+            if isinstance(item, dict):
+                code, text = item.get("errorCode"), str(item.get("message") or "")
+                parts.append(f"{text} ({code})" if code else text)
+            elif item:
+                parts.append(str(item))
+        if any(parts):
+            return "; ".join(p for p in parts if p)
+    return openai_wire.error_message(body)
+
+
 PROVIDER = register(
     Provider(
         id="ionos",
@@ -23,6 +42,8 @@ PROVIDER = register(
             429: "IONOS allows 10 images a minute (burst 20); wait a minute and run again",
         },
         key_patterns=(r"eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]+){0,2}",),  # AI Model Hub tokens are JWTs
+        error_reader=error_message,
+        lasting_refusal=openai_wire.lasting_refusal,  # its OpenAI-compatible gateway may answer so
         catalogue=CATALOGUE,
         count_asked=openai_wire.count_asked,
         read_reply=openai_wire.read_reply,

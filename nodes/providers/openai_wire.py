@@ -3,10 +3,11 @@ any OpenAI-compatible server). Per-model rules live in the dated catalogues (``*
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
-from ..core.envelopes import default_error_message, parse_json, quote_body
+from ..core.envelopes import parse_json, plain_error_message, quote_body
 from ..core.errors import RemoteImageError
 from ..core.payloads import b64decode, split_data_url
 from .results import ImageResult, ResultImage, added_up
@@ -24,6 +25,42 @@ USAGE_NAMES = {
     "prompt_tokens": "input_tokens",  # IONOS and other servers answer in the chat names
     "completion_tokens": "output_tokens",
 }
+
+
+def error_message(body: Any) -> str:
+    """The words of an error envelope ``{"error": {"message", "code" | "type", ...}}`` (OpenAI and
+    the servers and gateways that copy it), else of a plain body (``core.envelopes``)."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        text = str(error.get("message") or "")
+        code = error.get("code") or error.get("type")
+        if text and code and str(code) not in text:
+            text = f"{text} ({code})"
+        return text or json.dumps(error)[:300]
+    return plain_error_message(body)
+
+
+def lasting_refusal(status: int, body: Any) -> str:
+    """A hint when a 429 or 503 means something waiting cannot fix, else ''.
+
+    OpenAI answers 429 with code/type ``insufficient_quota`` when billing is exhausted, and
+    OpenRouter-style gateways answer 503 "No allowed providers are available" when the account's
+    routing settings leave no provider for the model: retrying only wastes the user's time.
+    """
+    error = body.get("error") if isinstance(body, dict) else None
+    error = error if isinstance(error, dict) else {}
+    codes = {str(error.get(name) or "").lower() for name in ("code", "type")}
+    if status == 429 and "insufficient_quota" in codes:
+        return (
+            "billing: the account is out of quota or credits. Add credits or raise the spending limit in the "
+            "provider's billing settings; waiting will not help, so it was not retried"
+        )
+    if status == 503 and "no allowed providers" in str(error.get("message") or "").lower():
+        return (
+            "routing: no provider may serve this model under the account's provider settings (allowed or ignored "
+            "providers, data policy). Change them or pick another model; waiting will not help, so it was not retried"
+        )
+    return ""
 
 
 def count_asked(json_body: Any, files: list | None) -> int:
@@ -150,7 +187,7 @@ class ImageStream:
             raise RemoteImageError(f"a {event.event!r} event of the stream is not a JSON object: {quoted}")
         kind = str(body.get("type") or event.event)
         if "error" in (event.event, kind) or body.get("error"):
-            words = default_error_message(body) or quote_body(event.data.encode())
+            words = error_message(body) or quote_body(event.data.encode())
             code = body.get("code")  # the Responses API's flat error event carries it beside the message
             if isinstance(code, str) and code and code not in words:
                 words += f" ({code})"
@@ -178,6 +215,11 @@ class ImageStream:
             self.show(len(self.images) * (self.partials + 1), None)
         # other event types (newer ones) carry nothing an image node needs
         return self.all_came
+
+    @property
+    def usage(self) -> Any:
+        """The usage the completed images reported, added up (for the spend journal)."""
+        return self.info.get("usage")
 
     @property
     def all_came(self) -> bool:

@@ -10,7 +10,7 @@ from ..core.errors import InputError, RemoteImageError
 from ..core.payloads import sniff_format
 from ..core.provider import Anonymous, Provider, register
 from ..core.validation import readable_size
-from . import ovh_models
+from . import openai_wire, ovh_models
 from .results import ImageResult, ResultImage
 
 KEY_ENV = "OVH_AI_ENDPOINTS_ACCESS_TOKEN"
@@ -43,6 +43,10 @@ PROVIDER = register(
                 f"{TOKEN_PER_MINUTE} a minute",
             },
         ),
+        # OVH's error bodies are unconfirmed (docs/providers.md section 4); its gateway also fronts its
+        # OpenAI-compatible endpoint, so the common envelopes are read
+        error_reader=openai_wire.error_message,
+        lasting_refusal=openai_wire.lasting_refusal,
         catalogue=ovh_models.CATALOGUE,
     )
 )
