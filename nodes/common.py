@@ -32,10 +32,10 @@ from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
     preview_picture,
     sniff_format,
 )
+from .core.payloads import ImageResult, describe_calls
 from .core.provider import Provider
 from .core.redaction import redact, shown_path
 from .core.transport import Call, Reply
-from .providers.results import ImageResult, describe_calls
 
 log = logging.getLogger("hosted_images")
 

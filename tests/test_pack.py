@@ -87,24 +87,32 @@ CORE_IMPORTS = {
     "provider": set(),  # the descriptor: pure data
     "comfy": set(),  # the only module importing ComfyUI
     "clock": set(),  # what day it is: every date rule reads it
-    "payloads": {"errors"},
     "validation": {"errors"},
     "redaction": {"provider"},  # key shapes come from the registered descriptors
-    "envelopes": {"errors", "provider", "redaction", "validation"},
+    "payloads": {"errors", "redaction", "validation"},  # what travels, read within bounds: pure
+    "failures": {"errors", "payloads", "provider", "redaction", "validation"},  # the wording of failures
     "credentials": {"comfy", "errors", "provider", "redaction"},
-    "retries": {"envelopes", "errors"},  # pure: testable with a fake send
+    "retries": {"payloads", "errors"},  # pure: testable with a fake send
     "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
     "images": {"comfy", "errors", "payloads", "redaction"},
-    "exchange": {"comfy", "credentials", "envelopes", "errors", "redaction", "sse"},  # the only one opening connections
+    "exchange": {
+        "comfy",
+        "credentials",
+        "failures",
+        "payloads",
+        "errors",
+        "redaction",
+        "sse",
+    },  # the only one opening connections
     # the spend journal's lines, today's counts and the limits, the summaries: no sockets, no key
-    "journal": {"clock", "comfy", "envelopes", "errors", "provider", "redaction"},
+    "journal": {"clock", "comfy", "payloads", "errors", "provider", "redaction"},
     "limits": {"clock", "errors", "journal", "redaction"},
     "spend": {"clock", "journal", "limits"},
     "reuse": {"clock"},  # results already paid for, kept a while on disk
     "transport": {
         "comfy",
         "credentials",
-        "envelopes",
+        "failures",
         "errors",
         "exchange",
         "journal",
@@ -116,7 +124,7 @@ CORE_IMPORTS = {
     },
 }
 # pure core modules
-PROVIDER_MAY_IMPORT = {"clock", "errors", "validation", "payloads", "envelopes", "provider", "redaction"}
+PROVIDER_MAY_IMPORT = {"clock", "errors", "validation", "payloads", "failures", "provider", "redaction"}
 
 
 def test_layers_are_enforced():

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from conftest import mod
 
 errors = mod("nodes.core.errors")
-envelopes = mod("nodes.core.envelopes")
+payloads = mod("nodes.core.payloads")
+failures = mod("nodes.core.failures")
 payloads = mod("nodes.core.payloads")
 images = mod("nodes.core.images")
-results = mod("nodes.providers.results")
 openai_wire = mod("nodes.providers.openai_wire")
 ionos = mod("nodes.providers.ionos")
 aigne = mod("nodes.providers.aigne")
@@ -118,7 +118,7 @@ def image_or_own_error(reader, body):
     except RemoteImageError as exc:
         assert str(exc)  # a message a user can read
         return None
-    assert isinstance(result, results.ImageResult) and result.images
+    assert isinstance(result, payloads.ImageResult) and result.images
     for item in result.images:
         assert isinstance(item.data, bytes) or isinstance(item.url, str)
     json.loads(result.describe() or "{}")  # the STRING output is always valid JSON
@@ -173,7 +173,7 @@ def test_model_list_readers_give_ids_or_their_own_error(body):
 def test_error_readers_always_give_text(body):
     readers = {provider.error_reader for provider in mod("nodes.core.provider").registered()} - {None}
     assert len(readers) >= 4
-    for reader in (envelopes.plain_error_message, *readers):
+    for reader in (failures.plain_error_message, *readers):
         assert isinstance(reader(body), str)
 
 
@@ -184,14 +184,14 @@ def test_error_readers_always_give_text(body):
     | st.integers(1, 5000).map(lambda depth: b"[" * depth)
 )
 def test_body_parsing_never_raises(content):
-    envelopes.parse_json(content)
-    assert isinstance(envelopes.quote_body(content), str)
+    payloads.parse_json(content)
+    assert isinstance(payloads.quote_body(content), str)
 
 
 def test_deeply_nested_json_is_not_json_and_too_many_values_are_refused_unparsed():
-    assert envelopes.parse_json(b"[" * 50_000 + b"]" * 50_000) is None  # too deep for the parser
-    with pytest.raises(envelopes.TooManyValues, match="holds up to 100,001 JSON values"):
-        envelopes.parse_json(b"[" * 100_000 + b"]" * 100_000)
+    assert payloads.parse_json(b"[" * 50_000 + b"]" * 50_000) is None  # too deep for the parser
+    with pytest.raises(payloads.TooManyValues, match="holds up to 100,001 JSON values"):
+        payloads.parse_json(b"[" * 100_000 + b"]" * 100_000)
 
 
 @SETTINGS

@@ -298,7 +298,7 @@ def test_a_huge_reply_field_does_not_reach_the_info_output(target, run, path, mo
     app.inject(rewrite=bloat, path=path)
     info = [o for o in run() if isinstance(o, str)][-1]
     assert "zzzz" in info and "more entries not shown" in info
-    assert len(info) <= mod("nodes.core.envelopes").INFO_LIMIT + 1
+    assert len(info) <= mod("nodes.core.payloads").INFO_LIMIT + 1
 
 
 # --- 9. smaller findings: clear errors before anything is sent ----------------------------------------------

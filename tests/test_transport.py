@@ -15,7 +15,7 @@ from conftest import assert_no_secret, hang_ups, mod
 server_mod = mod("nodes.emulator.server")
 transport = mod("nodes.core.transport")
 exchange = mod("nodes.core.exchange")
-envelopes = mod("nodes.core.envelopes")
+payloads = mod("nodes.core.payloads")
 credentials = mod("nodes.core.credentials")
 comfy = mod("nodes.core.comfy")
 errors = mod("nodes.core.errors")
@@ -336,7 +336,7 @@ def test_credentials_file_is_used_and_reported_when_readable_by_others(echo, mon
     ],
 )
 def test_retry_after_forms(headers, expected):
-    got = envelopes.retry_after_seconds(
+    got = payloads.retry_after_seconds(
         __import__("requests").structures.CaseInsensitiveDict(headers), now=1_000_000_000
     )
     assert got == (pytest.approx(expected) if expected is not None else None)

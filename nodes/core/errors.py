@@ -79,7 +79,7 @@ class OptionRefused(InputError):
 
 
 class Unanswered(Exception):
-    """A request that got no complete reply, as the exchange saw it; ``envelopes`` words it for
+    """A request that got no complete reply, as the exchange saw it; ``failures`` words it for
     users and the retry policy reads ``how``."""
 
     NEVER_CONNECTED = "never connected"  # nothing reached the provider, so a retry is free

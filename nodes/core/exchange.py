@@ -40,19 +40,9 @@ import urllib3
 
 from . import comfy
 from .credentials import check_url, ip_of
-from .envelopes import (
-    MAX_JSON_VALUES,
-    Fetch,
-    TooManyValues,
-    cut_stream,
-    endless_stream,
-    not_json,
-    parse_json,
-    slow_reply,
-    stalled_stream,
-    too_large,
-)
 from .errors import InputError, RemoteImageError, Unanswered
+from .failures import Fetch, cut_stream, endless_stream, not_json, slow_reply, stalled_stream, too_large
+from .payloads import MAX_JSON_VALUES, TooManyValues, parse_json
 from .redaction import clip
 from .sse import EventStreamReader, ServerEvent
 
@@ -77,7 +67,7 @@ class Reply:
     headers: Mapping[str, str]
     content: bytes
     url: str
-    max_json_values: int = MAX_JSON_VALUES  # what parsing the content may cost (see envelopes.parse_json)
+    max_json_values: int = MAX_JSON_VALUES  # what parsing the content may cost (see payloads.parse_json)
 
     @property
     def content_type(self) -> str:

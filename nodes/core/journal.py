@@ -50,8 +50,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import clock, comfy
-from .envelopes import trace_id
 from .errors import RemoteImageError, Unanswered
+from .payloads import trace_id
 from .provider import registered_provider
 from .redaction import clip, shown_path
 

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .envelopes import retry_after_seconds
 from .errors import Unanswered
+from .payloads import retry_after_seconds
 
 
 def _env_float(name: str, default: float) -> float:

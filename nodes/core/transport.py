@@ -4,7 +4,7 @@ A call knows who it is (provider, operation, model, node) and shows it in the no
 text and in every error; it takes the key, the endpoint, the error reader and the hints from the
 provider's descriptor; it checks where the key may go, then hands each request to the exchange
 (``exchange``, which opens the connections) under the retry policy (``retries``), and words what
-failed (``envelopes``) with every key redacted.
+failed (``failures``) with every key redacted.
 """
 
 from __future__ import annotations
@@ -29,19 +29,10 @@ from .credentials import (
     provider_with_key_from,
     require_key,
 )
-from .envelopes import (
-    EXPIRED_LINK_HINT,
-    EXPIRED_LINK_STATUSES,
-    MAX_JSON_VALUES,
-    MODEL_LIST_VALUES,
-    Fetch,
-    fit_to_show,
-    status_failure,
-    unanswered_failure,
-)
 from .errors import InputError, RemoteImageError, Unanswered
 from .exchange import MAX_RESPONSE_BYTES, POLL_SECONDS, Reply, Watch, fetch, origin
-from .payloads import sniff_format
+from .failures import EXPIRED_LINK_HINT, EXPIRED_LINK_STATUSES, Fetch, fit_to_show, status_failure, unanswered_failure
+from .payloads import MAX_JSON_VALUES, MODEL_LIST_VALUES, sniff_format
 from .provider import Provider
 from .retries import Policy, send_with_retries
 from .sse import ServerEvent

@@ -12,11 +12,10 @@ from typing import Any
 
 from ..core import validation as check
 from ..core.errors import RemoteImageError
-from ..core.payloads import Uploads
+from ..core.payloads import ImageResult, Uploads
 from ..core.provider import Provider, register
 from . import agnic_models, openai_wire
 from .catalogue import EDIT, GENERATE
-from .results import ImageResult
 
 CATALOGUE = agnic_models.CATALOGUE
 ASPECT_RATIOS = agnic_models.RATIOS  # what the nodes offer; each model's own list is its catalogue entry

@@ -17,12 +17,11 @@ from typing import Any
 
 from ..core import validation as check
 from ..core.errors import InputError, RemoteImageError
-from ..core.payloads import Uploads, b64decode, b64encode, mime_type, split_data_url
+from ..core.payloads import ImageResult, ResultImage, Uploads, b64decode, b64encode, mime_type, split_data_url
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import aigne_models, catalogue, openai_wire
 from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
-from .results import ImageResult, ResultImage
 
 CATALOGUE = aigne_models.CATALOGUE
 

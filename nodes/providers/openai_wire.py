@@ -7,10 +7,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..core.envelopes import parse_json, plain_error_message, quote_body
 from ..core.errors import RemoteImageError
-from ..core.payloads import b64decode, split_data_url
-from .results import ImageResult, ResultImage, added_up
+from ..core.failures import plain_error_message
+from ..core.payloads import ImageResult, ResultImage, added_up, b64decode, parse_json, quote_body, split_data_url
 
 # Keys that hold the same base64 payload under different names (AIGNE Hub sends all three).
 B64_KEYS = ("b64_json", "base64", "b64Json")
@@ -29,7 +28,7 @@ USAGE_NAMES = {
 
 def error_message(body: Any) -> str:
     """The words of an error envelope ``{"error": {"message", "code" | "type", ...}}`` (OpenAI and
-    the servers and gateways that copy it), else of a plain body (``core.envelopes``)."""
+    the servers and gateways that copy it), else of a plain body (``core.failures``)."""
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         text = str(error.get("message") or "")

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 
 from ..core import validation as check
-from ..core.envelopes import quote_body
 from ..core.errors import InputError, RemoteImageError
-from ..core.payloads import sniff_format
+from ..core.payloads import ImageResult, ResultImage, quote_body, sniff_format
 from ..core.provider import Anonymous, Provider, register
 from ..core.validation import readable_size
 from . import openai_wire, ovh_models
-from .results import ImageResult, ResultImage
 
 KEY_ENV = "OVH_AI_ENDPOINTS_ACCESS_TOKEN"
 # OVH_SDXL_URL is the whole endpoint (…/api/text2image), not a base the pack appends paths to.

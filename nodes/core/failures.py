@@ -1,67 +1,23 @@
-"""Reading providers' replies -- error envelopes, odd bodies, rate-limit headers -- and the
-wording of every failed exchange. Pure: no sockets.
+"""The wording of every failed exchange, as users read it: the provider's words (a plain error
+body here; an envelope of its own through its descriptor's ``error_reader``), the pack's hint per
+HTTP status beside the provider's own, and what a request that got no complete reply may have
+cost. Pure: no sockets.
 """
 
 from __future__ import annotations
 
-import datetime
-import email.utils
 import enum
-import json
-import re
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from .errors import RemoteImageError, Unanswered
+from .payloads import quote_body, retry_after_seconds, trace_id
 from .redaction import clip
 from .validation import readable_size
 
 if TYPE_CHECKING:
     from .provider import Provider
-
-_TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
-
-INFO_LIMIT = 32_000  # characters of an info STRING output: it is kept in /history and in saved files
-INFO_STRING_LIMIT = 8_000  # characters of any one text in it
-INFO_ITEMS = 100  # entries of any one list or object in it
-INFO_DEPTH = 8
-
-
-def quote_body(content: bytes, limit: int = 300) -> str:
-    """A short readable quote of a body: tags stripped, whitespace folded, keys redacted and
-    terminal controls stripped, then cut at ``limit``."""
-    text = content[: limit * 4].decode("utf-8", "replace")
-    if "<" in text and ">" in text:
-        text = _TAG.sub(" ", text)
-    return clip(_SPACE.sub(" ", text).strip(), limit)
-
-
-def bounded_json(value: Any) -> str:
-    """Readable JSON of a reply's details, fit to keep: every text redacted and cut, lists and
-    objects cut to their first entries, the whole bounded -- a reply field of 100 MB must not end
-    up in /history."""
-    return clip(json.dumps(_bounded(value, 0), indent=2, ensure_ascii=False, sort_keys=True), INFO_LIMIT)
-
-
-def _bounded(value: Any, depth: int) -> Any:
-    if isinstance(value, str):
-        return clip(value, INFO_STRING_LIMIT)
-    if isinstance(value, (dict, list, tuple)) and depth >= INFO_DEPTH:
-        return "…"
-    if isinstance(value, dict):
-        items = {clip(str(name), 200): _bounded(item, depth + 1) for name, item in list(value.items())[:INFO_ITEMS]}
-        if len(value) > INFO_ITEMS:
-            items["…"] = f"{len(value) - INFO_ITEMS} more entries not shown"
-        return items
-    if isinstance(value, (list, tuple)):
-        items = [_bounded(item, depth + 1) for item in value[:INFO_ITEMS]]
-        if len(value) > INFO_ITEMS:
-            items.append(f"… {len(value) - INFO_ITEMS} more entries not shown")
-        return items
-    return value
 
 
 def plain_error_message(body: Any) -> str:
@@ -81,100 +37,6 @@ def plain_error_message(body: Any) -> str:
             return value
         if isinstance(value, list) and value:  # validation details, one per field
             return "; ".join(str(v.get("msg", v)) if isinstance(v, dict) else str(v) for v in value)
-    return ""
-
-
-# How many JSON values a reply may hold before it is parsed: what parsing costs is bounded by the
-# values, not the bytes -- 200 MB of ``{},{},…`` is tens of millions of objects, gigabytes once
-# parsed. An image reply holds a few dozen values (its images are long strings), a model list some
-# thousands; stream events count one by one.
-MAX_JSON_VALUES = 100_000
-MODEL_LIST_VALUES = 500_000
-
-
-class TooManyValues(RemoteImageError):
-    """A JSON body refused unparsed: it holds more values than such a reply may."""
-
-
-def json_values(content: bytes | str) -> int:
-    """An upper bound of the values a JSON text holds, counted without parsing it: each value but
-    the first of a container follows a comma, the first follows its bracket."""
-    marks = (b"{", b"[", b",") if isinstance(content, bytes) else ("{", "[", ",")
-    return 1 + sum(content.count(mark) for mark in marks)
-
-
-def parse_json(content: bytes | str, max_values: int = MAX_JSON_VALUES) -> Any:
-    """The JSON value of a body, or None when it is not JSON (deep nesting counts as not JSON).
-    TooManyValues, before anything is parsed, when it would hold more than ``max_values`` values."""
-    values = json_values(content)
-    if values > max_values:
-        raise TooManyValues(
-            f"the reply holds up to {values:,} JSON values, more than the {max_values:,} such a reply may hold "
-            f"({readable_size(len(content))}); it was refused unparsed",
-            hint="the server sent something other than what was asked for; nothing was decoded",
-        )
-    try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        return None
-
-
-# --- rate-limit headers -------------------------------------------------------------------------
-
-_GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:h|m|s|ms|us|µs|ns))+$")
-_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)")
-_GO_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
-
-
-def _reset_seconds(value: str, now: float) -> float | None:
-    """One rate-limit reset header: seconds from now, epoch seconds or milliseconds, or a Go
-    duration (``12ms``, ``6m0s``)."""
-    value = value.strip()
-    if _GO_DURATION.match(value):
-        return sum(float(number) * _GO_UNITS[unit] for number, unit in _GO_PART.findall(value))
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    if number > 1e12:  # epoch milliseconds
-        return max(0.0, number / 1000 - now)
-    if number > 1e9:  # epoch seconds
-        return max(0.0, number - now)
-    return max(0.0, number)  # seconds from now (IETF RateLimit-Reset)
-
-
-RESET_HEADERS = ("RateLimit-Reset", "X-RateLimit-Reset", "X-RateLimit-Reset-Requests", "X-RateLimit-Reset-Tokens")
-
-
-def retry_after_seconds(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """Seconds to wait, from ``Retry-After`` (seconds or HTTP date) or the rate-limit reset headers
-    (the longest of them: a request limit may reset long before the token limit that was hit)."""
-    now = time.time() if now is None else now
-    value = (headers.get("Retry-After") or "").strip()
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:  # an HTTP date; a malformed value is ignored (we back off instead)
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            parsed = None
-        if parsed is not None:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=datetime.timezone.utc)
-            return max(0.0, parsed.timestamp() - now)
-    resets = [_reset_seconds(headers[name], now) for name in RESET_HEADERS if headers.get(name)]
-    resets = [seconds for seconds in resets if seconds is not None]
-    return max(resets) if resets else None
-
-
-def trace_id(headers: Mapping[str, str]) -> str:
-    """The provider's id of a request, to quote to its support (errors and the spend journal)."""
-    for name in ("x-trace-id", "x-request-id", "request-id", "x-amzn-requestid", "cf-ray"):
-        value = headers.get(name)
-        if value:
-            return clip(value, 120)
     return ""
 
 
