@@ -9,33 +9,22 @@ no core module is handed on whole."""
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
-import os
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from .core import clock, comfy, journal, limits, reuse
+from .core import comfy, limits, reuse
+from .core.batch import Batch, run_calls, stream_images  # noqa: F401 -- for node modules
 from .core.credentials import anonymous_mode
 from .core.errors import InputError, OptionRefused, RemoteImageError
-from .core.images import (  # noqa: F401 -- encode_edit_inputs: for node modules
-    ResultNotDecoded,
-    decode_images,
-    encode_edit_inputs,
-    preview_picture,
-    sniff_format,
-)
-from .core.payloads import ImageResult, describe_calls
+from .core.images import encode_edit_inputs  # noqa: F401 -- for node modules
 from .core.provider import Provider
-from .core.redaction import redact, shown_path
-from .core.transport import Call, Reply
+from .core.redaction import redact
+from .core.transport import Call
+from .core.unsaved import recent_unsaved  # noqa: F401 -- for the routes
 
 log = logging.getLogger("hosted_images")
 
@@ -43,25 +32,9 @@ T = TypeVar("T")
 
 PACK = "HostedImages"
 CATEGORY = "Hosted Images"
-MAX_PARALLEL_CALLS = 4  # small: providers rate-limit per key, and each call may be billed
-UNSAVED_DIR_ENV = "HOSTED_IMAGES_UNSAVED_DIR"  # where paid results go when a node fails, outside ComfyUI
-DEFAULT_UNSAVED_DIR = Path("~/.local/share/comfyui-hosted-image-apis/unsaved")
 
 HIDDEN = {"hidden": {"unique_id": "UNIQUE_ID"}}
 AUTO_MODEL = "auto"  # a model combo's first entry: resolved at run time (``choose_model``)
-
-
-@dataclass
-class _Run:
-    """One run of a node, as its calls see it (``call`` runs in a worker thread with a copy of the
-    context): what its last progress line repeats (e.g. what ``auto`` became), and a fingerprint
-    of its inputs (with its node id) for reusing a result already paid for."""
-
-    notes: list[str]
-    inputs: str
-
-
-_run: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("hosted_images_run", default=None)
 
 
 def input_defaults(node_class, sections: Sequence[str] = ("required", "optional")) -> dict:
@@ -136,7 +109,7 @@ def with_chosen_model(
         model, built = _first_that_builds(catalogue.auto(operation, listed()), build)
     call.model, call.chosen = model, f"auto -> {model}"
     call.progress(call.chosen)
-    note_for_last_line(call.chosen)
+    comfy.note_for_last_line(call.chosen)
     return built
 
 
@@ -152,13 +125,6 @@ def _first_that_builds(models: Sequence[str], build: Callable[[str], T]) -> tupl
             if first_refusal is None:
                 raise  # the input's own fault, whatever the model
     raise first_refusal
-
-
-def note_for_last_line(text: str) -> None:
-    """Say ``text`` again in the node's last progress line (done, failed or cancelled)."""
-    run = _run.get()
-    if run is not None and text not in run.notes:
-        run.notes.append(text)
 
 
 def seed_input(sent: bool, provider: str) -> tuple:
@@ -229,8 +195,8 @@ class RemoteImageNode:
         node = inputs.get("unique_id")
         started = time.monotonic()
         comfy.remember_event_loop()
-        self._notes = []
-        _run.set(_Run(self._notes, _fingerprint(inputs)))
+        self._notes = comfy.start_notes()
+        reuse.remember_inputs(inputs)
         try:
             # spend hook: the node's whole ask against the daily image limits, before anything is sent
             with limits.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
@@ -271,19 +237,6 @@ class RemoteImageNode:
         counts = [len(value) for kind, value in zip(self.RETURN_TYPES, result, strict=False) if kind == "IMAGE"]
         total = sum(counts)
         return f"{total} image{'' if total == 1 else 's'}"
-
-
-def _fingerprint(inputs: dict) -> str:
-    """What a node's inputs were (tensors by their bytes), for ``reuse``."""
-    parts = []
-    for name in sorted(inputs):
-        value = inputs[name]
-        if hasattr(value, "detach") and hasattr(value, "shape"):  # a tensor: IMAGE or MASK
-            array = value.detach().cpu().contiguous().numpy()
-            parts += [name, list(array.shape), str(array.dtype), array.tobytes()]
-        else:
-            parts += [name, value if isinstance(value, (str, int, float, bool, type(None))) else repr(type(value))]
-    return reuse.key(parts)
 
 
 def final_line(exc: BaseException, seconds: float) -> str:
@@ -396,344 +349,3 @@ class LiveList(Generic[T]):
         for live in cls._all:
             with live._lock:
                 live._items.clear()
-
-
-# --- a node's provider calls -> one ordered batch of images ---------------------------------------
-
-
-@dataclass
-class Batch:
-    """What a node's calls brought back: the images in call order, one result per call."""
-
-    image: Any  # IMAGE [B,H,W,3]
-    mask: Any  # MASK [B,H,W] from the results' alpha (1 where transparent)
-    results: list[ImageResult]
-    warning: str  # "asked for n images, got m", or ''
-    blobs: list[bytes]  # the files the images were decoded from
-    chosen: str = ""  # what ``auto`` became ("auto -> model"), or ''
-
-    @contextmanager
-    def kept_if_cancelled(self, node_id: str | None) -> Iterator[None]:
-        """For work after the calls (e.g. reading a notice): a Cancel meanwhile saves the images
-        already paid for, as a Cancel during the calls does."""
-        try:
-            yield
-        except comfy.CANCELLATIONS:
-            keep_paid_results(node_id, self.blobs)
-            raise
-
-    def describe(self, notice: str = "") -> str:
-        """The info output: the first reply's fields, usage added up over the calls, what
-        ``auto`` became, the notice and the warning."""
-        return describe_calls(self.results, notice, self.warning, self.chosen)
-
-
-def run_calls(
-    call: Call,
-    one: Callable[[Call, int], ImageResult],
-    *,
-    count: int = 1,
-    per_call: int = 1,
-    what: str = "call",
-    first_alone: bool = False,
-) -> Batch:
-    """Run ``count`` provider calls -- ``one(job, index)`` sends one with its own ``job`` (a
-    ``call.sibling()``) and parses the reply -- a few at a time, then decode their images, in order.
-
-    Each call's result links are downloaded at once (they expire), at most ``per_call`` images
-    each. A progress bar counts the calls. If some calls fail, the others still finish (they may
-    have been billed): the error then says which failed and where the images of the ones that
-    worked were saved. On Cancel, the images of the calls that had finished are saved too; so are
-    the others when one result does not decode. ``first_alone``: the first call runs before the
-    others start (it finds what they then reuse, e.g. the path a hub serves)."""
-
-    def job(index: int) -> tuple[ImageResult, list[bytes]]:
-        sent = call.sibling()
-        with sent.context():
-            result = one(sent, index)
-            return result, fetch_payloads(sent, result, asked=per_call)
-
-    fingerprint = _request_key(call, count, per_call)
-    kept = reuse.find(fingerprint) if fingerprint else None
-    if kept is not None:
-        return _reused(call, kept)
-    jobs = [lambda i=i: job(i) for i in range(count)]
-    if first_alone and count > 1:
-        first = job(0)
-        jobs[0] = lambda: first
-    done = _in_order(jobs, node_id=call.node_id, what=what)
-    blobs = [blob for _, batch in done for blob in batch]
-    warning = shortfall(call, count * per_call, len(blobs))
-    image, mask = to_tensors(call, blobs)
-    results = [result for result, _ in done]
-    if fingerprint:
-        details = {"results": [{"info": r.info, "text": r.text} for r in results], "warning": warning}
-        reuse.store(fingerprint, blobs, details)
-    return Batch(image, mask, results, warning, blobs, call.chosen)
-
-
-def _request_key(call: Call, count: int, per_call: int) -> str:
-    """What shaped this node's requests -- its inputs and node id, the provider, operation, endpoint,
-    the model sent (what ``auto`` became) and the calls -- or '' outside a node's run."""
-    run = _run.get()
-    if run is None or not reuse.minutes():
-        return ""
-    return reuse.key([run.inputs, call.provider.own_id, call.operation, call.base_url, call.model, count, per_call])
-
-
-def _reused(call: Call, kept: reuse.Kept) -> Batch:
-    """The images an identical request got a little while ago: nothing is sent or paid."""
-    when = kept.when[11:16] if len(kept.when) >= 16 else "earlier"
-    line = f"the same request was answered at {when} UTC; its images were reused: nothing was sent or paid again"
-    call.progress(line)
-    note_for_last_line("reused, not paid again")
-    journal.append(
-        {
-            "time": clock.utc_stamp(),
-            "event": "reused",
-            "provider": call.provider.own_id,
-            "operation": call.operation,
-            "model": call.model,
-            "images": len(kept.blobs),
-            **({"node": str(call.node_id)} if call.node_id is not None else {}),
-        }
-    )
-    image, mask = to_tensors(call, kept.blobs)
-    results = [
-        ImageResult(images=[], info=d.get("info") or {}, text=d.get("text") or "")
-        for d in kept.details.get("results") or [{}]
-    ]
-    if not results:
-        results = [ImageResult(images=[])]
-    results[0].info = {**results[0].info, "reused": line}
-    return Batch(image, mask, results, kept.details.get("warning") or "", kept.blobs, call.chosen)
-
-
-def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> ImageResult:
-    """Send a request that asks for a stream and read its reply as it arrives: each partial image
-    becomes the node's live preview (ComfyUI's sampler preview channel) and the progress bar
-    counts the partial and completed images; the completed images are the result.
-
-    ``send(stream)`` sends the request, handing each event to ``stream.take``; ``stream`` is the
-    provider's reader of its events (``take``, ``show``, ``steps``, ``completed``, ``result``; e.g.
-    ``openai_wire.ImageStream``). Images that completed before the stream failed, or before
-    Cancel, are saved like any partly failed batch's (docs/design.md, "Nothing paid for is
-    lost"); a stream that breaks off after every image came still gives them, with a warning."""
-    bar = comfy.ProgressBar(stream.steps, call.node_id)
-    size = comfy.preview_size()
-
-    def show(step: int, blob: bytes | None) -> None:
-        picture = None
-        if blob is not None:
-            try:
-                picture = preview_picture(blob, size)
-            except RemoteImageError as exc:  # only a preview: the result decides
-                log.info("%s: a partial image was not shown: %s", call.provider.label, exc.message)
-        bar.show(step, picture)
-        done = len(stream.completed)
-        stage = [f"{done} of {stream.count} images done"] if done else []
-        if blob is not None:  # this image's partial images so far: the steps past the images done
-            stage.append(f"partial image {step - done * (stream.partials + 1)} of {stream.partials}")
-        call.stage = ", ".join(stage)
-        call.progress(call.stage)
-
-    stream.show = show
-    try:
-        return stream.result(send(stream))
-    except comfy.InterruptProcessingException:
-        keep_paid_results(call.node_id, stream.completed, _unfinished(stream))
-        raise
-    except RemoteImageError as exc:
-        if stream.all_came:  # only the stream's end went wrong: every image asked for is here
-            label, count = call.provider.label, stream.count
-            log.warning("%s %s: %s, after all %d image(s) had come", label, call.operation, exc.message, count)
-            result = stream.result()
-            result.info["warning"] = f"the stream broke off after its last image: {exc.message}"
-            return result
-        unfinished = _unfinished(stream)
-        folder = save_unsaved(list(enumerate(stream.completed, 1)), unfinished)
-        if folder:
-            kept = [f"the {len(stream.completed)} image(s) that had completed"] if stream.completed else []
-            if unfinished:
-                kept.append(f"the last partial image of image {unfinished[0]}")
-            exc.message += f"; {' and '.join(kept)} {'were' if len(kept) > 1 or stream.completed else 'was'} saved to "
-            exc.message += shown_path(folder)
-        raise
-
-
-def _unfinished(stream) -> tuple[int, bytes] | None:
-    """(number, bytes) of the newest partial image of the image the stream was still making, or None."""
-    blob = getattr(stream, "last_partial", None)
-    return (len(stream.completed) + 1, blob) if blob else None
-
-
-def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes]:
-    """The bytes of the first ``asked`` results, downloading links at once (they expire).
-
-    A reply with more images than were asked for has the extra ones dropped, with a note in the
-    info output: what a reply claims never decides how much is decoded. A Cancel while links are
-    downloaded keeps the results already in hand (see ``keep_paid_results``).
-    """
-    items = result.images
-    if len(items) > asked:
-        note = (
-            f"the provider returned {len(items)} images for {asked} asked for; "
-            f"the {len(items) - asked} extra were dropped"
-        )
-        result.info["note"] = note
-        log.warning("%s %s: %s", call.provider.label, call.operation, note)
-        items = items[:asked]
-    blobs: list[bytes] = []
-    try:
-        for item in items:
-            comfy.raise_if_interrupted()
-            blobs.append(item.data if item.data is not None else call.download(item.url))
-    except comfy.InterruptProcessingException:
-        keep_paid_results(call.node_id, [*blobs, *(i.data for i in items[len(blobs) :] if i.data is not None)])
-        raise
-    return blobs
-
-
-def shortfall(call: Call, asked: int, got: int) -> str:
-    """Fewer images than asked (a server that ignores or caps n) is said on the node, never
-    silently, but is no error: they were paid for. The line for the info output, or ''."""
-    if got >= asked:
-        return ""
-    line = f"asked for {asked} images, got {got}"
-    call.progress(line)
-    return line
-
-
-def to_tensors(call: Call, blobs: list[bytes]):
-    """(IMAGE, MASK) from result files, with errors naming the call.
-
-    Paid results are never lost: when one does not decode, the others are saved and the error
-    names the folder and the failing result; on Cancel all of them are saved."""
-    try:
-        with call.context():
-            return decode_images(blobs)
-    except ResultNotDecoded as exc:
-        kept = [(number, blob) for number, blob in enumerate(blobs, 1) if number - 1 != exc.index]
-        folder = save_unsaved(kept)
-        if folder:
-            which = "they were" if exc.index is None else f"the other {len(kept)} result(s) were"
-            exc.message += f"; {which} saved to {folder}"
-        raise
-    except comfy.InterruptProcessingException:
-        keep_paid_results(call.node_id, blobs)
-        raise
-
-
-def _in_order(jobs: Sequence[Callable[[], tuple[ImageResult, list[bytes]]]], *, node_id: str | None, what: str) -> list:
-    """Run jobs concurrently (a few at a time) and return their results in order (see ``run_calls``)."""
-    if len(jobs) == 1:
-        return [jobs[0]()]
-    bar = comfy.ProgressBar(len(jobs), node_id)
-    results: list = [None] * len(jobs)
-    failures: dict[int, BaseException] = {}
-
-    def job_runner(index: int):
-        try:
-            results[index] = jobs[index]()
-        except BaseException as exc:  # noqa: BLE001 -- collected and reported below
-            failures[index] = exc
-        finally:
-            bar.update(1)
-
-    with ThreadPoolExecutor(
-        max_workers=min(MAX_PARALLEL_CALLS, len(jobs)), thread_name_prefix="hosted-images-call"
-    ) as pool:
-        list(pool.map(job_runner, range(len(jobs))))
-    if not failures:
-        return results
-    finished = [blob for result in results if result is not None for blob in result[1]]
-    if comfy.interrupted() or any(isinstance(exc, comfy.InterruptProcessingException) for exc in failures.values()):
-        keep_paid_results(node_id, finished)
-        raise comfy.InterruptProcessingException()
-    first = failures[min(failures)]
-    if len(failures) == len(jobs):
-        raise first
-    lines = [f"{what} {i + 1}: {exc}" for i, exc in sorted(failures.items())]
-    saved = save_unsaved(list(enumerate(finished, 1)))
-    message = f"{len(failures)} of {len(jobs)} {what}s failed:\n" + "\n".join(lines)
-    if saved:
-        message += f"\nThe images of the {what}s that succeeded were saved to {saved}"
-    error = RemoteImageError(message)
-    if isinstance(first, RemoteImageError):
-        error.provider, error.operation, error.model = first.provider, first.operation, first.model
-    raise error
-
-
-# --- nothing paid for is lost -----------------------------------------------------------------
-
-
-def unsaved_root() -> Path:
-    """<ComfyUI output>/hosted_images/unsaved, or outside ComfyUI HOSTED_IMAGES_UNSAVED_DIR (else a
-    folder in the user's data directory)."""
-    output = comfy.output_directory()
-    if output:
-        return Path(output) / "hosted_images" / "unsaved"
-    return Path(os.environ.get(UNSAVED_DIR_ENV) or DEFAULT_UNSAVED_DIR).expanduser()
-
-
-def save_unsaved(numbered: list[tuple[int, bytes]], partial: tuple[int, bytes] | None = None) -> str:
-    """Write result files (number, bytes) -- and ``partial``, the last partial image of an image
-    that never completed, as ``partial_NNN`` -- into a new folder of their own; return it, or ''.
-    The node's last progress line says where.
-
-    The folder's name is the time plus a random part, created exclusively: two failures in the
-    same second, or in two processes, never share (or overwrite) a folder."""
-    if not numbered and partial is None:
-        return ""
-    root = unsaved_root()
-    root.mkdir(parents=True, exist_ok=True)
-    while True:
-        folder = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
-        try:
-            folder.mkdir()
-            break
-        except FileExistsError:
-            continue
-    files = [(f"result_{number:03d}", blob) for number, blob in numbered]
-    if partial is not None:
-        files.append((f"partial_{partial[0]:03d}", partial[1]))
-    for name, blob in files:
-        extension = (sniff_format(blob) or "bin").lower().replace("jpeg", "jpg")
-        (folder / f"{name}.{extension}").write_bytes(blob)
-    journal.saved(str(folder), len(files))  # spend journal hook: where paid results went
-    note_for_last_line(f"saved to {shown_path(str(folder))}")
-    return str(folder)
-
-
-def recent_unsaved(limit: int = 10) -> list[dict]:
-    """The newest folders of paid results a failed or cancelled node saved (newest first): name,
-    files, when, and where -- with ``~`` for the home folder, and ``subfolder`` for ComfyUI's /view
-    when they lie in its output folder."""
-    root = unsaved_root()
-    try:
-        folders = sorted((p for p in root.iterdir() if p.is_dir() and not p.is_symlink()), reverse=True)[:limit]
-    except OSError:
-        return []
-    output = comfy.output_directory()
-    found = []
-    for folder in folders:
-        files = sorted(f.name for f in folder.iterdir() if f.is_file())
-        entry = {"name": folder.name, "files": files, "where": shown_path(str(folder))}
-        if output:
-            try:
-                entry["subfolder"] = folder.relative_to(output).as_posix()
-            except ValueError:
-                pass
-        found.append(entry)
-    return found
-
-
-def keep_paid_results(node_id: str | None, blobs: list[bytes], partial: tuple[int, bytes] | None = None) -> str:
-    """On Cancel: save the results already paid for and say where, in the log and on the node --
-    only to the client that queued the prompt, since it names a folder."""
-    folder = save_unsaved(list(enumerate(blobs, 1)), partial)
-    if folder:
-        text = f"cancelled; the {len(blobs)} image(s) already returned were saved to {shown_path(folder)}"
-        log.warning("%s", text)
-        comfy.progress_text(node_id, text, private=True)
-    return folder

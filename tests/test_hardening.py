@@ -191,9 +191,11 @@ def test_a_flood_of_huge_partial_images_is_skipped_and_cancel_comes_first(hostil
     partials = [event("image_generation.partial_image", big, partial_image_index=i) for i in range(100)]
     hostile.image_reply = lambda request: server_mod.Response.stream(endless(partials, b": waiting\n\n", gap=1))
     cancelled_at, decoded = [], []
-    common = mod("nodes.common")
-    real_preview = common.preview_picture
-    monkeypatch.setattr(common, "preview_picture", lambda blob, size: decoded.append(1) or real_preview(blob, size))
+    batch_module = mod("nodes.core.batch")
+    real_preview = batch_module.preview_picture
+    monkeypatch.setattr(
+        batch_module, "preview_picture", lambda blob, size: decoded.append(1) or real_preview(blob, size)
+    )
 
     def cancel():
         cancelled_at.append(time.monotonic())

@@ -124,7 +124,7 @@ def test_count_runs_one_call_per_image_and_keeps_every_result(ovh):
 def test_count_calls_run_at_once_a_few_at_a_time(ovh):
     """n images from a provider without n: the calls overlap, at most MAX_PARALLEL_CALLS at once.
     Counted at the server, not timed (nodes/cli/bench.py measures the wall-time ratio)."""
-    bound = mod("nodes.common").MAX_PARALLEL_CALLS
+    bound = mod("nodes.core.batch").MAX_PARALLEL_CALLS
     ovh.inject(gather=bound, times=bound)  # the first calls wait for each other
     assert generate(count=bound).shape[0] == bound
     assert ovh.max_in_flight == bound

@@ -109,6 +109,7 @@ CORE_IMPORTS = {
     "limits": {"clock", "errors", "journal", "redaction"},
     "spend": {"clock", "journal", "limits"},
     "reuse": {"clock"},  # results already paid for, kept a while on disk
+    "unsaved": {"comfy", "journal", "payloads", "redaction"},  # paid results of a failed node, saved
     "transport": {
         "comfy",
         "credentials",
@@ -121,6 +122,19 @@ CORE_IMPORTS = {
         "retries",
         "sse",
         "validation",
+    },
+    # a node's calls -> one batch of images: nothing paid for lost or paid twice
+    "batch": {
+        "clock",
+        "comfy",
+        "errors",
+        "images",
+        "journal",
+        "payloads",
+        "redaction",
+        "reuse",
+        "transport",
+        "unsaved",
     },
 }
 # pure core modules

@@ -29,7 +29,7 @@ from provider_table import BY_NAME, ionos_generate, mount, slot_server  # noqa: 
 errors = mod("nodes.core.errors")
 images = mod("nodes.core.images")
 comfy = mod("nodes.core.comfy")
-common = mod("nodes.common")
+unsaved_module = mod("nodes.core.unsaved")
 synth = mod("nodes.emulator.synth")
 
 TESTS = Path(__file__).resolve().parent
@@ -170,7 +170,9 @@ def test_a_result_that_does_not_decode_is_named_and_the_others_are_saved(mount, 
 def test_two_failed_batches_in_the_same_second_keep_separate_folders(mount, unsaved, monkeypatch):
     ovh = BY_NAME["ovh"]
     app = mount(ovh)
-    monkeypatch.setattr(common.time, "strftime", lambda fmt, *when: "20261129-120000")  # the same second, for sure
+    monkeypatch.setattr(
+        unsaved_module.time, "strftime", lambda fmt, *when: "20261129-120000"
+    )  # the same second, for sure
     outcomes = []
     for _ in range(2):
         app.inject(status=500, message="boom")
@@ -184,7 +186,7 @@ def test_two_failed_batches_in_the_same_second_keep_separate_folders(mount, unsa
 
 
 def test_unsaved_folders_are_unique_and_made_exclusively(unsaved):
-    made = [common.save_unsaved([(1, b"\x89PNG\r\n\x1a\n")]) for _ in range(50)]
+    made = [unsaved_module.save_unsaved([(1, b"\x89PNG\r\n\x1a\n")]) for _ in range(50)]
     assert len(set(made)) == 50 and len(folders(unsaved)) == 50
 
 
@@ -224,5 +226,5 @@ def test_cancel_while_a_reply_is_decoded_saves_every_result(mount, unsaved, prog
 
 def test_inside_comfyui_the_folder_is_under_the_output_folder(monkeypatch, tmp_path):
     monkeypatch.setattr(comfy, "output_directory", lambda: str(tmp_path / "output"))
-    folder = Path(common.save_unsaved([(1, b"\x89PNG\r\n\x1a\n")]))
+    folder = Path(unsaved_module.save_unsaved([(1, b"\x89PNG\r\n\x1a\n")]))
     assert folder.parent == tmp_path / "output" / "hosted_images" / "unsaved"

@@ -113,6 +113,25 @@ def _prompt_server():
         return None
 
 
+# What a node's last progress line repeats (what auto became, where paid results were saved): a
+# list per node run, shared by its calls (they run in worker threads with a copy of the context).
+_notes: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar("hosted_images_notes", default=None)
+
+
+def start_notes() -> list[str]:
+    """A new node run: its notes start empty; returns the list the run's last line reads."""
+    notes: list[str] = []
+    _notes.set(notes)
+    return notes
+
+
+def note_for_last_line(text: str) -> None:
+    """Say ``text`` again in the node's last progress line (done, failed or cancelled)."""
+    notes = _notes.get()
+    if notes is not None and text not in notes:
+        notes.append(text)
+
+
 def progress_text(node_id: str | None, text: str, *, private: bool = False) -> None:
     """Show a line of text on the node in ComfyUI's UI -- to the client that queued the prompt
     when ComfyUI knows it; a ``private`` text (it names a folder) never to every client; log it

@@ -47,23 +47,26 @@ class Provider:
     # ... and its usage figures by name (dotted for nested ones) -> the journal's names: input_tokens,
     # output_tokens, total_tokens, input_text_tokens, input_image_tokens, credits, cost
     usage_names: Mapping[str, str] = field(default_factory=dict)
+    # derived: whether every call needs a key, and the provider's own id whatever key it uses (the
+    # spend journal and the daily limits name it)
+    key_required: bool = field(init=False)
+    own_id: str = field(init=False)
 
-    @property
-    def key_required(self) -> bool:
-        return self.anonymous is None
-
-    @property
-    def own_id(self) -> str:
-        """The provider's own id whatever key it uses: the spend journal and the daily limits name it."""
-        return self.base_id or self.id
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key_required", self.anonymous is None)
+        object.__setattr__(self, "own_id", self.base_id or self.id)
 
 
 _registered: dict[str, Provider] = {}
+# every registered provider's key shapes, for redaction (kept as they register: redaction runs on
+# every message and log line)
+KEY_PATTERNS: list[str] = []
 
 
 def register(provider: Provider) -> Provider:
     """Make ``provider`` known to redaction and to whoever lists the providers; returns it."""
     _registered[provider.id] = provider
+    KEY_PATTERNS.extend(p for p in provider.key_patterns if p not in KEY_PATTERNS)
     return provider
 
 

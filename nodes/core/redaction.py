@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 
-from .provider import registered
+from . import provider
 
 log = logging.getLogger("hosted_images")
 
@@ -29,7 +29,7 @@ def _compiled(patterns: tuple[str, ...]) -> tuple[re.Pattern, ...]:
 
 def _key_shapes() -> tuple[re.Pattern, ...]:
     """The bearer pattern, then every registered provider's key shapes."""
-    return (BEARER, *_compiled(tuple(pattern for provider in registered() for pattern in provider.key_patterns)))
+    return (BEARER, *_compiled(tuple(provider.KEY_PATTERNS)))
 
 
 def shown_path(path) -> str:

@@ -13,6 +13,7 @@ oldest go first), and follows no symlink.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import json
 import os
@@ -45,6 +46,29 @@ def minutes() -> float:
 
 def folder() -> Path:
     return Path(os.environ.get(REUSE_DIR_ENV) or DEFAULT_DIR).expanduser()
+
+
+# The fingerprint of the inputs of the node run in progress (set by the node base before its calls;
+# they run in worker threads with a copy of the context): '' outside a node's run.
+_inputs: contextvars.ContextVar[str] = contextvars.ContextVar("hosted_images_inputs", default="")
+
+
+def remember_inputs(inputs: dict) -> None:
+    """The node run starting now has these inputs (tensors are fingerprinted by their bytes)."""
+    parts = []
+    for name in sorted(inputs):
+        value = inputs[name]
+        if hasattr(value, "detach") and hasattr(value, "shape"):  # a tensor: IMAGE or MASK
+            array = value.detach().cpu().contiguous().numpy()
+            parts += [name, list(array.shape), str(array.dtype), array.tobytes()]
+        else:
+            parts += [name, value if isinstance(value, (str, int, float, bool, type(None))) else repr(type(value))]
+    _inputs.set(key(parts))
+
+
+def inputs_of_run() -> str:
+    """The fingerprint of the running node's inputs, or '' outside a node's run."""
+    return _inputs.get()
 
 
 def key(parts: Iterable[Any]) -> str:
