@@ -93,17 +93,11 @@ CORE_IMPORTS = {
     "failures": {"errors", "payloads", "provider", "redaction", "validation"},  # the wording of failures
     "credentials": {"comfy", "errors", "provider", "redaction"},
     "retries": {"payloads", "errors"},  # pure: testable with a fake send
-    "sse": {"errors", "validation"},  # pure: event streams parsed from bytes
+    "sse": {"errors", "failures", "validation"},  # event streams parsed from bytes as they arrive
     "images": {"comfy", "errors", "payloads", "redaction"},
-    "exchange": {
-        "comfy",
-        "credentials",
-        "failures",
-        "payloads",
-        "errors",
-        "redaction",
-        "sse",
-    },  # the only one opening connections
+    "connections": {"credentials", "errors"},  # sessions, each connection's address checked, dropping one
+    # with connections, the only one opening connections
+    "exchange": {"comfy", "connections", "credentials", "failures", "payloads", "errors", "redaction", "sse"},
     # the spend journal's lines, today's counts and the limits, the summaries: no sockets, no key
     "journal": {"clock", "comfy", "payloads", "errors", "provider", "redaction"},
     "limits": {"clock", "errors", "journal", "redaction"},
@@ -156,9 +150,9 @@ def test_layers_are_enforced():
         imported = _imports(path)
         if rel != "core/comfy.py":
             assert not imported & {"comfy", "server", "folder_paths", "comfy_extras", "comfy_api"}, rel
-        if not rel.startswith(("core/exchange.py", "emulator/", "cli/")):
+        if not rel.startswith(("core/exchange.py", "core/connections.py", "emulator/", "cli/")):
             assert not imported & {"requests", "urllib3", "socket", "http"}, (
-                f"{rel} opens connections; only core/exchange may"
+                f"{rel} opens connections; only core/exchange (with core/connections) may"
             )
         if rel != "core/transport.py":
             asks = _names_imported(path, "credentials") & {"api_key", "require_key"}

@@ -20,9 +20,9 @@ from typing import Any
 from . import clock, comfy, journal, reuse
 from .errors import RemoteImageError
 from .images import ResultNotDecoded, decode_images, preview_picture
-from .payloads import ImageResult, describe_calls
+from .payloads import ImageResult, Reply, describe_calls
 from .redaction import shown_path
-from .transport import Call, Reply
+from .transport import Call
 from .unsaved import keep_paid_results, save_unsaved
 
 log = logging.getLogger("hosted_images")

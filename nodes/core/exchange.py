@@ -1,6 +1,7 @@
-"""One HTTP exchange: the only code that opens a connection.
+"""One HTTP exchange and the redirects it leads to: with ``connections``, the only code that
+opens a connection.
 
-One ``requests.Session`` per provider (connections are reused). Each exchange runs in a worker
+Each exchange runs in a worker
 thread while the calling thread watches ComfyUI's interrupt flag several times a second; on an
 interrupt, or when a stage of the reply outlasts the read timeout, the connection is dropped.
 
@@ -12,25 +13,17 @@ the read timeout bounds the wait for each event, and an overall deadline
 (``HOSTED_IMAGES_STREAM_DEADLINE``, 30 minutes) the whole stream; the stream is left as soon as the
 caller has what it asked for. Events wait in a short queue: a server cannot pile them up in memory.
 
-Where requests go (docs/design.md, "Keys and endpoints"): a request carrying a key goes
-only to the endpoint configured outside the workflow or to a trusted host (the caller
-checks that); redirects are followed here, hop by hop, and a key never follows one to another
-origin; no redirect or result link may lead to a loopback, private or link-local address other
-than the provider endpoint's own host and port -- checked on the address actually connected to,
-so a name that resolves differently the second time (DNS rebinding) gains nothing.
+Which address each hop may connect to, the sessions it reuses and how a connection is dropped
+are ``connections``.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import os
 import queue
 import re
-import socket
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -38,60 +31,23 @@ from urllib.parse import urljoin, urlsplit
 import requests
 import urllib3
 
-from . import comfy
+from . import comfy, connections
+from .connections import Destination
 from .credentials import check_url, ip_of
 from .errors import InputError, RemoteImageError, Unanswered
-from .failures import Fetch, cut_stream, endless_stream, not_json, slow_reply, stalled_stream, too_large
-from .payloads import MAX_JSON_VALUES, TooManyValues, parse_json
+from .failures import Fetch, cut_stream, endless_stream, slow_reply, stalled_stream, too_large
+from .payloads import Reply, content_type
 from .redaction import clip
-from .sse import EventStreamReader, ServerEvent
+from .sse import STREAM_QUEUE, ServerEvent, read_events, stream_seconds
 
 POLL_SECONDS = 0.05  # how often a waiting call looks at ComfyUI's interrupt flag
 MAX_RESPONSE_BYTES = 256 * 1024 * 1024
-USER_AGENT = "comfyui-hosted-image-apis/1.0"
 MAX_REDIRECTS = 3
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 # The reply's head is abandoned this long after the read timeout: a head that has not begun by
 # then already ended in requests' own read timeout (with its clearer message); one still
 # trickling in has not, and never will.
 HEAD_GRACE_SECONDS = 0.5
-STREAM_CHUNK = 64 * 1024  # the most read at once from an event stream; less is handed on as it comes
-STREAM_QUEUE = 4  # events read ahead of the caller at most: the reader waits for the rest
-STREAM_DEADLINE_ENV = "HOSTED_IMAGES_STREAM_DEADLINE"
-STREAM_DEADLINE_SECONDS = 1800.0  # ten images at the slowest quality take minutes, never half an hour
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: Mapping[str, str]
-    content: bytes
-    url: str
-    max_json_values: int = MAX_JSON_VALUES  # what parsing the content may cost (see payloads.parse_json)
-
-    @property
-    def content_type(self) -> str:
-        return _content_type(self.headers)
-
-    @functools.cached_property
-    def body(self) -> Any:
-        """The JSON value of the content, or None when it is not JSON; TooManyValues when it
-        holds more values than such a reply may."""
-        return parse_json(self.content, self.max_json_values)
-
-    @property
-    def readable_body(self) -> Any:
-        """``body`` for readers that only look (error envelopes, the journal): None also when
-        the content holds too many values to parse."""
-        try:
-            return self.body
-        except TooManyValues:
-            return None
-
-    def json(self) -> Any:
-        if self.body is None:
-            raise not_json(self.status, self.content_type, self.content, self.headers)
-        return self.body
 
 
 @dataclass
@@ -103,150 +59,6 @@ class Watch:
     started: float  # time.monotonic() of the call: ``each_second`` runs when a new whole second begins
     before_each_hop: Callable[[], None]  # e.g. count the attempt, honour an interrupt
     each_second: Callable[[], None]  # e.g. progress text on the node
-
-
-# --- sessions --------------------------------------------------------------------------------
-
-_sessions: dict[str, requests.Session] = {}
-_sessions_lock = threading.Lock()
-
-
-# The connection each worker thread is using, so that an interrupt can drop it even while the
-# provider has not answered yet (closing the response only works once headers have arrived), and
-# when each worker's request went out (the read timeout of the reply's head counts from then).
-_connections: dict[int, Any] = {}
-_sent_at: dict[int, float] = {}
-# What the current worker thread's request may connect to (see ``Destination``).
-_destination = threading.local()
-
-
-@dataclass
-class Destination:
-    """Where one hop of a call may connect: anywhere public, and to a loopback, private or
-    link-local address only when it is the provider endpoint's own host and port."""
-
-    endpoint: tuple[str, int] | None  # the provider endpoint's host and port, if known
-    what: str  # how messages name the hop, e.g. "the result link"
-
-    def refusal(self, address: str, port: int) -> str:
-        """Why connecting to ``address``:``port`` is refused, or ''."""
-        ip = ip_of(address)
-        if ip is None or ip.is_global:
-            return ""
-        if self.endpoint is not None and (ip, port) in _addresses(*self.endpoint):
-            return ""
-        kind = "loopback" if ip.is_loopback else "link-local" if ip.is_link_local else "private or reserved"
-        return (
-            f"{self.what} leads to {address} port {port}, a {kind} address that is not the provider's endpoint, "
-            "so it was not followed"
-        )
-
-
-def _addresses(host: str, port: int) -> set:
-    """Every (address, port) ``host`` resolves to."""
-    try:
-        found = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return set()
-    return {(ip_of(info[4][0].split("%")[0]), port) for info in found}
-
-
-class DestinationRefused(RemoteImageError):
-    """A hop would connect to an address it may not reach; raised inside the connection, so it
-    passes through urllib3 and requests untouched."""
-
-
-def _check_peer(connection, sock) -> None:
-    """Refuse the address a socket is actually connected to (names are resolved by then)."""
-    destination = getattr(_destination, "value", None)
-    if destination is None or getattr(connection, "proxy", None) is not None:
-        return  # through a proxy, the proxy resolves the name and decides
-    try:
-        address, port = sock.getpeername()[:2]
-    except OSError:
-        return
-    refusal = destination.refusal(address.split("%")[0], port)
-    if refusal:
-        with contextlib.suppress(OSError):
-            sock.close()
-        raise DestinationRefused(refusal)
-
-
-class _GuardedConnection:
-    def _new_conn(self):
-        sock = super()._new_conn()
-        _check_peer(self, sock)
-        return sock
-
-    def request(self, *args, **kwargs):
-        if self.sock is not None:  # a pooled connection, made for an earlier hop
-            try:
-                _check_peer(self, self.sock)
-            except DestinationRefused:
-                self.sock = None
-                raise
-        super().request(*args, **kwargs)
-        _sent_at[threading.get_ident()] = time.monotonic()
-
-
-class _GuardedHTTPConnection(_GuardedConnection, urllib3.connection.HTTPConnection):
-    pass
-
-
-class _GuardedHTTPSConnection(_GuardedConnection, urllib3.connection.HTTPSConnection):
-    pass
-
-
-class _TrackedPool:
-    def _get_conn(self, timeout=None):
-        connection = super()._get_conn(timeout)
-        _connections[threading.get_ident()] = connection
-        return connection
-
-
-class _TrackedHTTPPool(_TrackedPool, urllib3.HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _TrackedHTTPSPool(_TrackedPool, urllib3.HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class _Adapter(requests.adapters.HTTPAdapter):
-    def init_poolmanager(self, *args, **kwargs):
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _TrackedHTTPPool, "https": _TrackedHTTPSPool}
-
-
-def _drop_connection(thread_id: int | None, response=None) -> None:
-    """Cut the connection a worker thread is using, before or during the reply.
-
-    ``response.close()`` would wait for the worker's blocked read (it needs the reader's lock),
-    which a trickling body can put off forever; shutting the socket down ends the read at once.
-    """
-    connection = _connections.get(thread_id) or getattr(getattr(response, "raw", None), "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-
-
-def _new_session() -> requests.Session:
-    session = requests.Session()
-    adapter = _Adapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    return session
-
-
-def session_for(name: str) -> requests.Session:
-    """The shared session of one provider (or "download" for result URLs, which never get a key)."""
-    with _sessions_lock:
-        session = _sessions.get(name)
-        if session is None:
-            session = _sessions[name] = _new_session()
-        return session
 
 
 # --- one request and its redirects -----------------------------------------------------------
@@ -335,171 +147,169 @@ def send(
     answering True (it has what it asked for), after which the reply comes back at once."""
     comfy.raise_if_interrupted()
     watch.before_each_hop()
-    cancelled = threading.Event()
-    done = threading.Event()
-    box: dict[str, Any] = {}
-    arrived: queue.Queue[ServerEvent] = queue.Queue(STREAM_QUEUE)
-    session = session_for(session_name)
-    timeout = (watch.connect_timeout, watch.read_timeout)
+    exchange = _Exchange(method, url, kwargs, fetching, destination, watch, max_bytes, events)
+    exchange.start(connections.session_for(session_name), f"hosted-images-{session_name}")
+    return exchange.wait()
 
-    def exchange() -> None:
-        _destination.value = destination
+
+class _Exchange:
+    """One exchange, in stages. In a worker thread: ``_work`` sends the request (``_request``),
+    then reads the body (``_read_body``) or hands on the events as they arrive. In the calling
+    thread: ``wait`` passes each event on (``_dispatch``), honours Cancel and the deadlines
+    (``_check_deadlines``), ticks the node's progress, and ends in ``_result``: the reply, or one
+    error as users read it. ``_abandon`` drops the connection at any stage."""
+
+    def __init__(self, method, url, kwargs, fetching: Fetch, destination: Destination, watch: Watch, max_bytes, events):
+        self.method, self.url, self.kwargs, self.fetching = method, url, kwargs, fetching
+        self.destination, self.watch, self.max_bytes, self.events = destination, watch, max_bytes, events
+        self.cancelled, self.done = threading.Event(), threading.Event()
+        self.box: dict[str, Any] = {}  # what the worker got: response, stream, reply, too_large or error
+        self.arrived: queue.Queue[ServerEvent] = queue.Queue(STREAM_QUEUE)
+        self.dispatched = 0  # events handed to ``events``
+        self.body_deadline: float | None = None  # the read timeout only bounds each wait; these bound each stage
+        self.stream_deadline: float | None = None
+
+    def start(self, session: requests.Session, name: str) -> None:
+        self.session = session
+        self.worker = threading.Thread(target=self._work, name=name, daemon=True)
+        self.worker.start()
+
+    # ---- in the worker thread
+
+    def _work(self) -> None:
+        connections.bind(self.destination)
         try:
-            # The adapter, not Session.send: a session reads a redirect's whole body and parses
-            # its Location even when told not to follow it; redirects are ``fetch``'s business.
-            prepared = session.prepare_request(requests.Request(method, url, **kwargs))
-            settings = session.merge_environment_settings(prepared.url, {}, True, None, None)  # proxies, TLS
-            response = session.get_adapter(prepared.url).send(prepared, timeout=timeout, **settings)
-            box["stream"] = events is not None and _is_event_stream(response)
-            box["response"] = response
+            response = self._request()
+            self.box["stream"] = self.events is not None and _is_event_stream(response)
+            self.box["response"] = response
             try:
-                if box["stream"]:
-                    _read_events(response, arrived, cancelled, max_bytes)
-                    box["reply"] = Reply(response.status_code, response.headers, b"", response.url)
-                    return
-                chunks, size = [], 0
-                for chunk in response.iter_content(1 << 18):
-                    if cancelled.is_set():
-                        return
-                    size += len(chunk)
-                    if size > max_bytes:
-                        box["too_large"] = size
-                        return
-                    chunks.append(chunk)
-                box["reply"] = Reply(response.status_code, response.headers, b"".join(chunks), response.url)
+                if self.box["stream"]:
+                    read_events(response, self.arrived, self.cancelled, self.max_bytes)
+                    self.box["reply"] = Reply(response.status_code, response.headers, b"", response.url)
+                else:
+                    self._read_body(response)
             finally:
                 response.close()
         except BaseException as exc:  # noqa: BLE001 -- handed to the waiting thread
-            box["error"] = exc
+            self.box["error"] = exc
         finally:
-            _connections.pop(threading.get_ident(), None)
-            _sent_at.pop(threading.get_ident(), None)
-            _destination.value = None
-            done.set()
+            connections.release()
+            self.done.set()
 
-    def abandon() -> None:
-        cancelled.set()
-        # the provider sees the hang-up, the worker's read returns at once and it ends on its own
-        _drop_connection(worker.ident, box.get("response"))
+    def _request(self):
+        # The adapter, not Session.send: a session reads a redirect's whole body and parses its
+        # Location even when told not to follow it; redirects are ``fetch``'s business.
+        session = self.session
+        prepared = session.prepare_request(requests.Request(self.method, self.url, **self.kwargs))
+        settings = session.merge_environment_settings(prepared.url, {}, True, None, None)  # proxies, TLS
+        timeout = (self.watch.connect_timeout, self.watch.read_timeout)
+        return session.get_adapter(prepared.url).send(prepared, timeout=timeout, **settings)
 
-    worker = threading.Thread(target=exchange, name=f"hosted-images-{session_name}", daemon=True)
-    worker.start()
-    shown = -1
-    read = watch.read_timeout
-    body_deadline = None  # the read timeout only bounds each wait; these bound each stage
-    stream_deadline = None
-    dispatched = 0
-    while True:
-        finished = done.wait(POLL_SECONDS)
-        while not arrived.empty():
+    def _read_body(self, response) -> None:
+        chunks, size = [], 0
+        for chunk in response.iter_content(1 << 18):
+            if self.cancelled.is_set():
+                return
+            size += len(chunk)
+            if size > self.max_bytes:
+                self.box["too_large"] = size
+                return
+            chunks.append(chunk)
+        self.box["reply"] = Reply(response.status_code, response.headers, b"".join(chunks), response.url)
+
+    # ---- in the calling thread
+
+    def wait(self) -> Reply:
+        shown = -1
+        while True:
+            finished = self.done.wait(POLL_SECONDS)
+            enough = self._dispatch()
+            if enough is not None:
+                return enough
+            if finished:
+                return self._result()
+            if comfy.interrupted():
+                self._abandon()
+                comfy.raise_if_interrupted()
+            now = time.monotonic()
+            self._check_deadlines(now)
+            elapsed = int(now - self.watch.started)
+            if elapsed != shown:
+                shown = elapsed
+                self.watch.each_second()
+
+    def _dispatch(self) -> Reply | None:
+        """Hand each event that has arrived to ``events``; the reply, at once, when it has every
+        image asked for (whatever else the server sends is not read)."""
+        while not self.arrived.empty():
             if comfy.interrupted():  # however many events wait, Cancel comes first
-                abandon()
+                self._abandon()
                 comfy.raise_if_interrupted()
             try:
-                enough = events(arrived.get_nowait())
+                enough = self.events(self.arrived.get_nowait())
             except BaseException:
-                abandon()
+                self._abandon()
                 raise
-            dispatched += 1
-            body_deadline = time.monotonic() + read  # in a stream, each event may take the read timeout
-            if enough:  # every image asked for came: whatever else the server sends is not read
-                response = box["response"]
-                abandon()
+            self.dispatched += 1
+            self.body_deadline = time.monotonic() + self.watch.read_timeout  # each event may take it
+            if enough:
+                response = self.box["response"]
+                self._abandon()
                 return Reply(response.status_code, response.headers, b"", response.url)
-        if finished:
-            break
-        if comfy.interrupted():
-            abandon()
-            comfy.raise_if_interrupted()
-        now = time.monotonic()
-        if "response" in box:
-            if body_deadline is None:
-                body_deadline = now + read
-            if box["stream"] and stream_deadline is None:
-                stream_deadline = now + stream_seconds()
-            if now > body_deadline:
-                abandon()
-                if box["stream"]:
-                    raise stalled_stream(url, read, dispatched)
-                raise slow_reply(url, fetching, "the reply", "it began", read)
-            if stream_deadline is not None and now > stream_deadline:
-                abandon()
-                raise endless_stream(url, stream_seconds(), dispatched)
-        else:
-            sent = _sent_at.get(worker.ident)
+        return None
+
+    def _check_deadlines(self, now: float) -> None:
+        """The reply's head within the read timeout of the request, its body (or each event) within
+        the read timeout, a stream within its overall deadline; else the exchange is abandoned."""
+        read = self.watch.read_timeout
+        if "response" not in self.box:
+            sent = connections.sent_at(self.worker.ident)
             if sent is not None and now > sent + read + HEAD_GRACE_SECONDS:
-                abandon()
+                self._abandon()
                 head = "the status line and headers of the reply"
-                raise slow_reply(url, fetching, head, "the request was sent", read)
-        elapsed = int(now - watch.started)
-        if elapsed != shown:
-            shown = elapsed
-            watch.each_second()
-    if "error" in box:
-        error = box["error"]
-        if isinstance(error, DestinationRefused):
-            raise RemoteImageError(fetching.prefix + error.message)
-        if box.get("stream") and isinstance(error, _CONNECTION_ERRORS):
-            if isinstance(error, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
-                raise stalled_stream(url, read, dispatched) from None
-            raise cut_stream(url, dispatched, _reason(error)) from None
-        if isinstance(error, requests.exceptions.RequestException):
-            raise _unanswered(error) from None
-        raise error
-    if "too_large" in box:
-        raise too_large(max_bytes)
-    return box["reply"]
+                raise slow_reply(self.url, self.fetching, head, "the request was sent", read)
+            return
+        if self.body_deadline is None:
+            self.body_deadline = now + read
+        if self.box["stream"] and self.stream_deadline is None:
+            self.stream_deadline = now + stream_seconds()
+        if now > self.body_deadline:
+            self._abandon()
+            if self.box["stream"]:
+                raise stalled_stream(self.url, read, self.dispatched)
+            raise slow_reply(self.url, self.fetching, "the reply", "it began", read)
+        if self.stream_deadline is not None and now > self.stream_deadline:
+            self._abandon()
+            raise endless_stream(self.url, stream_seconds(), self.dispatched)
+
+    def _result(self) -> Reply:
+        """What the worker ended with: the reply, or one error as users read it."""
+        error = self.box.get("error")
+        if error is not None:
+            if isinstance(error, connections.DestinationRefused):
+                raise RemoteImageError(self.fetching.prefix + error.message)
+            if self.box.get("stream") and isinstance(error, _CONNECTION_ERRORS):
+                if isinstance(error, (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError)):
+                    raise stalled_stream(self.url, self.watch.read_timeout, self.dispatched) from None
+                raise cut_stream(self.url, self.dispatched, _reason(error)) from None
+            if isinstance(error, requests.exceptions.RequestException):
+                raise _unanswered(error) from None
+            raise error
+        if "too_large" in self.box:
+            raise too_large(self.max_bytes)
+        return self.box["reply"]
+
+    def _abandon(self) -> None:
+        self.cancelled.set()
+        # the provider sees the hang-up, the worker's read returns at once and it ends on its own
+        connections.drop(self.worker.ident, self.box.get("response"))
 
 
 _CONNECTION_ERRORS = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
 
 
-def _content_type(headers) -> str:
-    return headers.get("Content-Type", "").split(";")[0].strip().lower()
-
-
 def _is_event_stream(response) -> bool:
-    return 200 <= response.status_code < 300 and _content_type(response.headers) == "text/event-stream"
-
-
-def stream_seconds() -> float:
-    """The overall deadline of a stream: HOSTED_IMAGES_STREAM_DEADLINE seconds, else 30 minutes."""
-    try:
-        seconds = float(os.environ.get(STREAM_DEADLINE_ENV, "") or STREAM_DEADLINE_SECONDS)
-    except ValueError:
-        return STREAM_DEADLINE_SECONDS
-    return seconds if seconds > 0 else STREAM_DEADLINE_SECONDS
-
-
-def _queue(arrived: queue.Queue, event: ServerEvent, cancelled: threading.Event) -> None:
-    """Hand an event to the caller, waiting while it is behind (the queue is short)."""
-    while not cancelled.is_set():
-        try:
-            arrived.put(event, timeout=POLL_SECONDS)
-            return
-        except queue.Full:
-            continue
-
-
-def _read_events(response, arrived: queue.Queue, cancelled: threading.Event, max_bytes: int) -> None:
-    """Parse an event stream as its bytes arrive, queueing each complete event."""
-    raw = response.raw
-    if hasattr(raw, "read1"):  # urllib3 2: whatever has arrived, up to STREAM_CHUNK
-        pieces = iter(functools.partial(raw.read1, STREAM_CHUNK, decode_content=True), b"")
-    else:  # urllib3 1.26: chunk by chunk of a chunked reply (how providers send streams)
-        pieces = response.iter_content(None)
-    reader = EventStreamReader()
-    size = 0
-    for piece in pieces:
-        if cancelled.is_set():
-            return
-        size += len(piece)
-        if size > max_bytes:
-            raise too_large(max_bytes)
-        for event in reader.feed(piece):
-            _queue(arrived, event, cancelled)
-    for event in reader.close():
-        _queue(arrived, event, cancelled)
+    return 200 <= response.status_code < 300 and content_type(response.headers) == "text/event-stream"
 
 
 def _unanswered(exc: requests.exceptions.RequestException) -> Unanswered:

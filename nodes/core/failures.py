@@ -86,15 +86,6 @@ def join_hints(first: str, second: str) -> str:
     return f"{first}; {second}" if second and second != first else first
 
 
-def not_json(status: int, content_type: str, content: bytes, headers: Mapping[str, str]) -> RemoteImageError:
-    return RemoteImageError(
-        f"the reply (HTTP {status}, {content_type or 'no content type'}) is not JSON: "
-        f"{quote_body(content) or 'empty body'}",
-        status=status,
-        trace_id=trace_id(headers),
-    )
-
-
 def status_failure(
     reply, fetch: Fetch, provider: Provider, hints: Mapping[int, str], attempts: int
 ) -> RemoteImageError:

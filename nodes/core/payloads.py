@@ -12,6 +12,7 @@ import base64
 import binascii
 import datetime
 import email.utils
+import functools
 import json
 import re
 import time
@@ -241,6 +242,56 @@ def trace_id(headers: Mapping[str, str]) -> str:
         if value:
             return clip(value, 120)
     return ""
+
+
+# --- a reply --------------------------------------------------------------------------------------
+
+
+def content_type(headers: Mapping[str, str]) -> str:
+    """The media type a reply's headers name, lower case, without parameters."""
+    return headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def not_json(status: int, content_type: str, content: bytes, headers: Mapping[str, str]) -> RemoteImageError:
+    return RemoteImageError(
+        f"the reply (HTTP {status}, {content_type or 'no content type'}) is not JSON: "
+        f"{quote_body(content) or 'empty body'}",
+        status=status,
+        trace_id=trace_id(headers),
+    )
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str
+    max_json_values: int = MAX_JSON_VALUES  # what parsing the content may cost (see payloads.parse_json)
+
+    @property
+    def content_type(self) -> str:
+        return content_type(self.headers)
+
+    @functools.cached_property
+    def body(self) -> Any:
+        """The JSON value of the content, or None when it is not JSON; TooManyValues when it
+        holds more values than such a reply may."""
+        return parse_json(self.content, self.max_json_values)
+
+    @property
+    def readable_body(self) -> Any:
+        """``body`` for readers that only look (error envelopes, the journal): None also when
+        the content holds too many values to parse."""
+        try:
+            return self.body
+        except TooManyValues:
+            return None
+
+    def json(self) -> Any:
+        if self.body is None:
+            raise not_json(self.status, self.content_type, self.content, self.headers)
+        return self.body
 
 
 # --- what a reply came to ------------------------------------------------------------------------

@@ -1,17 +1,24 @@
-"""Server-sent events (the ``text/event-stream`` format), read incrementally. Pure: no sockets.
+"""Server-sent events (the ``text/event-stream`` format), read incrementally. No sockets of its own.
 
-A provider that streams (the Images API's ``stream: true``, docs/providers.md section 5) sends events as
-``event:`` and ``data:`` lines ended by a blank line, with ``:`` comment lines as keep-alives.
-Bytes are fed in as they arrive, in pieces of any size; complete events come out. The buffer is
-bounded: an event (or one line) larger than ``max_event_bytes`` is refused instead of growing
-without end, and a line is scanned once however many pieces it arrives in.
+A provider that streams (the Images API's ``stream: true``, docs/providers.md section 5) sends
+events as ``event:`` and ``data:`` lines ended by a blank line, with ``:`` comment lines as
+keep-alives. Bytes are fed in as they arrive, in pieces of any size; complete events come out. The
+buffer is bounded: an event (or one line) larger than ``max_event_bytes`` is refused instead of
+growing without end, and a line is scanned once however many pieces it arrives in.
+``read_events`` reads a reply the exchange has opened this way, handing each event on through a
+short queue (a server cannot pile events up in memory).
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import queue
+import threading
 from dataclasses import dataclass
 
 from .errors import RemoteImageError
+from .failures import too_large
 from .validation import readable_size
 
 MAX_EVENT_BYTES = 64 * 1024 * 1024  # one event: a 4K PNG as base64 in JSON is about 30 MB
@@ -115,3 +122,52 @@ class EventStreamReader:
         return RemoteImageError(
             f"an event of the stream is larger than {readable_size(self.max_event_bytes)}, so the stream was abandoned"
         )
+
+
+# --- reading a reply's stream as it arrives (in the exchange's worker thread) --------------------
+
+STREAM_CHUNK = 64 * 1024  # the most read at once from an event stream; less is handed on as it comes
+STREAM_QUEUE = 4  # events read ahead of the caller at most: the reader waits for the rest
+STREAM_DEADLINE_ENV = "HOSTED_IMAGES_STREAM_DEADLINE"
+STREAM_DEADLINE_SECONDS = 1800.0  # ten images at the slowest quality take minutes, never half an hour
+HAND_ON_POLL_SECONDS = 0.05  # how often a reader waiting on a full queue looks whether it was cancelled
+
+
+def stream_seconds() -> float:
+    """The overall deadline of a stream: HOSTED_IMAGES_STREAM_DEADLINE seconds, else 30 minutes."""
+    try:
+        seconds = float(os.environ.get(STREAM_DEADLINE_ENV, "") or STREAM_DEADLINE_SECONDS)
+    except ValueError:
+        return STREAM_DEADLINE_SECONDS
+    return seconds if seconds > 0 else STREAM_DEADLINE_SECONDS
+
+
+def _hand_on(arrived: queue.Queue, event: ServerEvent, cancelled: threading.Event) -> None:
+    """Hand an event to the caller, waiting while it is behind (the queue is short)."""
+    while not cancelled.is_set():
+        try:
+            arrived.put(event, timeout=HAND_ON_POLL_SECONDS)
+            return
+        except queue.Full:
+            continue
+
+
+def read_events(response, arrived: queue.Queue, cancelled: threading.Event, max_bytes: int) -> None:
+    """Parse an event stream as its bytes arrive, queueing each complete event."""
+    raw = response.raw
+    if hasattr(raw, "read1"):  # urllib3 2: whatever has arrived, up to STREAM_CHUNK
+        pieces = iter(functools.partial(raw.read1, STREAM_CHUNK, decode_content=True), b"")
+    else:  # urllib3 1.26: chunk by chunk of a chunked reply (how providers send streams)
+        pieces = response.iter_content(None)
+    reader = EventStreamReader()
+    size = 0
+    for piece in pieces:
+        if cancelled.is_set():
+            return
+        size += len(piece)
+        if size > max_bytes:
+            raise too_large(max_bytes)
+        for event in reader.feed(piece):
+            _hand_on(arrived, event, cancelled)
+    for event in reader.close():
+        _hand_on(arrived, event, cancelled)

@@ -30,9 +30,9 @@ from .credentials import (
     require_key,
 )
 from .errors import InputError, RemoteImageError, Unanswered
-from .exchange import MAX_RESPONSE_BYTES, POLL_SECONDS, Reply, Watch, fetch, origin
+from .exchange import MAX_RESPONSE_BYTES, POLL_SECONDS, Watch, fetch, origin
 from .failures import EXPIRED_LINK_HINT, EXPIRED_LINK_STATUSES, Fetch, fit_to_show, status_failure, unanswered_failure
-from .payloads import MAX_JSON_VALUES, MODEL_LIST_VALUES, sniff_format
+from .payloads import MAX_JSON_VALUES, MODEL_LIST_VALUES, Reply, sniff_format
 from .provider import Provider
 from .retries import Policy, send_with_retries
 from .sse import ServerEvent
