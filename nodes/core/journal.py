@@ -23,16 +23,11 @@ figures under the journal's own names (the provider's descriptor maps its fields
 paid results adds ``{"event": "saved", "folder": …, "files": N}``; the daily limits add
 ``reserve`` and ``release`` lines (see ``limits``). Never a key, a prompt or image bytes.
 
-Where: ``HOSTED_IMAGES_JOURNAL``, else ``~/.local/share/comfyui-hosted-image-apis/journal.jsonl``
--- never inside a folder ComfyUI serves (output, input, temp, user: any client could read the
-file through /view or rewrite it through /upload); a journal the pack kept under
-``<output>/hosted_images/`` before is moved out on first use. No symlink is followed, neither at
-the file nor at its folder.
-
-Appends: one ``write(2)`` of a whole line of ASCII JSON on a descriptor opened with O_APPEND,
-under an advisory lock (``fcntl.flock``; on Windows ``msvcrt.locking`` on the first byte), so
-threads and processes sharing the file never interleave. A writer that finds the file not ending
-in a newline starts its line on a new one; readers skip any line that does not parse.
+Where: ``HOSTED_IMAGES_JOURNAL``, else ``~/.local/share/comfyui-hosted-image-apis/journal.jsonl``,
+never inside a folder ComfyUI serves (any client could read or rewrite it there; an old journal
+there is moved out). No symlink is followed, at the file or its folder. Appends: one ``write(2)``
+of a whole ASCII JSON line with O_APPEND under an advisory lock, so threads and processes never
+interleave; a line after an unfinished one starts on a new line; readers skip damaged lines.
 """
 
 from __future__ import annotations
@@ -44,6 +39,7 @@ import logging
 import os
 import re
 import stat
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -153,7 +149,7 @@ def journaled(call, url: str, json_body: Any, files: list | None, send: Callable
 
     ``stream``: the reader of the reply when the request asked for a stream; a streamed reply's
     body is gone by the time it ends, so its images and usage are the reader's."""
-    attempts, started = call.attempts, clock_seconds()
+    attempts, started = call.attempts, time.monotonic()
     try:
         reply = send()
     except BaseException as exc:
@@ -161,12 +157,6 @@ def journaled(call, url: str, json_body: Any, files: list | None, send: Callable
         raise
     _write_call(call, url, json_body, files, call.attempts - attempts, started, reply, None, stream)
     return reply
-
-
-def clock_seconds() -> float:
-    import time
-
-    return time.monotonic()
 
 
 def _write_call(call, url, json_body, files, attempts: int, started: float, reply, exc, stream) -> None:
@@ -232,7 +222,7 @@ def call_line(call, url: str, asked: int, attempts: int, started: float, reply, 
         line["usage"] = figures
     if request_id or body_id:
         line["request_id"] = _text(request_id or body_id)
-    line.update(attempts=attempts, duration_s=round(clock_seconds() - started, 3))
+    line.update(attempts=attempts, duration_s=round(time.monotonic() - started, 3))
     if call.node_id is not None:
         line["node"] = _text(str(call.node_id))
     if getattr(call, "emulated", False):
@@ -259,12 +249,12 @@ def usage_figures(provider, usage: Any) -> dict:
         value: Any = usage
         for part in source.split("."):
             value = value.get(part) if isinstance(value, dict) else None
-        if figure in FIGURES and figure not in figures and _is_number(value):
+        if figure in FIGURES and figure not in figures and is_number(value):
             figures[figure] = value
     return figures
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value and abs(value) < 1e15
 
 

@@ -8,12 +8,11 @@ that may have been billed -- every call that was sent, except those the provider
 4xx status, those that never reached it and those to the bundled emulator -- plus the images
 reserved by nodes still running, in any process that shares the journal.
 
-A node is refused before anything is sent when its whole ask (every call it will make) would take
-a count past a limit. The check and the reservation are one step across processes: under the
-journal's lock, today's lines are read up to the end and a ``reserve`` line is appended; the node's
-``release`` line, when it ends, hands the count over to its call lines. A reservation whose process
-is gone (same machine) or that is older than six hours no longer counts. Today's count never goes
-down within the day in a process that has seen it, whatever happens to the file.
+A node is refused before anything is sent when its whole ask would take a count past a limit.
+Check and reservation are one step across processes: under the journal's lock, today's lines are
+read and a ``reserve`` line appended; the node's ``release`` line hands the count to its call
+lines. A reservation whose process is gone, or older than six hours, no longer counts. Today's
+count never goes down within the day in a process that has seen it, whatever the file does.
 """
 
 from __future__ import annotations
@@ -103,12 +102,8 @@ def _figures(line: dict) -> dict:
         return {}
     provider = journal.descriptor(str(line.get("provider")))
     figures = journal.usage_figures(provider, usage) if provider is not None else {}
-    figures.update({name: value for name, value in usage.items() if name in journal.FIGURES and _is_number(value)})
-    return figures
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    own = {name: value for name, value in usage.items() if name in journal.FIGURES and journal.is_number(value)}
+    return {**figures, **own}
 
 
 def _count(value: Any) -> int:
