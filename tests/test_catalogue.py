@@ -148,7 +148,7 @@ def test_a_retirement_is_a_fact_about_a_host():
             openai.rules("dall-e-3", catalogue.GENERATE, TODAY, host)
     assert openai.rules("dall-e-3", catalogue.GENERATE, TODAY, "relay.example") is None  # its rules are the host's
     legacy = openai.rules("gpt-image-1.5", catalogue.GENERATE, TODAY, "my-resource.openai.azure.com")
-    assert legacy.sizes == ("1024x1024", "1536x1024", "1024x1536", "auto")  # what it took, where still served
+    assert legacy.size_names == "1024x1024, 1536x1024, 1024x1536, auto"  # what it took, where still served
     assert openai.notice("dall-e-3", TODAY, host="api.openai.com") == ""  # refused there instead
     assert openai.notice("dall-e-3", TODAY, host="127.0.0.1") == (
         "OpenAI retired dall-e-3 on its own API on 2026-05-12; this server may still serve it; "

@@ -8,7 +8,6 @@ from typing import Any
 
 from .errors import InputError
 
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 # What a model id from a server (or a shared workflow) may look like before it reaches the page,
 # where frontend 1.27 draws combo entries as HTML: letters, digits and ._~:/@+- only, 256 at most.
 MODEL_ID = re.compile(r"^[A-Za-z0-9._~:/@+-]{1,256}$")
@@ -69,39 +68,6 @@ def choice(value, allowed: Iterable[str], *, what: str) -> str:
     if value not in allowed:
         raise InputError(f"{what} {value!r} is not allowed; use one of: {', '.join(allowed)}")
     return value
-
-
-def parse_size(text, *, what: str = "size") -> tuple[int, int]:
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if not match:
-        raise InputError(f"{what} {text!r} must look like WIDTHxHEIGHT, e.g. 1024x1024")
-    return int(match.group(1)), int(match.group(2))
-
-
-def size_in_range(text, *, low: int, high: int, multiple: int, what: str = "size") -> tuple[int, int]:
-    width, height = parse_size(text, what=what)
-    for side in (width, height):
-        if not low <= side <= high or side % multiple:
-            raise InputError(
-                f"{what} {width}x{height} is not allowed; both sides must be multiples of {multiple} "
-                f"from {low} to {high}"
-            )
-    return width, height
-
-
-def fit_size(width: int, height: int, *, low: int, high: int, multiple: int) -> tuple[int, int]:
-    """The nearest size with the same aspect whose sides are multiples of ``multiple`` in range."""
-    scale = 1.0
-    if max(width, height) > high:
-        scale = high / max(width, height)
-    if min(width, height) * scale < low:
-        scale = low / min(width, height)
-
-    def snap(side: float) -> int:
-        side = int(round(side / multiple)) * multiple
-        return max(low, min(high, side))
-
-    return snap(width * scale), snap(height * scale)
 
 
 def _text_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

@@ -22,7 +22,7 @@ from ..core.payloads import Uploads, b64decode, b64encode, mime_type, split_data
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import aigne_models, catalogue, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, parse_size, size_choices  # noqa: F401 -- the nodes'
 from .results import ImageResult, ResultImage
 
 CATALOGUE = aigne_models.CATALOGUE
@@ -152,7 +152,7 @@ def check_upload(images: list[bytes], prompt: str) -> list[dict]:
 
 
 def _form(size: str) -> str:
-    width, height = check.parse_size(size)
+    width, height = parse_size(size)
     return f"{width}x{height}"
 
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from ..core import clock
 from ..core import validation as check
 from ..core.errors import InputError
-from .rules import AUTO, Operation, SizeRule  # noqa: F401 -- the format's parts, which the data modules import from here
+from .rules import AUTO, Operation, SizeRule, parse_size, size_text  # noqa: F401 -- the format's parts, for the data and provider modules
 
 GENERATE = "generate"
 EDIT = "edit"
@@ -273,5 +273,5 @@ def size_choices(catalogue: Catalogue, operation: str) -> list[str]:
     seen: list[str] = [AUTO]
     for entry in catalogue.models:
         if entry.can(operation) and not catalogue.is_retired(entry, today()):
-            seen += [size for size in entry.operations[operation].sizes if size not in seen]
+            seen += [text for text in map(size_text, entry.operations[operation].sizes) if text not in seen]
     return [*seen, CUSTOM]

@@ -19,7 +19,7 @@ MODEL_CARDS = "https://docs.ionos.com/cloud/ai/ai-model-hub/models/image-generat
 SCHNELL = "black-forest-labs/FLUX.1-schnell"
 KLEIN = "black-forest-labs/FLUX.2-klein-4B"
 MAX_N = 10
-GENERATION = Operation(sizes=("1024x1024", "1024x1792", "1792x1024"), max_n=MAX_N)
+GENERATION = Operation(sizes=((1024, 1024), (1024, 1792), (1792, 1024)), max_n=MAX_N)
 # the edit endpoint's rule, which applies to any model sent to it; auto = the input's own size fit to it
 EDIT_SIZE_RULE = SizeRule(multiple=16, min_edge=64, max_edge=2048)
 EDIT_FORMATS = ("png", "jpeg", "jpg", "webp")

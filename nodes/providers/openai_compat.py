@@ -19,7 +19,7 @@ from ..core.payloads import Uploads
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import catalogue, openai_models, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, parse_size, size_choices  # noqa: F401 -- the nodes'
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 CATALOGUE = openai_models.CATALOGUE
@@ -71,7 +71,7 @@ def _size(size: str, model: str, rules: catalogue.Operation | None) -> str | Non
         return rules.check_size(model, size)
     if size == AUTO:
         return None
-    width, height = check.parse_size(size)
+    width, height = parse_size(size)
     return f"{width}x{height}"
 
 

@@ -37,17 +37,17 @@ COMFY_NODES = "https://github.com/Comfy-Org/ComfyUI/blob/master/comfy_api_nodes/
 PROMPT_LIMIT = 32000
 MAX_N = 10
 FORMATS = ("png", "jpeg", "webp")
-LEGACY_SIZES = ("1024x1024", "1536x1024", "1024x1536", AUTO)
+LEGACY_SIZES = ((1024, 1024), (1536, 1024), (1024, 1536), AUTO)
 GPT_IMAGE_2_SIZES = (
     AUTO,
-    "1024x1024",
-    "1536x1024",
-    "1024x1536",
-    "2048x2048",
-    "2048x1152",
-    "1152x2048",
-    "3840x2160",
-    "2160x3840",
+    (1024, 1024),
+    (1536, 1024),
+    (1024, 1536),
+    (2048, 2048),
+    (2048, 1152),
+    (1152, 2048),
+    (3840, 2160),
+    (2160, 3840),
 )
 GPT_IMAGE_2_RULE = SizeRule(multiple=16, max_edge=3840, max_ratio=3, min_pixels=655_360, max_pixels=8_294_400)
 # Streaming: stream plus partial_images 1-3 (CreateImageRequest / CreateImageEditRequest: "only

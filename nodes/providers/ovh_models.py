@@ -19,7 +19,7 @@ CATALOGUE = Catalogue(
     source=CATALOGUE_PAGE,
     models=(
         Model(
-            "stable-diffusion-xl-base-1.0", {GENERATE: Operation(sizes=("1024x1024",), max_n=1)}, source=CATALOGUE_PAGE
+            "stable-diffusion-xl-base-1.0", {GENERATE: Operation(sizes=((1024, 1024),), max_n=1)}, source=CATALOGUE_PAGE
         ),
     ),
 )

@@ -2,18 +2,36 @@
 
 ``Catalogue.rules`` hands a provider module one ``Operation`` per model and operation (generate or
 edit); the provider checks a node's inputs against it before anything is sent, naming what is
-allowed when it refuses.
+allowed when it refuses. Sizes are numbers here -- ``(1024, 1024)`` -- so a node with width and
+height inputs is checked without making a string of them; messages, combos and request bodies
+show them as ``1024x1024``.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..core import validation as check
 from ..core.errors import InputError, OptionRefused
 
 AUTO = "auto"  # as a size: the model picks one
+Size = tuple[int, int] | str  # (width, height), or AUTO
+
+_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
+
+
+def parse_size(text, *, what: str = "size") -> tuple[int, int]:
+    """WIDTHxHEIGHT as typed (``1024x1024``, ``1024 x 1024``, ``1024×1024``) as numbers."""
+    match = _SIZE.match(text) if isinstance(text, str) else None
+    if not match:
+        raise InputError(f"{what} {text!r} must look like WIDTHxHEIGHT, e.g. 1024x1024")
+    return int(match.group(1)), int(match.group(2))
+
+
+def size_text(size: Size) -> str:
+    """A size as messages, combos and request bodies show it: ``1024x1024``, or ``auto``."""
+    return size if isinstance(size, str) else f"{size[0]}x{size[1]}"
 
 
 @dataclass(frozen=True)
@@ -57,35 +75,79 @@ class SizeRule:
             parts.append(f"{self.min_pixels:,} to {self.max_pixels:,} pixels")
         return "any WIDTHxHEIGHT with " + ", ".join(parts)
 
+    def check_sides(self, width: int, height: int, *, what: str = "size") -> tuple[int, int]:
+        """The size, or InputError in one short sentence about the sides (for a rule that is all
+        sides, with no presets beside it: IONOS's edits)."""
+        size = f"{width}x{height}"
+        for side in (width, height):
+            if not self.min_edge <= side <= self.max_edge or side % self.multiple:
+                raise InputError(
+                    f"{what} {size} is not allowed; both sides must be multiples of {self.multiple} "
+                    f"from {self.min_edge} to {self.max_edge}"
+                )
+        problem = self.problem(width, height)
+        if problem:
+            raise InputError(f"{what} {size} is not allowed; {problem}")
+        return width, height
+
+    def fit(self, width: int, height: int) -> tuple[int, int]:
+        """The nearest size with the same aspect whose sides are multiples in range: an input
+        image's own size as the rule allows it (an edit's ``auto``)."""
+        low, high = self.min_edge, self.max_edge
+        scale = 1.0
+        if max(width, height) > high:
+            scale = high / max(width, height)
+        if min(width, height) * scale < low:
+            scale = low / min(width, height)
+
+        def snap(side: float) -> int:
+            side = int(round(side / self.multiple)) * self.multiple
+            return max(low, min(high, side))
+
+        return snap(width * scale), snap(height * scale)
+
 
 @dataclass(frozen=True)
 class Operation:
     """What one model accepts for one operation (generate or edit)."""
 
-    sizes: tuple[str, ...] = ()  # the presets, "auto" included when the model picks sizes itself
+    sizes: tuple[Size, ...] = ()  # the presets as (width, height), AUTO included when the model picks sizes itself
     size_rule: SizeRule | None = None  # other sizes it takes; None: only the presets
     options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> allowed values (() = any)
     max_n: int = 1  # images one call returns
     prompt_limit: int | None = None  # characters
 
+    @property
+    def size_names(self) -> str:
+        """The presets as a message lists them."""
+        return ", ".join(map(size_text, self.sizes))
+
     def check_size(self, model: str, size: str) -> str:
-        """The size as the provider wants it, or InputError naming what is allowed."""
-        if size in self.sizes:
-            return size
+        """The size as the provider wants it (``WIDTHxHEIGHT`` or ``auto``), or InputError naming
+        what is allowed."""
         if size == AUTO:
-            raise InputError(f"size auto is not allowed for {model}; use one of: {', '.join(self.sizes)}")
-        width, height = check.parse_size(size)
+            if AUTO in self.sizes:
+                return AUTO
+            raise InputError(f"size auto is not allowed for {model}; use one of: {self.size_names}")
+        return size_text(self.check_dimensions(model, *parse_size(size)))
+
+    def check_dimensions(self, model: str, width: int, height: int) -> tuple[int, int]:
+        """A width and height the model takes (a preset, or within its size rule), or InputError
+        naming what is allowed: the check for a node with width and height inputs."""
+        for what, side in (("width", width), ("height", height)):
+            if isinstance(side, bool) or not isinstance(side, int):
+                raise InputError(f"{what} is {side!r}; it must be a whole number")
         size = f"{width}x{height}"
-        if size in self.sizes:
-            return size
+        if (width, height) in self.sizes:
+            return width, height
         if self.size_rule is None:
-            raise InputError(f"size {size} is not allowed for {model}; use one of: {', '.join(self.sizes)}")
+            raise InputError(f"size {size} is not allowed for {model}; use one of: {self.size_names}")
         problem = self.size_rule.problem(width, height)
         if problem:
             raise InputError(
                 f"size {size} is not allowed for {model}: {problem} ({self.size_rule.describe()}, or a preset)"
             )
-        return size
+        return width, height
 
     def check_option(self, model: str, name: str, value, unset) -> None:
         """Refuse an option the model does not take, or a value it does not allow."""
