@@ -1,4 +1,8 @@
-"""Checks made before any request; each message names the allowed values."""
+"""Checks made before any request; each message names the allowed values.
+
+What a provider limits -- number ranges, sizes -- is checked against its catalogue's rules
+(``nodes/providers/rules.py``); here are the checks every request shares: text, model ids, choices.
+"""
 
 from __future__ import annotations
 
@@ -55,12 +59,6 @@ def model_name(name) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InputError("model is empty; pick a model from the list or type its id")
     return name.strip()
-
-
-def count(value, *, low: int = 1, high: int = 10, what: str = "n") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"{what} is {value!r}; it must be a whole number from {low} to {high}")
-    return value
 
 
 def choice(value, allowed: Iterable[str], *, what: str) -> str:

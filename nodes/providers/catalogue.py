@@ -2,10 +2,12 @@
 
 Each provider has a data module (``<provider>_models.py``) that lists every model it knows, with
 one "checked on" date and the sources. The provider modules read every per-model rule from it --
-sizes, qualities and other options, ``n``, prompt limits, which operations a model can do, its
-shutdown date and successor -- so keeping up with a provider is a data change in one place.
-Models a catalogue does not know are another server's (or newer than the catalogue): they are
-sent with the options the user set, unchecked.
+sizes, qualities and other options, the range of every number (``n`` and the like), prompt
+limits, which operations a model can do, its shutdown date and successor -- so keeping up with a
+provider is a data change in one place. Models a catalogue does not know are another server's
+(or newer than the catalogue): they are sent with the options the user set, unchecked, within the
+endpoint's own rules (``Catalogue.endpoint``, in the same format), so known and unknown models go
+through the same checks.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from urllib.parse import urlsplit
 from ..core import clock
 from ..core import validation as check
 from ..core.errors import InputError
-from .rules import AUTO, Operation, SizeRule, parse_size, size_text  # noqa: F401 -- the format's parts, for the data and provider modules
+from .rules import AUTO, ONE, Operation, Range, SizeRule, parse_size, size_text  # noqa: F401 -- the format's parts
 
 GENERATE = "generate"
 EDIT = "edit"
@@ -63,6 +65,9 @@ class Catalogue:
     # operation -> the models ``auto`` may become, best first (see ``auto``)
     preferred: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     retired_by: str = ""  # who retires its models, as messages name them ('' = the provider)
+    # operation -> the endpoint's own rules (e.g. the most images a call may ask for), which bound a
+    # model this catalogue does not know; a provider checks ``rules(...) or endpoint[operation]``
+    endpoint: Mapping[str, Operation] = field(default_factory=dict)
 
     def find(self, model: str) -> Model | None:
         wanted = (model or "").strip().lower()

@@ -31,17 +31,17 @@ PROVIDER = register(
 )
 UPLOADS = Uploads(data_url=True, masks="each")  # one edit call per image, its mask beside it, both as data URLs
 KNOWN_IDS = tuple(entry.id for entry in CATALOGUE.models)
-GENERATION_SIZES = [size_text(size) for size in ionos_models.GENERATION.sizes]
+GENERATION_SIZES = [size_text(size) for size in CATALOGUE.endpoint[GENERATE].sizes]
 OUTPUT_FORMATS = list(ionos_models.EDIT_FORMATS)
-MAX_N = ionos_models.MAX_N
 
 
 def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, GENERATE)
-    check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
+    limits = rules or CATALOGUE.endpoint[GENERATE]  # the endpoint's rules for models it does not list
+    check.prompt(prompt, max_chars=limits.prompt_limit)
     size = rules.check_size(model, size) if rules else check.choice(size, GENERATION_SIZES, what="size")
-    check.count(n, high=rules.max_n if rules else MAX_N)
+    limits.check_number(model, "n", n)
     return openai_wire.request_body(model=model, prompt=prompt, size=size, n=n, response_format="b64_json")
 
 
@@ -56,9 +56,9 @@ def check_edit(*, model: str, prompt: str, size: str, n: int, output_format: str
     """The edit's text fields, checked (``input_size``: the input image's width and height, which
     ``auto`` keeps)."""
     model = check.model_name(model)
-    rules = CATALOGUE.rules(model, EDIT) or ionos_models.EDITING  # the endpoint's rules for models it does not list
+    rules = CATALOGUE.rules(model, EDIT) or CATALOGUE.endpoint[EDIT]  # the endpoint's rules for models it does not list
     check.prompt(prompt, max_chars=rules.prompt_limit)
-    check.count(n, high=rules.max_n)
+    rules.check_number(model, "n", n)
     check.choice(output_format, OUTPUT_FORMATS, what="output_format")
     return {
         "model": model,

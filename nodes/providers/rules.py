@@ -4,7 +4,8 @@
 edit); the provider checks a node's inputs against it before anything is sent, naming what is
 allowed when it refuses. Sizes are numbers here -- ``(1024, 1024)`` -- so a node with width and
 height inputs is checked without making a string of them; messages, combos and request bodies
-show them as ``1024x1024``.
+show them as ``1024x1024``. Every number a model limits (``n``, ``output_compression``, ``steps``,
+...) is a ``Range`` under the node input's name, checked by one method for every provider.
 """
 
 from __future__ import annotations
@@ -32,6 +33,23 @@ def parse_size(text, *, what: str = "size") -> tuple[int, int]:
 def size_text(size: Size) -> str:
     """A size as messages, combos and request bodies show it: ``1024x1024``, or ``auto``."""
     return size if isinstance(size, str) else f"{size[0]}x{size[1]}"
+
+
+@dataclass(frozen=True)
+class Range:
+    """The whole numbers from ``low`` to ``high`` (both included) a model takes for one input."""
+
+    low: int
+    high: int
+
+    def check(self, value, *, what: str) -> int:
+        # True is an int to Python, but no count to a user
+        if isinstance(value, bool) or not isinstance(value, int) or not self.low <= value <= self.high:
+            raise InputError(f"{what} is {value!r}; it must be a whole number from {self.low} to {self.high}")
+        return value
+
+
+ONE = Range(1, 1)  # n of a model that makes one image per call
 
 
 @dataclass(frozen=True)
@@ -113,9 +131,33 @@ class Operation:
 
     sizes: tuple[Size, ...] = ()  # the presets as (width, height), AUTO included when the model picks sizes itself
     size_rule: SizeRule | None = None  # other sizes it takes; None: only the presets
-    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> allowed values (() = any)
-    max_n: int = 1  # images one call returns
+    options: Mapping[str, tuple] = field(default_factory=dict)  # name -> allowed values (() = any)
+    # node input -> the whole numbers it may be: n (images one call returns; one when not given)
+    # and every other number the model limits (output_compression, partial_images, steps, ...)
+    ranges: Mapping[str, Range] = field(default_factory=dict)
     prompt_limit: int | None = None  # characters
+
+    @property
+    def max_n(self) -> int:
+        """Images one call returns."""
+        return self.ranges.get("n", ONE).high
+
+    def check_number(self, model: str, name: str, value) -> int:
+        """The value, or InputError when it is not a whole number in the range these rules give
+        ``name``. A number they do not limit is the server's to judge: the endpoint's rules for
+        a model the catalogue does not know may leave an option unchecked, as it is sent."""
+        limit = self.ranges.get(name, ONE if name == "n" else None)
+        if limit is None:
+            return value
+        if name == "n" and limit == ONE and value != 1:
+            raise InputError(f"{model} makes one image per call; set n to 1")
+        return limit.check(value, what=name)
+
+    def check_numbers(self, model: str, values: Mapping) -> None:
+        """``check_number`` for each of ``values`` these rules limit, in the order they list them."""
+        for name in self.ranges:
+            if name in values:
+                self.check_number(model, name, values[name])
 
     @property
     def size_names(self) -> str:
