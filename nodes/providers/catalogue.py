@@ -20,7 +20,9 @@ from urllib.parse import urlsplit
 from ..core import clock
 from ..core import validation as check
 from ..core.errors import InputError
-from .rules import AUTO, ONE, Operation, Range, SizeRule, parse_size, size_text  # noqa: F401 -- the format's parts
+
+# the rules of one model's operation, part of the one format: data and provider modules import them from here
+from .rules import AUTO, ONE, Operation, Range, SizeRule, parse_size, size_text  # noqa: F401
 
 GENERATE = "generate"
 EDIT = "edit"

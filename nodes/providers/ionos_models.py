@@ -18,7 +18,7 @@ from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, Range,
 MODEL_CARDS = "https://docs.ionos.com/cloud/ai/ai-model-hub/models/image-generation-models"
 SCHNELL = "black-forest-labs/FLUX.1-schnell"
 KLEIN = "black-forest-labs/FLUX.2-klein-4B"
-N = Range(1, 10)
+N = Range(1, 10)  # images one call returns (the image API reference)
 # Each endpoint's rules, which apply to any model sent to it (``endpoint`` below): the generation
 # sizes, and the edit rule -- auto is the input's own size fit to it
 GENERATION = Operation(sizes=((1024, 1024), (1024, 1792), (1792, 1024)), ranges={"n": N})

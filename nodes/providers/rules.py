@@ -127,7 +127,9 @@ class SizeRule:
 
 @dataclass(frozen=True)
 class Operation:
-    """What one model accepts for one operation (generate or edit)."""
+    """What one model accepts for one operation (generate or edit). A provider module checks a
+    node's inputs against the model's Operation, or the endpoint's (``Catalogue.endpoint``) for a
+    model the catalogue does not know: one path for both, and no limit written in code."""
 
     sizes: tuple[Size, ...] = ()  # the presets as (width, height), AUTO included when the model picks sizes itself
     size_rule: SizeRule | None = None  # other sizes it takes; None: only the presets
@@ -144,8 +146,9 @@ class Operation:
 
     def check_number(self, model: str, name: str, value) -> int:
         """The value, or InputError when it is not a whole number in the range these rules give
-        ``name``. A number they do not limit is the server's to judge: the endpoint's rules for
-        a model the catalogue does not know may leave an option unchecked, as it is sent."""
+        ``name`` (``n``: one unless they say more). A number they do not limit is left to the
+        server: the endpoint's rules may leave an option of a model the catalogue does not know
+        unchecked, sent as the user set it (docs/providers.md section 0)."""
         limit = self.ranges.get(name, ONE if name == "n" else None)
         if limit is None:
             return value
@@ -154,7 +157,8 @@ class Operation:
         return limit.check(value, what=name)
 
     def check_numbers(self, model: str, values: Mapping) -> None:
-        """``check_number`` for each of ``values`` these rules limit, in the order they list them."""
+        """``check_number`` for each of ``values`` these rules limit, in the order the rules list
+        them (so which of two bad numbers is named first does not hang on how a node passed them)."""
         for name in self.ranges:
             if name in values:
                 self.check_number(model, name, values[name])
