@@ -94,7 +94,7 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
     edit = image is not None
     operation = agnic.EDIT if edit else agnic.GENERATE
     with call.context():
-        agnic.check_count(count)  # before the model list is fetched: a bad input sends nothing
+        agnic.check_count(count, edit=edit)  # before the model list is fetched: a bad input sends nothing
         image_urls = encode_edit_inputs(image, how=agnic.UPLOADS, more=more).images if edit else ()
         gateway = call.base_url
 
@@ -107,7 +107,7 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
             agnic.CATALOGUE,
             operation,
             listed,
-            lambda chosen: agnic.check_options(model=chosen, **options, edit=edit),
+            lambda chosen: agnic.check_options(model=chosen, count=count, **options, edit=edit),
         )
         call.model = model
         # the model list is fetched only when nothing else says what the model answers in

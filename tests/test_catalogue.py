@@ -8,6 +8,7 @@ catalogue serves today; and the catalogue's rules behave as one format for every
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime
 from pathlib import Path
 
@@ -148,7 +149,7 @@ def test_a_retirement_is_a_fact_about_a_host():
             openai.rules("dall-e-3", catalogue.GENERATE, TODAY, host)
     assert openai.rules("dall-e-3", catalogue.GENERATE, TODAY, "relay.example") is None  # its rules are the host's
     legacy = openai.rules("gpt-image-1.5", catalogue.GENERATE, TODAY, "my-resource.openai.azure.com")
-    assert legacy.sizes == ("1024x1024", "1536x1024", "1024x1536", "auto")  # what it took, where still served
+    assert legacy.size_names == "1024x1024, 1536x1024, 1024x1536, auto"  # what it took, where still served
     assert openai.notice("dall-e-3", TODAY, host="api.openai.com") == ""  # refused there instead
     assert openai.notice("dall-e-3", TODAY, host="127.0.0.1") == (
         "OpenAI retired dall-e-3 on its own API on 2026-05-12; this server may still serve it; "
@@ -199,3 +200,173 @@ def test_the_emulators_keep_their_own_tables():
             node.module or "" for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.ImportFrom)
         }
         assert not any("providers" in name for name in imported), f"emulator/{path.name} imports {imported}"
+
+
+# --- number ranges and sizes as numbers: one format, one check -------------------------------------
+
+errors = mod("nodes.core.errors")
+# the width and height a size combo's "custom" uses: limited by the size presets and rule, not a Range
+_SIZE_INPUTS = mod("nodes.common").size_inputs(["auto", "custom"], "")
+SIZE_SIDES = {name for name, (kind, _) in _SIZE_INPUTS.items() if kind == "INT"}
+
+
+def _int_inputs(cls) -> dict[str, dict]:
+    """A node's INT inputs (required and optional) with their widget options."""
+    spec = cls.INPUT_TYPES()
+    return {
+        name: options
+        for section in ("required", "optional")
+        for name, (kind, *rest) in spec.get(section, {}).items()
+        for options in [rest[0] if rest else {}]
+        if kind == "INT"
+    }
+
+
+def _numbers(cls) -> list[str]:
+    """The numbers a node sends: its INT inputs but the seed (sent by Agnic only, and never limited)
+    and width and height (checked as a size)."""
+    return sorted(set(_int_inputs(cls)) - {"seed"} - SIZE_SIDES)
+
+
+def _managed(cls) -> set[str]:
+    """The inputs only some models take (a model without one refuses it, so never sends it)."""
+    model = cls.INPUT_TYPES()["required"].get("model")
+    return set(model[1].get("hosted_images_inputs", {}).get("managed", ())) if model else set()
+
+
+def _takes(cls, rules, name: str) -> bool:
+    return name not in _managed(cls) or name in rules.options
+
+
+@pytest.mark.parametrize("node_id", IMAGE_NODES)
+def test_every_catalogue_limits_every_number_its_nodes_send(node_id):
+    """Each operation of every model a node may send declares a Range for each number the node
+    sends that the model takes, and limits width and height by its sizes; the node's widgets
+    offer what the endpoint takes from a model the catalogue does not know."""
+    cls = NODES[node_id]
+    operation, data = _operation(cls), cls.PROVIDER.catalogue
+    inputs = _int_inputs(cls)
+    entries = [(m.id, m.operations[operation]) for m in data.models if m.can(operation)]
+    assert entries and _numbers(cls), node_id
+    for model, rules in entries:
+        for name in _numbers(cls):
+            if _takes(cls, rules, name):
+                assert name in rules.ranges, f"{model} ({operation}) has no range for {node_id}'s {name}"
+        if SIZE_SIDES & set(inputs):  # the sizes bound them, checked as numbers
+            widest = [inputs[side]["max"] for side in sorted(SIZE_SIDES)]
+            with pytest.raises(errors.InputError, match="is not allowed for"):
+                rules.check_dimensions(model, *widest)
+    for name in _numbers(cls):
+        limit = data.endpoint[operation].ranges.get(name) if data.endpoint else entries[0][1].ranges[name]
+        if limit is not None:  # None: the endpoint leaves it to a model the catalogue does not know
+            assert (inputs[name]["min"], inputs[name]["max"]) == (limit.low, limit.high), (node_id, name)
+
+
+def _provider_module(cls):
+    return mod(f"nodes.providers.{cls.__module__.rsplit('.', 1)[-1]}")
+
+
+def _range_cases():
+    """Per image node and number it sends: the first model its catalogue serves, and a model it
+    does not know (the endpoint's rules) where the node names models."""
+    for node_id in IMAGE_NODES:
+        cls = NODES[node_id]
+        operation, data = _operation(cls), cls.PROVIDER.catalogue
+        known = data.served(operation, TODAY)[0]
+        rules = data.find(known).operations[operation]
+        for name in _numbers(cls):
+            if _takes(cls, rules, name) and rules.ranges[name] != catalogue.ONE:  # ONE: nothing narrower
+                yield pytest.param(node_id, name, known, id=f"{node_id}-{name}-known")
+            if node_id in MODEL_NODES and name in data.endpoint[operation].ranges:
+                yield pytest.param(node_id, name, None, id=f"{node_id}-{name}-unknown")
+
+
+def _narrowed(data, model: str | None, operation: str, name: str, limit):
+    """The catalogue with ``name`` limited to ``limit`` in ``model``'s rules (None: the endpoint's)."""
+    if model is None:
+        rules = data.endpoint[operation]
+        endpoint = {**data.endpoint, operation: dataclasses.replace(rules, ranges={**rules.ranges, name: limit})}
+        return dataclasses.replace(data, endpoint=endpoint)
+    models = []
+    for entry in data.models:
+        if entry.id == model:
+            rules = entry.operations[operation]
+            narrowed = dataclasses.replace(rules, ranges={**rules.ranges, name: limit})
+            entry = dataclasses.replace(entry, operations={**entry.operations, operation: narrowed})
+        models.append(entry)
+    return dataclasses.replace(data, models=tuple(models))
+
+
+@pytest.mark.parametrize("node_id,name,model", list(_range_cases()))
+def test_a_range_in_the_catalogue_refuses_a_value_outside_it_before_anything_is_sent(
+    node_id, name, model, pointed_at_emulators, monkeypatch
+):
+    """The range comes from the catalogue, for a model it knows and from the endpoint's rules for
+    one it does not: narrowed there by one, a value the catalogue allowed is refused, naming the
+    narrowed range, and nothing reaches the provider."""
+    cls = NODES[node_id]
+    operation, provider = _operation(cls), _provider_module(cls)
+    rules = provider.CATALOGUE.find(model).operations[operation] if model else provider.CATALOGUE.endpoint[operation]
+    limit = rules.ranges[name]
+    value = limit.high if limit.high != _int_inputs(cls)[name]["default"] else limit.high - 1
+    narrowed = catalogue.Range(limit.low, value - 1)
+    monkeypatch.setattr(provider, "CATALOGUE", _narrowed(provider.CATALOGUE, model, operation, name, narrowed))
+    given = {"prompt": "a lighthouse at dawn", name: value}
+    if node_id in MODEL_NODES:
+        given["model"] = model or "acme/a-model-newer-than-the-catalogue"
+    if "image" in cls.INPUT_TYPES()["required"]:
+        given["image"] = torch.rand(1, 64, 96, 3)
+    with pytest.raises(errors.InputError) as caught:
+        run_node(cls, **defaults(cls, **given))
+    words = f"{name} is {value}; it must be a whole number from {narrowed.low} to {narrowed.high}"
+    assert words in str(caught.value) and "nothing was sent" in str(caught.value)
+    assert sum(len(app.requests) for app in pointed_at_emulators.values()) == 0
+
+
+def test_width_and_height_are_checked_as_numbers(monkeypatch):
+    """A node with width and height inputs hands them over as they are: no WIDTHxHEIGHT string is
+    made or parsed, and the refusals are the size check's own words."""
+    openai = mod("nodes.providers.openai_models").CATALOGUE
+    gpt = openai.rules("gpt-image-2", catalogue.GENERATE, TODAY)
+    by_string = gpt.check_size
+    with pytest.raises(errors.InputError) as as_text:
+        by_string("gpt-image-2", "3840x1264")
+    rules_module = mod("nodes.providers.rules")
+
+    def no_parsing(*args, **kwargs):
+        raise AssertionError("a size string was parsed")
+
+    monkeypatch.setattr(rules_module, "parse_size", no_parsing)
+    assert gpt.check_dimensions("gpt-image-2", 3840, 1280) == (3840, 1280)  # within the rule
+    assert gpt.check_dimensions("gpt-image-2", 2160, 3840) == (2160, 3840)  # a preset
+    with pytest.raises(errors.InputError) as as_numbers:
+        gpt.check_dimensions("gpt-image-2", 3840, 1264)
+    said = as_numbers.value.message
+    assert said == as_text.value.message
+    assert "size 3840x1264 is not allowed for gpt-image-2: the aspect ratio may be at most 3:1" in said
+    legacy = openai.rules("gpt-image-1.5", catalogue.GENERATE, datetime.date(2026, 11, 29))
+    with pytest.raises(errors.InputError, match="use one of: 1024x1024, 1536x1024, 1024x1536, auto"):
+        legacy.check_dimensions("gpt-image-1.5", 2048, 2048)
+    for width, height, words in (("1024", 1024, "width is '1024'"), (1024, True, "height is True")):
+        with pytest.raises(errors.InputError, match=f"{words}; it must be a whole number"):
+            gpt.check_dimensions("gpt-image-2", width, height)
+
+
+def test_a_provider_with_steps_and_integer_sides_says_its_limits_in_the_catalogue():
+    """What a new provider needs (steps, width and height as numbers) is data in the one format."""
+    flux = catalogue.Operation(
+        size_rule=catalogue.SizeRule(multiple=32, min_edge=256, max_edge=1440),
+        ranges={"n": catalogue.Range(1, 4), "steps": catalogue.Range(1, 50)},
+    )
+    assert flux.check_dimensions("acme/flux", 1440, 256) == (1440, 256)
+    with pytest.raises(errors.InputError, match="size 1472x256 is not allowed for acme/flux: each side must be"):
+        flux.check_dimensions("acme/flux", 1472, 256)
+    assert flux.check_number("acme/flux", "steps", 50) == 50
+    for value in (0, 51, 2.5, True):
+        with pytest.raises(errors.InputError, match=f"steps is {value!r}; it must be a whole number from 1 to 50"):
+            flux.check_number("acme/flux", "steps", value)
+    flux.check_numbers("acme/flux", {"steps": 28, "n": 4, "guidance": 3.5})  # guidance: not limited here
+    with pytest.raises(errors.InputError, match="n is 5; it must be a whole number from 1 to 4"):
+        flux.check_numbers("acme/flux", {"steps": 28, "n": 5})
+    with pytest.raises(errors.InputError, match="acme/one makes one image per call; set n to 1"):
+        catalogue.Operation().check_number("acme/one", "n", 2)  # n is one unless the rules say more

@@ -351,9 +351,7 @@ def test_partial_images_out_of_range_are_refused_before_sending(openai, inputs, 
 def test_a_model_the_catalogue_knows_cannot_stream_is_refused_before_sending(openai, monkeypatch):
     entry = api.CATALOGUE.find("gpt-image-2")
     still = {
-        op: catalogue.Operation(
-            r.sizes, r.size_rule, {k: v for k, v in r.options.items() if k != "partial_images"}, r.max_n, r.prompt_limit
-        )
+        op: dataclasses.replace(r, options={k: v for k, v in r.options.items() if k != "partial_images"})
         for op, r in entry.operations.items()
     }
     models = tuple(catalogue.Model(m.id, still) if m.id == "gpt-image-2" else m for m in api.CATALOGUE.models)

@@ -1,4 +1,8 @@
-"""Checks made before any request; each message names the allowed values."""
+"""Checks made before any request; each message names the allowed values.
+
+What a provider limits -- number ranges, sizes -- is checked against its catalogue's rules
+(``nodes/providers/rules.py``); here are the checks every request shares: text, model ids, choices.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from typing import Any
 
 from .errors import InputError
 
-_SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
 # What a model id from a server (or a shared workflow) may look like before it reaches the page,
 # where frontend 1.27 draws combo entries as HTML: letters, digits and ._~:/@+- only, 256 at most.
 MODEL_ID = re.compile(r"^[A-Za-z0-9._~:/@+-]{1,256}$")
@@ -58,50 +61,11 @@ def model_name(name) -> str:
     return name.strip()
 
 
-def count(value, *, low: int = 1, high: int = 10, what: str = "n") -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError(f"{what} is {value!r}; it must be a whole number from {low} to {high}")
-    return value
-
-
 def choice(value, allowed: Iterable[str], *, what: str) -> str:
     allowed = list(allowed)
     if value not in allowed:
         raise InputError(f"{what} {value!r} is not allowed; use one of: {', '.join(allowed)}")
     return value
-
-
-def parse_size(text, *, what: str = "size") -> tuple[int, int]:
-    match = _SIZE.match(text) if isinstance(text, str) else None
-    if not match:
-        raise InputError(f"{what} {text!r} must look like WIDTHxHEIGHT, e.g. 1024x1024")
-    return int(match.group(1)), int(match.group(2))
-
-
-def size_in_range(text, *, low: int, high: int, multiple: int, what: str = "size") -> tuple[int, int]:
-    width, height = parse_size(text, what=what)
-    for side in (width, height):
-        if not low <= side <= high or side % multiple:
-            raise InputError(
-                f"{what} {width}x{height} is not allowed; both sides must be multiples of {multiple} "
-                f"from {low} to {high}"
-            )
-    return width, height
-
-
-def fit_size(width: int, height: int, *, low: int, high: int, multiple: int) -> tuple[int, int]:
-    """The nearest size with the same aspect whose sides are multiples of ``multiple`` in range."""
-    scale = 1.0
-    if max(width, height) > high:
-        scale = high / max(width, height)
-    if min(width, height) * scale < low:
-        scale = low / min(width, height)
-
-    def snap(side: float) -> int:
-        side = int(round(side / multiple)) * multiple
-        return max(low, min(high, side))
-
-    return snap(width * scale), snap(height * scale)
 
 
 def _text_leaves(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

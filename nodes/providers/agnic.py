@@ -15,7 +15,7 @@ from ..core.errors import RemoteImageError
 from ..core.payloads import ImageResult, Uploads
 from ..core.provider import Provider, register
 from . import agnic_models, openai_wire
-from .catalogue import EDIT, GENERATE
+from .catalogue import EDIT, GENERATE, Operation
 
 CATALOGUE = agnic_models.CATALOGUE
 ASPECT_RATIOS = agnic_models.RATIOS  # what the nodes offer; each model's own list is its catalogue entry
@@ -24,7 +24,7 @@ IMAGE_SIZES = list(agnic_models.IMAGE_SIZES)
 # What the modalities input offers -> what is sent. Image-only models (FLUX, ...) need ["image"].
 MODALITIES = {"image+text": ["image", "text"], "image": ["image"]}
 MODALITY_CHOICES = [AUTO, *MODALITIES]
-MAX_COUNT = 8  # calls per node run; each is billed
+MAX_COUNT = CATALOGUE.endpoint[GENERATE].ranges["count"].high  # calls per node run, each billed: the widget's top
 MAX_SEED = 2**31 - 1  # models take 32-bit seeds; larger ComfyUI seeds are folded into range
 UPLOADS = Uploads(data_url=True)  # every input image as a data URL in the chat message
 
@@ -37,17 +37,33 @@ def aspect_ratio_choices(edit: bool) -> list[str]:
     return [AUTO, *ASPECT_RATIOS] if edit else list(ASPECT_RATIOS)
 
 
+def _limits(rules: Operation | None, edit: bool) -> Operation:
+    """The model's rules, else the gateway's own (a model the catalogue does not know)."""
+    return rules or CATALOGUE.endpoint[EDIT if edit else GENERATE]
+
+
 def check_options(
-    *, model: str, prompt: str, aspect_ratio: str, image_size: str, modalities: str, edit: bool = False, on=None
+    *,
+    model: str,
+    prompt: str,
+    aspect_ratio: str,
+    image_size: str,
+    modalities: str,
+    count: int = 1,
+    edit: bool = False,
+    on=None,
 ) -> str:
     """Refuse what the gateway would refuse, before anything is sent; returns the cleaned model.
-    A model the catalogue knows gets only the aspect ratios and image sizes it takes."""
+    A model the catalogue knows gets only the aspect ratios and image sizes it takes, and at most
+    the count of calls its rules give."""
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, EDIT if edit else GENERATE, on)
-    check.prompt(prompt)
+    limits = _limits(rules, edit)
+    check.prompt(prompt, max_chars=limits.prompt_limit)
     check.choice(aspect_ratio, aspect_ratio_choices(edit), what="aspect_ratio")
     check.choice(image_size, [AUTO, *IMAGE_SIZES], what="image_size")
     check.choice(modalities, MODALITY_CHOICES, what="modalities")
+    limits.check_number(model, "count", count)
     if rules is not None:
         for name, value in (("aspect_ratio", aspect_ratio), ("image_size", image_size)):
             if value != AUTO:
@@ -109,8 +125,10 @@ def chat_body(
     return body
 
 
-def check_count(count) -> int:
-    return check.count(count, high=MAX_COUNT, what="count")
+def check_count(count, *, edit: bool = False) -> int:
+    """The count, checked against the gateway's rules before a model is chosen (``check_options``
+    checks it again against the model's own), so a bad count reads no model list."""
+    return _limits(None, edit).check_number(AUTO, "count", count)
 
 
 def chat_bodies(*, count: int, seed: int, **options) -> list[dict]:

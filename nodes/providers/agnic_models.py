@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .catalogue import EDIT, GENERATE, Catalogue, Model, Operation
+from .catalogue import EDIT, GENERATE, ONE, Catalogue, Model, Operation, Range
 
 GEMINI_DEPRECATIONS = "https://ai.google.dev/gemini-api/docs/deprecations"
 GEMINI_CHANGELOG = "https://ai.google.dev/gemini-api/docs/changelog"
@@ -52,13 +52,17 @@ STANDARD_RATIOS = tuple(list(RATIOS)[:10])
 IMAGE_SIZES = ("0.5K", "1K", "2K", "4K")
 IMAGE_AND_TEXT = ("image", "text")
 IMAGE_ONLY = ("image",)
+# The API has no n: a reply is one image, and the node's count is that many billed calls
+NUMBERS = {"n": ONE, "count": Range(1, 8)}
+# A model the catalogue does not know: any ratio and image size the gateway takes, the same numbers
+GATEWAY = Operation(ranges=NUMBERS)
 
 
 def _chat(*, ratios=(), image_sizes=None) -> dict:
     """Generate and edit: a chat call with images in and out. ``ratios`` () = any the gateway
     takes; ``image_sizes`` None = the model takes no image_size."""
     options = {"aspect_ratio": ratios, **({"image_size": image_sizes} if image_sizes else {})}
-    operation = Operation(options=options, max_n=1)
+    operation = Operation(options=options, ranges=NUMBERS)
     return {GENERATE: operation, EDIT: operation}
 
 
@@ -74,6 +78,7 @@ CATALOGUE = Catalogue(
     checked=date(2026, 12, 6),
     source=AGNIC_SKILLS,
     shutdown_hosts=(),
+    endpoint={GENERATE: GATEWAY, EDIT: GATEWAY},
     preferred={
         GENERATE: (NANO_BANANA, PRO, "google/gemini-3.1-flash-lite-image", "black-forest-labs/flux.2-pro"),
         EDIT: (NANO_BANANA, PRO, "google/gemini-3.1-flash-lite-image", "black-forest-labs/flux.2-pro"),

@@ -21,7 +21,7 @@ from ..core.payloads import ImageResult, ResultImage, Uploads, b64decode, b64enc
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import aigne_models, catalogue, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, parse_size, size_choices  # noqa: F401 -- the nodes'
 
 CATALOGUE = aigne_models.CATALOGUE
 
@@ -38,7 +38,6 @@ MODERATIONS = [AUTO, "low"]
 RESPONSE_FORMATS = ["b64_json", "url"]
 DEFAULT_COMPRESSION = 100
 UNSET = {"output_compression": DEFAULT_COMPRESSION}
-MAX_N = 10
 MAX_BODY_BYTES = 30 * 1024 * 1024  # the hub refuses larger request bodies
 # the native route's option names (the framework reads camelCase)
 NATIVE_NAMES = {"output_format": "outputFormat", "output_compression": "outputCompression"}
@@ -87,8 +86,10 @@ class Plan:
     def __init__(self, *, model: str, prompt: str, n: int, size: str, options: dict, operation: str, on=None):
         self.model = hub_name(check.model_name(model))
         self.rules = CATALOGUE.rules(self.model, operation, on)
-        check.prompt(prompt, max_chars=self.rules.prompt_limit if self.rules else None)
-        check.count(n, high=MAX_N)
+        hub = CATALOGUE.endpoint[operation]
+        limits = self.rules or hub  # a model the catalogue does not know: the hub's own rules
+        check.prompt(prompt, max_chars=limits.prompt_limit)
+        hub.check_number(self.model, "n", n)  # the images to make, whatever the model: the hub's limit
         size = (size or "").strip() or AUTO
         self.size = self.rules.check_size(self.model, size) if self.rules else (size if size == AUTO else _form(size))
         # an OpenAI model newer than the catalogue gets dall-e-2's parameter list from the framework too
@@ -102,14 +103,16 @@ class Plan:
                     "would make the image without it"
                 )
             raise
+        limits.check_numbers(self.model, self.options)
         catalogue.refuse_transparent_jpeg(self.model, self.options)
         catalogue.refuse_compression_without_format(self.model, self.options)
         self.prompt = prompt
         self.gpt_image = bool(_GPT_IMAGE.match(self.model))
         # n in one call where the framework passes it on; one call per image where a model makes one
         # (Google's image models: the framework's candidateCount is not known to work for them)
-        self.calls = n if self.rules is not None and self.rules.max_n == 1 else 1
+        self.calls = n if limits.max_n == 1 else 1
         self.n = 1 if self.calls > 1 else n
+        limits.check_number(self.model, "n", self.n)  # what one call asks of the model
 
     def generation_body(self, response_format: str) -> dict:
         """One call's JSON body for the v2 (OpenAI-style) route; response_format only goes to models
@@ -150,7 +153,7 @@ def check_upload(images: list[bytes], prompt: str) -> list[dict]:
 
 
 def _form(size: str) -> str:
-    width, height = check.parse_size(size)
+    width, height = parse_size(size)
     return f"{width}x{height}"
 
 

@@ -31,7 +31,7 @@ import dataclasses
 from datetime import date
 
 from . import agnic_models, openai_models
-from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation
+from .catalogue import AUTO, EDIT, GENERATE, ONE, Catalogue, Model, Operation, Range
 
 HUB_CODE = "https://github.com/AIGNE-io/aigne-hub/blob/main/blocklets/core/api/src/routes/v2.ts"
 OPENAI_MODEL_CODE = "https://github.com/AIGNE-io/aigne-framework/blob/main/models/openai/src/openai-image-model.ts"
@@ -40,6 +40,9 @@ GEMINI_MODEL_CODE = "https://github.com/AIGNE-io/aigne-framework/blob/main/model
 GPT_IMAGE_1_OPTIONS = {"quality", "background", "output_format", "output_compression", "moderation"}
 NOT_ON_EDITS = {"moderation"}
 EDITS_WITH = ("gpt-image-1",)  # SUPPORT_EDIT_MODELS
+# The hub's own rules, whatever the model: n up to 10 (its validation: '"n" must be less than or equal
+# to 10'). A model it does not know otherwise gets what the user set, unchecked.
+HUB = Operation(ranges={"n": Range(1, 10)})
 
 
 def through_hub(entry: Model) -> Model:
@@ -52,7 +55,7 @@ def through_hub(entry: Model) -> Model:
         if entry.id in EDITS_WITH:
             passed = GPT_IMAGE_1_OPTIONS - (NOT_ON_EDITS if name == EDIT else set())
             options = {option: values for option, values in operation.options.items() if option in passed}
-            operations[name] = dataclasses.replace(operation, options=options, max_n=1)
+            operations[name] = dataclasses.replace(operation, options=options, ranges={**operation.ranges, "n": ONE})
         else:
             operations[name] = dataclasses.replace(operation, options={})
     return dataclasses.replace(
@@ -68,7 +71,7 @@ def through_hub(entry: Model) -> Model:
 def google_through_hub(entry: Model) -> Model:
     """A Google model of the Agnic catalogue (the same ``google/`` ids) as the hub offers it:
     generate and edit on the native route, one image per call, the model's own size."""
-    gemini = Operation(sizes=(AUTO,), max_n=1)
+    gemini = Operation(sizes=(AUTO,), ranges={"n": ONE})
     operations = {GENERATE: gemini, EDIT: gemini} if entry.operations else {}
     successor = entry.successor if entry.successor.startswith("google/") else ""
     return dataclasses.replace(
@@ -83,6 +86,7 @@ CATALOGUE = Catalogue(
     checked=date(2026, 12, 6),
     source=HUB_CODE,
     retired_by="its maker",
+    endpoint={GENERATE: HUB, EDIT: HUB},
     preferred={
         GENERATE: ("openai/gpt-image-2", agnic_models.NANO_BANANA, agnic_models.PRO),
         EDIT: (agnic_models.NANO_BANANA, agnic_models.PRO, "google/gemini-3.1-flash-lite-image"),

@@ -2,10 +2,12 @@
 
 Each provider has a data module (``<provider>_models.py``) that lists every model it knows, with
 one "checked on" date and the sources. The provider modules read every per-model rule from it --
-sizes, qualities and other options, ``n``, prompt limits, which operations a model can do, its
-shutdown date and successor -- so keeping up with a provider is a data change in one place.
-Models a catalogue does not know are another server's (or newer than the catalogue): they are
-sent with the options the user set, unchecked.
+sizes, qualities and other options, the range of every number (``n`` and the like), prompt
+limits, which operations a model can do, its shutdown date and successor -- so keeping up with a
+provider is a data change in one place. Models a catalogue does not know are another server's
+(or newer than the catalogue): they are sent with the options the user set, unchecked, within the
+endpoint's own rules (``Catalogue.endpoint``, in the same format), so known and unknown models go
+through the same checks.
 """
 
 from __future__ import annotations
@@ -17,12 +19,14 @@ from urllib.parse import urlsplit
 
 from ..core import clock
 from ..core import validation as check
-from ..core.errors import InputError, OptionRefused
+from ..core.errors import InputError
+
+# the rules of one model's operation, part of the one format: data and provider modules import them from here
+from .rules import AUTO, ONE, Operation, Range, SizeRule, parse_size, size_text  # noqa: F401
 
 GENERATE = "generate"
 EDIT = "edit"
 OPERATION_NAMES = {GENERATE: "image generation", EDIT: "image edits"}
-AUTO = "auto"  # as a size: the model picks one
 CUSTOM = "custom"  # the size combo's entry that means "width x height below"
 WARN_DAYS = 30  # a shutdown this close is announced on the node
 
@@ -30,88 +34,6 @@ WARN_DAYS = 30  # a shutdown this close is announced on the node
 def today() -> datetime.date:
     """The date the catalogue is judged on: the pack's one clock (``core.clock``)."""
     return clock.today()
-
-
-@dataclass(frozen=True)
-class SizeRule:
-    """Any WIDTHxHEIGHT within these limits (besides the presets), e.g. OpenAI's gpt-image-2."""
-
-    multiple: int
-    max_edge: int
-    min_edge: int = 1
-    max_ratio: float | None = None
-    min_pixels: int = 0
-    max_pixels: int | None = None
-
-    def problem(self, width: int, height: int) -> str:
-        """'' when the size is allowed, else which limit it breaks."""
-        if width % self.multiple or height % self.multiple:
-            return f"both sides must be multiples of {self.multiple}"
-        if max(width, height) > self.max_edge or min(width, height) < self.min_edge:
-            return (
-                f"each side must be from {self.min_edge} to {self.max_edge}"
-                if self.min_edge > 1
-                else f"the longest side may be at most {self.max_edge}"
-            )
-        if self.max_ratio is not None and max(width, height) > self.max_ratio * min(width, height):
-            return f"the aspect ratio may be at most {self.max_ratio:g}:1"
-        pixels = width * height
-        if pixels < self.min_pixels or (self.max_pixels is not None and pixels > self.max_pixels):
-            return f"the size must have {self.min_pixels:,} to {self.max_pixels:,} pixels, not {pixels:,}"
-        return ""
-
-    def describe(self) -> str:
-        parts = [f"both sides multiples of {self.multiple}"]
-        parts.append(
-            f"each from {self.min_edge} to {self.max_edge}"
-            if self.min_edge > 1
-            else f"the longest at most {self.max_edge}"
-        )
-        if self.max_ratio is not None:
-            parts.append(f"an aspect ratio up to {self.max_ratio:g}:1")
-        if self.max_pixels is not None:
-            parts.append(f"{self.min_pixels:,} to {self.max_pixels:,} pixels")
-        return "any WIDTHxHEIGHT with " + ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class Operation:
-    """What one model accepts for one operation (generate or edit)."""
-
-    sizes: tuple[str, ...] = ()  # the presets, "auto" included when the model picks sizes itself
-    size_rule: SizeRule | None = None  # other sizes it takes; None: only the presets
-    options: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # name -> allowed values (() = any)
-    max_n: int = 1  # images one call returns
-    prompt_limit: int | None = None  # characters
-
-    def check_size(self, model: str, size: str) -> str:
-        """The size as the provider wants it, or InputError naming what is allowed."""
-        if size in self.sizes:
-            return size
-        if size == AUTO:
-            raise InputError(f"size auto is not allowed for {model}; use one of: {', '.join(self.sizes)}")
-        width, height = check.parse_size(size)
-        size = f"{width}x{height}"
-        if size in self.sizes:
-            return size
-        if self.size_rule is None:
-            raise InputError(f"size {size} is not allowed for {model}; use one of: {', '.join(self.sizes)}")
-        problem = self.size_rule.problem(width, height)
-        if problem:
-            raise InputError(
-                f"size {size} is not allowed for {model}: {problem} ({self.size_rule.describe()}, or a preset)"
-            )
-        return size
-
-    def check_option(self, model: str, name: str, value, unset) -> None:
-        """Refuse an option the model does not take, or a value it does not allow."""
-        if name not in self.options:
-            raise OptionRefused(f"{model} does not accept {name} (set it to {unset!r})")
-        allowed = self.options[name]
-        if allowed and value not in allowed:
-            raise OptionRefused(
-                f"{name} {value!r} is not allowed for {model}; use one of: {', '.join(map(str, [unset, *allowed]))}"
-            )
 
 
 @dataclass(frozen=True)
@@ -145,6 +67,9 @@ class Catalogue:
     # operation -> the models ``auto`` may become, best first (see ``auto``)
     preferred: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     retired_by: str = ""  # who retires its models, as messages name them ('' = the provider)
+    # operation -> the endpoint's own rules (e.g. the most images a call may ask for), which bound a
+    # model this catalogue does not know; a provider checks ``rules(...) or endpoint[operation]``
+    endpoint: Mapping[str, Operation] = field(default_factory=dict)
 
     def find(self, model: str) -> Model | None:
         wanted = (model or "").strip().lower()
@@ -355,5 +280,5 @@ def size_choices(catalogue: Catalogue, operation: str) -> list[str]:
     seen: list[str] = [AUTO]
     for entry in catalogue.models:
         if entry.can(operation) and not catalogue.is_retired(entry, today()):
-            seen += [size for size in entry.operations[operation].sizes if size not in seen]
+            seen += [text for text in map(size_text, entry.operations[operation].sizes) if text not in seen]
     return [*seen, CUSTOM]

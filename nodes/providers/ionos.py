@@ -8,7 +8,7 @@ from ..core import validation as check
 from ..core.payloads import Uploads
 from ..core.provider import Provider, register
 from . import ionos_models, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE
+from .catalogue import AUTO, EDIT, GENERATE, SizeRule, parse_size, size_text
 
 CATALOGUE = ionos_models.CATALOGUE
 
@@ -52,43 +52,39 @@ PROVIDER = register(
 )
 UPLOADS = Uploads(data_url=True, masks="each")  # one edit call per image, its mask beside it, both as data URLs
 KNOWN_IDS = tuple(entry.id for entry in CATALOGUE.models)
-GENERATION_SIZES = list(ionos_models.GENERATION.sizes)
+GENERATION_SIZES = [size_text(size) for size in CATALOGUE.endpoint[GENERATE].sizes]
 OUTPUT_FORMATS = list(ionos_models.EDIT_FORMATS)
-MAX_N = ionos_models.MAX_N
 
 
 def generation_body(*, model: str, prompt: str, size: str, n: int) -> dict:
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, GENERATE)
-    check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
+    limits = rules or CATALOGUE.endpoint[GENERATE]  # the endpoint's rules for models it does not list
+    check.prompt(prompt, max_chars=limits.prompt_limit)
     size = rules.check_size(model, size) if rules else check.choice(size, GENERATION_SIZES, what="size")
-    check.count(n, high=rules.max_n if rules else MAX_N)
+    limits.check_number(model, "n", n)
     return openai_wire.request_body(model=model, prompt=prompt, size=size, n=n, response_format="b64_json")
 
 
-def _edit_size(size: str, input_width: int, input_height: int) -> str:
-    """``auto`` is the input's own size fit to IONOS's rules (multiples of 16, 64..2048)."""
-    rule = ionos_models.EDIT_SIZE_RULE
-    bounds = dict(low=rule.min_edge, high=rule.max_edge, multiple=rule.multiple)
+def _edit_size(rule: SizeRule, size: str, input_width: int, input_height: int) -> str:
+    """``auto`` is the input's own size fit to the edit rule (IONOS: multiples of 16, 64..2048)."""
     if not isinstance(size, str) or size.strip().lower() in ("", AUTO):
-        width, height = check.fit_size(input_width, input_height, **bounds)
-    else:
-        width, height = check.size_in_range(size, **bounds)
-    return f"{width}x{height}"
+        return size_text(rule.fit(input_width, input_height))
+    return size_text(rule.check_sides(*parse_size(size)))
 
 
 def check_edit(*, model: str, prompt: str, size: str, n: int, output_format: str, input_size: tuple[int, int]) -> dict:
     """The edit's text fields, checked (``input_size``: the input image's width and height, which
     ``auto`` keeps)."""
     model = check.model_name(model)
-    rules = CATALOGUE.rules(model, EDIT) or ionos_models.EDITING  # the endpoint's rules for models it does not list
+    rules = CATALOGUE.rules(model, EDIT) or CATALOGUE.endpoint[EDIT]  # the endpoint's rules for models it does not list
     check.prompt(prompt, max_chars=rules.prompt_limit)
-    check.count(n, high=rules.max_n)
+    rules.check_number(model, "n", n)
     check.choice(output_format, OUTPUT_FORMATS, what="output_format")
     return {
         "model": model,
         "prompt": prompt,
-        "size": _edit_size(size, *input_size),
+        "size": _edit_size(rules.size_rule, size, *input_size),
         "n": n,
         "output_format": output_format,
     }

@@ -13,18 +13,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, SizeRule
+from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, Range, SizeRule
 
 MODEL_CARDS = "https://docs.ionos.com/cloud/ai/ai-model-hub/models/image-generation-models"
 SCHNELL = "black-forest-labs/FLUX.1-schnell"
 KLEIN = "black-forest-labs/FLUX.2-klein-4B"
-MAX_N = 10
-GENERATION = Operation(sizes=("1024x1024", "1024x1792", "1792x1024"), max_n=MAX_N)
-# the edit endpoint's rule, which applies to any model sent to it; auto = the input's own size fit to it
+N = Range(1, 10)  # images one call returns (the image API reference)
+# Each endpoint's rules, which apply to any model sent to it (``endpoint`` below): the generation
+# sizes, and the edit rule -- auto is the input's own size fit to it
+GENERATION = Operation(sizes=((1024, 1024), (1024, 1792), (1792, 1024)), ranges={"n": N})
 EDIT_SIZE_RULE = SizeRule(multiple=16, min_edge=64, max_edge=2048)
 EDIT_FORMATS = ("png", "jpeg", "jpg", "webp")
 EDITING = Operation(
-    sizes=(AUTO,), size_rule=EDIT_SIZE_RULE, options={"output_format": EDIT_FORMATS}, max_n=MAX_N, prompt_limit=1000
+    sizes=(AUTO,), size_rule=EDIT_SIZE_RULE, options={"output_format": EDIT_FORMATS}, ranges={"n": N}, prompt_limit=1000
 )
 
 CATALOGUE = Catalogue(
@@ -32,6 +33,7 @@ CATALOGUE = Catalogue(
     checked=date(2026, 12, 6),
     source=MODEL_CARDS,
     preferred={GENERATE: (SCHNELL, KLEIN), EDIT: (KLEIN,)},
+    endpoint={GENERATE: GENERATION, EDIT: EDITING},
     models=(
         Model(SCHNELL, {GENERATE: GENERATION}, source=f"{MODEL_CARDS}/flux-1-schnell"),
         Model(KLEIN, {GENERATE: GENERATION, EDIT: EDITING}, source=f"{MODEL_CARDS}/flux-2-klein-4b"),

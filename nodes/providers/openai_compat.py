@@ -19,7 +19,7 @@ from ..core.payloads import Uploads
 from ..core.provider import Provider, register
 from ..core.validation import readable_size
 from . import catalogue, openai_models, openai_wire
-from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, size_choices  # noqa: F401 -- the nodes'
+from .catalogue import AUTO, EDIT, GENERATE, chosen_size, host_of, parse_size, size_choices  # noqa: F401 -- the nodes'
 
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 CATALOGUE = openai_models.CATALOGUE
@@ -51,9 +51,8 @@ MODERATIONS = [AUTO, "low"]
 INPUT_FIDELITIES = [AUTO, "high", "low"]
 RESPONSE_FORMATS = [AUTO, "b64_json", "url"]
 DEFAULT_COMPRESSION = 100  # OpenAI's default; any other value is sent
-MAX_PARTIAL_IMAGES = 3  # the spec's PartialImages
+MAX_PARTIAL_IMAGES = CATALOGUE.endpoint[GENERATE].ranges["partial_images"].high  # the widget's top
 UNSET = {"output_compression": DEFAULT_COMPRESSION, "partial_images": 0}  # every other option's unset value is AUTO
-MAX_N = 10
 MAX_EDIT_IMAGES = 16
 UPLOAD_LIMIT = 50 * 1024 * 1024  # per image, GPT image models
 MASK_UPLOAD_LIMIT = 4 * 1024 * 1024
@@ -73,26 +72,23 @@ def _size(size: str, model: str, rules: catalogue.Operation | None) -> str | Non
         return rules.check_size(model, size)
     if size == AUTO:
         return None
-    width, height = check.parse_size(size)
+    width, height = parse_size(size)
     return f"{width}x{height}"
 
 
-def _options(model: str, rules: catalogue.Operation | None, options: dict) -> dict:
-    """The optional parameters to send: those set away from their unset value, each allowed for the model."""
+def _options(model: str, rules: catalogue.Operation | None, limits: catalogue.Operation, options: dict) -> dict:
+    """The optional parameters to send: those set away from their unset value, each allowed for the
+    model, each number within ``limits`` (the model's rules, else the API's bounds)."""
     unoffered = openai_models.UNOFFERED_FORMATS.get(options.get("output_format"))
     if unoffered:
         raise InputError(f"output_format {options['output_format']} is not offered: {unoffered}; use png, jpeg or webp")
     chosen = catalogue.chosen_options(model, rules, options, UNSET)
-    compression = chosen.get("output_compression")
-    if compression is not None:
-        check.count(compression, low=0, high=100, what="output_compression")
-        if rules is not None:
-            catalogue.refuse_compression_without_format(model, chosen)
+    limits.check_numbers(model, chosen)
     if rules is not None:
+        if "output_compression" in chosen:
+            catalogue.refuse_compression_without_format(model, chosen)
         catalogue.refuse_transparent_jpeg(model, chosen)
-    partials = chosen.get("partial_images")
-    if partials is not None:
-        check.count(partials, low=0, high=MAX_PARTIAL_IMAGES, what="partial_images")
+    if "partial_images" in chosen:
         chosen["stream"] = True  # partial images come only in a stream
     return chosen
 
@@ -110,12 +106,11 @@ def _request(
 ) -> dict:
     model = check.model_name(model)
     rules = CATALOGUE.rules(model, operation, on, host)
-    check.prompt(prompt, max_chars=rules.prompt_limit if rules else None)
-    if rules is not None and rules.max_n == 1 and n != 1:
-        raise InputError(f"{model} makes one image per call; set n to 1")
-    check.count(n, high=rules.max_n if rules else MAX_N)
+    limits = rules or CATALOGUE.endpoint[operation]  # a server's own model: the API's bounds on its numbers
+    check.prompt(prompt, max_chars=limits.prompt_limit)
+    limits.check_number(model, "n", n)
     params = {"size": _size(size, model, rules), "n": n if n != 1 else None}
-    params.update(_options(model, rules, options))
+    params.update(_options(model, rules, limits, options))
     return openai_wire.request_body(model=model, prompt=prompt, **params)
 
 

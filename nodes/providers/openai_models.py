@@ -28,31 +28,33 @@ from __future__ import annotations
 
 from datetime import date
 
-from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, SizeRule
+from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, Range, SizeRule
 
 DEPRECATIONS = "https://platform.openai.com/docs/deprecations"
 IMAGE_API = "https://platform.openai.com/docs/api-reference/images"
 COMFY_NODES = "https://github.com/Comfy-Org/ComfyUI/blob/master/comfy_api_nodes/nodes_openai.py"
 
 PROMPT_LIMIT = 32000
-MAX_N = 10
+# The Images API's numbers (CreateImageRequest, CreateImageEditRequest): n, output_compression (a
+# percentage) and partial_images (the spec's PartialImages; 0: no stream)
+RANGES = {"n": Range(1, 10), "output_compression": Range(0, 100), "partial_images": Range(0, 3)}
 FORMATS = ("png", "jpeg", "webp")
-LEGACY_SIZES = ("1024x1024", "1536x1024", "1024x1536", AUTO)
+LEGACY_SIZES = ((1024, 1024), (1536, 1024), (1024, 1536), AUTO)
 GPT_IMAGE_2_SIZES = (
     AUTO,
-    "1024x1024",
-    "1536x1024",
-    "1024x1536",
-    "2048x2048",
-    "2048x1152",
-    "1152x2048",
-    "3840x2160",
-    "2160x3840",
+    (1024, 1024),
+    (1536, 1024),
+    (1024, 1536),
+    (2048, 2048),
+    (2048, 1152),
+    (1152, 2048),
+    (3840, 2160),
+    (2160, 3840),
 )
 GPT_IMAGE_2_RULE = SizeRule(multiple=16, max_edge=3840, max_ratio=3, min_pixels=655_360, max_pixels=8_294_400)
 # Streaming: stream plus partial_images 1-3 (CreateImageRequest / CreateImageEditRequest: "only
 # supported for the GPT image models"); a model without this option is refused it before sending.
-PARTIAL_IMAGES = (1, 2, 3)
+PARTIAL_IMAGES = tuple(range(1, RANGES["partial_images"].high + 1))
 QUALITIES = ("low", "medium", "high")
 QUALITIES_2_5 = (*QUALITIES, "xhigh", "max")
 WITH_TRANSPARENCY = ("transparent", "opaque")
@@ -72,9 +74,14 @@ def _gpt_image(
         "partial_images": PARTIAL_IMAGES,
         **({"complexity": complexities} if complexities else {}),
     }
-    generate = Operation(sizes, rule, {**shared, "moderation": ("low",)}, MAX_N, PROMPT_LIMIT)
-    edit = Operation(sizes, rule, {**shared, **({"input_fidelity": fidelity} if fidelity else {})}, MAX_N, PROMPT_LIMIT)
-    return {GENERATE: generate, EDIT: edit}
+    edit_options = {**shared, **({"input_fidelity": fidelity} if fidelity else {})}
+    generate = Operation(sizes, rule, {**shared, "moderation": ("low",)}, RANGES, PROMPT_LIMIT)
+    return {GENERATE: generate, EDIT: Operation(sizes, rule, edit_options, RANGES, PROMPT_LIMIT)}
+
+
+# Another server's model (or one newer than this catalogue): only the API's own bounds on its numbers;
+# its sizes and options are its own
+ANY_MODEL = Operation(ranges=RANGES)
 
 
 _GPT_IMAGE_2 = _gpt_image(sizes=GPT_IMAGE_2_SIZES, rule=GPT_IMAGE_2_RULE, backgrounds=("opaque",))
@@ -91,6 +98,7 @@ CATALOGUE = Catalogue(
     checked=date(2026, 12, 6),
     source=DEPRECATIONS,
     shutdown_hosts=("api.openai.com",),
+    endpoint={GENERATE: ANY_MODEL, EDIT: ANY_MODEL},
     preferred={
         GENERATE: ("gpt-image-2", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst"),
         EDIT: ("gpt-image-2", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst"),

@@ -10,16 +10,17 @@ from ..core.payloads import ImageResult, ResultImage, quote_body, sniff_format
 from ..core.provider import Anonymous, Provider, register
 from ..core.validation import readable_size
 from . import openai_wire, ovh_models
+from .catalogue import GENERATE
 
 KEY_ENV = "OVH_AI_ENDPOINTS_ACCESS_TOKEN"
 # OVH_SDXL_URL is the whole endpoint (…/api/text2image), not a base the pack appends paths to.
 DEFAULT_URL = "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
-MODEL = ovh_models.CATALOGUE.models[0].id  # the endpoint URL picks the model; it is named in messages
+CATALOGUE = ovh_models.CATALOGUE
+MODEL = CATALOGUE.models[0].id  # the endpoint URL picks the model; it is named in messages
 ACCEPT = "application/octet-stream"
 MAX_BODY_BYTES = 2 * 1024 * 1024  # AI Endpoints refuses larger request bodies
 ANONYMOUS_PER_MINUTE = 2  # per IP and model
 TOKEN_PER_MINUTE = 400  # per Public Cloud project and model
-MAX_COUNT = 10
 
 PROVIDER = register(
     Provider(
@@ -45,7 +46,7 @@ PROVIDER = register(
         # OpenAI-compatible endpoint, so the common envelopes are read
         error_reader=openai_wire.error_message,
         lasting_refusal=openai_wire.lasting_refusal,
-        catalogue=ovh_models.CATALOGUE,
+        catalogue=CATALOGUE,
     )
 )
 
@@ -72,7 +73,8 @@ def text2image_body(*, prompt: str, negative_prompt: str = "") -> dict:
 
 
 def check_count(count) -> int:
-    return check.count(count, high=MAX_COUNT, what="count")
+    """How many images (one call each), within the model's rules."""
+    return CATALOGUE.rules(MODEL, GENERATE).check_number(MODEL, "count", count)
 
 
 def parse_image(content: bytes, content_type: str, status: int) -> ImageResult:

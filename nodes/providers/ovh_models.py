@@ -9,17 +9,15 @@ from __future__ import annotations
 
 from datetime import date
 
-from .catalogue import GENERATE, Catalogue, Model, Operation
+from .catalogue import GENERATE, ONE, Catalogue, Model, Operation, Range
 
 CATALOGUE_PAGE = "https://www.ovhcloud.com/en/public-cloud/ai-endpoints/catalog/stable-diffusion-xl/"
+# one image per call; the node's count is that many calls
+SDXL = Operation(sizes=((1024, 1024),), ranges={"n": ONE, "count": Range(1, 10)})
 
 CATALOGUE = Catalogue(
     provider="OVH AI Endpoints",
     checked=date(2026, 12, 6),
     source=CATALOGUE_PAGE,
-    models=(
-        Model(
-            "stable-diffusion-xl-base-1.0", {GENERATE: Operation(sizes=("1024x1024",), max_n=1)}, source=CATALOGUE_PAGE
-        ),
-    ),
+    models=(Model("stable-diffusion-xl-base-1.0", {GENERATE: SDXL}, source=CATALOGUE_PAGE),),
 )
