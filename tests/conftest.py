@@ -174,7 +174,7 @@ def serve():
 @pytest.fixture
 def ionos(serve, monkeypatch):
     """A local IONOS server with the environment pointing at it; yields the app."""
-    app = mod("nodes.emulator.ionos").IonosApp(token=FAKE_KEYS["IONOS_API_TOKEN"])
+    app = mod("nodes.emulator.ionos").IonosAPI(token=FAKE_KEYS["IONOS_API_TOKEN"])
     server = serve(app)
     monkeypatch.setenv("IONOS_API_TOKEN", FAKE_KEYS["IONOS_API_TOKEN"])
     monkeypatch.setenv("IONOS_BASE_URL", f"{server.url}/v1")

@@ -65,7 +65,7 @@ class Target:
 
     def make_app(self):
         """A fresh emulator app of this provider, accepting its fake key."""
-        return (self.app or self.emulator.app)()
+        return (self.app or self.emulator.api)()
 
 
 def key(target: Target) -> str:
@@ -81,7 +81,7 @@ def picture(width: int = 64, height: int = 64, batch: int = 1, value: float = 0.
 
 def _ionos_app():
     emulator = mod("nodes.emulator.ionos")
-    app = emulator.IonosApp()
+    app = emulator.IonosAPI()
     app.bucket = emulator.ImageBucket(per_minute=1e6, burst=1e6)  # tests that want 429s inject them
     return app
 
@@ -201,7 +201,7 @@ TARGETS = [
         name="openai_compat",
         operation="image generation",
         model="gpt-image-2",
-        app=lambda: mod("nodes.emulator.openai_compat").OpenAIApp(extra_models=(LOCAL_MODEL,)),
+        app=lambda: mod("nodes.emulator.openai_compat").OpenAIAPI(extra_models=(LOCAL_MODEL,)),
         api_path="/images/generations",
         run=_openai_generate,
         run_edit=_openai_edit,
@@ -224,7 +224,7 @@ WITH_LINKS = [pytest.param(t, id=t.name) for t in TARGETS if t.run_with_links]
 @pytest.fixture(scope="module")
 def slot_server():
     """One loopback server per test module; each test mounts a fresh app on it."""
-    server = server_mod.EmulatorServer({"": server_mod.App()}).start()
+    server = server_mod.EmulatorServer({"": server_mod.EmulatedAPI()}).start()
     yield server
     server.stop()
 

@@ -30,7 +30,7 @@ FLUX = "black-forest-labs/flux.2-pro"
 @pytest.fixture
 def app(serve, monkeypatch):
     """A local Agnic gateway as on conftest's TODAY, with the environment pointing at it."""
-    agnic_app = emulator.AgnicApp(token=KEY)
+    agnic_app = emulator.AgnicAPI(token=KEY)
     server = serve(agnic_app)
     monkeypatch.setenv("AGNIC_API_KEY", KEY)
     monkeypatch.setenv("AGNIC_BASE_URL", f"{server.url}/v1")

@@ -32,7 +32,7 @@ Edit = aigne_nodes.AigneHubImageEdit
 @pytest.fixture(scope="module")
 def hub_server():
     """One server for the module (stopping one takes half a second); each test mounts a fresh app."""
-    server = mod("nodes.emulator.server").EmulatorServer({MOUNT: emulator.AigneHubApp(key=KEY)}).start()
+    server = mod("nodes.emulator.server").EmulatorServer({MOUNT: emulator.AigneHubAPI(key=KEY)}).start()
     yield server
     server.stop()
 
@@ -40,7 +40,7 @@ def hub_server():
 @pytest.fixture
 def hub(hub_server, monkeypatch):
     """A fresh local AIGNE Hub under a mount path, as on conftest's TODAY, the environment pointing at it."""
-    app = emulator.AigneHubApp(key=KEY)
+    app = emulator.AigneHubAPI(key=KEY)
     app.base_url = hub_server.url + MOUNT
     hub_server.apps = {MOUNT: app}
     monkeypatch.setenv("AIGNE_HUB_API_KEY", KEY)
@@ -170,7 +170,7 @@ def test_the_first_of_n_calls_finds_the_path_for_the_others(hub):
 def test_the_hub_itself_passes_n_on_and_drops_the_gpt_options():
     """What the node is built on: the published framework gives gpt-image-2 dall-e-2's parameter
     list -- prompt, size, n -- and silently drops the rest."""
-    hub = emulator.AigneHubApp(key=KEY)
+    hub = emulator.AigneHubAPI(key=KEY)
     request = mod("nodes.emulator.server").Request(
         "POST",
         V2_PATH,

@@ -37,10 +37,10 @@ def emulators():
 def pointed_at_emulators(emulators, monkeypatch):
     server, emulated = emulators
     for item in emulated.values():
-        item.app.reset()
+        item.reset()
         for name, value in item.environment(server.url).items():
             monkeypatch.setenv(name, value)
-    return {prefix.strip("/"): item.app for prefix, item in emulated.items()}
+    return {prefix.strip("/"): item for prefix, item in emulated.items()}
 
 
 @pytest.mark.parametrize("node_id", IMAGE_NODES)

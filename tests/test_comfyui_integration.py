@@ -125,8 +125,8 @@ def emulators(tmp_path_factory):
     emulator = mod("nodes.emulator")
     server, emulated = emulator.start_all()
     for item in emulated.values():
-        item.app.announces = False  # they play the real providers here: their calls count as spend
-    local_app = mod("nodes.emulator.openai_compat").OpenAIApp(token=LOCAL_KEY, extra_models=("flux-dev", "sdxl-turbo"))
+        item.announces = False  # they play the real providers here: their calls count as spend
+    local_app = mod("nodes.emulator.openai_compat").OpenAIAPI(token=LOCAL_KEY, extra_models=("flux-dev", "sdxl-turbo"))
     local = mod("nodes.emulator.server").EmulatorServer({"": local_app}).start()
     environment = dict(os.environ)
     for item in emulated.values():
@@ -140,7 +140,7 @@ def emulators(tmp_path_factory):
     environment["HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH"] = "500"  # a limit the sidebar shows, never reached here
     yield SimpleNamespace(
         environment=environment,
-        apps={prefix.strip("/"): item.app for prefix, item in emulated.items()},
+        apps={prefix.strip("/"): item for prefix, item in emulated.items()},
         local_app=local_app,
         local_url=f"{local.url}/v1",
     )

@@ -29,10 +29,10 @@ def pointed(emulators, monkeypatch):
     """Every provider's variables pointing at the emulators; -> {provider id: app}."""
     server, emulated = emulators
     for item in emulated.values():
-        item.app.reset()
+        item.reset()
         for name, value in item.environment(server.url).items():
             monkeypatch.setenv(name, value)
-    return {prefix.strip("/"): item.app for prefix, item in emulated.items()}
+    return {prefix.strip("/"): item for prefix, item in emulated.items()}
 
 
 def report(**kwargs) -> dict:

@@ -34,7 +34,7 @@ KEY = FAKE_KEYS["OPENAI_API_KEY"]
 IONOS, AGNIC, OVH, OPENAI = (BY_NAME[name] for name in ("ionos", "agnic", "ovh", "openai_compat"))
 
 
-class Hostile(server_mod.App):
+class Hostile(server_mod.EmulatedAPI):
     """An OpenAI-compatible server that answers what the test tells it to."""
 
     name = "openai"

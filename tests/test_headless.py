@@ -18,7 +18,7 @@ headless = mod("nodes.cli.headless")
 PNG = b"\x89PNG\r\n\x1a\n" + b"picture"
 
 
-class FakeComfyUI(server_mod.App):
+class FakeComfyUI(server_mod.EmulatedAPI):
     """Records uploads; serves any output file name it is asked for."""
 
     def __init__(self):

@@ -108,7 +108,7 @@ def test_a_credentials_file_readable_by_others_is_reported_and_still_used(
 # --- downloads and redirects ---------------------------------------------------------------------------
 
 
-class Redirector(server_mod.App):
+class Redirector(server_mod.EmulatedAPI):
     """Answers every request with a 307 to the same path under ``to``."""
 
     def __init__(self, to: str):
@@ -119,7 +119,7 @@ class Redirector(server_mod.App):
         return server_mod.Response(307, b"", {"Location": self.to + request.path})
 
 
-class Files(server_mod.App):
+class Files(server_mod.EmulatedAPI):
     """Another host serving one picture, as a CDN a result link redirects to."""
 
     def __init__(self):
@@ -134,7 +134,7 @@ class Files(server_mod.App):
 @pytest.fixture(scope="module")
 def other_host():
     """A second loopback server: another host and port than the provider's endpoint."""
-    server = server_mod.EmulatorServer({"": server_mod.App()}).start()
+    server = server_mod.EmulatorServer({"": server_mod.EmulatedAPI()}).start()
     yield server
     server.stop()
 
@@ -159,7 +159,7 @@ def test_a_result_link_redirecting_to_another_host_is_fetched_without_any_key(ta
 @pytest.mark.parametrize("target", WITH_LINKS)
 def test_a_result_link_redirecting_to_another_loopback_port_is_refused_unquoted(target, mount, other_host):
     app = mount(target)
-    secret_page = server_mod.App()
+    secret_page = server_mod.EmulatedAPI()
     secret_page.routes = {
         ("GET", "/admin"): lambda r: server_mod.Response(200, b"internal admin page: db password hunter2")
     }

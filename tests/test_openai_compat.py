@@ -56,7 +56,7 @@ def check_against_spec(recorded) -> None:
 @pytest.fixture(scope="module")
 def openai_server():
     """One server for the module: stopping one takes half a second (serve_forever's poll)."""
-    app = mod("nodes.emulator.openai_compat").OpenAIApp(token=KEY, extra_models=("flux-dev",))
+    app = mod("nodes.emulator.openai_compat").OpenAIAPI(token=KEY, extra_models=("flux-dev",))
     server = mod("nodes.emulator.server").EmulatorServer({"": app}).start()
     yield server, app
     server.stop()
@@ -210,7 +210,7 @@ def test_compressed_output(openai, fmt):
 def test_other_server_gets_only_what_was_set(openai, serve, monkeypatch):
     """A model the pack does not know: nothing refused, only non-auto parameters sent, the key
     from the variable the node names, to the base URL the node names (loopback)."""
-    other = mod("nodes.emulator.openai_compat").OpenAIApp(token="fake-local-key", extra_models=("flux-dev",))
+    other = mod("nodes.emulator.openai_compat").OpenAIAPI(token="fake-local-key", extra_models=("flux-dev",))
     server = serve(other)
     monkeypatch.setenv("LOCAL_IMAGES_KEY", "fake-local-key")
     monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "LOCAL_IMAGES_KEY")
@@ -235,7 +235,7 @@ def test_other_server_answering_with_links(openai):
 
 
 def test_server_without_auth_gets_no_key(openai, serve):
-    anonymous = mod("nodes.emulator.openai_compat").OpenAIApp(token=None, extra_models=("flux-dev",))
+    anonymous = mod("nodes.emulator.openai_compat").OpenAIAPI(token=None, extra_models=("flux-dev",))
     server = serve(anonymous)
     generate(model="flux-dev", base_url=f"{server.url}/v1", api_key_env="")
     assert all("authorization" not in r.headers for r in anonymous.requests)
@@ -271,7 +271,7 @@ def test_a_retired_model_is_refused_before_sending_at_openais_own_api(openai, mo
 @pytest.mark.parametrize("model", ["dall-e-3", "gpt-image-1"])
 def test_a_model_openai_retired_is_sent_as_chosen_to_another_server_with_a_line_in_info(serve, monkeypatch, model):
     """A retirement is a fact about a host: a relay, Azure or LocalAI may serve any name."""
-    relay = mod("nodes.emulator.openai_compat").OpenAIApp(token=KEY, extra_models=(model,))
+    relay = mod("nodes.emulator.openai_compat").OpenAIAPI(token=KEY, extra_models=(model,))
     monkeypatch.setenv("OPENAI_BASE_URL", f"{serve(relay).url}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     image, _, info = generate(model=model, size="1024x1024", quality="hd")  # unchecked: the server's rules

@@ -25,7 +25,7 @@ Part = mod("nodes.emulator.server").Part
 
 @pytest.fixture(scope="module")
 def server():
-    app = mod("nodes.emulator.openai_compat").OpenAIApp(token=KEY, extra_models=("sdxl-local",), today=TODAY)
+    app = mod("nodes.emulator.openai_compat").OpenAIAPI(token=KEY, extra_models=("sdxl-local",), today=TODAY)
     running = mod("nodes.emulator.server").EmulatorServer({"": app}).start()
     yield running
     running.stop()

@@ -41,7 +41,7 @@ def generate(**inputs):
 
 
 def start(serve, monkeypatch, **options):
-    app = emulator().OvhApp(token=TOKEN, **options)
+    app = emulator().OvhAPI(token=TOKEN, **options)
     server = serve(app)
     monkeypatch.setenv("OVH_SDXL_URL", f"{server.url}/api/text2image")
     return app
@@ -153,7 +153,7 @@ def test_default_endpoint_is_the_seed_url_and_the_override_is_the_whole_url(monk
 
 
 def test_token_and_endpoint_from_the_credentials_file(serve, monkeypatch, tmp_path):
-    app = emulator().OvhApp(token=TOKEN)
+    app = emulator().OvhAPI(token=TOKEN)
     ini = tmp_path / "credentials.ini"
     ini.write_text(f"[ovh]\napi_key = {TOKEN}\nbase_url = {serve(app).url}/api/text2image\n")
     ini.chmod(0o600)
@@ -204,7 +204,7 @@ def test_plain_http_endpoint_outside_loopback_is_refused(monkeypatch):
 
 def test_wrong_token_is_401_naming_the_variable(serve, monkeypatch, pack_logs):
     monkeypatch.setenv(TOKEN_ENV, TOKEN)
-    app = emulator().OvhApp(token="fake-ovh-other")
+    app = emulator().OvhAPI(token="fake-ovh-other")
     monkeypatch.setenv("OVH_SDXL_URL", f"{serve(app).url}/api/text2image")
     with pytest.raises(errors().RemoteImageError) as caught:
         generate()

@@ -27,7 +27,7 @@ def fresh_routes(monkeypatch):
 @pytest.fixture
 def local_server(serve, monkeypatch):
     """A second OpenAI-compatible server (models of its own, its own key), the one a node names."""
-    app = mod("nodes.emulator.openai_compat").OpenAIApp(token=LOCAL_KEY, extra_models=("flux-dev", "sdxl-turbo"))
+    app = mod("nodes.emulator.openai_compat").OpenAIAPI(token=LOCAL_KEY, extra_models=("flux-dev", "sdxl-turbo"))
     server = serve(app)
     monkeypatch.setenv("LOCAL_SERVER_KEY", LOCAL_KEY)
     monkeypatch.setenv("HOSTED_IMAGES_KEY_VARIABLES", "LOCAL_SERVER_KEY")  # variables a node may name
@@ -38,7 +38,7 @@ def local_server(serve, monkeypatch):
 @pytest.fixture
 def openai(serve, monkeypatch):
     """The environment's OpenAI server (OPENAI_BASE_URL, OPENAI_API_KEY)."""
-    app = mod("nodes.emulator.openai_compat").OpenAIApp(token=FAKE_KEYS["OPENAI_API_KEY"])
+    app = mod("nodes.emulator.openai_compat").OpenAIAPI(token=FAKE_KEYS["OPENAI_API_KEY"])
     server = serve(app)
     monkeypatch.setenv("OPENAI_API_KEY", FAKE_KEYS["OPENAI_API_KEY"])
     monkeypatch.setenv("OPENAI_BASE_URL", f"{server.url}/v1")

@@ -81,7 +81,7 @@ def test_a_base_url_input_naming_another_loopback_port_gets_no_key(target, run, 
     """Any local process may listen on another port: a shared workflow's base_url pointing there
     must not collect the key -- unless the user trusted that port outside the workflow."""
     mount(target)
-    collector = serve(mod("nodes.emulator.server").App())
+    collector = serve(mod("nodes.emulator.server").EmulatedAPI())
     elsewhere = target.env(slot_server.url)[target.base_url_env].replace(slot_server.url, collector.url)
     with pytest.raises(errors.InputError, match=r"would go to 127\.0\.0\.1:\d+, which is not a trusted host"):
         run(base_url=elsewhere)
@@ -171,7 +171,7 @@ def test_api_key_env_may_name_a_credentials_section_whose_key_goes_to_its_own_ba
 @pytest.fixture
 def private_service(serve):
     """A service on another loopback port, as an internal admin page or a cloud metadata endpoint."""
-    app = server_mod.App()
+    app = server_mod.EmulatedAPI()
     app.routes = {("GET", "/admin"): lambda r: server_mod.Response(200, b"internal admin page: db password hunter2")}
     return app, serve(app)
 
@@ -203,7 +203,7 @@ def test_a_result_link_to_a_metadata_address_is_refused_before_connecting(target
 @pytest.mark.parametrize("target", WITH_LINKS)
 def test_a_result_link_answering_with_text_is_never_quoted(target, mount, slot_server):
     app = mount(target)
-    page = server_mod.App()
+    page = server_mod.EmulatedAPI()
     page.routes = {
         ("GET", "/page"): lambda r: server_mod.Response(
             200, b"<html>secret intranet text</html>", {"Content-Type": "text/html"}

@@ -32,7 +32,7 @@ PROVIDER = credentials.Provider(
 )
 
 
-class EchoApp(server_mod.App):
+class EchoApp(server_mod.EmulatedAPI):
     name = "echo"
 
     def __init__(self):

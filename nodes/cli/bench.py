@@ -33,7 +33,7 @@ from PIL import Image
 
 from ..common import input_defaults
 from ..core import comfy, images, payloads
-from ..emulator import Emulated, fake_key, serve
+from ..emulator import fake_key, serve
 from ..emulator import ionos as ionos_emulator
 from ..emulator import openai_compat as openai_emulator
 from ..emulator import ovh as ovh_emulator
@@ -42,7 +42,7 @@ from ..openai_compat import OpenAICompatImageGenerate
 from ..ovh import OvhSdxlTextToImage
 
 ROOT = Path(__file__).resolve().parents[2]  # the pack's folder (what ComfyUI loads)
-IONOS_TOKEN = fake_key(ionos_emulator.IonosApp.name)
+IONOS_TOKEN = fake_key(ionos_emulator.IonosAPI.name)
 MB = 1024 * 1024
 
 
@@ -279,13 +279,13 @@ class Servers:
     """IONOS, OVH and OpenAI emulators on 127.0.0.1, with the environment pointing the pack at them."""
 
     def __init__(self) -> None:
-        self.ionos = ionos_emulator.IonosApp(images_per_minute=1e9, burst=1e9)
-        self.ovh = ovh_emulator.OvhApp(token_per_minute=1e9)
-        self.openai = openai_emulator.OpenAIApp()
+        self.ionos = ionos_emulator.IonosAPI(images_per_minute=1e9, burst=1e9)
+        self.ovh = ovh_emulator.OvhAPI(token_per_minute=1e9)
+        self.openai = openai_emulator.OpenAIAPI()
         served = [
-            Emulated(self.ionos, ionos_emulator.EMULATOR),
-            Emulated(self.ovh, ovh_emulator.EMULATOR),
-            Emulated(self.openai, openai_emulator.EMULATOR),
+            ionos_emulator.EMULATOR.make(self.ionos),
+            ovh_emulator.EMULATOR.make(self.ovh),
+            openai_emulator.EMULATOR.make(self.openai),
         ]
         self.server = serve(served)
         for item in served:

@@ -113,8 +113,9 @@ def run_demo(argv=None) -> int:
     os.environ["NO_PROXY"] = ",".join(filter(None, [os.environ.get("NO_PROXY", ""), "127.0.0.1", "localhost"]))
     keyed = set()
     for item in emulated.values():
-        if os.environ.get(item.key_env) and not args.emulator_only:
-            keyed.add(item.key_env)  # a key is set: this provider is called for real
+        key_env = item.emulator.provider.key_env
+        if os.environ.get(key_env) and not args.emulator_only:
+            keyed.add(key_env)  # a key is set: this provider is called for real
         else:
             os.environ.update(item.environment(server.url))
     print(f"Local emulator on {server.url}; real providers: {', '.join(sorted(keyed)) or 'none (no keys set)'}")

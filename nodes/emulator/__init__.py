@@ -13,7 +13,7 @@ import pkgutil
 from dataclasses import dataclass
 
 from ..core.provider import Provider, registered_provider
-from .server import App, EmulatorServer
+from .server import EmulatedAPI, EmulatorServer
 
 
 def fake_key(provider_id: str) -> str:
@@ -23,42 +23,33 @@ def fake_key(provider_id: str) -> str:
 
 @dataclass(frozen=True)
 class Emulator:
-    """What an emulator module serves: the app that plays a provider's API (its ``name`` is the
-    provider's id), and the path below the app's mount that the provider's base-URL variable ends
-    in (e.g. "/v1")."""
+    """What an emulator module declares (``EMULATOR``): the class that plays a provider's API (its
+    ``name`` is the provider's id), and the path below the API's mount that the provider's
+    base-URL variable ends in (e.g. "/v1")."""
 
-    app: type[App]
+    api: type[EmulatedAPI]
     base_path: str = ""
 
     @property
     def provider(self) -> Provider:
         """The provider's descriptor, registered by the pack's provider module (the emulator
         imports none: its tables are its own)."""
-        return registered_provider(self.app.name)
+        return registered_provider(self.api.name)
 
     @property
     def prefix(self) -> str:
-        return f"/{self.app.name}"
+        return f"/{self.api.name}"
 
     def environment(self, app_url: str) -> dict[str, str]:
-        """The variables that point the pack at this emulator's app served at ``app_url``."""
+        """The variables that point the pack at this emulator's API served at ``app_url``."""
         provider = self.provider
         return {provider.base_url_env: f"{app_url}{self.base_path}", provider.key_env: fake_key(provider.id)}
 
-
-@dataclass
-class Emulated:
-    """One provider's emulator as served (mounted at its prefix), and the variables that point the pack at it."""
-
-    app: App
-    emulator: Emulator
-
-    @property
-    def key_env(self) -> str:
-        return self.emulator.provider.key_env
-
-    def environment(self, url: str) -> dict[str, str]:
-        return self.emulator.environment(f"{url}{self.emulator.prefix}")
+    def make(self, api: EmulatedAPI | None = None) -> EmulatedAPI:
+        """A fresh emulated API of this provider (or ``api``), knowing this declaration."""
+        api = api if api is not None else self.api()
+        api.emulator = self
+        return api
 
 
 def emulators() -> list[Emulator]:
@@ -73,17 +64,17 @@ def emulators() -> list[Emulator]:
     return found
 
 
-def all_apps() -> dict[str, Emulated]:
-    """prefix -> Emulated, for every provider."""
-    return {emulator.prefix: Emulated(emulator.app(), emulator) for emulator in emulators()}
+def all_apis() -> dict[str, EmulatedAPI]:
+    """prefix -> a fresh emulated API, for every provider."""
+    return {emulator.prefix: emulator.make() for emulator in emulators()}
 
 
-def serve(emulated: list[Emulated], host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
-    """Start one server with these emulators, each at its prefix."""
-    return EmulatorServer({item.emulator.prefix: item.app for item in emulated}, host, port).start()
+def serve(apis: list[EmulatedAPI], host: str = "127.0.0.1", port: int = 0) -> EmulatorServer:
+    """Start one server with these emulated APIs, each at its emulator's prefix."""
+    return EmulatorServer({api.emulator.prefix: api for api in apis}, host, port).start()
 
 
-def start_all(host: str = "127.0.0.1", port: int = 0) -> tuple[EmulatorServer, dict[str, Emulated]]:
-    """Start every emulator on one server."""
-    emulated = all_apps()
-    return serve(list(emulated.values()), host, port), emulated
+def start_all(host: str = "127.0.0.1", port: int = 0) -> tuple[EmulatorServer, dict[str, EmulatedAPI]]:
+    """Start every provider's emulated API on one server."""
+    apis = all_apis()
+    return serve(list(apis.values()), host, port), apis

@@ -24,7 +24,7 @@ import uuid
 from ..core import clock
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
-from .server import App, Request, Response
+from .server import EmulatedAPI, Request, Response
 
 # Written out again, not imported from the client: the emulator is an independent reading of the
 # contract (as of 2026-12-06), so a wrong table on either side makes the resolution tests fail.
@@ -80,7 +80,7 @@ SHUT_DOWN = {
 }
 
 
-class AgnicApp(App):
+class AgnicAPI(EmulatedAPI):
     name = "agnic"
 
     def __init__(self, token: str = fake_key(name)):
@@ -374,4 +374,4 @@ class AgnicApp(App):
         )
 
 
-EMULATOR = Emulator(AgnicApp, base_path="/v1")
+EMULATOR = Emulator(AgnicAPI, base_path="/v1")

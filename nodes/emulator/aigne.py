@@ -33,8 +33,8 @@ import uuid
 
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
-from .openai_compat import GPT_MODELS, OpenAIApp, Refused, picture_size, token_usage
-from .server import App, Request, Response
+from .openai_compat import GPT_MODELS, OpenAIAPI, Refused, picture_size, token_usage
+from .server import EmulatedAPI, Request, Response
 
 GENERATION_PATHS = ("/api/v2/image/generations", "/api/v2/images/generations")
 NATIVE_PATH = "/api/v2/image"
@@ -73,14 +73,14 @@ DEFAULT_IMAGE_MODEL = "openai/dall-e-2"  # the hub's default when a call names n
 CREDIT_MESSAGE = "Hello, in order to continue chatting, please first buy some credits in the link below."
 
 
-class AigneHubApp(App):
+class AigneHubAPI(EmulatedAPI):
     name = "aigne"
 
     def __init__(self, key: str = fake_key(name), *, credits: float = 1000.0):
         super().__init__()
         self.key = key
         self.credits = credits
-        self.upstream = OpenAIApp(token=None)  # OpenAI as the hub's upstream (its today decides what is served)
+        self.upstream = OpenAIAPI(token=None)  # OpenAI as the hub's upstream (its today decides what is served)
         self.serves = set(GENERATION_PATHS)  # which generation paths this hub serves (older hubs: fewer)
         self.shape: str | None = None  # None: per path; "seed" or "hub" forces one reply shape on the generation routes
         self.b64_keys: tuple[str, ...] = B64_KEYS  # which base64 names the hub shape carries
@@ -397,4 +397,4 @@ def _is_file_content(item) -> bool:
     return item.get("type") == "local" and isinstance(item.get("path"), str)
 
 
-EMULATOR = Emulator(AigneHubApp)
+EMULATOR = Emulator(AigneHubAPI)

@@ -10,7 +10,7 @@ import uuid
 
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
-from .server import App, Request, Response
+from .server import EmulatedAPI, Request, Response
 
 IMAGE_MODELS = {
     "black-forest-labs/FLUX.1-schnell": {"edit": False},
@@ -45,7 +45,7 @@ class ImageBucket:
             return (amount - self.tokens) / self.rate if self.rate else 3600.0
 
 
-class IonosApp(App):
+class IonosAPI(EmulatedAPI):
     name = "ionos"
 
     def __init__(self, token: str = fake_key(name), images_per_minute: float = 10, burst: float = 20):
@@ -194,4 +194,4 @@ class IonosApp(App):
         return opened[1]
 
 
-EMULATOR = Emulator(IonosApp, base_path="/v1")
+EMULATOR = Emulator(IonosAPI, base_path="/v1")

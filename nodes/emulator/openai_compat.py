@@ -26,7 +26,7 @@ from PIL import Image
 from ..core import clock
 from ..core.payloads import b64encode
 from . import Emulator, fake_key, synth
-from .server import App, Part, Request, Response, sse_event
+from .server import EmulatedAPI, Part, Request, Response, sse_event
 
 # Written out on purpose instead of imported from the pack's catalogue: this is an independent
 # reading of OpenAI's contract (as of 2026-12-06), so a wrong catalogue fails the tests.
@@ -113,7 +113,7 @@ class Refused(Exception):
         self.status, self.message, self.param, self.code = status, message, param, code
 
 
-class OpenAIApp(App):
+class OpenAIAPI(EmulatedAPI):
     name = "openai"
 
     def __init__(
@@ -628,4 +628,4 @@ def _picture(png: bytes, fmt: str, transparent: bool) -> bytes:
     return synth.encode(picture, fmt)
 
 
-EMULATOR = Emulator(OpenAIApp, base_path="/v1")
+EMULATOR = Emulator(OpenAIAPI, base_path="/v1")

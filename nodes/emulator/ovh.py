@@ -16,14 +16,14 @@ import math
 
 from . import Emulator, fake_key, synth
 from .ionos import ImageBucket
-from .server import App, Request, Response
+from .server import EmulatedAPI, Request, Response
 
 PATH = "/api/text2image"
 MAX_BODY_BYTES = 2 * 1024 * 1024
 SIZE = 1024
 
 
-class OvhApp(App):
+class OvhAPI(EmulatedAPI):
     name = "ovh"
 
     def __init__(
@@ -91,4 +91,4 @@ def _invalid(loc: list, msg: str, kind: str) -> Response:
     return Response.json({"detail": [{"loc": loc, "msg": msg, "type": kind}]}, 422)
 
 
-EMULATOR = Emulator(OvhApp, base_path=PATH)
+EMULATOR = Emulator(OvhAPI, base_path=PATH)

@@ -1,6 +1,7 @@
-"""A small HTTP server that hosts provider emulators ("apps") on loopback.
+"""A small HTTP server (``EmulatorServer``) that hosts emulated provider APIs (``EmulatedAPI``,
+one per provider, each mounted at a path prefix) on loopback.
 
-Each app answers in its provider's exact shapes (see docs/providers.md), records every request
+Each emulated API answers in its provider's exact shapes (see docs/providers.md), records every request
 and the most requests it held at once, and can be told to misbehave: a status with the provider's
 own error envelope, a delay before the headers, a status line and headers trickling in byte by
 byte, a slow, truncated or never-ending body, a dropped connection, any raw body, its own JSON
@@ -141,10 +142,11 @@ class Fault:
         return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
-class App:
-    """One provider's emulator. Subclasses fill ``routes`` and ``error``."""
+class EmulatedAPI:
+    """One provider's API as the emulator plays it. Subclasses fill ``routes`` and ``error``."""
 
-    name = "app"  # a provider's app: the id of the provider it plays (its descriptor's), also its mount prefix
+    name = "app"  # the id of the provider it plays (its descriptor's), also its mount prefix
+    emulator = None  # the ``Emulator`` that declared it, once made by it (its variables, its base path)
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
@@ -162,6 +164,10 @@ class App:
 
     def error(self, status: int, message: str) -> Response:
         return Response.json({"error": {"message": message}}, status)
+
+    def environment(self, server_url: str) -> dict[str, str]:
+        """The variables that point the pack at this API as served by the server at ``server_url``."""
+        return self.emulator.environment(f"{server_url}{self.emulator.prefix}")
 
     def error_event(self, message: str) -> bytes:
         """The event a stream of this provider ends with when it fails on the way: its error envelope."""
@@ -296,7 +302,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = _dispatch
 
-    def _fault(self, app: App, fault: Fault, request: Request) -> None:
+    def _fault(self, app: EmulatedAPI, fault: Fault, request: Request) -> None:
         if fault.gather:
             app.wait_for_in_flight(fault.gather, GATHER_SECONDS)
         if fault.delay and not self._wait_for_client(fault.delay):
@@ -381,7 +387,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
 
-    def _send_stream(self, app: App, request: Request, response: Response, fault: Fault) -> None:
+    def _send_stream(self, app: EmulatedAPI, request: Request, response: Response, fault: Fault) -> None:
         """An event stream, one chunk per event, shaped by the fault's stream fields; a client
         that hangs up is recorded in ``app.disconnects``."""
         self._start(response.status, {**response.headers, "Transfer-Encoding": "chunked"})
@@ -421,7 +427,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._chunk(b": keep-alive\n\n")
         return True
 
-    def _send_endless(self, app: App, request: Request, response: Response) -> None:
+    def _send_endless(self, app: EmulatedAPI, request: Request, response: Response) -> None:
         """Announce a huge body and trickle it: a reply that never ends (until ENDLESS_SECONDS)."""
         self._start(response.status, {**response.headers, "Content-Length": str(10**12)})
         deadline = time.monotonic() + ENDLESS_SECONDS
@@ -435,8 +441,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def _marked(app: App, response: Response) -> Response:
-    """The reply with the emulator's mark (see ``App.announces``)."""
+def _marked(app: EmulatedAPI, response: Response) -> Response:
+    """The reply with the emulator's mark (see ``EmulatedAPI.announces``)."""
     if app.announces:
         response.headers[EMULATOR_HEADER] = "1"
     return response
@@ -459,7 +465,7 @@ class EmulatorServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128  # load tests open dozens of connections at once
 
-    def __init__(self, apps: dict[str, App], host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, apps: dict[str, EmulatedAPI], host: str = "127.0.0.1", port: int = 0):
         super().__init__((host, port), _Handler)
         self.apps = dict(sorted(apps.items(), key=lambda item: -len(item[0])))
         self._thread: threading.Thread | None = None
@@ -471,13 +477,13 @@ class EmulatorServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host}:{port}"
 
-    def route(self, path: str) -> tuple[App | None, str]:
+    def route(self, path: str) -> tuple[EmulatedAPI | None, str]:
         for prefix, app in self.apps.items():
             if path == prefix or path.startswith(prefix + "/") or prefix == "":
                 return app, path[len(prefix) :] or "/"
         return None, path
 
-    def control(self, app: App, method: str, path: str, body: bytes) -> Response:
+    def control(self, app: EmulatedAPI, method: str, path: str, body: bytes) -> Response:
         action = path[len("/__emulator/") :]
         if action == "faults" and method == "POST":
             payload = json.loads(body or b"{}")
