@@ -1,5 +1,5 @@
 """Node registry: every node module (``nodes/<provider>.py``) contributes its NODES table here,
-and its provider's descriptor and live model list to the server routes."""
+and its provider's descriptor and model list (``MODEL_LIST``) to the server routes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ NOT_NODE_MODULES = {"common", "doctor", "routes"}
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
-MODEL_LISTS = {}  # provider id -> common.LiveModels (for the refresh button's route)
+MODEL_LISTS = {}  # provider id -> common.ModelList (for the refresh button's route)
 PROVIDERS = {}  # provider id -> core.provider.Provider (for the key status route)
 for _found in pkgutil.iter_modules(__path__):
     if _found.ispkg or _found.name in NOT_NODE_MODULES:
@@ -21,6 +21,6 @@ for _found in pkgutil.iter_modules(__path__):
         NODE_CLASS_MAPPINGS[_node_id] = _cls
         NODE_DISPLAY_NAME_MAPPINGS[_node_id] = _display_name
         PROVIDERS.setdefault(_cls.PROVIDER.id, _cls.PROVIDER)
-    _live = getattr(_module, "LIVE_MODELS", None)
-    if _live is not None:
-        MODEL_LISTS[_live.provider.id] = _live
+    _model_list = getattr(_module, "MODEL_LIST", None)
+    if _model_list is not None:
+        MODEL_LISTS[_model_list.provider.id] = _model_list

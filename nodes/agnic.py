@@ -7,16 +7,16 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
-    LiveList,
-    LiveModels,
+    ModelList,
+    ModelListCache,
     RemoteImageError,
     RemoteImageNode,
     count_input,
     encode_edit_inputs,
+    fetch_model_list,
     model_input,
     node_id,
     prompt_input,
-    read_model_list,
     run_calls,
     seed_input,
     with_chosen_model,
@@ -28,11 +28,11 @@ _CATEGORY = f"{CATEGORY}/Agnic"
 
 def _listed() -> tuple[dict[str, list[str]], list[str]]:
     """The gateway's model list: each model's output modalities, and the image models."""
-    return read_model_list(agnic.PROVIDER, parse=lambda body: (agnic.model_outputs(body), agnic.image_model_ids(body)))
+    return fetch_model_list(agnic.PROVIDER, parse=lambda body: (agnic.model_outputs(body), agnic.image_model_ids(body)))
 
 
 # per base URL: what auto becomes, modalities "auto" for models the catalogue does not describe, the models to suggest
-_live = LiveList(_listed)
+_live = ModelListCache(_listed)
 
 
 def _seed_input() -> tuple:
@@ -216,10 +216,10 @@ class AgnicListModels(ListModelsNode):
     FILTER_EXAMPLE = "gemini"
 
     def list_models(self, unique_id=None) -> list[str]:
-        return read_model_list(agnic.PROVIDER, parse=agnic.image_model_ids, node_id=unique_id)
+        return fetch_model_list(agnic.PROVIDER, parse=agnic.image_model_ids, node_id=unique_id)
 
 
-LIVE_MODELS = LiveModels(agnic.PROVIDER, AgnicListModels().list_models)
+MODEL_LIST = ModelList(agnic.PROVIDER, AgnicListModels().list_models)
 
 NODES = {
     node_id("AgnicImageGenerate"): (AgnicImageGenerate, "Agnic Image Generate"),

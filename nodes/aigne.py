@@ -6,16 +6,16 @@ from .common import (
     CATEGORY,
     HIDDEN,
     Call,
-    LiveList,
-    LiveModels,
+    ModelList,
+    ModelListCache,
     RemoteImageError,
     RemoteImageNode,
     count_input,
     encode_edit_inputs,
+    fetch_model_list,
     model_input,
     node_id,
     prompt_input,
-    read_model_list,
     run_calls,
     seed_input,
     size_inputs,
@@ -54,10 +54,10 @@ _paths: dict[str, str] = {}
 
 def _hub_models(base_url: str = "") -> list[str]:
     """The hub's image models, from its public model list."""
-    return read_model_list(aigne.PROVIDER, aigne.MODELS_PATH, aigne.image_model_ids, base_url_override=base_url)
+    return fetch_model_list(aigne.PROVIDER, aigne.MODELS_PATH, aigne.image_model_ids, base_url_override=base_url)
 
 
-_live = LiveList(_hub_models)
+_live = ModelListCache(_hub_models)
 
 
 def _for_model(call: Call, operation: str, build):
@@ -316,7 +316,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
         return batch.image, batch.describe(call.note)
 
 
-LIVE_MODELS = LiveModels(aigne.PROVIDER, _hub_models, connection=("base_url",), public=True)
+MODEL_LIST = ModelList(aigne.PROVIDER, _hub_models, connection=("base_url",), public=True)
 
 NODES = {
     node_id("AigneHubImageGenerate"): (AigneHubImageGenerate, "AIGNE Hub Image Generate"),

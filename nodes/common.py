@@ -160,8 +160,11 @@ def size_inputs(choices: Sequence[str], tooltip: str) -> dict:
 
 
 @dataclass(frozen=True)
-class LiveModels:
-    """What the refresh button's server route needs from a provider's node module."""
+class ModelList:
+    """A provider's model list as its node module offers it (``MODEL_LIST``): the live image model
+    ids, fetched on the server with the key, for the refresh button's route and the doctor. A
+    node's own runs keep what the list says per endpoint in a ``ModelListCache``; one ``GET`` of
+    it is ``fetch_model_list``."""
 
     provider: Provider
     fetch: Callable[..., list[str]]  # (**connection) -> the live image model ids; blocking
@@ -282,7 +285,7 @@ class ListModelsNode(RemoteImageNode):
 # --- live model lists ------------------------------------------------------------------------
 
 
-def read_model_list(
+def fetch_model_list(
     provider: Provider, path: str = "models", parse: Callable[[Any], T] | None = None, **call_options
 ) -> T | Any:
     """One ``GET`` of a provider's model list (the operation "model list"), parsed by ``parse``
@@ -294,8 +297,8 @@ def read_model_list(
         return parse(body) if parse else body
 
 
-class LiveList(Generic[T]):
-    """A provider's live model list per endpoint, fetched at most once every ``seconds``.
+class ModelListCache(Generic[T]):
+    """What a provider's model list says, per endpoint, fetched at most once every ``seconds``.
 
     It only ever helps a call (a shutdown notice, the output modalities, the models to suggest),
     so a failed fetch gives None -- the catalogue answers instead -- and is not retried until the
@@ -303,14 +306,14 @@ class LiveList(Generic[T]):
     """
 
     seconds = 600.0
-    _all: list[LiveList] = []
+    _all: list[ModelListCache] = []
 
     def __init__(self, fetch: Callable[..., T]):
         self._fetch = fetch
         self._items: dict[str, tuple[float, T | None]] = {}
         self._fetching: dict[str, threading.Lock] = {}  # endpoint -> held while its list is fetched
         self._lock = threading.Lock()
-        LiveList._all.append(self)
+        ModelListCache._all.append(self)
 
     def get(self, endpoint: str, *args) -> T | None:
         """The list for ``endpoint``, fetched (``fetch(*args)``) unless one fetched within the time

@@ -97,7 +97,7 @@ def _endpoint(provider) -> tuple[str, str]:
 
 
 def check_provider(provider, live, operations: list[str], examples: list[ExampleModel]) -> ProviderReport:
-    """Everything the doctor says about one provider; ``live``: its ``common.LiveModels`` or None."""
+    """Everything the doctor says about one provider; ``live``: its ``common.ModelList`` or None."""
     status = key_status(provider)
     report = ProviderReport(provider.id, provider.label, "", "")
     if status.get("error"):

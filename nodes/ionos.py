@@ -7,15 +7,15 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
-    LiveList,
-    LiveModels,
+    ModelList,
+    ModelListCache,
     RemoteImageNode,
     count_input,
     encode_edit_inputs,
+    fetch_model_list,
     model_input,
     node_id,
     prompt_input,
-    read_model_list,
     run_calls,
     seed_input,
     with_chosen_model,
@@ -151,10 +151,10 @@ class IonosListModels(ListModelsNode):
 
 
 def _models(unique_id=None):
-    return read_model_list(ionos.PROVIDER, node_id=unique_id)
+    return fetch_model_list(ionos.PROVIDER, node_id=unique_id)
 
 
-_live = LiveList(lambda: ionos.parse_model_ids(_models()))  # per endpoint: what auto becomes
+_live = ModelListCache(lambda: ionos.parse_model_ids(_models()))  # per endpoint: what auto becomes
 
 
 def _for_model(call: Call, operation: str, build):
@@ -163,7 +163,7 @@ def _for_model(call: Call, operation: str, build):
 
 
 # the image models of the live list, for the refresh button (the key stays on the server)
-LIVE_MODELS = LiveModels(ionos.PROVIDER, lambda: ionos.image_model_ids(_models()))
+MODEL_LIST = ModelList(ionos.PROVIDER, lambda: ionos.image_model_ids(_models()))
 
 NODES = {
     node_id("IonosImageGenerate"): (IonosImageGenerate, "IONOS Image Generate"),

@@ -7,16 +7,16 @@ from .common import (
     HIDDEN,
     Call,
     ListModelsNode,
-    LiveList,
-    LiveModels,
+    ModelList,
+    ModelListCache,
     RemoteImageError,
     RemoteImageNode,
     count_input,
     encode_edit_inputs,
+    fetch_model_list,
     model_input,
     node_id,
     prompt_input,
-    read_model_list,
     run_calls,
     seed_input,
     size_inputs,
@@ -175,14 +175,14 @@ def _managed(*, edit: bool) -> tuple[str, ...]:
 def _models(base_url: str, api_key_env: str, unique_id=None):
     """The server's ``GET /models`` reply, with the key from what api_key_env names (the
     transport decides where it may go)."""
-    return read_model_list(api.PROVIDER, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
+    return fetch_model_list(api.PROVIDER, node_id=unique_id, base_url_override=base_url, key_from=api_key_env)
 
 
 def _server_models(call: Call):
-    return read_model_list(call.provider, parse=api.parse_models, base_url_override=call.base_url)
+    return fetch_model_list(call.provider, parse=api.parse_models, base_url_override=call.base_url)
 
 
-_live = LiveList(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
+_live = ModelListCache(_server_models)  # per base URL and key variable: OpenAI's list carries shutdown dates
 
 
 def _endpoint(call: Call) -> str:
@@ -451,7 +451,7 @@ def live_models(base_url: str = "", api_key_env: str = api.DEFAULT_KEY_ENV) -> l
     return api.image_model_ids(_models(base_url, api_key_env))
 
 
-LIVE_MODELS = LiveModels(api.PROVIDER, live_models, connection=("base_url", "api_key_env"))
+MODEL_LIST = ModelList(api.PROVIDER, live_models, connection=("base_url", "api_key_env"))
 
 NODES = {
     node_id("OpenAICompatImageGenerate"): (OpenAICompatImageGenerate, "OpenAI-compatible Image Generate"),

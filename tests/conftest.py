@@ -137,7 +137,7 @@ def journal_calls(provider: str | None = None) -> list[dict]:
 
 def forget_what_nodes_learned():
     """Live model lists and the AIGNE paths that answered, kept per endpoint: tests reuse loopback URLs."""
-    mod("nodes.common").LiveList.forget_all()
+    mod("nodes.common").ModelListCache.forget_all()
     mod("nodes.aigne")._paths.clear()
 
 
