@@ -162,7 +162,7 @@ class AgnicImageGenerate(_AgnicImageNode):
     def call(
         self, model, count, seed=0, unique_id=None, **options
     ):  # options: prompt, aspect_ratio, image_size, modalities
-        call = Call(agnic.PROVIDER, "image generation", model=model, node_id=unique_id)
+        call = Call(agnic.PROVIDER, agnic.GENERATE, model=model, node_id=unique_id)
         return _generate(call, count=count, seed=seed, **options)
 
 
@@ -200,7 +200,7 @@ class AgnicImageEdit(_AgnicImageNode):
         }
 
     def call(self, image, model, count, seed=0, image_2=None, image_3=None, unique_id=None, **options):
-        call = Call(agnic.PROVIDER, "image edit", model=model, node_id=unique_id)
+        call = Call(agnic.PROVIDER, agnic.EDIT, model=model, node_id=unique_id)
         more = {"image_2": image_2, "image_3": image_3}
         return _generate(call, count=count, seed=seed, image=image, more=more, **options)
 

@@ -219,7 +219,7 @@ class AigneHubImageGenerate(_AigneHubImageNode):
         unique_id=None,
         **options,  # the _gpt_options() inputs and moderation, checked by the provider module
     ):
-        call = Call(aigne.PROVIDER, "image generation", model=model, node_id=unique_id, base_url_override=base_url)
+        call = Call(aigne.PROVIDER, aigne.GENERATE, model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             path = aigne.check_path(path)
             plan = _for_model(
@@ -285,7 +285,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
         unique_id=None,
         **options,  # the _gpt_options() inputs, checked by the provider module
     ):
-        call = Call(aigne.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url)
+        call = Call(aigne.PROVIDER, aigne.EDIT, model=model, node_id=unique_id, base_url_override=base_url)
         with call.context():
             images = encode_edit_inputs(image, how=aigne.UPLOADS, more={"image_2": image_2}).images
             aigne.check_upload(images, prompt)  # before the hub's model list is read

@@ -21,7 +21,7 @@ from .core.batch import Batch, run_calls, stream_images  # noqa: F401 -- for nod
 from .core.credentials import anonymous_mode
 from .core.errors import InputError, OptionRefused, RemoteImageError
 from .core.images import encode_edit_inputs  # noqa: F401 -- for node modules
-from .core.provider import Provider
+from .core.provider import LIST_MODELS, Provider
 from .core.redaction import redact
 from .core.transport import Call
 from .core.unsaved import recent_unsaved  # noqa: F401 -- for the routes
@@ -291,7 +291,7 @@ def fetch_model_list(
     """One ``GET`` of a provider's model list (the operation "model list"), parsed by ``parse``
     inside the call's context, so a reply it cannot read names the provider. ``call_options``:
     as for ``Call`` (node_id, base_url_override, key_from)."""
-    call = Call(provider, "model list", **call_options)
+    call = Call(provider, LIST_MODELS, **call_options)
     with call.context():
         body = call.get_model_list(path).json()
         return parse(body) if parse else body

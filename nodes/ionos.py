@@ -48,7 +48,7 @@ class IonosImageGenerate(RemoteImageNode):
         }
 
     def call(self, model, prompt, size, n, seed=0, unique_id=None):
-        call = Call(ionos.PROVIDER, "image generation", model=model, node_id=unique_id)
+        call = Call(ionos.PROVIDER, ionos.GENERATE, model=model, node_id=unique_id)
         with call.context():
             body = _for_model(
                 call, ionos.GENERATE, lambda chosen: ionos.generation_body(model=chosen, prompt=prompt, size=size, n=n)
@@ -111,7 +111,7 @@ class IonosImageEdit(RemoteImageNode):
         return super().images_asked(inputs) * (int(shape[0]) if shape else 1)  # n for each input image, one call each
 
     def call(self, image, prompt, model, size, n, output_format, seed=0, mask=None, unique_id=None):
-        call = Call(ionos.PROVIDER, "image edit", model=model, node_id=unique_id)
+        call = Call(ionos.PROVIDER, ionos.EDIT, model=model, node_id=unique_id)
         with call.context():
             inputs = encode_edit_inputs(image, mask, how=ionos.UPLOADS)
             fields = _for_model(

@@ -306,7 +306,7 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
     ):
         call = Call(
             api.PROVIDER,
-            "image generation",
+            api.GENERATE,
             model=model,
             node_id=unique_id,
             base_url_override=base_url,
@@ -400,7 +400,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
         **options,  # the _options(edit=True) inputs, checked by the provider module
     ):
         call = Call(
-            api.PROVIDER, "image edit", model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env
+            api.PROVIDER, api.EDIT, model=model, node_id=unique_id, base_url_override=base_url, key_from=api_key_env
         )
         with call.context():
             inputs = encode_edit_inputs(image, mask, how=api.UPLOADS)

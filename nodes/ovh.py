@@ -51,7 +51,7 @@ class OvhSdxlTextToImage(RemoteImageNode):
         }
 
     def call(self, prompt, negative_prompt="", count=1, seed=0, unique_id=None):
-        call = Call(ovh.PROVIDER, "SDXL text to image", model=ovh.MODEL, node_id=unique_id)
+        call = Call(ovh.PROVIDER, ovh.GENERATE, model=ovh.MODEL, node_id=unique_id)
         with call.context():
             body = ovh.text2image_body(prompt=prompt, negative_prompt=negative_prompt)
             count = ovh.check_count(count)

@@ -190,7 +190,7 @@ TARGETS = [
     ),
     Target(
         name="ovh",
-        operation="SDXL text to image",
+        operation="image generation",
         model="stable-diffusion-xl-base-1.0",
         api_path="/api/text2image",
         run=_ovh_generate,

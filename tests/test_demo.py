@@ -47,7 +47,7 @@ def test_demo_generates_with_every_provider_and_edits_with_a_mask(tmp_path, caps
         ("agnic", "image generation"),
         ("openai", "model list"),
         ("openai", "image generation"),
-        ("ovh", "SDXL text to image"),
+        ("ovh", "image generation"),
         ("ionos", "image edit"),
         ("openai", "image edit"),
     ]

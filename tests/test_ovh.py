@@ -145,10 +145,10 @@ def test_image_bytes_are_decoded_whatever_the_content_type(ovh):
 
 def test_default_endpoint_is_the_seed_url_and_the_override_is_the_whole_url(monkeypatch):
     transport = mod("nodes.core.transport")
-    call = transport.Call(provider().PROVIDER, "SDXL text to image")
+    call = transport.Call(provider().PROVIDER, transport.GENERATE)
     assert call.base_url == "https://stable-diffusion-xl.endpoints.kepler.ai.cloud.ovh.net/api/text2image"
     monkeypatch.setenv("OVH_SDXL_URL", "http://127.0.0.1:9/custom/text2image/")
-    call = transport.Call(provider().PROVIDER, "SDXL text to image")  # a call resolves its endpoint once
+    call = transport.Call(provider().PROVIDER, transport.GENERATE)  # a call resolves its endpoint once
     assert call.url_for(call.base_url) == "http://127.0.0.1:9/custom/text2image"
 
 
@@ -209,7 +209,7 @@ def test_wrong_token_is_401_naming_the_variable(serve, monkeypatch, pack_logs):
     with pytest.raises(errors().RemoteImageError) as caught:
         generate()
     text = str(caught.value)
-    assert "OVH AI Endpoints SDXL text to image failed" in text and "HTTP 401" in text
+    assert "OVH AI Endpoints image generation failed" in text and "HTTP 401" in text
     assert "the access token is invalid or expired" in text and "set OVH_AI_ENDPOINTS_ACCESS_TOKEN" in text
     assert len(app.requests) == 1
     assert_no_secret(text)

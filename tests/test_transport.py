@@ -58,7 +58,7 @@ def echo(serve, monkeypatch):
 
 
 def call(**kw):
-    return transport.Call(PROVIDER, "test call", model="m1", **kw)
+    return transport.Call(PROVIDER, transport.GENERATE, model="m1", **kw)
 
 
 def test_success_sends_bearer_key_and_json(echo):
@@ -110,7 +110,7 @@ def test_500_is_not_retried_and_names_everything(echo):
         call().post_json("things", {})
     text = str(caught.value)
     assert len(echo.requests) == 1
-    for part in ("TestProvider", "test call", "model m1", "HTTP 500", "kaboom inside", "trace-123", "Hint:"):
+    for part in ("TestProvider", "image generation", "model m1", "HTTP 500", "kaboom inside", "trace-123", "Hint:"):
         assert part in text
 
 
@@ -225,7 +225,7 @@ def test_error_envelopes_become_the_providers_words(echo, reader, body, expected
     echo.inject(status=400, body=body, content_type="text/html" if body.startswith(b"<") else "application/json")
     provider = dataclasses.replace(PROVIDER, error_reader=mod(f"nodes.providers.{reader}").error_message)
     with pytest.raises(errors.RemoteImageError) as caught:
-        transport.Call(provider, "test call", model="m1").post_json("things", {})
+        transport.Call(provider, transport.GENERATE, model="m1").post_json("things", {})
     assert expected in str(caught.value)
 
 

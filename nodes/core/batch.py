@@ -121,7 +121,7 @@ def _reused(call: Call, kept: reuse.Kept) -> Batch:
             "time": clock.utc_stamp(),
             "event": "reused",
             "provider": call.provider.own_id,
-            "operation": call.operation,
+            "operation": call.words,
             "model": call.model,
             "images": len(kept.blobs),
             **({"node": str(call.node_id)} if call.node_id is not None else {}),
@@ -175,7 +175,7 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
     except RemoteImageError as exc:
         if stream.all_came:  # only the stream's end went wrong: every image asked for is here
             label, count = call.provider.label, stream.count
-            log.warning("%s %s: %s, after all %d image(s) had come", label, call.operation, exc.message, count)
+            log.warning("%s %s: %s, after all %d image(s) had come", label, call.words, exc.message, count)
             result = stream.result()
             result.info["warning"] = f"the stream broke off after its last image: {exc.message}"
             return result
@@ -210,7 +210,7 @@ def fetch_payloads(call: Call, result: ImageResult, *, asked: int) -> list[bytes
             f"the {len(items) - asked} extra were dropped"
         )
         result.info["note"] = note
-        log.warning("%s %s: %s", call.provider.label, call.operation, note)
+        log.warning("%s %s: %s", call.provider.label, call.words, note)
         items = items[:asked]
     blobs: list[bytes] = []
     try:

@@ -12,6 +12,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+# What a ``Call`` does for a node, one name each: the catalogue keys its model rules by GENERATE and
+# EDIT, the routes take them as ``?operation=``; errors, progress text and journal lines show the words.
+GENERATE = "generate"
+EDIT = "edit"
+LIST_MODELS = "list models"
+OPERATION_WORDS = {GENERATE: "image generation", EDIT: "image edit", LIST_MODELS: "model list"}
+
 
 @dataclass(frozen=True)
 class Anonymous:

@@ -33,7 +33,7 @@ from .errors import InputError, RemoteImageError, Unanswered
 from .exchange import MAX_RESPONSE_BYTES, POLL_SECONDS, Watch, fetch, origin
 from .failures import EXPIRED_LINK_HINT, EXPIRED_LINK_STATUSES, Fetch, fit_to_show, status_failure, unanswered_failure
 from .payloads import MAX_JSON_VALUES, MODEL_LIST_VALUES, Reply, sniff_format
-from .provider import Provider
+from .provider import EDIT, GENERATE, LIST_MODELS, OPERATION_WORDS, Provider  # noqa: F401 -- a Call names its operation by these
 from .retries import Policy, send_with_retries
 from .sse import ServerEvent
 from .validation import sendable
@@ -73,12 +73,15 @@ class Call:
         """``key_from``: what a node's input names as the key's source (a variable or a
         credentials-file section); None: the provider's own variable. ``base_url_override``: a
         node's own base URL input ('' = the one configured outside the workflow)."""
-        self.operation = operation
+        if operation not in OPERATION_WORDS:
+            raise ValueError(f"a Call's operation is one of {', '.join(OPERATION_WORDS)}, not {operation!r}")
+        self.operation = operation  # GENERATE, EDIT or LIST_MODELS
+        self.words = OPERATION_WORDS[operation]  # what errors, the progress text and the journal show
         self.model = model
         try:
             self.provider = provider if key_from is None else provider_with_key_from(provider, key_from)
         except RemoteImageError as exc:
-            exc.add_context(provider=provider.label, operation=operation, model=model)
+            exc.add_context(provider=provider.label, operation=self.words, model=model)
             raise
         self.node_id = node_id
         self.policy = dataclasses.replace(policy or Policy(), lasting=self.provider.lasting_refusal)
@@ -107,7 +110,7 @@ class Call:
         try:
             yield self
         except RemoteImageError as exc:
-            fit_to_show(exc).add_context(provider=self.provider.label, operation=self.operation, model=self.model)
+            fit_to_show(exc).add_context(provider=self.provider.label, operation=self.words, model=self.model)
             raise
 
     @functools.cached_property
@@ -118,7 +121,7 @@ class Call:
             return base_url(self.provider, self._base_url_override)
 
     def error(self, message: str, **fields) -> RemoteImageError:
-        where = {"provider": self.provider.label, "operation": self.operation, "model": self.model}
+        where = {"provider": self.provider.label, "operation": self.words, "model": self.model}
         error = RemoteImageError(message, **where, **fields)
         return fit_to_show(error)
 
@@ -167,7 +170,7 @@ class Call:
             url = self.url_for(path)
             sendable(json_body, files)
             if self.provider.key_required:
-                key = require_key(self.provider, self.operation)
+                key = require_key(self.provider, self.words)
             else:
                 key, _ = api_key(self.provider)
             if key:
@@ -222,7 +225,7 @@ class Call:
 
     def progress(self, text: str = "") -> None:
         elapsed = time.monotonic() - self.started
-        parts = [self.provider.label, self.operation]
+        parts = [self.provider.label, self.words]
         if self.model:
             parts.append(self.model)
         line = " · ".join(parts) + f" · {elapsed:.0f}s"

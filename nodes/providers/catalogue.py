@@ -20,12 +20,11 @@ from urllib.parse import urlsplit
 from ..core import clock
 from ..core import validation as check
 from ..core.errors import InputError
+from ..core.provider import EDIT, GENERATE  # noqa: F401 -- the operations the catalogue's rules are keyed by
 
 # the rules of one model's operation, part of the one format: data and provider modules import them from here
 from .rules import AUTO, ONE, Operation, Range, SizeRule, parse_size, size_text  # noqa: F401
 
-GENERATE = "generate"
-EDIT = "edit"
 OPERATION_NAMES = {GENERATE: "image generation", EDIT: "image edits"}
 CUSTOM = "custom"  # the size combo's entry that means "width x height below"
 WARN_DAYS = 30  # a shutdown this close is announced on the node
