@@ -42,6 +42,11 @@ class Target:
     extra: dict = field(default_factory=dict)
 
     @property
+    def provider_id(self) -> str:
+        """The registered provider this row is for (the emulator's declaration names it)."""
+        return self.emulator.api.name
+
+    @property
     def emulator(self):
         """The provider's emulator declaration, which knows its descriptor (variables, label)."""
         return mod(f"nodes.emulator.{self.name}").EMULATOR
@@ -93,6 +98,79 @@ def node(name: str):
 def run_defaults(name: str, **inputs):
     """Run a node with every input at its default but those given."""
     return run_node(node(name), **defaults(node(name), **inputs))
+
+
+# --- what the registered nodes are: every per-node list of the tests is made from these ----------
+
+
+def node_ids() -> list[str]:
+    """Every node the pack registers, in ComfyUI's order."""
+    return list(load_pack().NODE_CLASS_MAPPINGS)
+
+
+def input_kinds(node_id: str) -> dict[str, str]:
+    """input name -> its type (IMAGE, MASK, INT, a combo's list as COMBO, ...), required and optional."""
+    spec = load_pack().NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()
+    kinds = {}
+    for group in ("required", "optional"):
+        for name, value in spec.get(group, {}).items():
+            kinds[name] = value[0] if isinstance(value[0], str) else "COMBO"
+    return kinds
+
+
+def image_nodes() -> list[str]:
+    """The nodes that make images (every node but the model lists)."""
+    return [n for n in node_ids() if "IMAGE" in load_pack().NODE_CLASS_MAPPINGS[n].RETURN_TYPES]
+
+
+def with_string_output() -> list[str]:
+    """The image nodes that also return text (``info``): what a key or a huge field could leak into."""
+    return [n for n in image_nodes() if "STRING" in load_pack().NODE_CLASS_MAPPINGS[n].RETURN_TYPES]
+
+
+def provider_of(node_id: str) -> str:
+    return load_pack().NODE_CLASS_MAPPINGS[node_id].PROVIDER.id
+
+
+def target_of(node_id: str) -> Target:
+    """The provider-table row of a node's provider (a KeyError names a provider without one)."""
+    return BY_PROVIDER[provider_of(node_id)]
+
+
+def run_minimal(node_id: str, **overrides):
+    """A node with only what a user must give (a prompt; an image to edit), the rest at its defaults."""
+    given = {"prompt": "a red fox in the snow"}
+    if input_kinds(node_id).get("image") == "IMAGE":
+        given["image"] = picture()
+    node_class = load_pack().NODE_CLASS_MAPPINGS[node_id]
+    return run_node(node_class, **defaults(node_class, **{**given, **overrides}))
+
+
+def provider_modules() -> dict:
+    """provider id -> its module in nodes/providers/ (the one that registers its ``PROVIDER``)."""
+    import pkgutil
+
+    found = {}
+    for info in pkgutil.iter_modules(mod("nodes.providers").__path__):
+        module = mod(f"nodes.providers.{info.name}")
+        provider = getattr(module, "PROVIDER", None)
+        if provider is not None and provider.id not in found:
+            found[provider.id] = module
+    return found
+
+
+def catalogue_of(provider_id: str):
+    """The provider's catalogue, as its module holds it (``CATALOGUE``)."""
+    return provider_modules()[provider_id].CATALOGUE
+
+
+def registered_ids() -> list[str]:
+    return [provider.id for provider in mod("nodes.core.provider").registered()]
+
+
+def by_node(ids: list[str]) -> list:
+    """pytest params of node ids, each test id the node's name without the pack's prefix."""
+    return [pytest.param(n, id=n.removeprefix("HostedImages_")) for n in ids]
 
 
 def ionos_generate(**overrides):
@@ -213,6 +291,7 @@ TARGETS = [
     ),
 ]
 BY_NAME = {target.name: target for target in TARGETS}
+BY_PROVIDER = {target.provider_id: target for target in TARGETS}
 # parametrize lists, each test id the target's name
 ALL = [pytest.param(t, id=t.name) for t in TARGETS]
 WITH_LINKS = [pytest.param(t, id=t.name) for t in TARGETS if t.run_with_links]

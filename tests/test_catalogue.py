@@ -16,11 +16,11 @@ import pytest
 import torch
 
 from conftest import TODAY, defaults, load_pack, mod, run_node, set_today
+from provider_table import catalogue_of, registered_ids
 
 catalogue = mod("nodes.providers.catalogue")
 A_YEAR_ON = TODAY + datetime.timedelta(days=400)
-PROVIDER_MODULES = ["openai_compat", "aigne", "agnic", "ionos", "ovh"]
-DATA_MODULES = ["openai_models", "aigne_models", "agnic_models", "ionos_models", "ovh_models"]
+PROVIDERS = registered_ids()  # every catalogue is checked: each registered provider's module holds one
 NODES = load_pack().NODE_CLASS_MAPPINGS
 IMAGE_NODES = sorted(name for name in NODES if not name.endswith("ListModels"))
 MODEL_NODES = sorted(name for name in NODES if "model" in NODES[name].INPUT_TYPES()["required"])
@@ -90,9 +90,9 @@ def test_a_year_on_every_node_still_makes_an_image_from_its_defaults(node_id, po
     assert run_node(cls, **defaults(cls, **given))[0].shape[0] == 1
 
 
-@pytest.mark.parametrize("name", DATA_MODULES)
-def test_each_catalogue_is_dated_and_sourced(name):
-    data = mod(f"nodes.providers.{name}").CATALOGUE
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_each_catalogue_is_dated_and_sourced(provider):
+    data = catalogue_of(provider)
     assert data.checked == TODAY
     assert data.source.startswith("https://")
     ids = [m.id.lower() for m in data.models] + [a.lower() for m in data.models for a in m.aliases]
@@ -169,8 +169,8 @@ def test_a_gateway_catalogue_announces_instead_of_refusing():
 
 
 def test_models_the_catalogue_does_not_know_are_not_checked():
-    for name in DATA_MODULES:
-        assert mod(f"nodes.providers.{name}").CATALOGUE.rules("acme/brand-new-model", catalogue.GENERATE, TODAY) is None
+    for provider in PROVIDERS:
+        assert catalogue_of(provider).rules("acme/brand-new-model", catalogue.GENERATE, TODAY) is None
 
 
 def test_the_aigne_catalogue_is_openais_and_googles_through_the_hubs_framework():

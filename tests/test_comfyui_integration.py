@@ -31,6 +31,7 @@ from make_examples import all_examples, template_name
 from PIL import Image
 
 from conftest import FAKE_KEYS, ROOT, hang_ups, mod
+from provider_table import catalogue_of, registered_ids
 
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR", "")
 COMFYUI_PYTHON = os.environ.get("COMFYUI_PYTHON", "")
@@ -266,13 +267,11 @@ def test_refresh_asks_the_provider_once_however_often_it_is_pressed(stack):
     assert len(apps["agnic"].calls("/v1/models")) == 1
 
 
-@pytest.mark.parametrize(
-    "provider,module", [("ionos", "ionos"), ("aigne", "aigne"), ("agnic", "agnic"), ("openai", "openai_compat")]
-)
-def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stack, provider, module):
+@pytest.mark.parametrize("provider", sorted(mod("nodes").MODEL_LISTS))
+def test_each_model_list_route_offers_only_models_that_can_do_the_operation(stack, provider):
     """What the refresh button loads: the live list (AIGNE's too), filtered by the catalogue per operation."""
     comfy, _ = stack
-    catalogue = mod(f"nodes.providers.{module}").CATALOGUE
+    catalogue = catalogue_of(provider)
     lists = {}
     for operation in ("generate", "edit"):
         reply = requests.get(f"{comfy.url}/api/hosted_images/models/{provider}?operation={operation}", timeout=60)
@@ -410,7 +409,7 @@ def test_every_call_is_in_the_journal_and_the_spend_route_adds_them_up(stack, tm
     reply = requests.get(f"{comfy.url}/api/hosted_images/spend", timeout=30)
     assert reply.ok
     spend = reply.json()["providers"]
-    for provider in ("ionos", "aigne", "agnic", "ovh", "openai"):
+    for provider in registered_ids():
         image_calls = [
             line for line in lines if line["event"] == "call" and line["provider"] == provider and line["images_asked"]
         ]
@@ -1301,7 +1300,8 @@ def test_sidebar_tab_shows_keys_and_endpoints_without_keys_or_paths(ui, pack, tm
     assert run_workflow(ui.comfy, ovh_example, tmp_path, ["1.count=2"]) == 0
     ui.open(vue=False)
     ui.click_js("document.querySelector('.pi-key').closest('button')")
-    ui.wait("document.querySelectorAll('section[data-provider]').length === 5")
+    providers = mod("nodes.core.provider").registered()
+    ui.wait(f"document.querySelectorAll('section[data-provider]').length === {len(providers)}")
     ui.shot("sidebar")
     panel = ui.js(
         """(() => { const sections = [...document.querySelectorAll('section[data-provider]')];
@@ -1314,9 +1314,9 @@ def test_sidebar_tab_shows_keys_and_endpoints_without_keys_or_paths(ui, pack, tm
     assert panel["heading"] == "Hosted Images"
     assert panel["clipped"] == 0, "a provider's status is cut off"
     text = "\n".join(panel["texts"])
-    for label in ("IONOS", "AIGNE Hub", "Agnic", "OVH AI Endpoints", "OpenAI-compatible"):
-        assert label in text
-    assert text.count("(this machine)") == 5 and "environment variable IONOS_API_TOKEN" in text
+    for provider in providers:
+        assert provider.label in text
+    assert text.count("(this machine)") == len(providers) and "environment variable IONOS_API_TOKEN" in text
     for key in FAKE_KEYS.values():
         assert key not in text
     assert not re.search(r"(^|\s)/[a-z]", text), "an absolute path is shown"

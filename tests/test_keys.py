@@ -18,12 +18,16 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     TARGETS,
     WITH_LINKS,
     api_calls,
+    by_node,
     downloads,
     ionos_generate,
     key,
     mount,
     outcome,
+    run_minimal,
     slot_server,
+    target_of,
+    with_string_output,
 )
 
 server_mod = mod("nodes.emulator.server")
@@ -39,15 +43,13 @@ def strings(result) -> list[str]:
 # --- STRING outputs and progress text ----------------------------------------------------------------
 
 
-# The nodes with a STRING output (OVH's node has none; IONOS's edit node neither, so its generate node).
-STRING_NODES = [
-    pytest.param(BY_NAME["ionos"], ionos_generate, "/images/generations", id="ionos"),
-    *(pytest.param(BY_NAME[n], BY_NAME[n].run, BY_NAME[n].api_path, id=n) for n in ("aigne", "agnic", "openai_compat")),
-]
+# Every node with a STRING output, from RETURN_TYPES (a new provider's joins without a list to edit).
+STRING_NODES = by_node(with_string_output())
 
 
-@pytest.mark.parametrize("target,run,path", STRING_NODES)
-def test_a_key_echoed_in_a_successful_reply_stays_out_of_the_string_output(target, run, path, mount, pack_logs):
+@pytest.mark.parametrize("node_id", STRING_NODES)
+def test_a_key_echoed_in_a_successful_reply_stays_out_of_the_string_output(node_id, mount, pack_logs):
+    target = target_of(node_id)
     app = mount(target)
     secret = key(target)
 
@@ -57,8 +59,8 @@ def test_a_key_echoed_in_a_successful_reply_stays_out_of_the_string_output(targe
             choice["message"]["content"] = f"Here is your image. Your key is {secret}."
         return reply
 
-    app.inject(rewrite=echo, path=path)
-    texts = strings(run())
+    app.inject(rewrite=echo, method="POST")  # the node's image call (a model list is a GET)
+    texts = strings(run_minimal(node_id))
     assert texts and any("***" in text for text in texts)
     for text in texts:
         assert_no_secret(text)

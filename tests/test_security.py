@@ -20,6 +20,7 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     TARGETS,
     WITH_LINKS,
     api_calls,
+    by_node,
     downloads,
     ionos_generate,
     key,
@@ -27,7 +28,10 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
     mount,
     outcome,
     picture,
+    run_minimal,
     slot_server,
+    target_of,
+    with_string_output,
 )
 
 errors = mod("nodes.core.errors")
@@ -280,24 +284,23 @@ def test_terminal_controls_from_a_provider_never_reach_messages_or_logs(target, 
         assert not any(char in text for char in "\x1b\x07\r\x08\x9b"), repr(text)
 
 
-# The nodes with an info output (IONOS's edit node has none, so its generate node).
-INFO_NODES = [
-    pytest.param(BY_NAME["ionos"], ionos_generate, "/images/generations", id="ionos"),
-    *(pytest.param(BY_NAME[n], BY_NAME[n].run, BY_NAME[n].api_path, id=n) for n in ("aigne", "openai_compat")),
-]
+# Every node with an info output, from RETURN_TYPES.
+INFO_NODES = by_node(with_string_output())
 
 
-@pytest.mark.parametrize("target,run,path", INFO_NODES)
-def test_a_huge_reply_field_does_not_reach_the_info_output(target, run, path, mount):
-    app = mount(target)
+@pytest.mark.parametrize("node_id", INFO_NODES)
+def test_a_huge_reply_field_does_not_reach_the_info_output(node_id, mount):
+    app = mount(target_of(node_id))
 
     def bloat(reply):
         reply["usage"] = {"debug": "z" * (10 * 1024 * 1024), "many": list(range(50_000))}
+        for choice in reply.get("choices", []):  # a chat reply's info is its text
+            choice["message"]["content"] = "z" * (10 * 1024 * 1024)
         return reply
 
-    app.inject(rewrite=bloat, path=path)
-    info = [o for o in run() if isinstance(o, str)][-1]
-    assert "zzzz" in info and "more entries not shown" in info
+    app.inject(rewrite=bloat, method="POST")  # the node's image call (a model list is a GET)
+    info = [o for o in run_minimal(node_id) if isinstance(o, str)][-1]
+    assert "zzzz" in info  # the field reached info, cut short
     assert len(info) <= mod("nodes.core.payloads").INFO_LIMIT + 1
 
 

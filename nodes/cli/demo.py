@@ -24,36 +24,35 @@ from ..common import input_defaults
 from ..core import comfy, images
 from ..emulator import start_all
 
-# (node id, inputs) -- run in order, every other widget at the node's default: today's default
-# models, from each provider's catalogue. The provider's name and key variable come from the node.
-GENERATE_STEPS = [
-    ("HostedImages_IonosImageGenerate", {"prompt": "A lighthouse on a cliff at dawn, watercolour"}),
-    (
-        "HostedImages_AigneHubImageGenerate",
-        {"prompt": "An oil painting of a harbour at night", "size": "1024x1024"},
-    ),
-    ("HostedImages_AgnicImageGenerate", {"prompt": "A panoramic futuristic city at dusk", "aspect_ratio": "16:9"}),
-    (
-        "HostedImages_OpenAICompatImageGenerate",
-        {
-            "prompt": "A paper boat on a pond, studio light",
-            "size": "1024x1024",
-            "quality": "low",
-            "output_format": "png",
-        },
-    ),
-    (
-        "HostedImages_OvhSdxlTextToImage",
-        {"prompt": "A hippopotamus in a suit drinking a matcha latte", "negative_prompt": "ugly, blurry"},
-    ),
-]
-EDIT_STEPS = [
-    ("HostedImages_IonosImageEdit", {"prompt": "A red hot-air balloon in the sky"}),
-    (
-        "HostedImages_OpenAICompatImageEdit",
-        {"prompt": "A yellow kite in the sky", "quality": "low", "output_format": "png"},
-    ),
-]
+# What the demo asks each node for; every other widget stays at the node's default (model auto:
+# today's preferred model of each provider). The steps are the registered nodes themselves: a new
+# provider's nodes join the demo without a list to edit.
+GENERATE_PROMPT = "A lighthouse on a cliff at dawn, watercolour"
+EDIT_PROMPT = "A red hot-air balloon in the sky"
+
+
+def _inputs(node_id: str) -> dict[str, str]:
+    """input name -> its type (IMAGE, MASK, INT, ...; a combo as COMBO), required and optional."""
+    spec = NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()
+    return {
+        name: value[0] if isinstance(value[0], str) else "COMBO"
+        for group in ("required", "optional")
+        for name, value in spec.get(group, {}).items()
+    }
+
+
+def generate_steps() -> list[str]:
+    """Every node that makes images from a prompt alone (no IMAGE input), in ComfyUI's order."""
+    return [
+        node_id
+        for node_id, node_class in NODE_CLASS_MAPPINGS.items()
+        if "IMAGE" in node_class.RETURN_TYPES and "IMAGE" not in _inputs(node_id).values()
+    ]
+
+
+def edit_steps() -> list[str]:
+    """Every node that edits where a MASK is painted."""
+    return [node_id for node_id in NODE_CLASS_MAPPINGS if _inputs(node_id).get("mask") == "MASK"]
 
 
 def centre_mask(image: torch.Tensor) -> torch.Tensor:
@@ -141,15 +140,19 @@ def run_demo(argv=None) -> int:
         print(f"[{label}] {verb} ({where}): {shape}-> {paths[0]}")
         return image
 
-    generated = [step(node_id, "generate", "generate", **inputs) for node_id, inputs in GENERATE_STEPS]
-    last_image = next((image for image in generated if image is not None), None)
-    if last_image is None:
+    generated = [
+        (node_id, step(node_id, "generate", "generate", prompt=GENERATE_PROMPT)) for node_id in generate_steps()
+    ]
+    source = next(((node_id, image) for node_id, image in generated if image is not None), None)
+    if source is None:
         print("No image was generated, so nothing can be edited.")
         return 1
-    mask = centre_mask(last_image)
+    label, first_image = NODE_CLASS_MAPPINGS[source[0]].PROVIDER.label, source[1]
+    mask = centre_mask(first_image)
     save(mask[..., None].expand(-1, -1, -1, 3), out, "edit_mask")
-    for node_id, inputs in EDIT_STEPS:
-        step(node_id, "masked edit", "edit", image=last_image, mask=mask, **inputs)
+    print(f"The masked edits change the middle of {slug(label)}_generate_1.png")
+    for node_id in edit_steps():
+        step(node_id, "masked edit", "edit", image=first_image, mask=mask, prompt=EDIT_PROMPT)
     server.stop()
     print(
         f"\nWrote {len(written)} images to {out} in {time.monotonic() - started:.1f}s"

@@ -131,6 +131,7 @@ class Fault:
     cut_after: int | None = None  # after this many events, send half of the next one and close the connection
     error_after: int | None = None  # after this many events, the app's error event (``message``) ends the stream
     path: str | None = None  # only requests whose path contains this
+    method: str | None = None  # only requests of this method (e.g. "POST": a node's paid call, not its model list)
     times: int = 1
 
     @classmethod
@@ -182,7 +183,7 @@ class EmulatedAPI:
     def take_fault(self, request: Request) -> Fault | None:
         with self.lock:
             for fault in self.faults:
-                if fault.path is None or fault.path in request.path:
+                if (fault.path is None or fault.path in request.path) and fault.method in (None, request.method):
                     fault.times -= 1
                     if fault.times <= 0:
                         self.faults.remove(fault)
