@@ -20,7 +20,17 @@ from pathlib import Path
 import pytest
 
 from conftest import FAKE_KEYS, journal_calls, journal_lines, mod
-from provider_table import BY_NAME, mount, picture, slot_server  # noqa: F401 -- slot_server and mount are fixtures
+from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
+    ALL,
+    BY_NAME,
+    image_nodes,
+    input_kinds,
+    mount,
+    node_ids,
+    picture,
+    provider_of,
+    slot_server,
+)
 
 journal = mod("nodes.core.journal")
 limits = mod("nodes.core.limits")
@@ -84,6 +94,24 @@ def test_a_successful_call_is_one_line_with_its_usage_and_request_id(mount):
         (x["operation"], x["images_asked"], x["images_returned"]) for x in journal_lines() if not x["images_asked"]
     ]
     assert others == [("model list", 0, 0)]
+
+
+@pytest.mark.parametrize("target", ALL)
+def test_every_providers_image_call_is_counted_as_its_wire_asked_and_brought(target, mount):
+    """The journal knows no provider's fields: each descriptor says how its requests ask for images
+    and what its replies bring. A provider that read them wrong would be counted wrong against
+    the daily limits, silently -- here it fails."""
+    mount(target)
+    kinds = input_kinds(next(n for n in node_ids() if provider_of(n) == target.provider_id and n in image_nodes()))
+    two = {name: 2 for name in ("n", "count") if kinds.get(name) == "INT"}  # so a misread count shows
+    made = target.run(unique_id="7", **two)[0].shape[0]
+    lines = journal_calls(target.provider_id)
+    assert made == 2 or not two
+    assert sum(line["images_asked"] for line in lines) == sum(line["images_returned"] for line in lines) == made
+    for line in lines:
+        assert (line["outcome"], line["status"], line["node"], line["attempts"]) == ("ok", 200, "7", 1)
+        assert "emulator" not in line and set(line.get("usage", {})) <= FIGURES  # it plays the provider
+    assert limits.today_totals()[target.provider_id].images == made
 
 
 def test_each_providers_reported_usage_is_kept(mount):

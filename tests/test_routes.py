@@ -11,6 +11,7 @@ import threading
 import pytest
 
 from conftest import FAKE_KEYS, assert_no_secret, mod, set_today
+from provider_table import BY_PROVIDER, catalogue_of, mount, slot_server  # noqa: F401 -- fixtures
 
 routes = mod("nodes.routes")
 nodes = mod("nodes")
@@ -46,6 +47,22 @@ def openai(serve, monkeypatch):
 
 
 # --- model lists ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", sorted(nodes.MODEL_LISTS))
+def test_every_model_list_route_offers_the_models_that_can_do_each_operation(provider, mount):
+    """What the refresh button loads, for every provider whose node module offers a MODEL_LIST."""
+    mount(BY_PROVIDER[provider])
+    catalogue = catalogue_of(provider)
+    for operation in ("generate", "edit"):
+        status, body = routes.model_list(provider, nodes.MODEL_LISTS, operation=operation, refresh=True)
+        assert status == 200, body
+        assert body["label"] == mod("nodes.core.provider").registered_provider(provider).label
+        if any(model.can(operation) for model in catalogue.models):
+            assert body["models"], f"{provider} offers no model to {operation}"
+        for model in body["models"]:
+            entry = catalogue.find(model)
+            assert entry is None or entry.can(operation), f"{provider} offers {model} to {operation}"
 
 
 def test_live_model_list_keeps_image_models_and_is_cached(ionos, monkeypatch):
