@@ -253,9 +253,9 @@ def test_every_catalogue_limits_every_number_its_nodes_send(node_id):
             if _takes(cls, rules, name):
                 assert name in rules.ranges, f"{model} ({operation}) has no range for {node_id}'s {name}"
         if SIZE_SIDES & set(inputs):  # the sizes bound them, checked as numbers
-            widest = [inputs[side]["max"] for side in sorted(SIZE_SIDES)]
+            beyond = [inputs[side]["max"] + inputs[side].get("step", 1) for side in sorted(SIZE_SIDES)]
             with pytest.raises(errors.InputError, match="is not allowed for"):
-                rules.check_dimensions(model, *widest)
+                rules.check_dimensions(model, *beyond)
     for name in _numbers(cls):
         limit = data.endpoint[operation].ranges.get(name) if data.endpoint else entries[0][1].ranges[name]
         if limit is not None:  # None: the endpoint leaves it to a model the catalogue does not know

@@ -1,4 +1,4 @@
-"""Shared core, from the bottom up: errors, provider (descriptors), comfy (the only ComfyUI import),
-payloads, validation, redaction, envelopes, credentials, retries, sse (event streams), images,
-exchange (the only connections), journal (spend and daily limits) and transport (``Call``, the only
-code that asks for a key)."""
+"""Shared core, from the bottom up: errors, provider (descriptors, operations), comfy (the only
+ComfyUI import), clock, validation, redaction, payloads, failures, credentials, retries, sse (event
+streams), images, connections (the only sockets), exchange, journal, limits, spend, reuse, unsaved,
+transport (``Call``, the only code that asks for a key) and batch. No module names a provider."""
