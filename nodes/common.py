@@ -52,6 +52,17 @@ def input_defaults(node_class, sections: Sequence[str] = ("required", "optional"
     return values
 
 
+def input_kinds(node_class) -> dict[str, str]:
+    """input name -> its type (IMAGE, MASK, INT, ...; a combo as COMBO), required and optional: what
+    the demo and the tests ask of a node to know what it takes."""
+    spec = node_class.INPUT_TYPES()
+    return {
+        name: kind if isinstance(kind, str) else "COMBO"
+        for section in ("required", "optional")
+        for name, (kind, *_) in spec.get(section, {}).items()
+    }
+
+
 def node_id(name: str) -> str:
     return f"{PACK}_{name}"
 

@@ -109,13 +109,8 @@ def node_ids() -> list[str]:
 
 
 def input_kinds(node_id: str) -> dict[str, str]:
-    """input name -> its type (IMAGE, MASK, INT, a combo's list as COMBO, ...), required and optional."""
-    spec = load_pack().NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()
-    kinds = {}
-    for group in ("required", "optional"):
-        for name, value in spec.get(group, {}).items():
-            kinds[name] = value[0] if isinstance(value[0], str) else "COMBO"
-    return kinds
+    """input name -> its type (IMAGE, MASK, INT, a combo as COMBO), required and optional."""
+    return mod("nodes.common").input_kinds(load_pack().NODE_CLASS_MAPPINGS[node_id])
 
 
 def image_nodes() -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from .. import NODE_CLASS_MAPPINGS
-from ..common import input_defaults
+from ..common import input_defaults, input_kinds
 from ..core import comfy, images
 from ..emulator import start_all
 
@@ -31,28 +31,20 @@ GENERATE_PROMPT = "A lighthouse on a cliff at dawn, watercolour"
 EDIT_PROMPT = "A red hot-air balloon in the sky"
 
 
-def _inputs(node_id: str) -> dict[str, str]:
-    """input name -> its type (IMAGE, MASK, INT, ...; a combo as COMBO), required and optional."""
-    spec = NODE_CLASS_MAPPINGS[node_id].INPUT_TYPES()
-    return {
-        name: value[0] if isinstance(value[0], str) else "COMBO"
-        for group in ("required", "optional")
-        for name, value in spec.get(group, {}).items()
-    }
-
-
 def generate_steps() -> list[str]:
     """Every node that makes images from a prompt alone (no IMAGE input), in ComfyUI's order."""
     return [
         node_id
         for node_id, node_class in NODE_CLASS_MAPPINGS.items()
-        if "IMAGE" in node_class.RETURN_TYPES and "IMAGE" not in _inputs(node_id).values()
+        if "IMAGE" in node_class.RETURN_TYPES and "IMAGE" not in input_kinds(node_class).values()
     ]
 
 
 def edit_steps() -> list[str]:
     """Every node that edits where a MASK is painted."""
-    return [node_id for node_id in NODE_CLASS_MAPPINGS if _inputs(node_id).get("mask") == "MASK"]
+    return [
+        node_id for node_id, node_class in NODE_CLASS_MAPPINGS.items() if input_kinds(node_class).get("mask") == "MASK"
+    ]
 
 
 def centre_mask(image: torch.Tensor) -> torch.Tensor:
