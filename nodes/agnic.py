@@ -118,6 +118,7 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
             count=count, seed=seed, image_urls=image_urls, live_outputs=known and known[0], **options
         )
         call.note = agnic.CATALOGUE.notice(model)
+        call.quote(agnic.CATALOGUE.estimate(model, count, size=options.get("image_size", "auto")))
 
     def one(job: Call, index: int):
         try:

@@ -326,6 +326,7 @@ class OpenAICompatImageGenerate(_OpenAICompatImageNode):
                     **options,
                 ),
             )
+            _quote(call, n, api.chosen_size(size, width, height), options)
         return _run(
             call,
             api.GENERATE,
@@ -421,6 +422,7 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
                     inputs.masks[0] if inputs.masks else None,
                 ),
             )
+            _quote(call, n, api.chosen_size(size, width, height), options)
         return _run(
             call,
             api.EDIT,
@@ -428,6 +430,14 @@ class OpenAICompatImageEdit(_OpenAICompatImageNode):
             n,
             partial_images,
         )
+
+
+def _quote(call: Call, n: int, size: str, options: dict) -> None:
+    """The run's estimate, before sending: OpenAI's list price where the call goes to OpenAI."""
+    estimate = api.CATALOGUE.estimate(
+        call.model, n, size=size, quality=options.get("quality", "auto"), host=api.host_of(call.base_url)
+    )
+    call.quote(estimate)
 
 
 class OpenAICompatListModels(ListModelsNode):

@@ -56,6 +56,7 @@ class OvhSdxlTextToImage(RemoteImageNode):
             body = ovh.text2image_body(prompt=prompt, negative_prompt=negative_prompt)
             count = ovh.check_count(count)
         call.progress(f"{count} image{'s' if count > 1 else ''}")
+        call.quote(ovh.CATALOGUE.estimate(ovh.MODEL, count))
 
         def generate_one(job: Call, _):
             reply = job.post_json("", body, accept=ovh.ACCEPT)  # OVH_SDXL_URL is the whole endpoint

@@ -40,6 +40,7 @@ class Batch:
     warning: str  # "asked for n images, got m", or ''
     blobs: list[bytes]  # the files the images were decoded from
     chosen: str = ""  # what ``auto`` became ("auto -> model"), or ''
+    price: str = ""  # what the run was expected to cost and what the replies reported, or ''
 
     @contextmanager
     def kept_if_cancelled(self, node_id: str | None) -> Iterator[None]:
@@ -54,7 +55,26 @@ class Batch:
     def describe(self, notice: str = "") -> str:
         """The info output: the first reply's fields, usage added up over the calls, what
         ``auto`` became, the notice and the warning."""
-        return describe_calls(self.results, notice, self.warning, self.chosen)
+        return describe_calls(self.results, notice, self.warning, self.chosen, self.price)
+
+
+def price_said(call: Call, results: list[ImageResult]) -> str:
+    """The run's money for ``info``: the estimate made before sending and, from the replies, the
+    cost a provider reported and the reported tokens at the catalogue's prices -- each marked."""
+    quoted = call.estimate
+    if quoted is None:
+        return ""
+    parts = [f"estimated {quoted.text}" if quoted.usd is not None else quoted.text]
+    figures = [journal.usage_figures(call.provider, result.info.get("usage")) for result in results]
+    reported = [f["cost"] for f in figures if "cost" in f]
+    if reported:
+        parts.append(f"reported ${sum(reported):.4f}")
+    priced = [p for p in (quoted.tokens_usd(f) for f in figures if f) if p is not None]
+    if priced:
+        parts.append(f"reported tokens at list prices ~${sum(priced):.4f} (estimated)")
+    if quoted.price is not None:
+        parts.append(f"prices {quoted.price.dated}")
+    return "; ".join(parts)
 
 
 def run_calls(
@@ -98,7 +118,7 @@ def run_calls(
     if fingerprint:
         details = {"results": [{"info": r.info, "text": r.text} for r in results], "warning": warning}
         reuse.store(fingerprint, blobs, details)
-    return Batch(image, mask, results, warning, blobs, call.chosen)
+    return Batch(image, mask, results, warning, blobs, call.chosen, price_said(call, results))
 
 
 def _request_key(call: Call, count: int, per_call: int) -> str:

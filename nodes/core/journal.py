@@ -19,9 +19,11 @@ connect_failed, read_timeout, tls_error, connection_dropped, stream_incomplete (
 ended before every image asked for), no_reply or error. ``images_returned`` counts at most the
 images asked for; more are ``images_ignored`` (and never counted). ``usage`` keeps only the
 figures under the journal's own names (the provider's descriptor maps its fields onto them);
-``emulator: true`` marks a call to the bundled emulator, which never counts. A node that saved
-paid results adds ``{"event": "saved", "folder": …, "files": N}``; the daily limits add
-``reserve`` and ``release`` lines (see ``limits``). Never a key, a prompt or image bytes.
+``estimate_usd`` (the run's estimate for this call's images) and ``tokens_usd`` (the reported
+tokens at the catalogue's prices) are estimates, ``usage.cost`` a reported figure; ``emulator:
+true`` marks a call to the bundled emulator, which never counts. A node that saved paid results
+adds ``{"event": "saved", "folder": …, "files": N}``; the daily limits add ``reserve`` and
+``release`` lines (see ``limits``). Never a key, a prompt or image bytes.
 
 Where: ``HOSTED_IMAGES_JOURNAL``, else ``~/.local/share/comfyui-hosted-image-apis/journal.jsonl``,
 never inside a folder ComfyUI serves (any client could read or rewrite it there; an old journal
@@ -73,8 +75,7 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
 
 def journal_path() -> Path:
-    """HOSTED_IMAGES_JOURNAL, else the default beside the pack's other data -- but never a place
-    ComfyUI serves (that is refused, with a warning, for the default)."""
+    """HOSTED_IMAGES_JOURNAL, else the default -- never a place ComfyUI serves (refused, with a warning)."""
     chosen = os.environ.get(JOURNAL_ENV, "").strip()
     if chosen:
         path = Path(chosen).expanduser()
@@ -101,8 +102,7 @@ def _served_by_comfyui(path: Path) -> bool:
 
 @functools.lru_cache(maxsize=4)
 def _move_old_journal(path: Path) -> None:
-    """Once per process: the journal earlier versions kept in ComfyUI's output folder moves here
-    (where no client can read or rewrite it), unless a journal is here already."""
+    """Once per process: an old journal in ComfyUI's output folder moves here, unless one is here."""
     output = comfy.output_directory()
     old = Path(output) / "hosted_images" / "journal.jsonl" if output else None
     if old is None or not old.is_file() or old.is_symlink() or path.exists():
@@ -220,6 +220,7 @@ def call_line(call, url: str, asked: int, attempts: int, started: float, reply, 
     figures = usage_figures(call.provider, usage)
     if figures:
         line["usage"] = figures
+    line.update(call.money(asked, figures) if hasattr(call, "money") else {})
     if request_id or body_id:
         line["request_id"] = _text(request_id or body_id)
     line.update(attempts=attempts, duration_s=round(time.monotonic() - started, 3))
@@ -231,8 +232,7 @@ def call_line(call, url: str, asked: int, attempts: int, started: float, reply, 
 
 
 def _what_came_back(provider, reply) -> tuple[int, Any, str]:
-    """(images, usage object, the body's id) of an answer to an image request. The reply's
-    parsed body is cached, so this parses nothing the node would not parse anyway."""
+    """(images, usage object, the body's id) of an answer to an image request (its cached body)."""
     if reply.content_type.startswith("image/"):
         return 1, None, ""
     body = reply.readable_body

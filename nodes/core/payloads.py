@@ -325,13 +325,17 @@ class ImageResult:
         return bounded_json(details) if details else ""
 
 
-def describe_calls(results: list[ImageResult], notice: str = "", warning: str = "", chosen: str = "") -> str:
+def describe_calls(
+    results: list[ImageResult], notice: str = "", warning: str = "", chosen: str = "", price: str = ""
+) -> str:
     """The info output of one or more calls: the first reply's fields, usage figures added up over
-    the calls, what ``auto`` became (``chosen``), the notice (e.g. a shutdown date) and a warning
-    (fewer images than asked)."""
+    the calls, what ``auto`` became (``chosen``), the run's money (``price``: estimated and
+    reported, each marked), the notice (e.g. a shutdown date) and a warning (fewer images than asked)."""
     merged = dict(results[0].info)
     if chosen:
         merged["model_chosen"] = chosen
+    if price:
+        merged["price"] = price
     if len(results) > 1:
         merged["usage"] = added_up([result.info.get("usage") or {} for result in results])
         merged["calls"] = len(results)

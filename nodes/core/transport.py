@@ -94,6 +94,7 @@ class Call:
         self.stage = ""  # what the reply has brought so far, e.g. "partial image 1 of 2"; '' while nothing has
         self.chosen = ""  # what the node's ``auto`` model became ("auto -> model"), or ''
         self.emulated = False  # the bundled emulator answered (journal lines say so, and do not count)
+        self.estimate = None  # what the run is expected to cost (``quote``): text, usd, per_image, tokens_usd()
 
     def sibling(self) -> Call:
         """The same call made again (one job of a batch): same provider, key, endpoint, node, hints
@@ -221,6 +222,26 @@ class Call:
                 )
             return reply.content
 
+    # ---- money
+
+    def quote(self, estimate) -> None:
+        """Say what this run is expected to cost, before anything is sent: the progress text shows
+        it now, every later line keeps it, and each journal line prices its own images by it."""
+        self.estimate = estimate
+        self.progress()
+
+    def money(self, asked: int, usage: dict) -> dict:
+        """The journal's money fields of one request: the estimate for the images it asked for,
+        and the tokens its reply reported priced by the catalogue (both marked as estimates)."""
+        quoted = self.estimate
+        if quoted is None:
+            return {}
+        fields = {"estimate_usd": round(quoted.per_image * asked, 6)} if quoted.per_image is not None else {}
+        priced = quoted.tokens_usd(usage) if usage else None
+        if priced is not None:
+            fields["tokens_usd"] = round(priced, 6)
+        return fields
+
     # ---- progress
 
     def progress(self, text: str = "") -> None:
@@ -229,6 +250,8 @@ class Call:
         if self.model:
             parts.append(self.model)
         line = " · ".join(parts) + f" · {elapsed:.0f}s"
+        if self.estimate is not None:  # what the run is expected to cost, on every line from before it is sent
+            line += f" · {self.estimate.text}"
         if text:
             line += f" · {text}"
         if self.note:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .catalogue import EDIT, GENERATE, ONE, Catalogue, Model, Operation, Range
+from .catalogue import ANY, EDIT, GENERATE, ONE, Catalogue, Model, Operation, Price, Range
 
 GEMINI_DEPRECATIONS = "https://ai.google.dev/gemini-api/docs/deprecations"
 GEMINI_CHANGELOG = "https://ai.google.dev/gemini-api/docs/changelog"
@@ -70,6 +70,20 @@ _NANO_BANANA_2_1 = _chat(ratios=tuple(RATIOS), image_sizes=IMAGE_SIZES[1:])
 _PRO_3 = _chat(ratios=STANDARD_RATIOS, image_sizes=IMAGE_SIZES[1:])
 _LITE = _chat(image_sizes=("1K",))
 _ANY_RATIO = _chat()
+# Prices (USD): Google's list prices per image by image_size; the gateway reports what each call
+# cost (usage.cost), which the journal keeps as reported. Image output tokens: $30 per million.
+_NB_PRICE = Price(
+    "https://ngrok.com/changelog/ai-gateway-gemini-image-output",
+    date(2026, 12, 6),
+    per_image={("1K", ANY): 0.0336},
+    per_million_tokens={"input_tokens": 1.50, "output_tokens": 30.00},
+)
+_PRO_PRICE = Price(
+    "https://ngrok.com/changelog/ai-gateway-gemini-image-output",
+    date(2026, 12, 6),
+    per_image={("1K", ANY): 0.134, ("2K", ANY): 0.134, ("4K", ANY): 0.24},
+    per_million_tokens={"output_tokens": 120.00},
+)
 NANO_BANANA = "google/gemini-nano-banana-2.1"
 PRO = "google/gemini-3-pro-image"
 
@@ -78,14 +92,17 @@ CATALOGUE = Catalogue(
     checked=date(2026, 12, 6),
     source=AGNIC_SKILLS,
     shutdown_hosts=(),
+    prices="Google's list prices per image (the gateway reports each call's cost, which counts as reported)",
     endpoint={GENERATE: GATEWAY, EDIT: GATEWAY},
     preferred={
         GENERATE: (NANO_BANANA, PRO, "google/gemini-3.1-flash-lite-image", "black-forest-labs/flux.2-pro"),
         EDIT: (NANO_BANANA, PRO, "google/gemini-3.1-flash-lite-image", "black-forest-labs/flux.2-pro"),
     },
     models=(
-        Model(NANO_BANANA, _NANO_BANANA_2_1, source=GEMINI_CHANGELOG, output_modalities=IMAGE_AND_TEXT),
-        Model(PRO, _PRO_3, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT),
+        Model(
+            NANO_BANANA, _NANO_BANANA_2_1, source=GEMINI_CHANGELOG, output_modalities=IMAGE_AND_TEXT, price=_NB_PRICE
+        ),
+        Model(PRO, _PRO_3, source=GEMINI_DEPRECATIONS, output_modalities=IMAGE_AND_TEXT, price=_PRO_PRICE),
         Model("google/gemini-3.1-flash-lite-image", _LITE, source=GEMINI_CHANGELOG, output_modalities=IMAGE_AND_TEXT),
         Model(
             "openai/gpt-5-image",

@@ -65,6 +65,7 @@ def through_hub(entry: Model) -> Model:
         successor=f"openai/{entry.successor}" if entry.successor else "",
         aliases=(entry.id, *(f"openai/{alias}" for alias in entry.aliases), *entry.aliases),
         source=OPENAI_MODEL_CODE,
+        price=None,  # the hub bills in its own credits
     )
 
 
@@ -75,7 +76,12 @@ def google_through_hub(entry: Model) -> Model:
     operations = {GENERATE: gemini, EDIT: gemini} if entry.operations else {}
     successor = entry.successor if entry.successor.startswith("google/") else ""
     return dataclasses.replace(
-        entry, operations=operations, successor=successor, source=GEMINI_MODEL_CODE, output_modalities=()
+        entry,
+        operations=operations,
+        successor=successor,
+        source=GEMINI_MODEL_CODE,
+        output_modalities=(),
+        price=None,  # the hub bills in its own credits
     )
 
 
@@ -86,6 +92,7 @@ CATALOGUE = Catalogue(
     checked=date(2026, 12, 6),
     source=HUB_CODE,
     retired_by="its maker",
+    prices="no public price: the hub bills in its own credits, which each reply reports (a hub admin sets the rates)",
     endpoint={GENERATE: HUB, EDIT: HUB},
     preferred={
         GENERATE: ("openai/gpt-image-2", agnic_models.NANO_BANANA, agnic_models.PRO),

@@ -23,7 +23,7 @@ from ..core.errors import InputError
 from ..core.provider import EDIT, GENERATE  # noqa: F401 -- the operations the catalogue's rules are keyed by
 
 # the rules of one model's operation, part of the one format: data and provider modules import them from here
-from .rules import AUTO, ONE, Operation, Range, SizeRule, parse_size, size_text  # noqa: F401
+from .rules import ANY, AUTO, ONE, Estimate, Operation, Price, Range, SizeRule, parse_size, size_text  # noqa: F401
 
 OPERATION_NAMES = {GENERATE: "image generation", EDIT: "image edits"}
 CUSTOM = "custom"  # the size combo's entry that means "width x height below"
@@ -46,6 +46,7 @@ class Model:
     output_modalities: tuple[str, ...] = ()  # chat gateways: what it answers in
     note: str = ""
     text_only: bool = False  # a text model (e.g. a doc page's example): never sent to an image operation
+    price: Price | None = None  # its public price; None: the catalogue's ``prices`` says why there is none
 
     def can(self, operation: str) -> bool:
         return operation in self.operations
@@ -69,6 +70,27 @@ class Catalogue:
     # operation -> the endpoint's own rules (e.g. the most images a call may ask for), which bound a
     # model this catalogue does not know; a provider checks ``rules(...) or endpoint[operation]``
     endpoint: Mapping[str, Operation] = field(default_factory=dict)
+    # where its prices come from, or why it has none (e.g. "no public price"), for the doctor and messages
+    prices: str = "no public price"
+    price_hosts: tuple[str, ...] | None = None  # where its prices apply (None: wherever it is reached)
+
+    def estimate(self, model: str, images: int, *, size: str = ANY, quality: str = ANY, host: str = "") -> Estimate:
+        """What ``images`` images of ``model`` at ``size`` and ``quality`` are expected to cost,
+        from its public price (never a guess: no price, no figure)."""
+        if self.price_hosts is not None and host not in self.price_hosts:
+            return Estimate(f"no public price known for {host or 'this server'}")
+        entry = self.find(model)
+        price = entry.price if entry is not None else None
+        if price is None:
+            return Estimate(self.prices.partition(":")[0] if entry is not None else f"no price known for {model}")
+        each = price.image(size, quality)
+        if each is None:
+            rate = price.per_million_tokens.get("output_tokens")
+            words = f"priced by tokens (${rate:g} per million output tokens)" if rate else "no per-image price"
+            return Estimate(f"{words}: its cost shows once the reply reports its usage", price=price)
+        details = ", ".join(part for part in (size, quality) if part and part != ANY)
+        what = f"{images} image{'' if images == 1 else 's'}" + (f" at {details}" if details else "")
+        return Estimate(f"~${each * images:.3f} for {what}", each * images, each, price)
 
     def find(self, model: str) -> Model | None:
         wanted = (model or "").strip().lower()

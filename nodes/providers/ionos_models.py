@@ -32,6 +32,7 @@ CATALOGUE = Catalogue(
     provider="IONOS",
     checked=date(2026, 12, 6),
     source=MODEL_CARDS,
+    prices="no public price: IONOS publishes no per-image price for its image models (checked 2026-12-06)",
     preferred={GENERATE: (SCHNELL, KLEIN), EDIT: (KLEIN,)},
     endpoint={GENERATE: GENERATION, EDIT: EDITING},
     models=(

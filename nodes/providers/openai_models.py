@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, Range, SizeRule
+from .catalogue import AUTO, EDIT, GENERATE, Catalogue, Model, Operation, Price, Range, SizeRule
 
 DEPRECATIONS = "https://platform.openai.com/docs/deprecations"
 IMAGE_API = "https://platform.openai.com/docs/api-reference/images"
@@ -89,28 +89,64 @@ _GPT_IMAGE_2_5 = _gpt_image(sizes=GPT_IMAGE_2_SIZES, rule=GPT_IMAGE_2_RULE, qual
 _GPT_IMAGE_2_6 = _gpt_image(
     sizes=GPT_IMAGE_2_SIZES, rule=GPT_IMAGE_2_RULE, qualities=QUALITIES_2_5, complexities=COMPLEXITIES
 )
+# Prices (USD). gpt-image-2 per image: OpenAI's own output examples, as quoted on 2026-05-06; the
+# 2.5 and 2.6 models are priced by tokens only (no per-image table is published for them).
+GPT_IMAGE_2_PER_IMAGE = "https://yingtu.ai/en/blog/gpt-image-2-cost-per-image"
+TOKEN_RATES = {"input_text_tokens": 5.00, "input_image_tokens": 8.00, "output_tokens": 30.00}
+_TALL, _WIDE = "1024x1536", "1536x1024"
+_GPT_IMAGE_2_PRICE = Price(
+    GPT_IMAGE_2_PER_IMAGE,
+    date(2026, 12, 6),
+    per_image={
+        **{("1024x1024", q): usd for q, usd in (("low", 0.006), ("medium", 0.053), ("high", 0.211))},
+        **{(s, q): usd for s in (_TALL, _WIDE) for q, usd in (("low", 0.005), ("medium", 0.041), ("high", 0.165))},
+    },
+    per_million_tokens=TOKEN_RATES,
+)
 _LAST_DAY_OF_1_X = date(2026, 12, 1)
 SUCCESSOR = "gpt-image-2.6-sunburst"  # the deprecations page, 2026-12-06: "gpt-image-2.6-sunburst or -flare"
 MODEL_PAGE_2_6 = "https://platform.openai.com/docs/models/gpt-image-2.6-sunburst"
+_GPT_IMAGE_2_6_PRICE = Price(MODEL_PAGE_2_6, date(2026, 12, 6), per_million_tokens=TOKEN_RATES)
+_GPT_IMAGE_2_5_PRICE = Price(
+    "https://apifox.com/apiskills/gpt-image-2-5-api-cn", date(2026, 12, 6), per_million_tokens=TOKEN_RATES
+)
 
 CATALOGUE = Catalogue(
     provider="OpenAI",
     checked=date(2026, 12, 6),
     source=DEPRECATIONS,
     shutdown_hosts=("api.openai.com",),
+    prices="OpenAI's public prices at api.openai.com (another server's prices are its own)",
+    price_hosts=("api.openai.com",),
     endpoint={GENERATE: ANY_MODEL, EDIT: ANY_MODEL},
     preferred={
         GENERATE: ("gpt-image-2", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst"),
         EDIT: ("gpt-image-2", "gpt-image-2.6-sunburst", "gpt-image-2.6-flare", "gpt-image-2.5-sunburst"),
     },
     models=(
-        Model("gpt-image-2", _GPT_IMAGE_2, aliases=("gpt-image-2-2026-04-21",), source=IMAGE_API),
-        Model("gpt-image-2.5-flare", _GPT_IMAGE_2_5, aliases=("gpt-image-2.5-flare-2026-09-08",), source=IMAGE_API),
         Model(
-            "gpt-image-2.5-sunburst", _GPT_IMAGE_2_5, aliases=("gpt-image-2.5-sunburst-2026-09-08",), source=IMAGE_API
+            "gpt-image-2",
+            _GPT_IMAGE_2,
+            aliases=("gpt-image-2-2026-04-21",),
+            source=IMAGE_API,
+            price=_GPT_IMAGE_2_PRICE,
         ),
-        Model("gpt-image-2.6-flare", _GPT_IMAGE_2_6, source=MODEL_PAGE_2_6),
-        Model("gpt-image-2.6-sunburst", _GPT_IMAGE_2_6, source=MODEL_PAGE_2_6),
+        Model(
+            "gpt-image-2.5-flare",
+            _GPT_IMAGE_2_5,
+            aliases=("gpt-image-2.5-flare-2026-09-08",),
+            source=IMAGE_API,
+            price=_GPT_IMAGE_2_5_PRICE,
+        ),
+        Model(
+            "gpt-image-2.5-sunburst",
+            _GPT_IMAGE_2_5,
+            aliases=("gpt-image-2.5-sunburst-2026-09-08",),
+            source=IMAGE_API,
+            price=_GPT_IMAGE_2_5_PRICE,
+        ),
+        Model("gpt-image-2.6-flare", _GPT_IMAGE_2_6, source=MODEL_PAGE_2_6, price=_GPT_IMAGE_2_6_PRICE),
+        Model("gpt-image-2.6-sunburst", _GPT_IMAGE_2_6, source=MODEL_PAGE_2_6, price=_GPT_IMAGE_2_6_PRICE),
         Model(
             "gpt-image-1.5",
             _gpt_image(sizes=LEGACY_SIZES, fidelity=("high", "low")),

@@ -19,5 +19,6 @@ CATALOGUE = Catalogue(
     provider="OVH AI Endpoints",
     checked=date(2026, 12, 6),
     source=CATALOGUE_PAGE,
+    prices="no public price: OVH's catalogue page gives none for SDXL (checked 2026-12-06)",
     models=(Model("stable-diffusion-xl-base-1.0", {GENERATE: SDXL}, source=CATALOGUE_PAGE),),
 )

@@ -10,6 +10,7 @@ show them as ``1024x1024``. Every number a model limits (``n``, ``output_compres
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -204,3 +205,60 @@ class Operation:
             raise OptionRefused(
                 f"{name} {value!r} is not allowed for {model}; use one of: {', '.join(map(str, [unset, *allowed]))}"
             )
+
+
+# --- prices ---------------------------------------------------------------------------------------
+
+ANY = "*"  # a price row that holds for every size or every quality
+
+
+@dataclass(frozen=True)
+class Price:
+    """A model's public price as its provider publishes it, in US dollars, with where it was read
+    and when. Per image by size and quality, and/or per million tokens of each kind the journal
+    names (``input_text_tokens``, ``input_image_tokens``, ``input_tokens``, ``output_tokens``)."""
+
+    source: str
+    checked: datetime.date
+    per_image: Mapping[tuple[str, str], float] = field(default_factory=dict)  # (size, quality) -> USD; ANY matches
+    per_million_tokens: Mapping[str, float] = field(default_factory=dict)
+
+    def image(self, size: str, quality: str) -> float | None:
+        """USD per image at this size and quality, or None when the table has no row for them."""
+        for key in ((size, quality), (size, ANY), (ANY, quality), (ANY, ANY)):
+            if key in self.per_image:
+                return self.per_image[key]
+        return None
+
+    def tokens(self, usage: Mapping) -> float | None:
+        """The reported token usage priced (None when it names no priced kind). Input tokens split
+        into text and image are priced apart; without the split, all as the input kind given."""
+        rates, total, priced = self.per_million_tokens, 0.0, False
+        kinds = ["output_tokens"]
+        split = "input_text_tokens" in usage or "input_image_tokens" in usage
+        kinds += ["input_text_tokens", "input_image_tokens"] if split else ["input_tokens"]
+        for kind in kinds:
+            rate = rates.get(kind, rates.get("input_text_tokens") if kind == "input_tokens" else None)
+            if rate is not None and isinstance(usage.get(kind), (int, float)):
+                total += usage[kind] * rate / 1_000_000
+                priced = True
+        return total if priced else None
+
+    @property
+    def dated(self) -> str:
+        return f"checked {self.checked.isoformat()}, {self.source}"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run is expected to cost before it is sent: ``usd`` for the whole run (None when no
+    per-image price applies), ``per_image``, the progress text's words, and the model's ``price``
+    to price the tokens a reply reports."""
+
+    text: str
+    usd: float | None = None
+    per_image: float | None = None
+    price: Price | None = None
+
+    def tokens_usd(self, usage: Mapping) -> float | None:
+        return self.price.tokens(usage) if self.price is not None and usage else None

@@ -1,0 +1,98 @@
+"""Money before and after a run: the catalogue's public prices (each with its source and date), the
+estimate in the progress text before the request goes out, and the estimate and what the provider
+reported in ``info`` and the journal, each marked as estimated or reported."""
+
+from __future__ import annotations
+
+import datetime
+import json
+
+import pytest
+
+from conftest import TODAY, journal_calls, mod
+from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
+    BY_NAME,
+    catalogue_of,
+    ionos_generate,
+    mount,
+    registered_ids,
+    slot_server,
+)
+
+rules = mod("nodes.providers.rules")
+AGNIC, OPENAI, IONOS = BY_NAME["agnic"], BY_NAME["openai_compat"], BY_NAME["ionos"]
+NANO_BANANA = "google/gemini-nano-banana-2.1"
+
+
+@pytest.mark.parametrize("provider", registered_ids())
+def test_every_price_has_a_source_and_a_date_and_every_catalogue_says_where_prices_come_from(provider):
+    data = catalogue_of(provider)
+    assert data.prices.strip(), f"{provider}: say where prices come from, or why there are none"
+    for model in data.models:
+        if model.price is None:
+            continue
+        assert model.price.source.startswith("https://") and isinstance(model.price.checked, datetime.date)
+        assert model.price.checked <= TODAY
+        figures = [*model.price.per_image.values(), *model.price.per_million_tokens.values()]
+        assert figures and all(isinstance(f, float) and f > 0 for f in figures), model.id
+
+
+def test_providers_without_a_public_price_say_so_and_never_guess():
+    for provider in ("ionos", "ovh", "aigne"):
+        data = catalogue_of(provider)
+        assert data.prices.startswith("no public price")
+        assert all(model.price is None for model in data.models)
+        estimate = data.estimate(data.models[0].id, 2)
+        assert estimate.usd is None and estimate.text == "no public price"
+
+
+def test_openais_list_price_applies_only_at_openais_host():
+    openai = catalogue_of("openai")
+    at_openai = openai.estimate("gpt-image-2", 4, size="1536x1024", quality="high", host="api.openai.com")
+    assert at_openai.usd == pytest.approx(4 * 0.165) and at_openai.text == "~$0.660 for 4 images at 1536x1024, high"
+    elsewhere = openai.estimate("gpt-image-2", 4, size="1536x1024", quality="high", host="images.example.com")
+    assert elsewhere.usd is None and "images.example.com" in elsewhere.text
+    tokens_only = openai.estimate("gpt-image-2.6-sunburst", 1, size="1024x1024", quality="high", host="api.openai.com")
+    assert tokens_only.usd is None and "$30 per million output tokens" in tokens_only.text
+    usage = {"input_text_tokens": 1000, "input_image_tokens": 2000, "output_tokens": 10_000}
+    assert tokens_only.tokens_usd(usage) == pytest.approx((1000 * 5 + 2000 * 8 + 10_000 * 30) / 1e6)
+
+
+def test_a_quality_or_size_without_a_row_gets_no_figure():
+    auto = catalogue_of("openai").estimate("gpt-image-2", 1, size="auto", quality="auto", host="api.openai.com")
+    assert auto.usd is None and "cost shows once the reply reports its usage" in auto.text
+
+
+def test_the_estimate_is_on_the_node_before_the_request_goes_out(mount, progress, monkeypatch):
+    app = mount(AGNIC)
+    seen = []  # (text, requests the gateway had seen when the text was shown)
+    server = __import__("sys").modules["server"].PromptServer.instance
+    monkeypatch.setattr(
+        server, "send_progress_text", lambda text, node, sid=None: seen.append((text, len(app.requests)))
+    )
+    AGNIC.run(model=NANO_BANANA, image_size="1K", count=2, unique_id="3")
+    quoted = [(text, sent) for text, sent in seen if "~$0.067 for 2 images at 1K" in text]
+    assert quoted, seen
+    assert quoted[0][1] == 0, "the estimate must show before the gateway sees a request"
+    assert any(sent > 0 for _, sent in seen)
+
+
+def test_the_journal_and_info_carry_the_estimate_and_the_reported_cost(mount):
+    app = mount(AGNIC)
+    app.inject(
+        rewrite=lambda reply: {**reply, "usage": {**reply["usage"], "cost": 0.031}}, path=AGNIC.api_path, times=2
+    )
+    AGNIC.run(model=NANO_BANANA, image_size="1K", count=2)
+    lines = journal_calls("agnic")
+    assert [line["estimate_usd"] for line in lines] == [0.0336, 0.0336]  # each call prices its own image
+    assert [line["usage"]["cost"] for line in lines] == [0.031, 0.031]  # what the gateway reported
+    assert all("tokens_usd" in line for line in lines)  # its reported tokens at Google's list prices
+
+
+def test_info_says_what_was_estimated_and_what_was_reported(mount):
+    mount(OPENAI)
+    info = json.loads(OPENAI.run(prompt="a fox", quality="high", size="1024x1024")[-1])
+    assert info["price"].startswith("no public price known for 127.0.0.1")  # another server's prices are its own
+    mount(IONOS)
+    _, info = ionos_generate()
+    assert json.loads(info)["price"] == "no public price"
