@@ -9,6 +9,7 @@ no core module is handed on whole."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -213,8 +214,15 @@ class RemoteImageNode:
         reuse.remember_inputs(inputs)
         try:
             # spend hook: the node's whole ask against the daily image limits, before anything is sent
-            with limits.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)):
-                result = await asyncio.to_thread(self.call, **inputs)
+            with (
+                limits.daily_limits(self.PROVIDER.own_id, self.PROVIDER.label, self.images_asked(inputs)),
+                contextlib.ExitStack() as held,  # and the daily budgets, once the run's estimate is made
+            ):
+                token = limits.RUN_HOLD.set(held)
+                try:
+                    result = await asyncio.to_thread(self.call, **inputs)
+                finally:
+                    limits.RUN_HOLD.reset(token)
         except BaseException as exc:
             self._last_line(node, final_line(exc, time.monotonic() - started))
             raise

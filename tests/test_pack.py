@@ -100,8 +100,9 @@ CORE_IMPORTS = {
     "exchange": {"comfy", "connections", "credentials", "failures", "payloads", "errors", "redaction", "sse"},
     # the spend journal's lines, today's counts and the limits, the summaries: no sockets, no key
     "journal": {"clock", "comfy", "payloads", "errors", "provider", "redaction"},
-    "limits": {"clock", "errors", "journal", "redaction"},
-    "spend": {"clock", "journal", "limits"},
+    "counts": {"journal"},  # what lines add up to: per day, provider or model, money included
+    "limits": {"clock", "counts", "errors", "journal", "redaction"},
+    "spend": {"clock", "counts", "journal", "limits"},
     "reuse": {"clock"},  # results already paid for, kept a while on disk
     "unsaved": {"comfy", "journal", "payloads", "redaction"},  # paid results of a failed node, saved
     "transport": {
@@ -111,6 +112,7 @@ CORE_IMPORTS = {
         "errors",
         "exchange",
         "journal",
+        "limits",
         "payloads",
         "provider",
         "retries",

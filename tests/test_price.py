@@ -6,6 +6,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +25,7 @@ from provider_table import (  # noqa: F401 -- slot_server and mount are fixtures
 )
 
 rules = mod("nodes.providers.rules")
+limits = mod("nodes.core.limits")
 AGNIC, OPENAI, IONOS = BY_NAME["agnic"], BY_NAME["openai_compat"], BY_NAME["ionos"]
 NANO_BANANA = "google/gemini-nano-banana-2.1"
 
@@ -96,3 +102,89 @@ def test_info_says_what_was_estimated_and_what_was_reported(mount):
     mount(IONOS)
     _, info = ionos_generate()
     assert json.loads(info)["price"] == "no public price"
+
+
+# --- daily budgets in money ------------------------------------------------------------------------
+
+
+def test_a_budget_below_the_estimate_refuses_before_anything_is_sent(mount, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_DAILY_BUDGET_USD", "0.10")
+    app = mount(AGNIC)
+    with pytest.raises(limits.DailyBudgetRefusal) as caught:
+        AGNIC.run(model=NANO_BANANA, image_size="1K", count=5)  # 5 x $0.0336 = $0.168
+    text = str(caught.value)
+    for part in ("HOSTED_IMAGES_DAILY_BUDGET_USD is $0.10", "$0.00 was spent today", "estimated at $0.17", "nothing"):
+        assert part in text, text
+    assert app.requests == [], "a refused run must not reach the provider"
+    assert limits.today_counts().spent("agnic") == 0  # the refused reservation holds nothing
+
+
+def test_todays_spend_counts_reported_cost_else_the_estimate_and_refusals_do_not_count(mount, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC", "0.10")
+    app = mount(AGNIC)
+    app.inject(status=400, message="bad request", path=AGNIC.api_path)  # refused by the provider: not billed
+    with pytest.raises(mod("nodes.core.errors").RemoteImageError):
+        AGNIC.run(model=NANO_BANANA, image_size="1K", count=1)
+    assert limits.today_counts().spent("agnic") == 0
+    app.inject(rewrite=lambda reply: {**reply, "usage": {**reply["usage"], "cost": 0.05}}, path=AGNIC.api_path)
+    AGNIC.run(model=NANO_BANANA, image_size="1K", count=1)  # reported $0.05 (its estimate was $0.0336)
+    AGNIC.run(model=NANO_BANANA, image_size="1K", count=1)  # no cost reported: its tokens at list prices
+    spent = limits.today_counts().spent("agnic")
+    (_, unreported) = journal_calls("agnic")[-2:]
+    assert spent == pytest.approx(0.05 + unreported["tokens_usd"])
+    sent = len(app.requests)
+    with pytest.raises(limits.DailyBudgetRefusal, match="HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC is \\$0.10"):
+        AGNIC.run(model=NANO_BANANA, image_size="1K", count=1)
+    assert len(app.requests) == sent
+
+
+def test_a_run_without_a_price_is_refused_under_a_budget_unless_allowed(mount, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_DAILY_BUDGET_USD", "5")
+    app = mount(IONOS)
+    with pytest.raises(limits.DailyBudgetRefusal) as caught:
+        ionos_generate()
+    assert "no price to check against it (no public price)" in str(caught.value)
+    assert "HOSTED_IMAGES_ALLOW_UNPRICED=1" in caught.value.hint
+    assert not [r for r in app.requests if r.method == "POST"]
+    monkeypatch.setenv("HOSTED_IMAGES_ALLOW_UNPRICED", "1")
+    assert ionos_generate()[0].shape[0] == 1
+
+
+def test_a_budget_that_is_not_an_amount_is_refused_by_name(mount, monkeypatch):
+    monkeypatch.setenv("HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC", "ten dollars")
+    app = mount(AGNIC)
+    with pytest.raises(limits.DailyBudgetRefusal, match="HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC is 'ten dollars'"):
+        AGNIC.run(model=NANO_BANANA, image_size="1K")
+    assert app.requests == []
+
+
+RACE = """
+import sys, time
+sys.path.insert(0, {tests!r})
+from conftest import defaults, mod, run_node
+while not __import__("os").path.exists({go!r}):
+    time.sleep(0.01)
+node = mod("nodes").NODE_CLASS_MAPPINGS["HostedImages_AgnicImageGenerate"]
+try:
+    run_node(node, **defaults(node, prompt="a fox", model={model!r}, image_size="1K", count=2))
+    print("sent")
+except mod("nodes.core.limits").DailyBudgetRefusal:
+    print("refused")
+"""
+
+
+def test_several_processes_sharing_the_journal_keep_to_the_budget(mount, monkeypatch, tmp_path):
+    monkeypatch.setenv("HOSTED_IMAGES_DAILY_BUDGET_USD", "0.10")  # one run of two images ($0.067) fits, not two
+    app = mount(AGNIC)
+    app.inject(delay=1.0, path=AGNIC.api_path, times=6)  # each run is still going while the others check
+    go = tmp_path / "go"
+    code = RACE.format(tests=str(Path(__file__).parent), go=str(go), model=NANO_BANANA)
+    children = [
+        subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ), stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
+    time.sleep(2.0)  # all three are waiting at the line
+    go.touch()
+    said = sorted(child.communicate(timeout=120)[0].strip().splitlines()[-1] for child in children)
+    assert said == ["refused", "refused", "sent"]
+    assert len([r for r in app.requests if AGNIC.api_path in r.path]) == 2  # the one run's two calls

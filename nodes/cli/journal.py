@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..core import journal, spend
-from ..core.limits import Totals
+from ..core.counts import Totals
 from ..core.redaction import shown_path
 
 COLUMNS = (  # (heading, Totals field)

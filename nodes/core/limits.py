@@ -18,6 +18,7 @@ count never goes down within the day in a process that has seen it, whatever the
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime
 import os
 import platform
@@ -26,122 +27,16 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from . import clock, journal
+from .counts import Totals, add_up, billable, count, local_date  # noqa: F401 -- what today's lines add up to
 from .errors import RemoteImageError
 from .redaction import clip, shown_path
 
 LIMIT_ENV = "HOSTED_IMAGES_DAILY_IMAGE_LIMIT"
-NOT_BILLED = ("connect_failed",)  # failures that cannot have been billed, besides 4xx refusals
+BUDGET_ENV = "HOSTED_IMAGES_DAILY_BUDGET_USD"
+ALLOW_UNPRICED_ENV = "HOSTED_IMAGES_ALLOW_UNPRICED"  # "1": a run without a price passes a budget
 STALE_RESERVATION = datetime.timedelta(hours=6)
-
-
-@dataclass
-class Totals:
-    """What one provider's calls came to (one day)."""
-
-    calls: int = 0  # calls that asked for images
-    failed: int = 0
-    images: int = 0  # counted against the daily limits (see the module's docstring)
-    returned: int = 0
-    other_calls: int = 0  # model lists
-    credits: float | None = None  # a hub's own credits, as it reports them
-    cost: float | None = None  # a gateway's reported cost (its currency)
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    total_tokens: int | None = None
-
-    def add(self, line: dict) -> None:
-        asked, returned = _count(line.get("images_asked")), _count(line.get("images_returned"))
-        if not asked and not returned:
-            self.other_calls += 1
-            return
-        self.calls += 1
-        self.returned += min(returned, asked) if asked else returned
-        if line.get("outcome") != "ok":
-            self.failed += 1
-        if billable(line):
-            self.images += asked
-        self._add_figures(_figures(line))
-
-    def merge(self, other: Totals) -> Totals:
-        """Add ``other``'s figures to these; returns self."""
-        self._add_figures({name: value for name, value in other.__dict__.items() if value is not None})
-        return self
-
-    def _add_figures(self, figures: dict) -> None:
-        for name, value in figures.items():
-            if hasattr(self, name):
-                setattr(self, name, (getattr(self, name) or 0) + value)
-
-    def as_dict(self) -> dict:
-        figures = {name: value for name, value in self.__dict__.items() if value is not None}
-        for name in ("credits", "cost"):
-            if name in figures:
-                figures[name] = round(figures[name], 6)
-        return figures
-
-
-def billable(line: dict) -> bool:
-    """Whether a call counts towards the limits: it may have been billed (not the emulator's)."""
-    if line.get("emulator") is True:
-        return False
-    if line.get("outcome") == "ok":
-        return True
-    status = line.get("status")
-    refused = line.get("failure") == "refused" and isinstance(status, int) and 400 <= status < 500
-    return not refused and line.get("failure") not in NOT_BILLED
-
-
-def _figures(line: dict) -> dict:
-    """A line's usage under the journal's names -- and for a line of an earlier version of the
-    pack, which kept the provider's own names, through the provider's descriptor."""
-    usage = line.get("usage")
-    if not isinstance(usage, dict):
-        return {}
-    provider = journal.descriptor(str(line.get("provider")))
-    figures = journal.usage_figures(provider, usage) if provider is not None else {}
-    own = {name: value for name, value in usage.items() if name in journal.FIGURES and journal.is_number(value)}
-    return {**figures, **own}
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
-
-
-def add_up(lines: Iterable[dict], days: set[datetime.date] | None = None) -> dict[datetime.date, dict[str, Totals]]:
-    """Per local day and provider, the totals of the call lines (of ``days`` only, if given);
-    calls to the emulator are left out."""
-    result: dict[datetime.date, dict[str, Totals]] = {}
-    for line in lines:
-        if line.get("event") != "call" or not isinstance(line.get("provider"), str) or line.get("emulator") is True:
-            continue
-        day = local_date(line["time"]) if isinstance(line.get("time"), str) else None
-        if day is None or (days is not None and day not in days):
-            continue
-        try:
-            result.setdefault(day, {}).setdefault(line["provider"], Totals()).add(line)
-        except (TypeError, ValueError, AttributeError):  # a line of the right shape with odd values
-            continue
-    return result
-
-
-_local_dates: dict[str, datetime.date | None] = {}  # a UTC minute -> its local day (zones differ by whole minutes)
-
-
-def local_date(stamp: str) -> datetime.date | None:
-    """The local calendar day of a line's UTC time."""
-    minute = stamp[:16]
-    if minute not in _local_dates:
-        try:
-            moment = datetime.datetime.fromisoformat(minute).replace(tzinfo=datetime.timezone.utc)
-            _local_dates[minute] = moment.astimezone().date() if len(minute) == 16 else None
-        except ValueError:
-            _local_dates[minute] = None
-        if len(_local_dates) > 100_000:
-            _local_dates.clear()
-    return _local_dates[minute]
 
 
 # --- today's totals, kept up to date ----------------------------------------------------------------
@@ -154,6 +49,7 @@ class Reservation:
     pid: int
     host: str
     since: datetime.datetime
+    usd: float = 0.0  # the run's estimate, held against the daily budgets
 
     def live(self, now: datetime.datetime) -> bool:
         if now - self.since > STALE_RESERVATION:
@@ -228,10 +124,11 @@ class _Tally:
             elif event == "reserve" and isinstance(line.get("id"), str) and (moment := _moment(stamp)) is not None:
                 self.reservations[line["id"]] = Reservation(
                     str(line.get("provider")),
-                    _count(line.get("images")),
-                    _count(line.get("pid")),
+                    count(line.get("images")),
+                    count(line.get("pid")),
                     str(line.get("host")),
                     moment,
+                    line["usd"] if journal.is_number(line.get("usd")) and line["usd"] > 0 else 0.0,
                 )
             elif event == "release":
                 self.reservations.pop(str(line.get("id")), None)
@@ -269,7 +166,7 @@ _tallies: dict[str, _Tally] = {}
 _state_lock = threading.Lock()
 _unwritten: dict[str, list[dict]] = {}  # journal -> call lines that could not be written: they still count
 _highest: dict[tuple[str, datetime.date], dict[str, int]] = {}  # (journal, day) -> the most images seen per provider
-_own: dict[str, tuple[str, int]] = {}  # this process's open reservations: id -> (provider, images)
+_own: dict[str, tuple[str, int, float]] = {}  # this process's open reservations: id -> (provider, images, usd)
 
 
 def _tally(path: Path) -> _Tally:
@@ -293,12 +190,19 @@ class Today:
 
     totals: dict[str, Totals]
     reserved: dict[str, int]
+    reserved_usd: dict[str, float] = field(default_factory=dict)
 
     def used(self, provider: str | None) -> int:
         """Images counted today for ``provider`` (None: all providers together)."""
         if provider is None:
             return sum(t.images for t in self.totals.values()) + sum(self.reserved.values())
         return (self.totals[provider].images if provider in self.totals else 0) + self.reserved.get(provider, 0)
+
+    def spent(self, provider: str | None) -> float:
+        """Money (USD) spent today -- reported, else estimated -- and held by running nodes."""
+        if provider is None:
+            return sum(t.usd for t in self.totals.values()) + sum(self.reserved_usd.values())
+        return (self.totals[provider].usd if provider in self.totals else 0) + self.reserved_usd.get(provider, 0)
 
 
 def today_counts() -> Today:
@@ -311,9 +215,11 @@ def today_counts() -> Today:
         totals = {provider: Totals().merge(t) for provider, t in tally.totals.items()}
         now = clock.now()
         reserved: dict[str, int] = {}
+        reserved_usd: dict[str, float] = {}
         for reservation in tally.reservations.values():
             if reservation.live(now):
                 reserved[reservation.provider] = reserved.get(reservation.provider, 0) + reservation.images
+                reserved_usd[reservation.provider] = reserved_usd.get(reservation.provider, 0) + reservation.usd
     today = clock.today()
     with _state_lock:
         for provider, extra in add_up(list(_unwritten.get(str(path), ())), {today}).get(today, {}).items():
@@ -326,9 +232,10 @@ def today_counts() -> Today:
                 totals[provider] = Totals(images=seen)
         for provider, counted in totals.items():
             highest[provider] = max(highest.get(provider, 0), counted.images)
-        for provider, images in _own.values():  # reservations a journal that cannot be written does not hold
+        for provider, images, usd in _own.values():  # reservations a journal that cannot be written does not hold
             reserved[provider] = reserved.get(provider, 0) + images
-    return Today(totals, reserved)
+            reserved_usd[provider] = reserved_usd.get(provider, 0) + usd
+    return Today(totals, reserved, reserved_usd)
 
 
 def today_totals() -> dict[str, Totals]:
@@ -343,9 +250,11 @@ class DailyLimitRefusal(RemoteImageError):
     """A node was refused before sending: its images would take today's count past a limit (or a
     limit is set to something that is not a number)."""
 
+    kind = "daily image limit"
+
     def __str__(self) -> str:
         prefix = f"{self.provider}: " if self.provider else ""
-        text = f"{prefix}refused by the daily image limit (nothing was sent): {self.message}"
+        text = f"{prefix}refused by the {self.kind} (nothing was sent): {self.message}"
         return f"{text}\nHint: {self.hint}" if self.hint else text
 
 
@@ -353,27 +262,48 @@ def limit_variable(provider_id: str) -> str:
     return f"{LIMIT_ENV}_{provider_id.upper()}"
 
 
-def limits(provider_id: str) -> list[tuple[str, int]]:
-    """(variable, images) of the limits set for ``provider_id``: its own, then the global one."""
+class DailyBudgetRefusal(DailyLimitRefusal):
+    """A node was refused before sending: its estimate would take today's spend past a budget."""
+
+    kind = "daily budget"
+
+
+def _amounts(base: str, provider_id: str, parse, what: str, error) -> list[tuple[str, float]]:
+    """(variable, amount) of ``base`` set for the provider (``base_<PROVIDER>``), then for all."""
     found = []
-    for variable in (limit_variable(provider_id), LIMIT_ENV):
+    for variable in (f"{base}_{provider_id.upper()}", base):
         text = os.environ.get(variable, "").strip()
         if not text:
             continue
         try:
-            value = int(text)
-            if value < 0:
+            value = parse(text)
+            if not value >= 0 or value == float("inf"):
                 raise ValueError
         except ValueError:
-            raise DailyLimitRefusal(
-                f"{variable} is {clip(text, 40)!r}, not a whole number of images",
-                hint=f"set {variable} to the images a day allowed (0 allows none), or unset it, and restart ComfyUI",
+            raise error(
+                f"{variable} is {clip(text, 40)!r}, not {what}",
+                hint=f"set {variable} to {what} (0 allows none), or unset it, and restart ComfyUI",
             ) from None
         found.append((variable, value))
     return found
 
 
+def limits(provider_id: str) -> list[tuple[str, int]]:
+    """(variable, images) of the limits set for ``provider_id``: its own, then the global one."""
+    return _amounts(LIMIT_ENV, provider_id, int, "a whole number of images", DailyLimitRefusal)
+
+
+def budgets(provider_id: str) -> list[tuple[str, float]]:
+    """(variable, USD) of the daily budgets set for ``provider_id``: its own, then the global one."""
+    return _amounts(BUDGET_ENV, provider_id, float, "an amount of US dollars, e.g. 2.50", DailyBudgetRefusal)
+
+
 _reserve_lock = threading.Lock()
+# The node run's stack of reservations (set by the node before its calls run; a worker thread
+# sees it): a budget checked once the model and the estimate are known stays held until the end.
+RUN_HOLD: contextvars.ContextVar[contextlib.ExitStack | None] = contextvars.ContextVar(
+    "hosted_images_run", default=None
+)
 
 
 @contextlib.contextmanager
@@ -382,12 +312,8 @@ def daily_limits(provider_id: str, label: str, asked: int) -> Iterator[None]:
     limit set for the provider or for all; the images stay reserved -- for every process sharing
     the journal -- while the node runs."""
     set_limits = limits(provider_id) if asked > 0 else []
-    if not set_limits:
-        yield
-        return
-    reservation = uuid.uuid4().hex
-    with _reserve_lock, _journal_locked() as fd:
-        counts = today_counts()
+
+    def check(counts: Today) -> None:
         for variable, limit in set_limits:
             everyone = variable == LIMIT_ENV
             used = counts.used(None if everyone else provider_id)
@@ -400,19 +326,67 @@ def daily_limits(provider_id: str, label: str, asked: int) -> Iterator[None]:
                     hint="today is the local calendar day, counted from the spend journal; raise or unset "
                     f"{variable} and restart ComfyUI, or wait until midnight",
                 )
+
+    with _reserved(provider_id, check, images=asked) if set_limits else contextlib.nullcontext():
+        yield
+
+
+@contextlib.contextmanager
+def daily_budget(provider_id: str, label: str, usd: float | None, estimate: str) -> Iterator[None]:
+    """Refuse before anything is sent when the run's estimate (``usd``; None: no price known)
+    would take today's spend past a budget set for the provider or for all; the estimate stays
+    reserved while the node runs, as ``daily_limits`` reserves images."""
+    set_budgets = budgets(provider_id)
+    if not set_budgets or (usd is None and os.environ.get(ALLOW_UNPRICED_ENV, "").strip() == "1"):
+        yield
+        return
+    if usd is None:
+        variables = " and ".join(variable for variable, _ in set_budgets)
+        raise DailyBudgetRefusal(
+            f"{variables} set a daily budget, and this run has no price to check against it ({estimate})",
+            provider=label,
+            hint=f"set {ALLOW_UNPRICED_ENV}=1 to let runs without a price through under a budget, or unset the budget",
+        )
+
+    def check(counts: Today) -> None:
+        for variable, budget in set_budgets:
+            everyone = variable == BUDGET_ENV
+            spent = counts.spent(None if everyone else provider_id)
+            if spent + usd > budget + 1e-9:
+                raise DailyBudgetRefusal(
+                    f"{variable} is ${budget:.2f} a day for {'all providers together' if everyone else label}; "
+                    f"${spent:.2f} was spent today (reported, else estimated) and this run is estimated at "
+                    f"${usd:.2f} ({estimate})",
+                    provider=label,
+                    hint=f"raise or unset {variable} and restart ComfyUI, or wait until midnight (local time)",
+                )
+
+    with _reserved(provider_id, check, usd=usd):
+        yield
+
+
+@contextlib.contextmanager
+def _reserved(provider_id: str, check, *, images: int = 0, usd: float = 0.0) -> Iterator[None]:
+    """``check(today's counts)`` and, when it passes, a reservation of ``images`` and ``usd`` --
+    one step under the journal's lock, so no other process checks in between -- held until the
+    block ends (the node's call lines then count instead)."""
+    reservation = uuid.uuid4().hex
+    with _reserve_lock, _journal_locked() as fd:
+        check(today_counts())
         line = {
             "time": clock.utc_stamp(),
             "event": "reserve",
             "id": reservation,
             "provider": provider_id,
-            "images": asked,
+            "images": images,
+            **({"usd": round(usd, 6)} if usd else {}),
             "pid": os.getpid(),
             "host": _HOST,
         }
         written = _write_locked(fd, line)
         if not written:
             with _state_lock:
-                _own[reservation] = (provider_id, asked)
+                _own[reservation] = (provider_id, images, usd)
     try:
         yield
     finally:

@@ -8,7 +8,8 @@ import datetime
 from pathlib import Path
 
 from . import clock, journal
-from .limits import DailyLimitRefusal, Totals, add_up, limits, today_counts
+from .counts import Totals, add_up
+from .limits import DailyLimitRefusal, budgets, limits, today_counts
 
 
 def spend_today(providers: dict) -> dict:
@@ -24,10 +25,16 @@ def spend_today(providers: dict) -> dict:
         }
         if counts.reserved.get(provider_id):
             entry["reserved"] = counts.reserved[provider_id]
+        if counts.reserved_usd.get(provider_id):
+            entry["reserved_usd"] = round(counts.reserved_usd[provider_id], 6)
         try:
             entry["limits"] = [{"variable": v, "images": n} for v, n in limits(provider_id)]
         except DailyLimitRefusal as exc:
             entry["limits"] = [{"error": exc.message}]
+        try:
+            entry["budgets"] = [{"variable": v, "usd": usd} for v, usd in budgets(provider_id)]
+        except DailyLimitRefusal as exc:
+            entry["budgets"] = [{"error": exc.message}]
         shown[provider_id] = entry
     now = clock.now()
     return {"date": now.date().isoformat(), "utc_offset": now.strftime("%z"), "providers": shown}

@@ -18,7 +18,7 @@ import time
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from . import comfy, journal
+from . import comfy, journal, limits
 from .credentials import (
     anonymous_mode,
     api_key,
@@ -229,6 +229,13 @@ class Call:
         it now, every later line keeps it, and each journal line prices its own images by it."""
         self.estimate = estimate
         self.progress()
+        budget = limits.daily_budget(self.provider.own_id, self.provider.label, estimate.usd, estimate.text)
+        hold = limits.RUN_HOLD.get()
+        if hold is not None:
+            hold.enter_context(budget)  # released when the node's run ends
+        else:
+            with budget:  # no node run around it: checked, not held
+                pass
 
     def money(self, asked: int, usage: dict) -> dict:
         """The journal's money fields of one request: the estimate for the images it asked for,
