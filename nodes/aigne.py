@@ -231,7 +231,7 @@ class AigneHubImageGenerate(_AigneHubImageNode):
             )
             body = plan.generation_body(response_format)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
-            call.quote(aigne.CATALOGUE.estimate(plan.model, n))
+            call.quote(aigne.CATALOGUE.estimate(plan.model, n), per_call=plan.n)
             remembered = call.base_url in _paths
         # unless this hub's path is known, the first call finds it before the others start
         batch = run_calls(
@@ -299,7 +299,7 @@ class AigneHubImageEdit(_AigneHubImageNode):
             )
             body = plan.edit_body(images)
             call.model, call.note = plan.model, aigne.CATALOGUE.notice(plan.model)
-            call.quote(aigne.CATALOGUE.estimate(plan.model, n))
+            call.quote(aigne.CATALOGUE.estimate(plan.model, n), per_call=plan.n)
 
         def edit_once(job: Call, _):
             try:

@@ -53,7 +53,7 @@ class IonosImageGenerate(RemoteImageNode):
             body = _for_model(
                 call, ionos.GENERATE, lambda chosen: ionos.generation_body(model=chosen, prompt=prompt, size=size, n=n)
             )
-            call.quote(ionos.CATALOGUE.estimate(call.model, n))
+            call.quote(ionos.CATALOGUE.estimate(call.model, n), per_call=n)
         batch = run_calls(
             call, lambda job, _: ionos.parse_images(job.post_json("images/generations", body).json()), per_call=n
         )
@@ -128,7 +128,7 @@ class IonosImageEdit(RemoteImageNode):
                 ),
             )
             call.model = fields["model"]
-            call.quote(ionos.CATALOGUE.estimate(call.model, n * len(inputs.images)))
+            call.quote(ionos.CATALOGUE.estimate(call.model, n * len(inputs.images)), per_call=n)
 
         def edit_one(job: Call, index: int):
             mask_url = inputs.masks[index] if inputs.masks else None

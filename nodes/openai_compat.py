@@ -437,7 +437,7 @@ def _quote(call: Call, n: int, size: str, options: dict) -> None:
     estimate = api.CATALOGUE.estimate(
         call.model, n, size=size, quality=options.get("quality", "auto"), host=api.host_of(call.base_url)
     )
-    call.quote(estimate)
+    call.quote(estimate, per_call=n)
 
 
 class OpenAICompatListModels(ListModelsNode):

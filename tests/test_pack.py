@@ -107,6 +107,7 @@ CORE_IMPORTS = {
     "unsaved": {"comfy", "journal", "payloads", "redaction"},  # paid results of a failed node, saved
     "transport": {
         "comfy",
+        "counts",
         "credentials",
         "failures",
         "errors",

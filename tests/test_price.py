@@ -7,9 +7,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import re
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
@@ -188,3 +190,64 @@ def test_several_processes_sharing_the_journal_keep_to_the_budget(mount, monkeyp
     said = sorted(child.communicate(timeout=120)[0].strip().splitlines()[-1] for child in children)
     assert said == ["refused", "refused", "sent"]
     assert len([r for r in app.requests if AGNIC.api_path in r.path]) == 2  # the one run's two calls
+
+
+# --- time ------------------------------------------------------------------------------------------
+
+
+class TimeBar:
+    """comfy.utils.ProgressBar as ComfyUI hooks it: each absolute update recorded."""
+
+    values: list = []
+
+    def __init__(self, total, node_id=None):
+        self.total = total
+
+    def update_absolute(self, value, total=None, preview=None):
+        TimeBar.values.append((value, total))
+
+    def update(self, steps):
+        pass
+
+
+def past_calls(provider: str, model: str, host: str, seconds: list[float], images: int = 1) -> None:
+    """Journal lines of earlier answered calls, as the journal writes them."""
+    path = Path(os.environ["HOSTED_IMAGES_JOURNAL"])
+    stamp = "2026-12-06T08:00:00.000Z"
+    with path.open("a") as handle:
+        for duration in seconds:
+            line = {"time": stamp, "event": "call", "provider": provider, "operation": "image generation"}
+            line.update(model=model, host=host, status=200, outcome="ok", images_asked=images)
+            line.update(images_returned=images, attempts=1, duration_s=duration)
+            handle.write(json.dumps(line) + "\n")
+
+
+def test_with_history_the_node_says_how_long_is_left_and_its_bar_moves_with_the_time(mount, progress, monkeypatch):
+    app = mount(IONOS)
+    host = app.base_url.split("://")[1]
+    past_calls("ionos", "black-forest-labs/FLUX.1-schnell", host, [30.0, 4.0, 5.0])  # median 5 s
+    TimeBar.values = []
+    monkeypatch.setattr(mod("nodes.core.comfy"), "_comfy_utils", types.SimpleNamespace(ProgressBar=TimeBar))
+    app.inject(delay=2.5, path="/images/generations")
+    ionos_generate(unique_id="8")
+    texts = [text for node, text in progress if node == "8"]
+    left = [int(seconds) for text in texts for seconds in re.findall(r"waiting for the provider, ~(\d+)s left", text)]
+    assert left and all(0 < seconds <= 5 for seconds in left) and left == sorted(left, reverse=True), texts
+    values = [value for value, total in TimeBar.values if total == 100]
+    assert values and values == sorted(values) and 0 < values[-1] < 100, TimeBar.values  # moving, never full
+
+
+def test_without_history_the_node_says_elapsed_time_only(mount, progress):
+    app = mount(IONOS)
+    app.inject(delay=1.2, path="/images/generations")
+    ionos_generate(unique_id="8")
+    texts = [text for node, text in progress if node == "8"]
+    assert any(text.endswith("waiting for the provider") for text in texts) and not any("left" in t for t in texts)
+
+
+def test_a_call_slower_than_usual_says_so(mount, progress):
+    app = mount(IONOS)
+    past_calls("ionos", "black-forest-labs/FLUX.1-schnell", app.base_url.split("://")[1], [0.5, 0.5])
+    app.inject(delay=2.2, path="/images/generations")
+    ionos_generate(unique_id="8")
+    assert any("longer than the usual 0s" in text or "longer than the usual 1s" in text for _, text in progress)

@@ -96,6 +96,9 @@ def run_calls(
     the others when one result does not decode. ``first_alone``: the first call runs before the
     others start (it finds what they then reuse, e.g. the path a hub serves)."""
 
+    if count == 1 and call.expected:  # one call: the bar moves with the time it is expected to take
+        call.time_bar = comfy.ProgressBar(100, call.node_id)
+
     def job(index: int) -> tuple[ImageResult, list[bytes]]:
         sent = call.sibling()
         with sent.context():

@@ -6,6 +6,8 @@ spend is visible")."""
 from __future__ import annotations
 
 import datetime
+import os
+import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -132,3 +134,30 @@ def local_date(stamp: str) -> datetime.date | None:
         if len(_local_dates) > 100_000:
             _local_dates.clear()
     return _local_dates[minute]
+
+
+HISTORY_BYTES = 1 << 20  # the end of the journal read for past durations: thousands of calls
+HISTORY_CALLS = 10  # the most recent matching calls a duration is expected from
+
+
+def expected_seconds(provider: str, model: str, host: str, images: int) -> float | None:
+    """How long one call is expected to take: the median duration of the last answered calls of
+    the same provider, model, host and images asked for, from the end of the journal; None with
+    no such history (or no journal to read)."""
+    try:
+        with journal.open_for_reading(journal.journal_path()) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            handle.seek(max(0, size - HISTORY_BYTES))
+            raw = handle.read(HISTORY_BYTES)
+    except OSError:
+        return None
+    durations = [
+        line["duration_s"]
+        for line in journal.lines_of(raw)
+        if line.get("event") == "call"
+        and line.get("outcome") == "ok"
+        and (line.get("provider"), line.get("model"), line.get("host"), line.get("images_asked"))
+        == (provider, model, host, images)
+        and journal.is_number(line.get("duration_s"))
+    ]
+    return statistics.median(durations[-HISTORY_CALLS:]) if durations else None

@@ -18,7 +18,7 @@ import time
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from . import comfy, journal, limits
+from . import comfy, counts, journal, limits
 from .credentials import (
     anonymous_mode,
     api_key,
@@ -95,6 +95,8 @@ class Call:
         self.chosen = ""  # what the node's ``auto`` model became ("auto -> model"), or ''
         self.emulated = False  # the bundled emulator answered (journal lines say so, and do not count)
         self.estimate = None  # what the run is expected to cost (``quote``): text, usd, per_image, tokens_usd()
+        self.expected: float | None = None  # seconds one call is expected to take, from the journal's history
+        self.time_bar = None  # a progress bar moved by the expected time (a single call without a stream)
 
     def sibling(self) -> Call:
         """The same call made again (one job of a batch): same provider, key, endpoint, node, hints
@@ -224,10 +226,14 @@ class Call:
 
     # ---- money
 
-    def quote(self, estimate) -> None:
+    def quote(self, estimate, per_call: int = 1) -> None:
         """Say what this run is expected to cost, before anything is sent: the progress text shows
-        it now, every later line keeps it, and each journal line prices its own images by it."""
+        it now, every later line keeps it, and each journal line prices its own images by it. The
+        daily budgets are checked (and the estimate held) here; the journal's past calls of the
+        same model and ``per_call`` images say how long one call is expected to take."""
         self.estimate = estimate
+        host = (urlsplit(self.base_url).netloc or "").rpartition("@")[2]
+        self.expected = counts.expected_seconds(self.provider.own_id, self.model, host, per_call)
         self.progress()
         budget = limits.daily_budget(self.provider.own_id, self.provider.label, estimate.usd, estimate.text)
         hold = limits.RUN_HOLD.get()
@@ -293,7 +299,17 @@ class Call:
         self.attempts += 1
 
     def _waiting(self) -> None:
-        self.progress(self.stage or ("waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}"))
+        waiting = "waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}"
+        if self.stage or not self.expected:
+            self.progress(self.stage or waiting)
+            return
+        elapsed = time.monotonic() - self.started
+        left = self.expected - elapsed
+        self.progress(
+            f"{waiting}, ~{left:.0f}s left" if left >= 1 else f"{waiting}, longer than the usual {self.expected:.0f}s"
+        )
+        if self.time_bar is not None:  # moves with the expected time, held below the end until the answer
+            self.time_bar.show(min(95, int(100 * elapsed / self.expected)))
 
     def _sleep(self, seconds: float, why: str) -> None:
         deadline = time.monotonic() + seconds
