@@ -169,6 +169,9 @@ def check_provider(provider, live, operations: list[str], examples: list[Example
     level = "warning" if age > STALE_CATALOGUE_DAYS else "ok"
     advice = "; re-check it (docs/keeping-up.md)" if level == "warning" else ""
     report.add(level, "catalogue", f"checked {catalogue.checked.isoformat()} ({age} days ago){advice}")
+    priced = {entry.price.source: entry.price.checked for entry in catalogue.models if entry.price is not None}
+    sources = "; ".join(f"{source} (checked {day.isoformat()})" for source, day in priced.items())
+    report.add("ok" if priced else "note", "prices", f"{catalogue.prices}" + (f": {sources}" if sources else ""))
     return report
 
 

@@ -55,6 +55,11 @@ def test_against_the_emulators_everything_a_workflow_relies_on_works(pointed, ca
         "OVH AI Endpoints has no model list",
         "AIGNE Hub",
         f"checked {TODAY.isoformat()} (0 days ago)",
+        # each provider's price source and date, or that none is published
+        "prices: OpenAI's public prices at api.openai.com (another server's prices are its own): "
+        "https://yingtu.ai/en/blog/gpt-image-2-cost-per-image (checked 2026-12-06)",
+        "prices: no public price: IONOS publishes no per-image price",
+        "prices: no public price: the hub bills in its own credits",
     ):
         assert needle in text, needle
     assert_no_secret(text)

@@ -524,7 +524,8 @@ def test_summary_command_per_day_and_provider(path, capsys):
         "-",
         "-",
         "-",
-    ]
+        "-",
+    ]  # credits, then $ reported, $ estimated, tokens in and out
 
 
 def test_summary_command_runs_as_a_module_and_says_when_there_is_no_journal(path):

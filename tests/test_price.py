@@ -30,6 +30,7 @@ rules = mod("nodes.providers.rules")
 limits = mod("nodes.core.limits")
 AGNIC, OPENAI, IONOS = BY_NAME["agnic"], BY_NAME["openai_compat"], BY_NAME["ionos"]
 NANO_BANANA = "google/gemini-nano-banana-2.1"
+PRO = "google/gemini-3-pro-image"
 
 
 @pytest.mark.parametrize("provider", registered_ids())
@@ -251,3 +252,21 @@ def test_a_call_slower_than_usual_says_so(mount, progress):
     app.inject(delay=2.2, path="/images/generations")
     ionos_generate(unique_id="8")
     assert any("longer than the usual 0s" in text or "longer than the usual 1s" in text for _, text in progress)
+
+
+def test_the_summary_command_sums_money_per_day_provider_and_model(mount, capsys):
+    app = mount(AGNIC)
+    app.inject(rewrite=lambda reply: {**reply, "usage": {**reply["usage"], "cost": 0.04}}, path=AGNIC.api_path)
+    AGNIC.run(model=NANO_BANANA, image_size="1K", count=1)  # reported $0.04
+    AGNIC.run(model=PRO, image_size="2K", count=1)  # nothing reported: its tokens at Google's list prices
+    (estimated,) = [line for line in journal_calls("agnic") if line["model"] == PRO]
+    command = mod("nodes.cli.journal")
+    assert command.main(["--days", "1", "--by-model", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    (day,) = report["days"].values()
+    assert day[f"agnic {NANO_BANANA}"]["cost"] == 0.04 and "usd_estimated" not in day[f"agnic {NANO_BANANA}"]
+    assert day[f"agnic {PRO}"]["usd_estimated"] == pytest.approx(estimated["tokens_usd"])
+    assert report["total"][f"agnic {PRO}"]["usd"] == pytest.approx(estimated["tokens_usd"])
+    assert command.main(["--days", "1"]) == 0
+    table = capsys.readouterr().out
+    assert "$ reported" in table and "$ estim." in table and "US dollars, reported or estimated" in table

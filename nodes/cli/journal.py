@@ -1,6 +1,9 @@
 """What the pack's provider calls came to, per day and provider, from the spend journal.
 
-    python -m nodes.cli.journal [--days 7] [--json] [--path FILE]
+    python -m nodes.cli.journal [--days 7] [--by-model] [--json] [--path FILE]
+
+Money: "$ reported" is what providers reported (e.g. a gateway's cost), "$ estimated" the pack's
+estimate from the catalogue's prices for calls without a reported cost; credits are a hub's own.
 
 Days are calendar days in this machine's local time. Without --path: HOSTED_IMAGES_JOURNAL, else
 ~/.local/share/comfyui-hosted-image-apis/journal.jsonl (where the pack writes, inside ComfyUI too).
@@ -24,25 +27,33 @@ COLUMNS = (  # (heading, Totals field)
     ("images", "images"),
     ("returned", "returned"),
     ("credits", "credits"),
-    ("cost", "cost"),
+    ("$ reported", "cost"),
+    ("$ estim.", "usd_estimated"),
     ("tokens in", "input_tokens"),
     ("tokens out", "output_tokens"),
 )
 
 
-def summary(path: Path, days: int) -> dict:
-    """{"days": {date: {provider: totals}}, "total": {provider: totals}} for the last ``days`` days."""
-    per_day = spend.read_days(path, days)
+def summary(path: Path, days: int, *, by_model: bool = False) -> dict:
+    """{"days": {date: {provider: totals}}, "total": {provider: totals}} for the last ``days`` days
+    (``by_model``: keyed "provider model"). Money: ``cost`` as providers reported it (USD),
+    ``usd_estimated`` the pack's estimate for calls without a reported cost, ``usd`` both."""
+    per_day = spend.read_days(path, days, by_model=by_model)
     total: dict[str, Totals] = {}
     for providers in per_day.values():
         for provider, totals in providers.items():
             total.setdefault(provider, Totals()).merge(totals)
+
+    def shown(totals: Totals) -> dict:
+        money = totals.cost is not None or totals.usd_estimated is not None
+        return {**totals.as_dict(), **({"usd": round(totals.usd, 6)} if money else {})}
+
     return {
         "days": {
-            day.isoformat(): {p: t.as_dict() for p, t in sorted(providers.items())}
+            day.isoformat(): {p: shown(t) for p, t in sorted(providers.items())}
             for day, providers in sorted(per_day.items())
         },
-        "total": {p: t.as_dict() for p, t in sorted(total.items())},
+        "total": {p: shown(t) for p, t in sorted(total.items())},
     }
 
 
@@ -71,13 +82,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=int, default=7, help="the last N days, today included (default 7)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument("--by-model", action="store_true", help="a row per provider and model")
     parser.add_argument("--path", type=Path, help="the journal file (default: where the pack writes outside ComfyUI)")
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error("--days must be 1 or more")
     path = (args.path or journal.journal_path()).expanduser()
     try:
-        report = summary(path, args.days)
+        report = summary(path, args.days, by_model=args.by_model)
     except FileNotFoundError:
         print(
             f"no journal at {shown_path(path)}: no provider call was made there yet (or give --path)", file=sys.stderr
@@ -93,7 +105,7 @@ def main(argv=None) -> int:
     else:
         print(
             f"{shown_path(path)} -- the last {args.days} day(s), local time; "
-            "images: asked for by calls that may have been billed"
+            "images: asked for by calls that may have been billed; $: US dollars, reported or estimated"
         )
         print(table(report), end="")
     return 0

@@ -40,9 +40,11 @@ def spend_today(providers: dict) -> dict:
     return {"date": now.date().isoformat(), "utc_offset": now.strftime("%z"), "providers": shown}
 
 
-def read_days(path: Path, days: int) -> dict[datetime.date, dict[str, Totals]]:
-    """Per local day and provider for the last ``days`` days (today included); the whole file is
-    read (never through a symlink); calls to the emulator are left out."""
+def read_days(path: Path, days: int, *, by_model: bool = False) -> dict[datetime.date, dict[str, Totals]]:
+    """Per local day and provider (``by_model``: provider and model, as "provider model") for the
+    last ``days`` days (today included); the whole file is read (never through a symlink); calls
+    to the emulator are left out."""
     wanted = {clock.today() - datetime.timedelta(days=back) for back in range(max(days, 1))}
+    key = (lambda line: f"{line['provider']} {line.get('model') or '?'}") if by_model else None
     with journal.open_for_reading(path) as handle:
-        return add_up((line for raw in handle if (line := journal.parse_line(raw)) is not None), wanted)
+        return add_up((line for raw in handle if (line := journal.parse_line(raw)) is not None), wanted, key)
