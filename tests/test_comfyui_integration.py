@@ -139,7 +139,9 @@ def emulators(tmp_path_factory):
     environment["HOSTED_IMAGES_KEY_VARIABLES"] = "LOCAL_SERVER_KEY"  # variables a node's api_key_env may name
     environment["HOSTED_IMAGES_TRUSTED_HOSTS"] = local.url.split("//", 1)[1]  # the second server's loopback port
     environment["HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH"] = "500"  # a limit the sidebar shows, never reached here
+    environment["HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC"] = "50"  # a budget the sidebar shows, never reached here
     yield SimpleNamespace(
+        url=server.url,
         environment=environment,
         apps={prefix.strip("/"): item for prefix, item in emulated.items()},
         local_app=local_app,
@@ -1138,6 +1140,63 @@ def test_the_last_progress_line_says_how_the_run_ended(ui, case):
         lines = run_in_browser(ui, node, cancel_after="waiting for the provider", name=case)
         assert re.fullmatch(r"IONOS · cancelled · \d+s · auto -> black-forest-labs/FLUX.1-schnell", lines[-1]), lines
     ionos.reset()
+
+
+def test_a_running_node_shows_its_estimate_the_time_left_and_a_moving_bar_then_the_sidebar_its_money(ui):
+    """Issue 24 in the browser: the estimate before the request, ~N s left from the journal's history,
+    the progress bar moving with the expected time during a 10 s call, and today's money in the sidebar."""
+    ui.open(vue=False)
+    node = load_example(ui, "Agnic - generate", "HostedImages_AgnicImageGenerate")
+    nano = "google/gemini-nano-banana-2.1"
+    ui.js(f'hi.widget({node}, "model").value = "{nano}"; hi.widget({node}, "image_size").value = "1K"; true')
+    agnic = ui.emulators.apps["agnic"]
+    agnic.reset()
+    host = ui.emulators.url.split("//", 1)[1]
+    history = {"event": "call", "provider": "agnic", "operation": "image generation", "model": nano, "host": host}
+    history.update(status=200, outcome="ok", images_asked=1, images_returned=1, attempts=1, duration_s=12.0)
+    ui.comfy.journal.parent.mkdir(parents=True, exist_ok=True)
+    with ui.comfy.journal.open("a") as journal:  # earlier calls of this model took 12 s
+        journal.write(json.dumps({"time": "2026-12-06T08:00:00.000Z", **history}) + "\n")
+    agnic.inject(delay=10, path="/v1/chat/completions")
+    ui.js(
+        """(() => { window.hiBar = [];
+            hi.api.addEventListener("progress", (e) => window.hiBar.push([String(e.detail.node), e.detail.value,
+                e.detail.max, performance.now()])); return true; })()"""
+    )
+    ui.js(
+        """(async () => {
+            window.hiLines = [];
+            if (!window.hiListening) {
+                hi.api.addEventListener("progress_text",
+                    (e) => window.hiLines.push([String(e.detail.nodeId), e.detail.text]));
+                window.hiListening = true;
+            }
+            await window.app.queuePrompt(0, 1);
+            return true;
+        })()"""
+    )
+    ui.wait(f"window.hiLines.some(([n, t]) => n === '{node}' && /s left/.test(t))", 30)
+    time.sleep(4)
+    ui.shot("price-and-time-running")  # the estimate, ~N s left and the bar on the running node
+    ui.wait(f"window.hiLines.some(([n, t]) => n === '{node}' && / · (done|failed|cancelled) · /.test(t))", 60)
+    lines = [text for n, text in ui.js("window.hiLines") if n == str(node)]
+    assert re.match(r"Agnic · done · 1 image", lines[-1]), lines
+    assert any("~$0.034 for 1 image at 1K" in line for line in lines), lines
+    left = [int(m) for line in lines for m in re.findall(r"~(\d+)s left", line)]
+    assert left and left == sorted(left, reverse=True) and left[0] <= 12, lines
+    bar = [(value, most) for n, value, most, _ in ui.js("window.hiBar") if n == str(node) and most == 100]
+    assert len(bar) >= 3 and [v for v, _ in bar] == sorted(v for v, _ in bar) and 0 < bar[-1][0] < 100, bar
+    # the sidebar: today's money of the provider, marked reported or estimated, and its budget
+    ui.click_js("document.querySelector('.pi-key').closest('button')")
+    ui.wait("!!document.querySelector('section[data-provider=agnic] tr[data-row=money]')", 20)
+    money = ui.js("document.querySelector('section[data-provider=agnic] tr[data-row=money]').cells[1].textContent")
+    budget = ui.js("document.querySelector('section[data-provider=agnic] tr[data-row=budget]').cells[1].textContent")
+    ui.js("document.querySelector('section[data-provider=agnic]').scrollIntoView(); true")
+    ui.shot("sidebar-money")
+    ui.click_js("document.querySelector('.pi-key').closest('button')")
+    assert "estimated" in money or "reported" in money, money
+    assert budget == "$50.00 a day (HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC)", budget
+    agnic.reset()
 
 
 @pytest.mark.parametrize("vue", [False, True], ids=["canvas", "nodes-2.0"])

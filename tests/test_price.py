@@ -232,7 +232,7 @@ def test_with_history_the_node_says_how_long_is_left_and_its_bar_moves_with_the_
     app.inject(delay=2.5, path="/images/generations")
     ionos_generate(unique_id="8")
     texts = [text for node, text in progress if node == "8"]
-    left = [int(seconds) for text in texts for seconds in re.findall(r"waiting for the provider, ~(\d+)s left", text)]
+    left = [int(seconds) for text in texts for seconds in re.findall(r"\d+s \(~(\d+)s left\) · .*waiting for the", text)]
     assert left and all(0 < seconds <= 5 for seconds in left) and left == sorted(left, reverse=True), texts
     values = [value for value, total in TimeBar.values if total == 100]
     assert values and values == sorted(values) and 0 < values[-1] < 100, TimeBar.values  # moving, never full
@@ -251,7 +251,7 @@ def test_a_call_slower_than_usual_says_so(mount, progress):
     past_calls("ionos", "black-forest-labs/FLUX.1-schnell", app.base_url.split("://")[1], [0.5, 0.5])
     app.inject(delay=2.2, path="/images/generations")
     ionos_generate(unique_id="8")
-    assert any("longer than the usual 0s" in text or "longer than the usual 1s" in text for _, text in progress)
+    assert any(re.search(r"\d+s \(longer than the usual [01]s\) · .*waiting", text) for _, text in progress)
 
 
 def test_the_summary_command_sums_money_per_day_provider_and_model(mount, capsys):

@@ -424,6 +424,14 @@ function limitText(limits) {
     .join("; ");
 }
 
+const USD = new Intl.NumberFormat(undefined, { style: "currency", currency: "USD", maximumFractionDigits: 4 });
+
+function budgetText(budgets) {
+  return (budgets ?? [])
+    .map((budget) => budget.error ? budget.error : `${USD.format(budget.usd)} a day (${budget.variable})`)
+    .join("; ");
+}
+
 // Today's spend of one provider: a small table of what its calls came to.
 function spendTable(parent, spend) {
   const rows = [["calls", `${spend.calls}${spend.failed ? ` (${spend.failed} failed)` : ""}`]];
@@ -431,7 +439,13 @@ function spendTable(parent, spend) {
   rows.push(["images", `${NUMBER.format(spend.images)}${returned}`]);
   if (spend.limits?.length) rows.push(["limit", limitText(spend.limits)]);
   if (spend.credits !== undefined) rows.push(["credits", NUMBER.format(spend.credits)]);
-  if (spend.cost !== undefined) rows.push(["cost", NUMBER.format(spend.cost)]);
+  // money in US dollars, each figure marked: what the provider reported, the pack's estimate for the rest
+  const money = [];
+  if (spend.cost !== undefined) money.push(`${USD.format(spend.cost)} reported`);
+  if (spend.usd_estimated !== undefined) money.push(`~${USD.format(spend.usd_estimated)} estimated`);
+  if (spend.reserved_usd) money.push(`~${USD.format(spend.reserved_usd)} running`);
+  if (money.length) rows.push(["money", money.join(" · ")]);
+  if (spend.budgets?.length) rows.push(["budget", budgetText(spend.budgets)]);
   if (spend.input_tokens !== undefined || spend.output_tokens !== undefined) {
     rows.push(["tokens", `${NUMBER.format(spend.input_tokens ?? 0)} in · ${NUMBER.format(spend.output_tokens ?? 0)} out`]);
   } else if (spend.total_tokens !== undefined) {

@@ -263,6 +263,9 @@ class Call:
         if self.model:
             parts.append(self.model)
         line = " · ".join(parts) + f" · {elapsed:.0f}s"
+        if self.expected and not self.stage and self.attempts:  # waiting, with a history of this model
+            left = self.expected - elapsed
+            line += f" (~{left:.0f}s left)" if left >= 1 else f" (longer than the usual {self.expected:.0f}s)"
         if self.estimate is not None:  # what the run is expected to cost, on every line from before it is sent
             line += f" · {self.estimate.text}"
         if text:
@@ -299,16 +302,9 @@ class Call:
         self.attempts += 1
 
     def _waiting(self) -> None:
-        waiting = "waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}"
-        if self.stage or not self.expected:
-            self.progress(self.stage or waiting)
-            return
-        elapsed = time.monotonic() - self.started
-        left = self.expected - elapsed
-        self.progress(
-            f"{waiting}, ~{left:.0f}s left" if left >= 1 else f"{waiting}, longer than the usual {self.expected:.0f}s"
-        )
-        if self.time_bar is not None:  # moves with the expected time, held below the end until the answer
+        self.progress(self.stage or ("waiting for the provider" if self.attempts == 1 else f"attempt {self.attempts}"))
+        if self.time_bar is not None and self.expected and not self.stage:  # moves with the expected time,
+            elapsed = time.monotonic() - self.started  # held below the end until the answer comes
             self.time_bar.show(min(95, int(100 * elapsed / self.expected)))
 
     def _sleep(self, seconds: float, why: str) -> None:
