@@ -232,7 +232,9 @@ def test_with_history_the_node_says_how_long_is_left_and_its_bar_moves_with_the_
     app.inject(delay=2.5, path="/images/generations")
     ionos_generate(unique_id="8")
     texts = [text for node, text in progress if node == "8"]
-    left = [int(seconds) for text in texts for seconds in re.findall(r"\d+s \(~(\d+)s left\) · .*waiting for the", text)]
+    left = [
+        int(seconds) for text in texts for seconds in re.findall(r"\d+s \(~(\d+)s left\) · .*waiting for the", text)
+    ]
     assert left and all(0 < seconds <= 5 for seconds in left) and left == sorted(left, reverse=True), texts
     values = [value for value, total in TimeBar.values if total == 100]
     assert values and values == sorted(values) and 0 < values[-1] < 100, TimeBar.values  # moving, never full
@@ -270,3 +272,21 @@ def test_the_summary_command_sums_money_per_day_provider_and_model(mount, capsys
     assert command.main(["--days", "1"]) == 0
     table = capsys.readouterr().out
     assert "$ reported" in table and "$ estim." in table and "US dollars, reported or estimated" in table
+
+
+@pytest.mark.parametrize("node_id", [n for n in mod("nodes").NODE_CLASS_MAPPINGS if "ListModels" not in n])
+def test_each_help_page_gives_the_prices_of_its_models_with_their_date(node_id):
+    """The node's help page says each priced model's figures and the day they were checked, or
+    that its provider publishes no price."""
+    page = (Path(__file__).parents[1] / "web" / "docs" / f"{node_id}.md").read_text(encoding="utf-8")
+    prices = page[page.index("**Prices**") :].split("\n\n")[0].replace("\n", " ")
+    data = mod("nodes").NODE_CLASS_MAPPINGS[node_id].PROVIDER.catalogue
+    priced = [model for model in data.models if model.price is not None and not model.shutdown]
+    if not priced:
+        assert "no public price" in prices and f"checked {TODAY.isoformat()}" in prices
+    for model in priced:
+        assert f"`{model.id}`" in prices and f"checked {model.price.checked.isoformat()}" in prices, model.id
+        for usd in model.price.per_image.values():
+            assert f"${usd:g}" in prices, (model.id, usd)
+        for usd in model.price.per_million_tokens.values():
+            assert f"${usd:g} per million" in prices, (model.id, usd)
