@@ -118,7 +118,9 @@ def _generate(call: Call, *, count: int, seed: int, image=None, more: dict | Non
             count=count, seed=seed, image_urls=image_urls, live_outputs=known and known[0], **options
         )
         call.note = agnic.CATALOGUE.notice(model)
-        call.quote(agnic.CATALOGUE.estimate(model, count, size=options.get("image_size", "auto")))
+        size = options.get("image_size", agnic.AUTO)
+        size = "1K" if size == agnic.AUTO else size  # a Gemini image is 1K unless image_size says otherwise
+        call.quote(agnic.CATALOGUE.estimate(model, count, size=size))
 
     def one(job: Call, index: int):
         try:

@@ -140,6 +140,7 @@ def emulators(tmp_path_factory):
     environment["HOSTED_IMAGES_TRUSTED_HOSTS"] = local.url.split("//", 1)[1]  # the second server's loopback port
     environment["HOSTED_IMAGES_DAILY_IMAGE_LIMIT_OVH"] = "500"  # a limit the sidebar shows, never reached here
     environment["HOSTED_IMAGES_DAILY_BUDGET_USD_AGNIC"] = "50"  # a budget the sidebar shows, never reached here
+    environment["HOSTED_IMAGES_ALLOW_UNPRICED"] = "1"  # and it lets runs without a price through
     yield SimpleNamespace(
         url=server.url,
         environment=environment,

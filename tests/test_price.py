@@ -290,3 +290,19 @@ def test_each_help_page_gives_the_prices_of_its_models_with_their_date(node_id):
             assert f"${usd:g}" in prices, (model.id, usd)
         for usd in model.price.per_million_tokens.values():
             assert f"${usd:g} per million" in prices, (model.id, usd)
+
+
+def test_a_streamed_call_keeps_its_own_bar_not_the_time_bar(mount, monkeypatch):
+    app = mount(OPENAI)
+    past_calls("openai", "gpt-image-2", app.base_url.split("://")[1], [6.0, 6.0])
+    TimeBar.values = []
+    monkeypatch.setattr(mod("nodes.core.comfy"), "_comfy_utils", types.SimpleNamespace(ProgressBar=TimeBar))
+    app.inject(delay=1.5, path="/images/generations")
+    OPENAI.run(prompt="a fox", model="gpt-image-2", partial_images=1)
+    assert TimeBar.values and all(total != 100 for _, total in TimeBar.values), TimeBar.values
+
+
+def test_an_agnic_run_at_the_default_image_size_is_priced_as_1k(mount, progress):
+    mount(AGNIC)
+    AGNIC.run(model=NANO_BANANA, count=1, unique_id="6")
+    assert any("~$0.034 for 1 image at 1K" in text for node, text in progress if node == "6")

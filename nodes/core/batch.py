@@ -171,6 +171,7 @@ def stream_images(call: Call, send: Callable[[Callable], Reply], stream) -> Imag
     ``openai_wire.ImageStream``). Images that completed before the stream failed, or before
     Cancel, are saved like any partly failed batch's (docs/design.md, "Nothing paid for is
     lost"); a stream that breaks off after every image came still gives them, with a warning."""
+    call.time_bar = None  # the stream's own bar counts its images instead of the expected time
     bar = comfy.ProgressBar(stream.steps, call.node_id)
     size = comfy.preview_size()
 
