@@ -1156,8 +1156,8 @@ def test_a_running_node_shows_its_estimate_the_time_left_and_a_moving_bar_then_t
     history = {"event": "call", "provider": "agnic", "operation": "image generation", "model": nano, "host": host}
     history.update(status=200, outcome="ok", images_asked=1, images_returned=1, attempts=1, duration_s=12.0)
     ui.comfy.journal.parent.mkdir(parents=True, exist_ok=True)
-    with ui.comfy.journal.open("a") as journal:  # earlier calls of this model took 12 s
-        journal.write(json.dumps({"time": "2026-12-06T08:00:00.000Z", **history}) + "\n")
+    with ui.comfy.journal.open("a") as journal:  # the last ten calls of this model took 12 s each
+        journal.write((json.dumps({"time": "2026-12-06T08:00:00.000Z", **history}) + "\n") * 10)
     agnic.inject(delay=10, path="/v1/chat/completions")
     ui.js(
         """(() => { window.hiBar = [];
