@@ -1087,8 +1087,8 @@ def load_example(ui: UI, title_start: str, node_type: str) -> int:
     return node
 
 
-def run_in_browser(ui: UI, node: int, *, cancel_after: str = "", name: str = "") -> list[str]:
-    """Queue the open workflow from the page (Run); return the progress lines of ``node``."""
+def queue_in_browser(ui: UI) -> None:
+    """Queue the open workflow from the page (Run), recording every progress line in window.hiLines."""
     ui.js(
         """(async () => {
             window.hiLines = [];
@@ -1101,6 +1101,11 @@ def run_in_browser(ui: UI, node: int, *, cancel_after: str = "", name: str = "")
             return true;
         })()"""
     )
+
+
+def run_in_browser(ui: UI, node: int, *, cancel_after: str = "", name: str = "") -> list[str]:
+    """Queue the open workflow from the page (Run); return the progress lines of ``node``."""
+    queue_in_browser(ui)
     if cancel_after:
         ui.wait(f"window.hiLines.some(([n, t]) => n === '{node}' && t.includes({json.dumps(cancel_after)}))", 30)
         ui.js("hi.api.interrupt().then(() => true)")  # what the Cancel button does
@@ -1164,18 +1169,7 @@ def test_a_running_node_shows_its_estimate_the_time_left_and_a_moving_bar_then_t
             hi.api.addEventListener("progress", (e) => window.hiBar.push([String(e.detail.node), e.detail.value,
                 e.detail.max, performance.now()])); return true; })()"""
     )
-    ui.js(
-        """(async () => {
-            window.hiLines = [];
-            if (!window.hiListening) {
-                hi.api.addEventListener("progress_text",
-                    (e) => window.hiLines.push([String(e.detail.nodeId), e.detail.text]));
-                window.hiListening = true;
-            }
-            await window.app.queuePrompt(0, 1);
-            return true;
-        })()"""
-    )
+    queue_in_browser(ui)
     ui.wait(f"window.hiLines.some(([n, t]) => n === '{node}' && /s left/.test(t))", 30)
     time.sleep(4)
     ui.shot("price-and-time-running")  # the estimate, ~N s left and the bar on the running node
