@@ -20,6 +20,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from ..emulator import ovh as ovh_emulator
 from ..ionos import IonosImageGenerate
 from ..openai_compat import OpenAICompatImageGenerate
 from ..ovh import OvhSdxlTextToImage
+from ..providers import ionos
 
 ROOT = Path(__file__).resolve().parents[2]  # the pack's folder (what ComfyUI loads)
 IONOS_TOKEN = fake_key(ionos_emulator.IonosAPI.name)
@@ -308,7 +310,9 @@ def node_call(servers: Servers, loop: asyncio.AbstractEventLoop, repeats: int) -
     node = IonosImageGenerate()
     endpoint = f"{servers.ionos_url}/images/generations"
     header = {"Authorization": f"Bearer {IONOS_TOKEN}", "Content-Type": "application/json"}
-    body = {"model": GENERATE["model"], "prompt": GENERATE["prompt"], "size": GENERATE["size"]}
+    # the model the node's auto becomes against the emulator (its first preferred), as the doc's snippet names one
+    model = ionos.CATALOGUE.preferred[ionos.GENERATE][0] if GENERATE["model"] == "auto" else GENERATE["model"]
+    body = {"model": model, "prompt": GENERATE["prompt"], "size": GENERATE["size"]}
 
     def pack():
         return loop.run_until_complete(node.run(**GENERATE))
@@ -383,7 +387,9 @@ def interrupt(servers: Servers, repeats: int) -> Figure:
     node = IonosImageGenerate()
     endpoint = f"{servers.ionos_url}/images/generations"
     header = {"Authorization": f"Bearer {IONOS_TOKEN}"}
-    body = {"model": GENERATE["model"], "prompt": GENERATE["prompt"], "size": GENERATE["size"]}
+    # the model the node's auto becomes against the emulator (its first preferred), as the doc's snippet names one
+    model = ionos.CATALOGUE.preferred[ionos.GENERATE][0] if GENERATE["model"] == "auto" else GENERATE["model"]
+    body = {"model": model, "prompt": GENERATE["prompt"], "size": GENERATE["size"]}
 
     def measure(pack: bool) -> float:
         servers.ionos.inject(delay=hold, times=1)
@@ -435,7 +441,8 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
     endpoint = f"{servers.openai_url}/images/generations"
     header = {"Authorization": f"Bearer {fake_key(servers.openai.name)}"}
     body = {
-        **{name: STREAM_GENERATE[name] for name in ("model", "prompt", "size", "partial_images")},
+        **{name: STREAM_GENERATE[name] for name in ("prompt", "size", "partial_images")},
+        "model": "gpt-image-2",  # what the node's auto becomes against the emulator
         "stream": True,
     }
 
@@ -447,7 +454,7 @@ def interrupt_stream(servers: Servers, repeats: int) -> Figure:
 
     def measure(pack: bool) -> float:
         servers.openai.reset()
-        servers.openai.inject(event_gap=gap, times=1)
+        servers.openai.inject(event_gap=gap, times=1, method="POST")  # the image call, not the model list
         if pack:
             seconds = _interrupt_latency(
                 lambda: node.call(**STREAM_GENERATE), comfy.request_interrupt, "interrupted", after
@@ -608,6 +615,10 @@ def main(argv=None) -> int:
     sys.stdout.reconfigure(line_buffering=True)
     os.environ["HOSTED_IMAGES_CREDENTIALS"] = os.devnull  # never a real credentials file
     os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    os.environ["HOSTED_IMAGES_REUSE_MINUTES"] = "0"  # every node call is sent: an identical one would be reused
+    scratch = tempfile.mkdtemp(prefix="hosted-images-bench-")  # the journal and its history: not the user's
+    os.environ["HOSTED_IMAGES_JOURNAL"] = os.path.join(scratch, "journal.jsonl")
+    os.environ["HOSTED_IMAGES_REUSE_DIR"] = os.path.join(scratch, "reuse")
     repeats = 3 if args.quick else 7
     global BUDGET_SECONDS
     if args.quick:

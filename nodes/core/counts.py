@@ -6,6 +6,7 @@ spend is visible")."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import statistics
 from collections.abc import Callable, Iterable
@@ -143,7 +144,8 @@ HISTORY_CALLS = 10  # the most recent matching calls a duration is expected from
 def expected_seconds(provider: str, model: str, host: str, images: int) -> float | None:
     """How long one call is expected to take: the median duration of the last answered calls of
     the same provider, model, host and images asked for, from the end of the journal; None with
-    no such history (or no journal to read)."""
+    no such history (or no journal to read). Lines are read newest first and parsed only when
+    they name the model, so a long journal costs little."""
     try:
         with journal.open_for_reading(journal.journal_path()) as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -151,13 +153,21 @@ def expected_seconds(provider: str, model: str, host: str, images: int) -> float
             raw = handle.read(HISTORY_BYTES)
     except OSError:
         return None
-    durations = [
-        line["duration_s"]
-        for line in journal.lines_of(raw)
-        if line.get("event") == "call"
-        and line.get("outcome") == "ok"
-        and (line.get("provider"), line.get("model"), line.get("host"), line.get("images_asked"))
-        == (provider, model, host, images)
-        and journal.is_number(line.get("duration_s"))
-    ]
-    return statistics.median(durations[-HISTORY_CALLS:]) if durations else None
+    needle = json.dumps(model).encode()  # the model id as a line spells it (ASCII JSON)
+    durations: list[float] = []
+    for chunk in reversed(raw.split(b"\n")):
+        if needle not in chunk:
+            continue
+        line = journal.parse_line(chunk)
+        if (
+            line is not None
+            and line.get("event") == "call"
+            and line.get("outcome") == "ok"
+            and (line.get("provider"), line.get("model"), line.get("host"), line.get("images_asked"))
+            == (provider, model, host, images)
+            and journal.is_number(line.get("duration_s"))
+        ):
+            durations.append(line["duration_s"])
+            if len(durations) == HISTORY_CALLS:
+                break
+    return statistics.median(durations) if durations else None
