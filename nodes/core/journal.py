@@ -45,11 +45,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from . import clock, comfy
 from .errors import RemoteImageError, Unanswered
-from .payloads import trace_id
+from .payloads import trace_id, url_host
 from .provider import registered_provider
 from .redaction import clip, shown_path
 
@@ -190,7 +189,7 @@ def call_line(call, url: str, asked: int, attempts: int, started: float, reply, 
         status = exc.status if isinstance(exc, RemoteImageError) else None
         request_id = exc.trace_id if isinstance(exc, RemoteImageError) else ""
     outcome, failure = _outcome(exc)
-    host = (urlsplit(url).netloc or "").rpartition("@")[2]
+    host = url_host(url)
     line = {
         "time": clock.utc_stamp(),
         "event": "call",

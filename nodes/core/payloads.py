@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
 from .errors import RemoteImageError
 from .redaction import clip
@@ -245,6 +245,11 @@ def trace_id(headers: Mapping[str, str]) -> str:
 
 
 # --- a reply --------------------------------------------------------------------------------------
+
+
+def url_host(url: str) -> str:
+    """A URL's host and port, without any user info: where a call went, as journal lines name it."""
+    return (urlsplit(url).netloc or "").rpartition("@")[2]
 
 
 def content_type(headers: Mapping[str, str]) -> str:

@@ -32,7 +32,7 @@ from .credentials import (
 from .errors import InputError, RemoteImageError, Unanswered
 from .exchange import MAX_RESPONSE_BYTES, POLL_SECONDS, Watch, fetch, origin
 from .failures import EXPIRED_LINK_HINT, EXPIRED_LINK_STATUSES, Fetch, fit_to_show, status_failure, unanswered_failure
-from .payloads import MAX_JSON_VALUES, MODEL_LIST_VALUES, Reply, sniff_format
+from .payloads import MAX_JSON_VALUES, MODEL_LIST_VALUES, Reply, sniff_format, url_host
 from .provider import EDIT, GENERATE, LIST_MODELS, OPERATION_WORDS, Provider  # noqa: F401 -- a Call names its operation by these
 from .retries import Policy, send_with_retries
 from .sse import ServerEvent
@@ -232,7 +232,7 @@ class Call:
         daily budgets are checked (and the estimate held) here; the journal's past calls of the
         same model and ``per_call`` images say how long one call is expected to take."""
         self.estimate = estimate
-        host = (urlsplit(self.base_url).netloc or "").rpartition("@")[2]
+        host = url_host(self.base_url)  # as the journal's lines name it
         self.expected = counts.expected_seconds(self.provider.own_id, self.model, host, per_call)
         self.progress()
         budget = limits.daily_budget(self.provider.own_id, self.provider.label, estimate.usd, estimate.text)
